@@ -1,0 +1,56 @@
+# Two commands do all the set-up on a fresh Debian 12 machine: `make demo` and `make test`.
+# Each step leaves a stamp so that the second run rebuilds nothing that is already there.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := var/stamps
+DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint unit e2e bench sysdeps venv asterisk clean
+
+demo: $(STAMP)/venv $(STAMP)/sysdeps
+	$(BIN)/ivr asterisk provision
+	$(BIN)/ivr demo
+
+test: $(STAMP)/venv $(STAMP)/sysdeps
+	$(BIN)/ivr asterisk provision
+	$(MAKE) lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)/venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/ivr check routing_rules
+
+bench: $(STAMP)/venv $(STAMP)/sysdeps
+	$(BIN)/ivr asterisk provision
+	$(BIN)/python -m bench
+
+sysdeps: $(STAMP)/sysdeps
+venv: $(STAMP)/venv
+
+# Debian packages: installed only when one is missing; the package lists are refreshed first
+# because a fresh machine's may be missing or old.
+$(STAMP)/sysdeps: Makefile
+	@mkdir -p $(STAMP)
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	    | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages: $$missing"; \
+	    $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+$(STAMP)/venv: pyproject.toml
+	@mkdir -p $(STAMP)
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

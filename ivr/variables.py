@@ -1,0 +1,30 @@
+"""Every channel variable the engine and the dialplan share, named once.
+
+The dialplan templates receive this module as `v`, so a name can only be spelled here.
+"""
+
+# Set by the engine for the dialplan to act on.
+ROUTE = "IVR_ROUTE"  # what to do next: "operators", "message", "hangup", "failure"
+TARGETS = "IVR_TARGETS"  # Dial() string: PJSIP/op1&PJSIP/op2
+RING_TIMEOUT = "IVR_RING_TIMEOUT"  # seconds to ring the operators before message taking
+CLIENT_ID = "IVR_CLIENT_ID"
+CLIENT_NAME = "IVR_CLIENT_NAME"
+MESSAGE_MAX = "IVR_MESSAGE_MAX"  # longest message the caller may leave, in seconds
+MESSAGE_FILE = "IVR_MESSAGE_FILE"  # where Record() writes, without extension
+FAILURE_REASON = "IVR_FAILURE_REASON"
+
+# Read from Asterisk.
+AGISTATUS = "AGISTATUS"
+DIALSTATUS = "DIALSTATUS"
+RECORD_STATUS = "RECORD_STATUS"
+
+ALL = [
+    ROUTE,
+    TARGETS,
+    RING_TIMEOUT,
+    CLIENT_ID,
+    CLIENT_NAME,
+    MESSAGE_MAX,
+    MESSAGE_FILE,
+    FAILURE_REASON,
+]
