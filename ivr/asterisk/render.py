@@ -1,0 +1,132 @@
+"""Write a complete, isolated Asterisk config folder from the templates.
+
+Templates live in asterisk_conf/ (one per Asterisk config file) and dialplan/; StrictUndefined
+makes a misspelt variable an error at render time rather than an empty string in a config.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from ivr import variables
+from ivr.config import Settings, operator_password
+
+log = logging.getLogger(__name__)
+
+MODULE_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+# Modules that cost start-up time or per-call CPU and that this engine does not use.
+NOLOAD = (
+    "cdr_adaptive_odbc cdr_csv cdr_custom cdr_manager cdr_odbc cdr_pgsql cdr_radius "
+    "cdr_sqlite3_custom cdr_tds cel_custom cel_manager cel_odbc cel_pgsql cel_radius "
+    "cel_sqlite3_custom cel_tds chan_iax2 chan_motif chan_unistim chan_console chan_websocket "
+    "chan_audiosocket res_ari res_ari_applications res_ari_asterisk res_ari_bridges "
+    "res_ari_channels res_ari_device_states res_ari_endpoints res_ari_events res_ari_model "
+    "res_ari_playbacks res_ari_recordings res_ari_sounds res_stasis_test pbx_lua pbx_ael "
+    "pbx_dundi pbx_realtime res_calendar res_calendar_caldav res_calendar_ews "
+    "res_calendar_exchange res_calendar_icalendar res_xmpp res_phoneprov "
+    "res_pjsip_phoneprov_provider res_config_curl res_config_ldap res_config_odbc "
+    "res_config_pgsql res_config_sqlite3 res_odbc res_odbc_transaction func_odbc "
+    "app_voicemail_odbc app_voicemail app_minivm res_snmp res_statsd res_prometheus "
+    "res_hep res_hep_pjsip res_hep_rtcp res_smdi res_fax res_fax_spandsp app_jack "
+    "res_pjsip_stir_shaken res_stir_shaken res_geolocation res_aeap res_speech_aeap "
+    "res_resolver_unbound res_http_websocket res_pjsip_transport_websocket "
+    "res_websocket_client app_festival res_stun_monitor res_pjsip_outbound_publish "
+    "res_pjsip_publish_asterisk res_cdrel_custom app_cdr app_forkcdr func_cdr "
+    "res_pjsip_exten_state app_stasis res_pjsip_geolocation res_stasis res_stasis_answer "
+    "res_stasis_broadcast app_stasis_broadcast res_stasis_device_state res_stasis_playback "
+    "res_stasis_recording res_stasis_snoop res_pjsip_notify res_parking app_agent_pool "
+    "app_confbridge app_page app_alarmreceiver app_amd app_followme res_clialiases "
+    "res_http_media_cache res_adsi app_adsiprog app_getcpeid"
+).split()
+
+CONF_TEMPLATES = {
+    "asterisk.conf": "asterisk_conf/asterisk.conf.j2",
+    "modules.conf": "asterisk_conf/modules.conf.j2",
+    "logger.conf": "asterisk_conf/logger.conf.j2",
+    "manager.conf": "asterisk_conf/manager.conf.j2",
+    "rtp.conf": "asterisk_conf/rtp.conf.j2",
+    "pjsip.conf": "asterisk_conf/pjsip.conf.j2",
+    "queues.conf": "asterisk_conf/queues.conf.j2",
+    "extensions.conf": "dialplan/extensions.conf.j2",
+}
+SECRET_FILES = {"manager.conf", "pjsip.conf"}
+RUN_SUBDIRS = ("etc", "db", "keys", "spool", "run", "log", "cache", "agi-bin", "messages")
+
+
+@dataclass(frozen=True)
+class Operator:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Trunk:
+    """Where diverted calls come from: the carrier's gateway (a sipp caller in tests)."""
+
+    address: str = "127.0.0.2"
+    port: int = 5060
+
+
+def environment(home: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(home)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def dial_string(operators: list[str] | tuple[str, ...]) -> str:
+    return "&".join(f"PJSIP/{op}" for op in operators)
+
+
+def render(
+    settings: Settings,
+    operators: list[Operator],
+    fallback: list[str],
+    trunk: Trunk | None = None,
+) -> Path:
+    """Write every config file for this instance; return the etc folder (host path)."""
+    run = settings.host_run_dir
+    for sub in RUN_SUBDIRS:
+        (run / sub).mkdir(parents=True, exist_ok=True)
+    known = {op.id for op in operators}
+    unknown = [op for op in fallback if op not in known]
+    if unknown:
+        raise ValueError(f"fallback operators not defined: {', '.join(unknown)}")
+    context = {
+        "s": settings,
+        "v": variables,
+        "run": str(settings.run_dir),
+        "moddir": MODULE_DIR,
+        "noload": NOLOAD,
+        "agi_url": settings.agi_url,
+        "trunk": trunk or Trunk(),
+        "operators": [
+            {"id": op.id, "name": op.name, "password": operator_password(settings, op.id)}
+            for op in operators
+        ],
+        "fallback_targets": dial_string(fallback),
+    }
+    env = environment(settings.home)
+    etc = run / "etc"
+    for name, template in CONF_TEMPLATES.items():
+        text = env.get_template(template).render(context)
+        _write(etc / name, text, secret=name in SECRET_FILES)
+    log.info("rendered Asterisk config for %s into %s", settings.instance, etc)
+    return etc
+
+
+def _write(path: Path, text: str, *, secret: bool) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

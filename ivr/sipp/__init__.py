@@ -1,0 +1,208 @@
+"""Real SIP callers and operator phones, played by sipp (Debian package sip-tester).
+
+Used by `ivr demo`, the benchmarks and the end-to-end tests. Every address is on loopback:
+callers come from the trunk address (127.0.0.2 by default), phones from 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SCENARIOS = Path(__file__).resolve().parent
+_STAT = re.compile(
+    r"^\s*(Successful call|Failed call|Total Calls created)\s*\|[^|]*\|\s*(\d+)", re.M
+)
+
+
+class SippError(Exception):
+    pass
+
+
+def sipp_binary() -> str:
+    found = shutil.which("sipp")
+    if found is None:
+        raise SippError("sipp is missing: apt-get install sip-tester")
+    return found
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class SippResult:
+    returncode: int
+    created: int
+    successful: int
+    failed: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.failed == 0
+
+
+def parse_result(returncode: int, output: str) -> SippResult:
+    stats = {name: int(value) for name, value in _STAT.findall(output)}
+    return SippResult(
+        returncode=returncode,
+        created=stats.get("Total Calls created", 0),
+        successful=stats.get("Successful call", 0),
+        failed=stats.get("Failed call", 0),
+        output=output,
+    )
+
+
+async def _run(args: list[str], timeout: float) -> SippResult:
+    proc = await asyncio.create_subprocess_exec(
+        sipp_binary(),
+        *args,
+        "-nostdin",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        out, _ = await proc.communicate()
+        text = out.decode(errors="replace")[-2000:]
+        raise SippError(f"sipp {' '.join(args[:2])} timed out after {timeout} s\n{text}") from None
+    assert proc.returncode is not None
+    return parse_result(proc.returncode, out.decode(errors="replace"))
+
+
+async def place_calls(
+    server: tuple[str, int],
+    number: str,
+    *,
+    count: int = 1,
+    rate: float = 10.0,
+    limit: int | None = None,
+    caller_num: str = "0399999999",
+    caller_name: str = "Caller",
+    hold_ms: int = 1000,
+    bind: str = "127.0.0.2",
+    timeout: float = 60.0,
+    extra: tuple[str, ...] = (),
+) -> SippResult:
+    """Place `count` calls to `number`; each stays `hold_ms` once answered, then hangs up.
+
+    caller_name goes into a SIP quoted-string as it is: escape `"` and `\\` yourself.
+    """
+    args = [
+        "-sf", str(SCENARIOS / "caller.xml"),
+        "-i", bind, "-p", str(free_udp_port(bind)), "-mp", str(free_udp_port(bind)),
+        "-s", number,
+        "-key", "caller_num", caller_num,
+        "-key", "caller_name", caller_name,
+        "-d", str(hold_ms),
+        "-m", str(count), "-r", str(rate),
+        *(["-l", str(limit)] if limit else []),
+        *extra,
+        f"{server[0]}:{server[1]}",
+    ]  # fmt: skip
+    return await _run(args, timeout)
+
+
+class Phone:
+    """An operator's SIP phone: an answering sipp that a second sipp registers."""
+
+    def __init__(
+        self,
+        operator: str,
+        password: str,
+        server: tuple[str, int],
+        workdir: Path,
+        *,
+        ring_ms: int = 300,
+        bind: str = "127.0.0.1",
+    ) -> None:
+        self.operator = operator
+        self.password = password
+        self.server = server
+        self.workdir = workdir
+        self.ring_ms = ring_ms
+        self.bind = bind
+        self.port = free_udp_port(bind)
+        self.process: asyncio.subprocess.Process | None = None
+        self.log_path = workdir / f"phone-{operator}.log"
+
+    async def start(self, timeout: float = 20.0) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        scenario = self.workdir / f"phone-{self.operator}.xml"
+        template = (SCENARIOS / "operator.xml").read_text()
+        scenario.write_text(template.replace("RING_MS", str(self.ring_ms)))
+        with open(self.log_path, "wb") as out:
+            self.process = await asyncio.create_subprocess_exec(
+                sipp_binary(),
+                "-sf", str(scenario),
+                "-i", self.bind, "-p", str(self.port), "-mp", str(free_udp_port(self.bind)),
+                "-nostdin",
+                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+        await self.register(timeout=timeout)
+
+    async def register(self, expires: int = 3600, timeout: float = 20.0) -> None:
+        result = await _run(
+            [
+                "-sf",
+                str(SCENARIOS / "register.xml"),
+                "-i",
+                self.bind,
+                "-p",
+                str(free_udp_port(self.bind)),
+                "-s",
+                self.operator,
+                "-au",
+                self.operator,
+                "-ap",
+                self.password,
+                "-key",
+                "contact_port",
+                str(self.port),
+                "-key",
+                "expires",
+                str(expires),
+                "-m",
+                "1",
+                "-recv_timeout",
+                "5000",
+                f"{self.server[0]}:{self.server[1]}",
+            ],  # fmt: skip
+            timeout,
+        )
+        if not result.ok:
+            raise SippError(
+                f"phone {self.operator} could not register (rc {result.returncode}):\n"
+                + result.output[-1500:]
+            )
+
+    def result(self) -> SippResult:
+        """What the answering side did so far (read once it has stopped)."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        code = self.process.returncode if self.process else -1
+        return parse_result(code if code is not None else -1, text)
+
+    async def stop(self) -> None:
+        with contextlib.suppress(SippError, OSError):
+            await self.register(expires=0, timeout=10)
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
