@@ -63,6 +63,21 @@ class Asterisk:
             )
         await self.wait_ready(timeout)
 
+    async def start_daemon(self, timeout: float = 60.0) -> None:
+        """Start Asterisk in the background, outliving this process (`ivr asterisk start`)."""
+        if await self.running():
+            return
+        proc = await asyncio.create_subprocess_exec(
+            *self._command("-n"),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        if await proc.wait() != 0:
+            raise AsteriskError(f"Asterisk failed to start (exit {proc.returncode})")
+        await self.wait_ready(timeout)
+
     async def running(self) -> bool:
         try:
             await self.cli("core show version", timeout=5)

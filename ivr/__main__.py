@@ -1,0 +1,166 @@
+"""The `ivr` command: parse arguments, load the settings, run one subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ivr import config
+
+log = logging.getLogger("ivr")
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    return config.load(getattr(args, "config", None))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ivr.engine import Engine
+
+    asyncio.run(Engine(_settings(args)).run())
+    return 0
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    from ivr.asterisk.provision import provision
+
+    root, version = provision()
+    print(f"{version} ({'chroot ' + str(root) if root else 'host'})")
+    return 0
+
+
+def render_instance(settings: config.Settings) -> Path:
+    """Render this instance's Asterisk config from the templates and the routing rules."""
+    from ivr.asterisk.render import Operator, render
+    from ivr.routing import load_rules
+
+    rules = load_rules(settings.rules)
+    operators = [Operator(op.id, op.name) for op in rules.operators.values()]
+    fallback = list(rules.groups[rules.fallback_group].members)
+    return render(settings, operators, fallback)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    etc = render_instance(_settings(args))
+    print(f"rendered {etc}")
+    return 0
+
+
+def cmd_asterisk_start(args: argparse.Namespace) -> int:
+    from ivr.asterisk.instance import Asterisk
+
+    settings = _settings(args)
+    render_instance(settings)
+    asyncio.run(Asterisk(settings).start_daemon())
+    print(f"Asterisk {settings.instance} is running (SIP {settings.bind}:{settings.ports.sip})")
+    return 0
+
+
+def cmd_asterisk_stop(args: argparse.Namespace) -> int:
+    from ivr.asterisk.instance import Asterisk
+
+    asyncio.run(Asterisk(_settings(args)).stop())
+    return 0
+
+
+def cmd_asterisk_cli(args: argparse.Namespace) -> int:
+    from ivr.asterisk.instance import Asterisk
+
+    print(asyncio.run(Asterisk(_settings(args)).cli(" ".join(args.words))), end="")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ivr.control import call_engine
+
+    settings = _settings(args)
+    try:
+        code, body = call_engine(settings.bind, settings.ports.http, "/api/status")
+    except OSError as exc:
+        print(f"the engine is not running ({exc})", file=sys.stderr)
+        return 1
+    print(json.dumps(body, indent=2))
+    return 0 if code == 200 else 1
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    from ivr.control import call_engine
+
+    settings = _settings(args)
+    try:
+        code, body = call_engine(settings.bind, settings.ports.http, "/api/reload", "POST")
+    except OSError as exc:
+        print(f"the engine is not running ({exc})", file=sys.stderr)
+        return 1
+    print(body.get("message", ""))
+    return 0 if code == 200 else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ivr.demo import run_demo
+
+    return asyncio.run(run_demo(_settings(args)))
+
+
+def parser() -> argparse.ArgumentParser:
+    from ivr.records.report import register as register_calls
+    from ivr.routing.cli import register as register_rules
+
+    top = argparse.ArgumentParser(prog="ivr", description=__doc__)
+    top.add_argument("--config", type=Path, help="a TOML settings file (or IVR_CONFIG)")
+    sub = top.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the FastAGI server and the AMI client").set_defaults(
+        func=cmd_serve
+    )
+    sub.add_parser("status", help="what the running engine is doing").set_defaults(func=cmd_status)
+    sub.add_parser("reload", help="check and load the routing rules again").set_defaults(
+        func=cmd_reload
+    )
+    sub.add_parser("demo", help="a whole demo with real Asterisk and sipp").set_defaults(
+        func=cmd_demo
+    )
+    ast = sub.add_parser("asterisk", help="the Asterisk PBX").add_subparsers(
+        dest="action", required=True
+    )
+    ast.add_parser("provision", help="get Asterisk 22 and print its version").set_defaults(
+        func=cmd_provision
+    )
+    ast.add_parser("render", help="write the instance's Asterisk config").set_defaults(
+        func=cmd_render
+    )
+    ast.add_parser("start", help="render the config and start Asterisk").set_defaults(
+        func=cmd_asterisk_start
+    )
+    ast.add_parser("stop", help="stop Asterisk").set_defaults(func=cmd_asterisk_stop)
+    cli = ast.add_parser("cli", help="run one Asterisk CLI command")
+    cli.add_argument("words", nargs="+")
+    cli.set_defaults(func=cmd_asterisk_cli)
+    register_calls(sub)
+    register_rules(sub)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    level = os.environ.get("IVR_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except config.ConfigError as exc:
+        print(f"ivr: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""`make demo`: a real Asterisk, the engine, two operators' phones and real calls.
+
+The demo pretends it is a weekday morning in Rome, so the example clients' offices are open
+whatever the hour it is run; everything else is real: SIP, FastAGI, AMI and the records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ivr.asterisk.instance import Asterisk
+from ivr.config import Settings, operator_password
+from ivr.engine import Engine
+from ivr.records import repo
+from ivr.records.report import format_table
+from ivr.routing import Rules, evaluate, load_rules
+from ivr.routing.decision import CallInfo
+from ivr.sipp import Phone, place_calls
+
+log = logging.getLogger(__name__)
+
+
+def demo_clock(now: datetime | None = None) -> datetime:
+    """Next Tuesday at 10:30 in Rome: inside every example client's opening hours."""
+    rome = ZoneInfo("Europe/Rome")
+    today = (now or datetime.now(rome)).astimezone(rome).date()
+    tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
+    return datetime(tuesday.year, tuesday.month, tuesday.day, 10, 30, tzinfo=rome)
+
+
+async def wait_ended(
+    engine: Engine, linkedids: int, timeout: float = 90.0
+) -> list[repo.CallRecord]:
+    assert engine.services is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    records: list[repo.CallRecord] = []
+    while loop.time() < deadline:
+        records = await repo.list_calls(engine.services.sessions, limit=linkedids)
+        if len(records) >= linkedids and all(r.outcome != "in-progress" for r in records):
+            return records
+        await asyncio.sleep(0.2)  # polling the records until every call has ended
+    return records
+
+
+async def run_demo(settings: Settings) -> int:
+    from ivr.__main__ import render_instance
+
+    rules = load_rules(settings.rules)
+    render_instance(settings)
+    asterisk = Asterisk(settings)
+    if await asterisk.running():
+        print(f"Asterisk instance {settings.instance!r} is already running: stopping it first")
+        await asterisk.stop()
+    workdir = settings.state_dir / "demo"
+    at = demo_clock()
+    engine = Engine(settings)
+    phones: list[Phone] = []
+    print(f"Starting Asterisk ({settings.asterisk_root or 'host'}) and the engine ...")
+    await asterisk.start()
+    try:
+        await engine.start()
+        assert engine.services is not None and engine.ami is not None
+        engine.services.clock = lambda: at
+        await engine.ami.wait_connected(15)
+        before = {r.linkedid for r in await repo.list_calls(engine.services.sessions, limit=1000)}
+        plan = demo_plan(rules, at)
+        for operator, ring_ms in plan.phones:
+            phone = Phone(
+                operator,
+                operator_password(settings, operator),
+                (settings.bind, settings.ports.sip),
+                workdir,
+                ring_ms=ring_ms,
+            )
+            await phone.start()
+            phones.append(phone)
+            manner = "never answers" if ring_ms == NEVER else "answers"
+            print(f"  phone {operator} registered ({manner})")
+        print(f"Placing calls (the engine's clock says {at:%A %d %B %H:%M %Z}) ...")
+        results = await asyncio.gather(
+            *(
+                place_calls(
+                    (settings.bind, settings.ports.sip),
+                    number,
+                    caller_num=caller,
+                    caller_name=name,
+                    hold_ms=hold_ms,
+                )
+                for number, caller, name, hold_ms, _ in plan.calls
+            )
+        )
+        for (number, caller, name, _, what), result in zip(plan.calls, results, strict=True):
+            status = "ok" if result.ok else f"FAILED (sipp exit {result.returncode})"
+            print(f"  {caller} ({name}) -> {number}: {what}: {status}")
+        records = await wait_ended(engine, len(before) + len(plan.calls))
+        new = [r for r in records if r.linkedid not in before]
+        print()
+        print(format_table(new))
+        print()
+        ok = all(r.ok for r in results) and len(new) == len(plan.calls)
+        print(next_steps(settings))
+        return 0 if ok else 1
+    finally:
+        for phone in phones:
+            with contextlib.suppress(Exception):
+                await phone.stop()
+        await engine.close()
+        await asterisk.stop()
+
+
+class DemoPlan:
+    def __init__(self) -> None:
+        self.phones: list[tuple[str, int]] = []
+        # number, caller number, caller name, how long the caller stays, what should happen
+        self.calls: list[tuple[str, str, str, int, str]] = []
+
+
+NEVER = 3_600_000  # ring_ms of a phone that nobody picks up
+
+
+def demo_plan(rules: Rules, at: datetime) -> DemoPlan:
+    """Two clients whose calls ring different operators at `at`: one client's operators
+    answer, the other's never do, so that call ends with a message."""
+    rung: list[tuple[str, tuple[str, ...]]] = []
+    for client in rules.clients.values():
+        number = client.numbers[0]
+        decision = evaluate(rules, CallInfo(called=number, caller="0612345678"), at)
+        first = decision.chain[0] if decision.chain else None
+        if first is not None and first.kind == "operators" and first.operators:
+            rung.append((number, first.operators))
+    for (answered, ops_a), (unanswered, ops_b) in itertools.permutations(rung, 2):
+        if not set(ops_a) & set(ops_b):
+            plan = DemoPlan()
+            plan.phones = [(ops_a[0], 300), *((op, NEVER) for op in ops_b)]
+            plan.calls = [
+                (answered, "0612345678", "Maria Bianchi", 2000, f"answered by {ops_a[0]}"),
+                (unanswered, "0287654321", "Luca Verdi", 9000, "nobody answers: a message"),
+            ]
+            return plan
+    raise LookupError("the routing rules have no two open clients with different operators")
+
+
+def next_steps(settings: Settings) -> str:
+    home = Path.cwd()
+    sip = settings.state_dir / "sip"
+    return f"""What next:
+  .venv/bin/ivr calls                 the call records (also --json, --csv)
+  .venv/bin/ivr check routing_rules   check the routing rules after an edit
+  .venv/bin/ivr asterisk start        keep Asterisk running, then
+  .venv/bin/ivr serve                 run the engine in the foreground
+  Point a SIP phone at {settings.bind}:{settings.ports.sip} as op1 with the password in
+  {sip}/op1.secret, and call a client's number from 127.0.0.2 (the trunk).
+  Recorded messages are under {settings.host_run_dir}/messages.
+  Project folder: {home}"""

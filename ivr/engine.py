@@ -1,0 +1,149 @@
+"""The engine process: FastAGI server, AMI client, rules and call records in one event loop.
+
+The engine keeps no call state of its own between requests: every fact goes to the database,
+so several engines (and several Asterisk nodes) can share one PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from ivr.agi.server import AgiServer
+from ivr.ami.client import AmiClient
+from ivr.ami.message import Message
+from ivr.config import Settings
+from ivr.records import db, repo
+from ivr.routing import RulesHolder
+
+log = logging.getLogger(__name__)
+
+# The AMI events that call records are built from.
+RECORD_EVENTS = frozenset({"Newchannel", "DialEnd", "Hangup", "UserEvent"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """What an AGI route may use; passed in, never imported as module state."""
+
+    settings: Settings
+    rules: RulesHolder
+    sessions: async_sessionmaker[Any]
+    clock: Callable[[], datetime] = utcnow
+    ami: AmiClient | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db: AsyncEngine | None = None
+        self.agi: AgiServer | None = None
+        self.ami: AmiClient | None = None
+        self.services: Services | None = None
+        self.http: Any = None
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        from agi_scripts import routes  # the route table lives with the routes
+        from ivr.control import start_control
+
+        settings = self.settings
+        await db.upgrade(settings.db_url)
+        self.db = db.make_engine(settings.db_url)
+        holder = RulesHolder(settings.rules)
+        self.ami = AmiClient(
+            settings.bind,
+            settings.ports.ami,
+            settings.ami_user,
+            settings.ami_secret,
+            on_event=self.on_event,
+        )
+        self.services = Services(
+            settings=settings,
+            rules=holder,
+            sessions=db.session_factory(self.db),
+            ami=self.ami,
+        )
+        self.agi = AgiServer(
+            routes(self.services),
+            host=settings.bind,
+            port=settings.ports.agi,
+            read_timeout=settings.agi_read_timeout,
+        )
+        await self.agi.start()
+        await self.ami.start()
+        self.http = await start_control(self)
+        log.info(
+            "engine ready: agi=%s:%d ami=%s:%d http=%s:%d rules=%s",
+            settings.bind,
+            self.agi.port,
+            settings.bind,
+            settings.ports.ami,
+            settings.bind,
+            settings.ports.http,
+            holder.digest,
+        )
+
+    async def on_event(self, event: Message) -> None:
+        if event.event not in RECORD_EVENTS or self.services is None:
+            return
+        await repo.apply_event(self.services.sessions, dict(event.items()))
+
+    def reload_rules(self) -> tuple[bool, str]:
+        assert self.services is not None
+        ok, text = self.services.rules.reload()
+        (log.info if ok else log.error)("rules reload: %s", text)
+        return ok, text
+
+    def status(self) -> dict[str, Any]:
+        holder = self.services.rules if self.services else None
+        return {
+            "instance": self.settings.instance,
+            "agi": {
+                "port": self.agi.port if self.agi else None,
+                "active_calls": self.agi.active_calls if self.agi else 0,
+                "calls_handled": self.agi.calls_handled if self.agi else 0,
+                "calls_failed": self.agi.calls_failed if self.agi else 0,
+            },
+            "ami": {"connected": bool(self.ami and self.ami.connected)},
+            "rules": holder.status() if holder else None,
+        }
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_rules)
+        await self.start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self.http is not None:
+            with contextlib.suppress(Exception):
+                await self.http.cleanup()
+        if self.agi is not None:
+            await self.agi.close()
+        if self.ami is not None:
+            await self.ami.close()
+        if self.db is not None:
+            await self.db.dispose()
+        log.info("engine stopped")

@@ -1,0 +1,185 @@
+"""One isolated stack per test: a real Asterisk 22, the engine as a real `ivr serve`
+process, sipp phones and callers. Tests wait on rows and status, never on fixed sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ivr import config
+from ivr.__main__ import render_instance
+from ivr.asterisk.instance import Asterisk
+from ivr.records import db, repo
+from ivr.sipp import Phone, SippResult, place_calls
+
+HERE = Path(__file__).resolve().parent
+_counter = itertools.count(1)
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stack_settings(tmp: Path, rules: Path, **extra: Any) -> config.Settings:
+    """Settings for one isolated instance: its own name, database and ports."""
+    n = next(_counter)
+    rtp = 30000 + ((os.getpid() * 7 + n * 13) % 140) * 200
+    settings = config.load(
+        environ={},
+        instance=f"t{os.getpid()}n{n}",
+        db_url=f"sqlite+aiosqlite:///{tmp / 'ivr.db'}",
+        rules=rules,
+        **extra,
+    )
+    ports = config.Ports(
+        agi=free_tcp_port(),
+        ami=free_tcp_port(),
+        sip=free_udp_port(),
+        http=free_tcp_port(),
+        rtp_start=rtp,
+        rtp_end=rtp + 199,
+    )
+    return dataclasses.replace(settings, ports=ports)
+
+
+class Stack:
+    def __init__(self, settings: config.Settings, workdir: Path) -> None:
+        self.settings = settings
+        self.workdir = workdir
+        self.asterisk = Asterisk(settings)
+        self.engine: asyncio.subprocess.Process | None = None
+        self.engine_log = workdir / "engine.log"
+        self.phones: list[Phone] = []
+        self.db = db.make_engine(settings.db_url)
+        self.sessions = db.session_factory(self.db)
+
+    @property
+    def sip(self) -> tuple[str, int]:
+        return (self.settings.bind, self.settings.ports.sip)
+
+    def engine_env(self) -> dict[str, str]:
+        s = self.settings
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+        env.update(
+            IVR_INSTANCE=s.instance,
+            IVR_DB_URL=s.db_url,
+            IVR_RULES=str(s.rules),
+            IVR_AMI_SECRET=s.ami_secret,
+            IVR_PORT_AGI=str(s.ports.agi),
+            IVR_PORT_AMI=str(s.ports.ami),
+            IVR_PORT_SIP=str(s.ports.sip),
+            IVR_PORT_HTTP=str(s.ports.http),
+            IVR_PORT_RTP_START=str(s.ports.rtp_start),
+            IVR_PORT_RTP_END=str(s.ports.rtp_end),
+            IVR_RING_TIMEOUT=str(s.ring_timeout),
+        )
+        if s.asterisk_root is not None:
+            env["IVR_ASTERISK_ROOT"] = str(s.asterisk_root)
+        return env
+
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        render_instance(self.settings)
+        await self.asterisk.start()
+        await self.start_engine()
+
+    async def start_engine(self, timeout: float = 30.0) -> None:
+        with open(self.engine_log, "ab") as out:
+            self.engine = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ivr", "serve",
+                env=self.engine_env(), stdout=out, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+        await self.wait_for(lambda s: s["ami"]["connected"], timeout, "engine with AMI up")
+
+    async def stop_engine(self, sig: int = signal.SIGTERM) -> None:
+        if self.engine is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.engine.send_signal(sig)
+        try:
+            await asyncio.wait_for(self.engine.wait(), 20)
+        except TimeoutError:
+            self.engine.kill()
+            await self.engine.wait()
+        self.engine = None
+
+    def status(self) -> dict[str, Any] | None:
+        url = f"http://{self.settings.bind}:{self.settings.ports.http}/api/status"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                data: dict[str, Any] = json.loads(response.read())
+                return data
+        except OSError:
+            return None
+
+    async def wait_for(
+        self, condition: Callable[[dict[str, Any]], bool], timeout: float, what: str
+    ) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self.engine is not None and self.engine.returncode is not None:
+                raise AssertionError(f"engine exited: {self.engine_log.read_text()[-3000:]}")
+            status = await asyncio.to_thread(self.status)
+            if status is not None and condition(status):
+                return status
+            await asyncio.sleep(0.1)  # polling the engine's status, not waiting for time
+        raise AssertionError(f"timed out waiting for {what}; log:\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        text = self.engine_log.read_text() if self.engine_log.exists() else ""
+        return text[-3000:]
+
+    async def phone(self, operator: str, ring_ms: int = 200) -> Phone:
+        password = config.operator_password(self.settings, operator)
+        phone = Phone(operator, password, self.sip, self.workdir, ring_ms=ring_ms)
+        await phone.start()
+        self.phones.append(phone)
+        return phone
+
+    async def call(self, number: str, **kwargs: Any) -> SippResult:
+        return await place_calls(self.sip, number, **kwargs)
+
+    async def wait_record(
+        self, predicate: Callable[[repo.CallRecord], bool], timeout: float = 30.0
+    ) -> repo.CallRecord:
+        """Wait for a call record that satisfies predicate (a row, not a sleep)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seen: list[repo.CallRecord] = []
+        while loop.time() < deadline:
+            seen = await repo.list_calls(self.sessions, limit=50)
+            for record in seen:
+                if predicate(record):
+                    return record
+            await asyncio.sleep(0.1)  # polling the database for the row
+        raise AssertionError(f"no matching call record in {timeout} s; have {seen}")
+
+    async def close(self) -> None:
+        for phone in self.phones:
+            await phone.stop()
+        await self.stop_engine()
+        await self.asterisk.stop()
+        await self.db.dispose()
+        shutil.rmtree(self.settings.host_run_dir, ignore_errors=True)
+        shutil.rmtree(self.settings.state_dir, ignore_errors=True)
