@@ -36,6 +36,8 @@ class Step:
     max_seconds: int = 120  # longest recorded message for message/escalate
     ladder: str | None = None  # escalation ladder name for "escalate"
     options: tuple[str, ...] = ()  # valid DTMF choices for "menu"
+    retries: int = 3  # how many times a "menu" prompt is offered before giving up
+    invalid_prompt: str | None = None  # prompt played after a wrong key in a "menu"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,716 @@
+"""load_rules(): read the rules folder, check every reference, build the runtime Rules.
+
+Layout of a folder:   shared.yaml          operators, groups, calendars, prompts, ladders
+                      clients/<id>.yaml    one client per file
+or a single file holding the shared definitions and a `clients:` list.
+Every problem found is collected (not just the first) and reported as FILE:LINE:COL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ivr.routing import spec as s
+from ivr.routing.clock import (
+    ALWAYS,
+    MINUTES_PER_DAY,
+    ClockError,
+    Holiday,
+    HolidayBook,
+    Schedule,
+    days_mask,
+    parse_date,
+    parse_days,
+    parse_range,
+    parse_time,
+)
+from ivr.routing.decision import ClientCard, Step
+from ivr.routing.model import (
+    Client,
+    Condition,
+    Contact,
+    Group,
+    Ladder,
+    Menu,
+    Operator,
+    Prompt,
+    Rule,
+    Rules,
+    Target,
+    Window,
+)
+from ivr.routing.source import Problem, RulesError, Where, decode_file
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SHARED_NAMES = ("shared.yaml", "shared.yml")
+KEYWORDS = {"message", "hangup"}
+KINDS = ("group", "operator", "message", "escalate", "announce", "forward", "menu", "hangup")
+DEFAULT_MESSAGE_SECONDS = 120
+
+
+def load_rules(path: Path) -> Rules:
+    """Read and check the rules at `path` (a folder or one file); RulesError if unusable."""
+    path = Path(path)
+    problems: list[Problem] = []
+    digest = hashlib.sha256()
+    shared: s.SharedSpec | None = None
+    clients: list[tuple[s.ClientSpec, str]] = []  # (spec, file name relative to the rules)
+    if path.is_dir():
+        shared_path = next((path / n for n in SHARED_NAMES if (path / n).is_file()), None)
+        if shared_path is None:
+            raise RulesError([Problem(str(path / SHARED_NAMES[0]), 1, 1, "missing file")])
+        shared = _read(shared_path, shared_path.name, s.SharedSpec, problems, digest)
+        folder = path / "clients"
+        files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
+        for file in files:
+            client = _read(file, f"clients/{file.name}", s.ClientSpec, problems, digest)
+            if client is not None:
+                clients.append((client, f"clients/{file.name}"))
+    elif path.is_file():
+        shared = _read(path, path.name, s.SharedSpec, problems, digest)
+        if shared is not None:
+            clients.extend((c, path.name) for c in shared.clients)
+    else:
+        raise RulesError([Problem(str(path), 1, 1, "no such file or folder")])
+    if shared is None:
+        raise RulesError(problems)
+    if shared.clients and path.is_dir():
+        problems.append(
+            Problem.at(shared.where("clients"), "clients go in clients/<id>.yaml in a folder")
+        )
+    rules = Compiler(problems, str(path)).build(shared, clients, digest.hexdigest())
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        raise RulesError(errors)
+    return rules
+
+
+def _read(
+    file: Path, rel: str, cls: type[T], problems: list[Problem], digest: hashlib._Hash
+) -> T | None:
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(str(file), 1, 1, f"cannot read: {exc.strerror}"))
+        return None
+    digest.update(rel.encode() + b"\0" + data + b"\0")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(file), 1, 1, f"not UTF-8 text: {exc.reason}"))
+        return None
+    value: T | None = decode_file(text, str(file), cls, problems)
+    return value
+
+
+@dataclass
+class Compiler:
+    """Turns decoded specs into runtime objects, reporting every bad reference or value."""
+
+    problems: list[Problem]
+    source: str
+    operators: dict[str, Operator] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    prompts: dict[str, Prompt] = field(default_factory=dict)
+    ladders: dict[str, Ladder] = field(default_factory=dict)
+    priorities: dict[str, int] = field(default_factory=dict)
+    calendars: dict[str, HolidayBook] = field(default_factory=dict)
+    _schedules: dict[object, Schedule] = field(default_factory=dict)
+    _books: dict[tuple[str, ...], HolidayBook] = field(default_factory=dict)
+    _zones: dict[str, ZoneInfo] = field(default_factory=dict)
+
+    def error(self, where: Where, message: str) -> None:
+        self.problems.append(Problem.at(where, message))
+
+    def warn(self, where: Where, message: str) -> None:
+        self.problems.append(Problem.at(where, message, warning=True))
+
+    # -- shared definitions -------------------------------------------------------------
+
+    def build(
+        self, shared: s.SharedSpec, clients: list[tuple[s.ClientSpec, str]], digest: str
+    ) -> Rules:
+        self._shared(shared)
+        built: dict[str, Client] = {}
+        numbers: dict[str, str] = {}
+        claimed: dict[str, Where] = {}
+        for spec, rel in clients:
+            client = self._client(spec, rel)
+            if client is None:
+                continue
+            if client.id in built:
+                self.error(
+                    spec.where("id") if spec.id else spec.at, f"duplicate client {client.id!r}"
+                )
+                continue
+            built[client.id] = client
+            for i, number in enumerate(client.numbers):
+                where = spec.where(f"numbers[{i}]")
+                if number in claimed:
+                    self.error(where, f"number {number} is already claimed at {claimed[number]}")
+                    continue
+                claimed[number] = where
+                numbers[number] = client.id
+        fallback = self.groups.get(shared.fallback_group)
+        unknown_chain: tuple[Step, ...] = (Step(kind="message"),)
+        if fallback is None:
+            self.error(
+                shared.where("fallback_group"),
+                f"fallback_group: unknown group {shared.fallback_group!r}",
+            )
+        else:
+            unknown_chain = (self._group_step(fallback, None), Step(kind="message"))
+        return Rules(
+            operators=self.operators,
+            groups=self.groups,
+            fallback_group=shared.fallback_group,
+            clients=built,
+            number_index=numbers,
+            source_digest=digest,
+            warnings=tuple(sorted((p for p in self.problems if p.warning), key=_order)),
+            prompts=self.prompts,
+            ladders=self.ladders,
+            priorities=self.priorities,
+            calendars=tuple(self.calendars),
+            source=self.source,
+            unknown_chain=unknown_chain,
+        )
+
+    def _shared(self, shared: s.SharedSpec) -> None:
+        for op_id, op in shared.operators.items():
+            self.operators[op_id] = Operator(
+                op_id, op.name or op_id, op.endpoint or op_id, op.languages, op.skills
+            )
+        for group_id, group in shared.groups.items():
+            members = []
+            for i, member in enumerate(group.members):
+                if member not in self.operators:
+                    self.error(
+                        group.where(f"members[{i}]"), _unknown("operator", member, self.operators)
+                    )
+                else:
+                    members.append(member)
+            if not group.members:
+                self.warn(group.where("members"), f"group {group_id!r} has no operators")
+            self._positive(group, "timeout", group.timeout)
+            self.groups[group_id] = Group(group_id, tuple(members), group.strategy, group.timeout)
+        for name, prompt in shared.prompts.items():
+            self.prompts[name] = self._prompt(name, prompt)
+        for name, ladder in shared.ladders.items():
+            contacts = []
+            for contact in ladder.contacts:
+                self._digits(contact.where("number"), contact.number)
+                self._positive(contact, "wait", contact.wait)
+                contacts.append(Contact(contact.name, contact.number, contact.wait))
+            if not contacts:
+                self.error(ladder.where("contacts"), f"ladder {name!r} has no contacts")
+            self._positive(ladder, "repeat", ladder.repeat)
+            self.ladders[name] = Ladder(name, tuple(contacts), ladder.repeat)
+        self.priorities = dict(shared.priorities)
+        for name, value in shared.priorities.items():
+            if value < 0:
+                self.error(shared.where(f"priorities[{name}]"), "a priority is 0 or more")
+        for name in shared.calendars:
+            self._calendar(name, shared.calendars, ())
+
+    def _calendar(
+        self, name: str, specs: dict[str, s.CalendarSpec], seen: tuple[str, ...]
+    ) -> HolidayBook:
+        if name in self.calendars:
+            return self.calendars[name]
+        spec = specs[name]
+        book = HolidayBook()
+        for holiday in spec.holidays:
+            self._holiday(holiday, book)
+        for i, other in enumerate(spec.include):
+            where = spec.where(f"include[{i}]")
+            if other not in specs:
+                self.error(where, _unknown("calendar", other, specs))
+            elif other in seen or other == name:
+                self.error(where, f"calendar {name!r} includes itself through {other!r}")
+            else:
+                book = book.merged(self._calendar(other, specs, (*seen, name)))
+        self.calendars[name] = book
+        return book
+
+    def _holiday(self, spec: s.HolidaySpec, book: HolidayBook) -> None:
+        until = hours = None
+        try:
+            if spec.until is not None and spec.hours is not None:
+                raise ClockError("a partial day has either until or hours, not both")
+            if spec.until is not None:
+                until = parse_time(spec.until)
+            if spec.hours is not None:
+                hours = tuple(self._day_ranges(spec.hours))
+        except ClockError as exc:
+            self.error(spec.where("until" if spec.until is not None else "hours"), str(exc))
+            return
+        holiday = Holiday(spec.name, until, hours)
+        if (spec.date is None) == (spec.easter is None):
+            self.error(spec.at, f"holiday {spec.name!r}: give either date or easter")
+            return
+        if spec.easter is not None:
+            if spec.through is not None:
+                self.error(spec.where("through"), "through goes with date, not easter")
+            book.add_easter(spec.easter, holiday)
+            return
+        assert spec.date is not None
+        try:
+            year, month, day = parse_date(spec.date)
+        except ClockError as exc:
+            self.error(spec.where("date"), str(exc))
+            return
+        try:
+            last = parse_date(spec.through) if spec.through is not None else (year, month, day)
+        except ClockError as exc:
+            self.error(spec.where("through"), str(exc))
+            return
+        if (year is None) != (last[0] is None):
+            self.error(spec.where("through"), "date and through must be of the same form")
+            return
+        if year is None:  # every year; a range may run over New Year
+            cursor, end = date(2000, month, day), date(2000, last[1], last[2])
+            if end < cursor:
+                end = end.replace(year=2001)
+            while cursor <= end:
+                book.add_yearly(cursor.month, cursor.day, holiday)
+                cursor += timedelta(days=1)
+            return
+        assert last[0] is not None
+        first_day, last_day = date(year, month, day), date(last[0], last[1], last[2])
+        if last_day < first_day:
+            self.error(spec.where("through"), "through is before date")
+            return
+        if (last_day - first_day).days > 366:
+            self.error(spec.where("through"), "a closure longer than a year")
+            return
+        book.add_once(first_day, last_day, holiday)
+
+    def _day_ranges(self, texts: Iterable[str]) -> list[tuple[int, int]]:
+        out = []
+        for text in texts:
+            first, last = parse_range(text)
+            if last <= first:
+                raise ClockError(f"time range {text!r} must end the same day here")
+            out.append((first, last))
+        return out
+
+    def _prompt(self, name: str, spec: s.PromptSpec) -> Prompt:
+        if (spec.file is None) == (spec.text is None):
+            self.error(spec.at, f"prompt {name!r}: give either file or text")
+        return Prompt(name, spec.file, spec.text)
+
+    # -- clients ------------------------------------------------------------------------
+
+    def _client(self, spec: s.ClientSpec, rel: str) -> Client | None:
+        client_id = spec.id or Path(rel).stem
+        if spec.id is None and not rel.startswith("clients/"):
+            self.error(spec.at, "a client in a single rules file needs an id")
+            return None
+        zone = self._zone(spec)
+        if zone is None:
+            return None
+        card = ClientCard(
+            client_id, spec.name, spec.language, spec.timezone, spec.greeting, spec.instructions
+        )
+        numbers = []
+        for i, number in enumerate(spec.numbers):
+            if self._digits(spec.where(f"numbers[{i}]"), number):
+                numbers.append(number)
+        if not spec.numbers:
+            self.warn(spec.where("numbers"), f"client {client_id!r} has no numbers")
+        schedule = self._schedule(spec)
+        book = self._book(spec)
+        prompts = {name: self._prompt(name, p) for name, p in spec.prompts.items()}
+        callers: dict[str, tuple[set[str], list[str]]] = {}
+        for name, patterns in spec.callers.items():
+            exact: set[str] = set()
+            prefixes: list[str] = []
+            for j, pattern in enumerate(patterns):
+                self._pattern(spec.where(f"callers[{name}][{j}]"), pattern, exact, prefixes)
+            callers[name] = (exact, prefixes)
+        ctx = _ClientContext(client_id, rel, spec, prompts, callers)
+        menus = {name: self._menu(name, m, ctx) for name, m in spec.menus.items()}
+        rules = tuple(self._rule(i, r, ctx) for i, r in enumerate(spec.rules))
+        self._rule_warnings(rules, spec)
+        return Client(
+            client_id, card, rel, zone, tuple(numbers), rules, schedule, book, menus, prompts
+        )
+
+    def _zone(self, spec: s.ClientSpec) -> ZoneInfo | None:
+        name = spec.timezone
+        if name not in self._zones:
+            try:
+                self._zones[name] = ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                self.error(spec.where("timezone"), f"unknown time zone {name!r}")
+                return None
+        return self._zones[name]
+
+    def _schedule(self, spec: s.ClientSpec) -> Schedule:
+        if spec.hours is None:
+            return ALWAYS
+        key = tuple(spec.hours.items())
+        cached = self._schedules.get(key)
+        if cached is not None:
+            return cached
+        per_day: dict[int, list[tuple[int, int]]] = {d: [] for d in range(7)}
+        for days_text, ranges in spec.hours.items():
+            try:
+                days = parse_days(days_text)
+            except ClockError as exc:
+                self.error(spec.where(f"hours{{{days_text}}}"), str(exc))
+                continue
+            for i, text in enumerate(ranges):
+                try:
+                    pair = parse_range(text)
+                except ClockError as exc:
+                    self.error(spec.where(f"hours[{days_text}][{i}]"), str(exc))
+                    continue
+                for day in days:
+                    per_day[day].append(pair)
+        schedule = Schedule.from_ranges(per_day)
+        if schedule.never_open:
+            self.warn(spec.where("hours"), "these hours never open: every call is closed")
+        self._schedules[key] = schedule
+        return schedule
+
+    def _book(self, spec: s.ClientSpec) -> HolidayBook:
+        names = []
+        for i, name in enumerate(spec.calendars):
+            if name not in self.calendars:
+                self.error(
+                    spec.where(f"calendars[{i}]"), _unknown("calendar", name, self.calendars)
+                )
+            else:
+                names.append(name)
+        key = tuple(names)
+        book = self._books.get(key)
+        if book is None:
+            book = HolidayBook()
+            for name in names:
+                book = book.merged(self.calendars[name])
+            self._books[key] = book
+        if spec.closures:
+            own = HolidayBook()
+            for closure in spec.closures:
+                self._holiday(closure, own)
+            book = book.merged(own)
+        return book
+
+    def _menu(self, name: str, spec: s.MenuSpec, ctx: _ClientContext) -> Menu:
+        self._prompt_ref(spec.where("prompt"), spec.prompt, ctx)
+        if spec.invalid is not None:
+            self._prompt_ref(spec.where("invalid"), spec.invalid, ctx)
+        options: dict[str, tuple[Target, ...]] = {}
+        for key, chain in spec.options.items():
+            if len(key) != 1 or key not in "0123456789*#":
+                self.error(spec.where(f"options{{{key}}}"), f"menu key {key!r}: one of 0-9, *, #")
+                continue
+            options[key] = self._chain(chain, spec, f"options[{key}]", ctx)
+        if not options:
+            self.warn(spec.where("options"), f"menu {name!r} offers no options")
+        default = self._chain(spec.default, spec, "default", ctx)
+        self._positive(spec, "timeout", spec.timeout)
+        self._positive(spec, "retries", spec.retries)
+        return Menu(
+            name,
+            spec.prompt,
+            options,
+            default,
+            spec.timeout,
+            spec.retries,
+            spec.invalid,
+            f"{ctx.rel}: menus.{name}",
+        )
+
+    def _rule(self, index: int, spec: s.RuleSpec, ctx: _ClientContext) -> Rule:
+        priority = 0
+        if spec.priority is not None:
+            if spec.priority not in self.priorities:
+                self.error(
+                    spec.where("priority"),
+                    _unknown("priority level", spec.priority, self.priorities),
+                )
+            else:
+                priority = self.priorities[spec.priority]
+        condition = self._condition(spec.when, ctx)
+        chain = self._chain(spec.to, spec, "to", ctx)
+        static = None
+        if all(t.window is None and t.menu is None for t in chain):
+            static = tuple(t.step for t in chain)
+        return Rule(
+            index,
+            spec.name,
+            f"{ctx.rel}: rules[{index}]",
+            spec.at,
+            condition,
+            chain,
+            priority,
+            static,
+        )
+
+    def _condition(self, when: s.WhenSpec, ctx: _ClientContext) -> Condition:
+        window = self._window(when, when.days, when.hours)
+        exact: set[str] = set()
+        prefixes: list[str] = []
+        for i, name in enumerate(when.caller_in):
+            if name not in ctx.callers:
+                self.error(
+                    when.where(f"caller_in[{i}]"), _unknown("caller list", name, ctx.callers)
+                )
+                continue
+            exact.update(ctx.callers[name][0])
+            prefixes.extend(ctx.callers[name][1])
+        for i, pattern in enumerate(when.caller):
+            self._pattern(when.where(f"caller[{i}]"), pattern, exact, prefixes)
+        if when.repeat_within is not None:
+            self._positive(when, "repeat_within", when.repeat_within)
+        return Condition(
+            open=when.open,
+            holiday=when.holiday,
+            window=window,
+            callers=frozenset(exact),
+            prefixes=tuple(sorted(set(prefixes), key=len, reverse=True)),
+            withheld=when.withheld,
+            repeat_within=when.repeat_within,
+        )
+
+    def _pattern(self, where: Where, pattern: str, exact: set[str], prefixes: list[str]) -> None:
+        body = pattern[:-1] if pattern.endswith("*") else pattern
+        if not body.isdigit() or not body.isascii():
+            self.error(where, f"caller {pattern!r}: digits, with an optional trailing *")
+        elif pattern.endswith("*"):
+            prefixes.append(body)
+        else:
+            exact.add(body)
+
+    def _window(
+        self, spec: s.Spec, days: str | None, hours: tuple[str, ...] | None
+    ) -> Window | None:
+        if days is None and hours is None:
+            return None
+        mask = 0x7F
+        ranges: list[tuple[int, int]] = []
+        if days is not None:
+            try:
+                mask = days_mask(parse_days(days))
+            except ClockError as exc:
+                self.error(spec.where("days"), str(exc))
+        for i, text in enumerate(hours or ()):
+            try:
+                first, last = parse_range(text)
+            except ClockError as exc:
+                self.error(spec.where(f"hours[{i}]"), str(exc))
+                continue
+            if last > first:
+                ranges.append((first, last))
+            else:  # past midnight: the evening part and the early-morning part
+                ranges.extend([(first, MINUTES_PER_DAY), (0, last)])
+        return Window(mask, tuple(ranges))
+
+    def _chain(
+        self,
+        items: tuple[str | s.DestinationSpec, ...],
+        owner: s.Spec,
+        key: str,
+        ctx: _ClientContext,
+    ) -> tuple[Target, ...]:
+        out: list[Target] = []
+        for i, item in enumerate(items):
+            where = owner.marks.get(f"{key}[{i}]") or owner.where(key)
+            if isinstance(item, str):
+                target = self._word(item, where)
+            else:
+                target = self._destination(item, ctx)
+            if target is not None:
+                out.append(target)
+        if not items:
+            self.error(owner.where(key), "an empty chain: give at least one step")
+        for target in out[:-1]:
+            if target.step.kind in ("hangup", "announce", "menu") and target.window is None:
+                self.warn(where, f"steps after {target.step.kind!r} are never reached")
+                break
+        return tuple(out)
+
+    def _word(self, word: str, where: Where) -> Target | None:
+        if word == "message":
+            return Target(Step(kind="message", max_seconds=DEFAULT_MESSAGE_SECONDS))
+        if word == "hangup":
+            return Target(Step(kind="hangup"))
+        group = self.groups.get(word)
+        if group is None:
+            self.error(where, _unknown("group", word, self.groups, "(or message, hangup)"))
+            return None
+        return Target(self._group_step(group, None))
+
+    def _group_step(self, group: Group, timeout: int | None) -> Step:
+        endpoints = tuple(self.operators[m].endpoint for m in group.members)
+        return Step(
+            kind="operators",
+            operators=endpoints,
+            group=group.id,
+            timeout=timeout if timeout is not None else group.timeout,
+        )
+
+    def _destination(self, d: s.DestinationSpec, ctx: _ClientContext) -> Target | None:
+        kinds = [k for k in KINDS if getattr(d, k) not in (None, False)]
+        if not kinds and (d.skill is not None or d.language is not None):
+            kinds = ["operators"]
+        if len(kinds) != 1:
+            what = " and ".join(kinds) if kinds else "nothing"
+            self.error(d.at, f"a step has exactly one of {', '.join(KINDS)}; got {what}")
+            return None
+        kind = kinds[0]
+        window = self._window(d, d.days, d.hours)
+        if d.timeout is not None:
+            self._positive(d, "timeout", d.timeout)
+        if d.max_seconds is not None:
+            self._positive(d, "max_seconds", d.max_seconds)
+            if kind not in ("message", "escalate"):
+                self.error(d.where("max_seconds"), "max_seconds goes with message or escalate")
+        if (d.skill is not None or d.language is not None) and kind not in ("group", "operators"):
+            self.error(d.at, "skill and language choose operators: use them with a group")
+        timeout = d.timeout if d.timeout is not None else 20
+        seconds = d.max_seconds if d.max_seconds is not None else DEFAULT_MESSAGE_SECONDS
+        step: Step | None = None
+        menu: str | None = None
+        if kind in ("group", "operators"):
+            step = self._operators_step(d, ctx)
+        elif kind == "operator":
+            assert d.operator is not None
+            op = self.operators.get(d.operator)
+            if op is None:
+                self.error(d.where("operator"), _unknown("operator", d.operator, self.operators))
+            else:
+                step = Step(kind="operators", operators=(op.endpoint,), timeout=timeout)
+        elif kind == "message":
+            step = Step(kind="message", max_seconds=seconds, timeout=timeout)
+        elif kind == "escalate":
+            assert d.escalate is not None
+            if d.escalate not in self.ladders:
+                self.error(d.where("escalate"), _unknown("ladder", d.escalate, self.ladders))
+            step = Step(kind="escalate", ladder=d.escalate, max_seconds=seconds, timeout=timeout)
+        elif kind == "announce":
+            assert d.announce is not None
+            self._prompt_ref(d.where("announce"), d.announce, ctx)
+            step = Step(kind="announce", prompt=d.announce, timeout=timeout)
+        elif kind == "forward":
+            assert d.forward is not None
+            self._digits(d.where("forward"), d.forward)
+            step = Step(kind="forward", number=d.forward, timeout=timeout)
+        elif kind == "menu":
+            assert d.menu is not None
+            menu_spec = ctx.spec.menus.get(d.menu)
+            if menu_spec is None:
+                self.error(d.where("menu"), _unknown("menu", d.menu, ctx.spec.menus))
+            else:
+                menu = d.menu
+                step = Step(
+                    kind="menu",
+                    prompt=menu_spec.prompt,
+                    options=tuple(sorted(menu_spec.options)),
+                    timeout=menu_spec.timeout,
+                    retries=menu_spec.retries,
+                    invalid_prompt=menu_spec.invalid,
+                )
+        else:  # hangup
+            step = Step(kind="hangup")
+        if step is None:
+            return None
+        return Target(step, window, menu)
+
+    def _operators_step(self, d: s.DestinationSpec, ctx: _ClientContext) -> Step | None:
+        group = None
+        if d.group is not None:
+            group = self.groups.get(d.group)
+            if group is None:
+                self.error(d.where("group"), _unknown("group", d.group, self.groups))
+                return None
+            members = [self.operators[m] for m in group.members]
+        else:
+            members = list(self.operators.values())
+        if d.skill is None and d.language is None:
+            assert group is not None
+            return self._group_step(group, d.timeout)
+        language = ctx.spec.language if d.language == "client" else d.language
+        chosen = tuple(
+            op.endpoint
+            for op in members
+            if (d.skill is None or d.skill in op.skills)
+            and (language is None or language in op.languages)
+        )
+        if not chosen:
+            wanted = " and ".join(
+                x
+                for x in (
+                    f"skill {d.skill!r}" if d.skill else "",
+                    f"language {language!r}" if language else "",
+                )
+                if x
+            )
+            among = f"group {d.group!r}" if d.group else "the operators"
+            self.warn(d.at, f"no operator in {among} has {wanted}: this step is skipped")
+            return None
+        timeout = d.timeout if d.timeout is not None else (group.timeout if group else 20)
+        # A filtered set is not the whole queue: ring the chosen operators directly.
+        return Step(kind="operators", operators=chosen, group=None, timeout=timeout)
+
+    def _rule_warnings(self, rules: tuple[Rule, ...], spec: s.ClientSpec) -> None:
+        catch_all: Rule | None = None
+        for rule in rules:
+            if catch_all is not None:
+                self.warn(
+                    rule.at,
+                    f"rule can never match: rules[{catch_all.index}] before it matches every call",
+                )
+                continue
+            if rule.condition.catch_all:
+                catch_all = rule
+        if not rules:
+            self.warn(spec.where("name"), "no rules: calls ring the fallback group, then a message")
+
+    # -- small checks -------------------------------------------------------------------
+
+    def _prompt_ref(self, where: Where, name: str, ctx: _ClientContext) -> None:
+        if name not in ctx.prompts and name not in self.prompts:
+            self.error(where, _unknown("prompt", name, {**self.prompts, **ctx.prompts}))
+
+    def _digits(self, where: Where, number: str) -> bool:
+        if not (number.isdigit() and number.isascii()):
+            self.error(where, f"number {number!r}: digits only (no +, spaces or dashes)")
+            return False
+        return True
+
+    def _positive(self, spec: s.Spec, key: str, value: int) -> None:
+        if value <= 0:
+            self.error(spec.where(key), f"{key}: must be more than 0")
+
+
+@dataclass(frozen=True)
+class _ClientContext:
+    id: str
+    rel: str
+    spec: s.ClientSpec
+    prompts: dict[str, Prompt]
+    callers: dict[str, tuple[set[str], list[str]]]  # list name -> (numbers, prefixes)
+
+
+def _unknown(kind: str, name: str, known: Iterable[str], extra: str = "") -> str:
+    names = sorted(known)
+    listed = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    tail = f"; known: {listed}" if names else f"; no {kind}s are defined"
+    return f"unknown {kind} {name!r}{tail}{' ' + extra if extra else ''}"
+
+
+def _order(p: Problem) -> tuple[str, int, int]:
+    return (p.file, p.line, p.column)

@@ -1,0 +1,167 @@
+"""The loaded rules: frozen, cross-referenced, precomputed for evaluate()."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from ivr.routing.clock import ALWAYS, HolidayBook, Schedule
+from ivr.routing.decision import ClientCard, Step
+from ivr.routing.source import Problem, Where
+
+
+@dataclass(frozen=True)
+class Operator:
+    id: str
+    name: str
+    endpoint: str  # PJSIP endpoint name
+    languages: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    members: tuple[str, ...]  # operator ids, in order
+    strategy: str = "ringall"
+    timeout: int = 20
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    file: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    number: str
+    wait: int = 300
+
+
+@dataclass(frozen=True)
+class Ladder:
+    id: str
+    contacts: tuple[Contact, ...]
+    repeat: int = 1
+
+
+@dataclass(frozen=True)
+class Window:
+    """When a rule or a step applies: weekdays bitmask and minutes-of-day ranges."""
+
+    days: int = 0x7F
+    ranges: tuple[tuple[int, int], ...] = ()  # empty: all day; each (start, end), end > start
+
+    def contains(self, weekday: int, minute: int) -> bool:
+        if not self.days >> weekday & 1:
+            return False
+        if not self.ranges:
+            return True
+        return any(a <= minute < b for a, b in self.ranges)
+
+
+@dataclass(frozen=True)
+class Menu:
+    id: str
+    prompt: str
+    options: dict[str, tuple[Target, ...]]
+    default: tuple[Target, ...]
+    timeout: int = 5
+    retries: int = 3
+    invalid: str | None = None
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A compiled step: the Step to emit, and when it applies, or the menu it enters."""
+
+    step: Step
+    window: Window | None = None
+    menu: str | None = None  # a menu of the client (by id: menus may lead back to each other)
+
+
+@dataclass(frozen=True)
+class Condition:
+    open: bool | None = None
+    holiday: bool | None = None
+    window: Window | None = None
+    callers: frozenset[str] = frozenset()  # exact numbers
+    prefixes: tuple[str, ...] = ()
+    withheld: bool | None = None
+    repeat_within: int | None = None
+
+    @property
+    def catch_all(self) -> bool:
+        return self == CATCH_ALL
+
+
+CATCH_ALL = Condition()
+
+
+@dataclass(frozen=True)
+class Rule:
+    index: int
+    name: str
+    where: str  # "clients/rossi.yaml: rules[2]"
+    at: Where
+    condition: Condition
+    chain: tuple[Target, ...]
+    priority: int = 0
+    static_chain: tuple[Step, ...] | None = None  # the chain when no step depends on time/menu
+
+
+@dataclass(frozen=True)
+class Client:
+    id: str
+    card: ClientCard
+    file: str
+    zone: ZoneInfo
+    numbers: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    schedule: Schedule = ALWAYS
+    holidays: HolidayBook = field(default_factory=HolidayBook)
+    menus: dict[str, Menu] = field(default_factory=dict)
+    prompts: dict[str, Prompt] = field(default_factory=dict)  # the client's own
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything load_rules() read. Treat as read-only: calls share it across tasks."""
+
+    operators: dict[str, Operator]
+    groups: dict[str, Group]
+    fallback_group: str
+    clients: dict[str, Client]
+    number_index: dict[str, str]  # called number -> client id
+    source_digest: str
+    warnings: tuple[Problem, ...] = ()
+    prompts: dict[str, Prompt] = field(default_factory=dict)
+    ladders: dict[str, Ladder] = field(default_factory=dict)
+    priorities: dict[str, int] = field(default_factory=dict)
+    calendars: tuple[str, ...] = ()
+    source: str = ""  # the path it was loaded from
+    unknown_chain: tuple[Step, ...] = ()  # what a number nobody claims gets
+
+    def prompt(self, client_id: str | None, name: str) -> Prompt | None:
+        """A prompt by name: the client's own first, then the shared ones."""
+        if client_id is not None:
+            client = self.clients.get(client_id)
+            if client is not None and name in client.prompts:
+                return client.prompts[name]
+        return self.prompts.get(name)
+
+    def summary(self) -> str:
+        numbers = len(self.number_index)
+        warn = len(self.warnings)
+        return (
+            f"{len(self.clients)} clients, {numbers} numbers, {len(self.operators)} operators, "
+            f"{len(self.groups)} groups ({warn} warning{'' if warn == 1 else 's'})"
+        )

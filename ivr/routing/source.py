@@ -1,0 +1,350 @@
+"""YAML text -> typed spec objects, every value remembering where it was written.
+
+The spec classes (spec.py) are frozen dataclasses; their type hints drive both this decoder
+and the JSON schema (schema.py), so the published schema cannot drift from what is accepted.
+We compose YAML to nodes instead of loading it to Python values because nodes keep their
+marks (line, column) and their raw text: `08:30` stays a time, `0611111111` keeps its zero.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal, Union
+
+import yaml
+
+Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+NULL_TAG = "tag:yaml.org,2002:null"
+BOOL_TAG = "tag:yaml.org,2002:bool"
+INT_TAG = "tag:yaml.org,2002:int"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+TRUE_WORDS = frozenset({"true", "yes", "on", "y"})
+
+
+@dataclass(frozen=True, order=True)
+class Where:
+    """A position in a rules file; line and column count from 1."""
+
+    file: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error or warning, pointing at the file, line and column it is about."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    warning: bool = False
+
+    @classmethod
+    def at(cls, where: Where, message: str, warning: bool = False) -> Problem:
+        return cls(where.file, where.line, where.column, message, warning)
+
+    def __str__(self) -> str:
+        kind = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line}:{self.column}: {kind}{self.message}"
+
+
+class RulesError(Exception):
+    """The rules cannot be used; .problems says everything that is wrong, in file order."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+NOWHERE = Where("<none>")
+_INTERNAL = {"internal": True}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spec:
+    """Base of every spec class: where it was written, and where each of its values was."""
+
+    at: Where = field(default=NOWHERE, compare=False, repr=False, metadata=_INTERNAL)
+    # field name (or "name[index]" for an item, "name{key}" for a mapping key) -> position
+    marks: Mapping[str, Where] = field(
+        default_factory=dict, compare=False, repr=False, metadata=_INTERNAL
+    )
+
+    def where(self, name: str) -> Where:
+        return self.marks.get(name, self.at)
+
+
+class OneOrMany:
+    """Annotated marker: a list field that also accepts a single item written alone."""
+
+
+def doc(text: str, **extra: Any) -> dict[str, Any]:
+    """Field metadata: a description for the schema, and optional schema keywords."""
+    return {"doc": text, **extra}
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    hint: Any
+    required: bool
+    meta: Mapping[str, Any]
+
+
+@cache
+def spec_fields(cls: type) -> tuple[FieldInfo, ...]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        out.append(FieldInfo(f.name, hints[f.name], required, f.metadata))
+    return tuple(out)
+
+
+def unwrap(hint: Any) -> tuple[Any, bool]:
+    """Strip Annotated; say whether it carried the OneOrMany marker."""
+    if typing.get_origin(hint) is typing.Annotated:
+        args = typing.get_args(hint)
+        return args[0], any(a is OneOrMany or isinstance(a, OneOrMany) for a in args[1:])
+    return hint, False
+
+
+def is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) in (Union, types.UnionType)
+
+
+_BAD = object()
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if node.tag == NULL_TAG:
+        return "nothing"
+    return repr(node.value)
+
+
+def _describe(hint: Any) -> str:
+    hint, _ = unwrap(hint)
+    origin = typing.get_origin(hint)
+    if hint is str:
+        return "a string"
+    if hint is int:
+        return "a whole number"
+    if hint is bool:
+        return "true or false"
+    if hint is float:
+        return "a number"
+    if origin is Literal:
+        return "one of " + ", ".join(str(a) for a in typing.get_args(hint))
+    if origin is tuple:
+        return "a list"
+    if origin is dict:
+        return "a mapping"
+    if is_union(hint):
+        return " or ".join(_describe(a) for a in typing.get_args(hint) if a is not type(None))
+    if dataclasses.is_dataclass(hint):
+        return "a mapping"
+    return str(hint)
+
+
+class Decoder:
+    """Decodes one file's node tree; collects problems instead of stopping at the first."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = problems
+
+    def where(self, node: yaml.Node) -> Where:
+        return Where(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def error(self, node: yaml.Node, message: str) -> object:
+        self.problems.append(Problem.at(self.where(node), message))
+        return _BAD
+
+    def decode(self, node: yaml.Node, hint: Any, what: str) -> Any:
+        hint, one_or_many = unwrap(hint)
+        origin = typing.get_origin(hint)
+        if is_union(hint):
+            return self._union(node, hint, what)
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            return self.decode_spec(node, hint, what)
+        if origin is tuple:
+            return self._list(node, typing.get_args(hint)[0], what, one_or_many)
+        if origin is dict:
+            return self._mapping(node, typing.get_args(hint)[1], what)
+        if not isinstance(node, yaml.ScalarNode) or node.tag == NULL_TAG:
+            return self.error(node, f"{what}: expected {_describe(hint)}, got {_kind(node)}")
+        return self._scalar(node, hint, what)
+
+    def _scalar(self, node: yaml.ScalarNode, hint: Any, what: str) -> Any:
+        text = node.value
+        if hint is str:
+            return text
+        if hint is bool:
+            if node.tag == BOOL_TAG:
+                return text.lower() in TRUE_WORDS
+        elif hint is int:
+            if node.tag == INT_TAG:
+                try:
+                    return int(text, 10)
+                except ValueError:
+                    pass
+        elif hint is float:
+            if node.tag in (INT_TAG, FLOAT_TAG):
+                try:
+                    return float(text)
+                except ValueError:
+                    pass
+        elif typing.get_origin(hint) is Literal:
+            choices = typing.get_args(hint)
+            if text in choices:
+                return text
+        return self.error(node, f"{what}: expected {_describe(hint)}, got {_kind(node)}")
+
+    def _union(self, node: yaml.Node, hint: Any, what: str) -> Any:
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG:
+            if len(options) < len(typing.get_args(hint)):
+                return None
+        for option in options:
+            base, _ = unwrap(option)
+            if isinstance(node, yaml.MappingNode) and (
+                dataclasses.is_dataclass(base) or typing.get_origin(base) is dict
+            ):
+                return self.decode(node, option, what)
+            if isinstance(node, yaml.SequenceNode) and typing.get_origin(base) is tuple:
+                return self.decode(node, option, what)
+            if isinstance(node, yaml.ScalarNode) and node.tag != NULL_TAG:
+                if base in (str, int, bool, float) or typing.get_origin(base) is Literal:
+                    return self.decode(node, option, what)
+        return self.error(node, f"{what}: expected {_describe(hint)}, got {_kind(node)}")
+
+    def _list(self, node: yaml.Node, item: Any, what: str, one_or_many: bool) -> Any:
+        if not isinstance(node, yaml.SequenceNode):
+            if one_or_many and not (isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG):
+                value = self.decode(node, item, what)
+                return _BAD if value is _BAD else (value,)
+            return self.error(node, f"{what}: expected a list, got {_kind(node)}")
+        values = [self.decode(n, item, f"{what}[{i}]") for i, n in enumerate(node.value)]
+        if any(v is _BAD for v in values):
+            return _BAD
+        return tuple(values)
+
+    def _mapping(self, node: yaml.Node, item: Any, what: str) -> Any:
+        if not isinstance(node, yaml.MappingNode):
+            return self.error(node, f"{what}: expected a mapping, got {_kind(node)}")
+        out: dict[str, Any] = {}
+        bad = False
+        for key_node, value_node in node.value:
+            key = self._key(key_node, what)
+            if key is None:
+                bad = True
+                continue
+            if key in out:
+                self.error(key_node, f"{what}: duplicate key {key!r}")
+                bad = True
+                continue
+            value = self.decode(value_node, item, f"{what}.{key}")
+            if value is _BAD:
+                bad = True
+            out[key] = value
+        return _BAD if bad else out
+
+    def _key(self, node: yaml.Node, what: str) -> str | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag == NULL_TAG:
+            self.error(node, f"{what}: a key must be a plain name, got {_kind(node)}")
+            return None
+        return str(node.value)
+
+    def decode_spec(self, node: yaml.Node, cls: type, what: str) -> Any:
+        if not isinstance(node, yaml.MappingNode):
+            return self.error(node, f"{what}: expected a mapping, got {_kind(node)}")
+        fields = {f.name: f for f in spec_fields(cls)}
+        values: dict[str, Any] = {}
+        marks: dict[str, Where] = {}
+        bad = False
+        for key_node, value_node in node.value:
+            key = self._key(key_node, what)
+            if key is None:
+                bad = True
+                continue
+            info = fields.get(key)
+            if info is None:
+                close = difflib.get_close_matches(key, list(fields), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.error(key_node, f"{what}: unknown key {key!r}{hint}")
+                bad = True
+                continue
+            if key in values:
+                self.error(key_node, f"{what}: duplicate key {key!r}")
+                bad = True
+                continue
+            marks[key] = self.where(value_node)
+            marks["{" + key + "}"] = self.where(key_node)
+            self._item_marks(value_node, key, marks)
+            value = self.decode(value_node, info.hint, f"{what}.{key}" if what else key)
+            if value is _BAD:
+                bad = True
+            values[key] = value
+        for info in fields.values():
+            if info.required and info.name not in values:
+                self.error(node, f"{what or 'file'}: missing key {info.name!r}")
+                bad = True
+        if bad:
+            return _BAD
+        return cls(at=self.where(node), marks=marks, **values)
+
+    def _item_marks(self, node: yaml.Node, key: str, marks: dict[str, Where]) -> None:
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                marks[f"{key}[{i}]"] = self.where(item)
+        elif isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    marks[f"{key}{{{key_node.value}}}"] = self.where(key_node)
+                    marks[f"{key}[{key_node.value}]"] = self.where(value_node)
+                    if isinstance(value_node, yaml.SequenceNode):
+                        for i, item in enumerate(value_node.value):
+                            marks[f"{key}[{key_node.value}][{i}]"] = self.where(item)
+
+
+def compose(text: str, file: str, problems: list[Problem]) -> yaml.Node | None:
+    """Parse YAML text to a node tree; a syntax error becomes a problem with its position."""
+    try:
+        return yaml.compose(text, Loader=Loader)  # noqa: S506 - compose builds no objects
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"YAML syntax: {exc.problem or exc.context}"
+        problems.append(Problem(file, line, column, message))
+    except yaml.YAMLError as exc:
+        problems.append(Problem(file, 1, 1, f"YAML: {exc}"))
+    return None
+
+
+def decode_file(
+    text: str, file: str, cls: type, problems: list[Problem], what: str = ""
+) -> Any | None:
+    node = compose(text, file, problems)
+    if node is None:
+        if not any(p.file == file for p in problems):
+            problems.append(Problem(file, 1, 1, "the file is empty"))
+        return None
+    value = Decoder(file, problems).decode_spec(node, cls, what)
+    return None if value is _BAD else value

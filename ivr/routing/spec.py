@@ -1,0 +1,228 @@
+"""The shape of the rules files, as frozen dataclasses.
+
+These classes are the single description of the language: source.py decodes YAML into them,
+schema.py turns them into routing_rules/schema.json, compile.py turns them into the fast
+runtime objects of model.py. A field's `doc` metadata becomes its schema description.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from ivr.routing.source import OneOrMany, Spec, doc
+
+TIME_RANGE = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"
+TIME = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"
+DIGITS = r"^[0-9]+$"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+Strategy = Literal["ringall", "linear", "rrmemory", "leastrecent", "fewestcalls", "random"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperatorSpec(Spec):
+    name: str = field(default="", metadata=doc("Name shown to colleagues and in records."))
+    endpoint: str | None = field(
+        default=None, metadata=doc("PJSIP endpoint to ring; the operator's id when absent.")
+    )
+    languages: tuple[str, ...] = field(default=(), metadata=doc("Languages spoken: it, en..."))
+    skills: tuple[str, ...] = field(default=(), metadata=doc("Free skill tags: plumbing..."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupSpec(Spec):
+    members: tuple[str, ...] = field(metadata=doc("Operator ids, in preference order."))
+    strategy: Strategy = field(default="ringall", metadata=doc("Asterisk queue strategy."))
+    timeout: int = field(default=20, metadata=doc("Seconds to ring before the next step."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class HolidaySpec(Spec):
+    name: str = field(metadata=doc("Said in the decision: 'holiday: <name>'."))
+    date: str | None = field(
+        default=None,
+        metadata=doc(
+            "MM-DD every year, or YYYY-MM-DD once.",
+            pattern=r"^([0-9]{4}-)?[0-9]{2}-[0-9]{2}$",
+        ),
+    )
+    through: str | None = field(
+        default=None,
+        metadata=doc("Last day of a closure starting at `date` (same form as date)."),
+    )
+    easter: int | None = field(
+        default=None, metadata=doc("Days after Easter Sunday: 0 Easter, 1 Easter Monday.")
+    )
+    until: str | None = field(
+        default=None, metadata=doc("Partial day: usual hours, but closed from HH:MM.", pattern=TIME)
+    )
+    hours: tuple[str, ...] | None = field(
+        default=None, metadata=doc("Partial day: these hours replace the usual ones.")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalendarSpec(Spec):
+    include: tuple[str, ...] = field(
+        default=(), metadata=doc("Other calendars whose days this one also has.")
+    )
+    holidays: tuple[HolidaySpec, ...] = field(default=(), metadata=doc("Closed days."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptSpec(Spec):
+    file: str | None = field(default=None, metadata=doc("Sound file, without extension."))
+    text: str | None = field(default=None, metadata=doc("Text spoken in the client's language."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactSpec(Spec):
+    name: str = field(metadata=doc("Who is called."))
+    number: str = field(metadata=doc("Outside number, digits only.", pattern=DIGITS))
+    wait: int = field(default=300, metadata=doc("Seconds to wait for an answer before the next."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LadderSpec(Spec):
+    contacts: tuple[ContactSpec, ...] = field(metadata=doc("Called in order until one answers."))
+    repeat: int = field(default=1, metadata=doc("How many times to go through the ladder."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DestinationSpec(Spec):
+    """One step of a chain; exactly one of the kind keys (group ... hangup) is set."""
+
+    group: str | None = field(default=None, metadata=doc("Ring this operator group."))
+    operator: str | None = field(default=None, metadata=doc("Ring this one operator."))
+    skill: str | None = field(
+        default=None, metadata=doc("Only operators with this skill (of the group, or all).")
+    )
+    language: str | None = field(
+        default=None,
+        metadata=doc("Only operators speaking this language; 'client': the client's language."),
+    )
+    message: bool = field(default=False, metadata=doc("Take a message."))
+    max_seconds: int | None = field(default=None, metadata=doc("Longest message, in seconds."))
+    escalate: str | None = field(
+        default=None, metadata=doc("Take a message and start this escalation ladder.")
+    )
+    announce: str | None = field(default=None, metadata=doc("Play this prompt, then hang up."))
+    forward: str | None = field(
+        default=None, metadata=doc("Ring this outside number.", pattern=DIGITS)
+    )
+    menu: str | None = field(default=None, metadata=doc("Go into this menu of the client."))
+    hangup: bool = field(default=False, metadata=doc("Hang up."))
+    timeout: int | None = field(default=None, metadata=doc("Seconds before the next step."))
+    hours: tuple[str, ...] | None = field(
+        default=None, metadata=doc("Use this step only at these local times (HH:MM-HH:MM).")
+    )
+    days: str | None = field(
+        default=None, metadata=doc("Use this step only on these days: mon-fri, sat,sun...")
+    )
+
+
+# A chain: a list of steps; a step written as a plain word is a group name, or `message`,
+# or `hangup`.
+Destinations = Annotated[tuple[str | DestinationSpec, ...], OneOrMany]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MenuSpec(Spec):
+    prompt: str = field(metadata=doc("Prompt played to offer the options."))
+    options: dict[str, Destinations] = field(
+        metadata=doc("DTMF key (0-9, *, #) -> chain.", keys=r"^[0-9*#]$")
+    )
+    timeout: int = field(default=5, metadata=doc("Seconds to wait for a key."))
+    retries: int = field(default=3, metadata=doc("How many times the prompt is offered."))
+    invalid: str | None = field(default=None, metadata=doc("Prompt played after a wrong key."))
+    default: Destinations = field(
+        default=("message",), metadata=doc("Chain when no valid key is pressed.")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhenSpec(Spec):
+    """All the conditions written must hold; no condition at all matches every call."""
+
+    open: bool | None = field(default=None, metadata=doc("Within opening hours (after holidays)."))
+    holiday: bool | None = field(default=None, metadata=doc("Today is a holiday or closure."))
+    days: str | None = field(default=None, metadata=doc("Days: mon-fri, sat,sun, daily..."))
+    hours: tuple[str, ...] | None = field(
+        default=None, metadata=doc("Local times HH:MM-HH:MM; may span midnight.")
+    )
+    caller_in: tuple[str, ...] = field(
+        default=(), metadata=doc("The caller is in one of these caller lists of the client.")
+    )
+    caller: tuple[str, ...] = field(
+        default=(), metadata=doc("Caller numbers; a trailing * makes a prefix: 0039*.")
+    )
+    withheld: bool | None = field(default=None, metadata=doc("The caller withheld the number."))
+    repeat_within: int | None = field(
+        default=None, metadata=doc("The caller called this client within so many seconds.")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleSpec(Spec):
+    name: str = field(default="", metadata=doc("A label for people reading decisions."))
+    when: WhenSpec = field(default_factory=WhenSpec, metadata=doc("Conditions."))
+    to: Destinations = field(metadata=doc("The chain: steps tried in order."))
+    priority: str | None = field(default=None, metadata=doc("A priority level name."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientSpec(Spec):
+    id: str | None = field(
+        default=None, metadata=doc("Client id; the file name without .yaml when absent.")
+    )
+    name: str = field(metadata=doc("Company name, as the operator says it."))
+    numbers: tuple[str, ...] = field(metadata=doc("Numbers diverted to us, digits only."))
+    timezone: str = field(default="UTC", metadata=doc("IANA time zone: Europe/Rome."))
+    language: str = field(default="en", metadata=doc("Language of prompts and operators."))
+    greeting: str = field(default="", metadata=doc("What the operator says on answering."))
+    instructions: str = field(default="", metadata=doc("Notes shown to the operator."))
+    hours: dict[str, tuple[str, ...]] | None = field(
+        default=None,
+        metadata=doc(
+            "Weekly hours: day(s) -> HH:MM-HH:MM ranges (mon-fri, sat, daily...); "
+            "absent: always open."
+        ),
+    )
+    calendars: tuple[str, ...] = field(default=(), metadata=doc("Shared holiday calendars."))
+    closures: tuple[HolidaySpec, ...] = field(
+        default=(), metadata=doc("This client's own closed days.")
+    )
+    callers: dict[str, tuple[str, ...]] = field(
+        default_factory=dict,
+        metadata=doc("Named caller lists (vip, blocked...): numbers; trailing * for a prefix."),
+    )
+    prompts: dict[str, PromptSpec] = field(
+        default_factory=dict, metadata=doc("This client's own prompts.")
+    )
+    menus: dict[str, MenuSpec] = field(default_factory=dict, metadata=doc("IVR menus."))
+    rules: tuple[RuleSpec, ...] = field(
+        default=(), metadata=doc("Tried in order; the first that matches decides.")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SharedSpec(Spec):
+    fallback_group: str = field(
+        metadata=doc("Group rung when the engine is down or fails, and for unknown numbers.")
+    )
+    operators: dict[str, OperatorSpec] = field(metadata=doc("Operator id -> operator."))
+    groups: dict[str, GroupSpec] = field(metadata=doc("Group id -> group."))
+    calendars: dict[str, CalendarSpec] = field(
+        default_factory=dict, metadata=doc("Holiday calendars.")
+    )
+    prompts: dict[str, PromptSpec] = field(default_factory=dict, metadata=doc("Prompts."))
+    ladders: dict[str, LadderSpec] = field(
+        default_factory=dict, metadata=doc("Escalation ladders.")
+    )
+    priorities: dict[str, int] = field(
+        default_factory=lambda: {"normal": 0, "high": 5, "vip": 10, "urgent": 20},
+        metadata=doc("Priority level name -> queue priority (higher is answered first)."),
+    )
+    clients: tuple[ClientSpec, ...] = field(
+        default=(), metadata=doc("Clients, when everything is in one file.")
+    )
