@@ -413,9 +413,6 @@ class Compiler:
             self._prompt_ref(spec.where("invalid"), spec.invalid, ctx)
         options: dict[str, tuple[Target, ...]] = {}
         for key, chain in spec.options.items():
-            if len(key) != 1 or key not in "0123456789*#":
-                self.error(spec.where(f"options{{{key}}}"), f"menu key {key!r}: one of 0-9, *, #")
-                continue
             options[key] = self._chain(chain, spec, f"options[{key}]", ctx)
         if not options:
             self.warn(spec.where("options"), f"menu {name!r} offers no options")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -301,6 +302,9 @@ class Decoder:
             value = self.decode(value_node, info.hint, f"{what}.{key}" if what else key)
             if value is _BAD:
                 bad = True
+            elif "keys" in info.meta and isinstance(value_node, yaml.MappingNode):
+                hint = info.meta.get("keys_hint", "letters, digits, _ . - (not first)")
+                bad = not self._check_keys(value_node, info.meta["keys"], key, hint) or bad
             values[key] = value
         for info in fields.values():
             if info.required and info.name not in values:
@@ -309,6 +313,14 @@ class Decoder:
         if bad:
             return _BAD
         return cls(at=self.where(node), marks=marks, **values)
+
+    def _check_keys(self, node: yaml.MappingNode, pattern: str, what: str, hint: str) -> bool:
+        ok = True
+        for key_node, _ in node.value:
+            if not re.match(pattern, str(key_node.value)):
+                self.error(key_node, f"{what}: {key_node.value!r} is not allowed here: {hint}")
+                ok = False
+        return ok
 
     def _item_marks(self, node: yaml.Node, key: str, marks: dict[str, Where]) -> None:
         if isinstance(node, yaml.SequenceNode):

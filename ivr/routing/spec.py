@@ -15,7 +15,8 @@ from ivr.routing.source import OneOrMany, Spec, doc
 TIME_RANGE = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"
 TIME = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"
 DIGITS = r"^[0-9]+$"
-NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+CALLER = r"^[0-9]+\*?$"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # ids: they become queue, endpoint and file names
 Strategy = Literal["ringall", "linear", "rrmemory", "leastrecent", "fewestcalls", "random"]
 
 
@@ -57,7 +58,8 @@ class HolidaySpec(Spec):
         default=None, metadata=doc("Partial day: usual hours, but closed from HH:MM.", pattern=TIME)
     )
     hours: tuple[str, ...] | None = field(
-        default=None, metadata=doc("Partial day: these hours replace the usual ones.")
+        default=None,
+        metadata=doc("Partial day: these hours replace the usual ones.", pattern=TIME_RANGE),
     )
 
 
@@ -114,7 +116,8 @@ class DestinationSpec(Spec):
     hangup: bool = field(default=False, metadata=doc("Hang up."))
     timeout: int | None = field(default=None, metadata=doc("Seconds before the next step."))
     hours: tuple[str, ...] | None = field(
-        default=None, metadata=doc("Use this step only at these local times (HH:MM-HH:MM).")
+        default=None,
+        metadata=doc("Use this step only at these local times (HH:MM-HH:MM).", pattern=TIME_RANGE),
     )
     days: str | None = field(
         default=None, metadata=doc("Use this step only on these days: mon-fri, sat,sun...")
@@ -130,7 +133,9 @@ Destinations = Annotated[tuple[str | DestinationSpec, ...], OneOrMany]
 class MenuSpec(Spec):
     prompt: str = field(metadata=doc("Prompt played to offer the options."))
     options: dict[str, Destinations] = field(
-        metadata=doc("DTMF key (0-9, *, #) -> chain.", keys=r"^[0-9*#]$")
+        metadata=doc(
+            "DTMF key (0-9, *, #) -> chain.", keys=r"^[0-9*#]$", keys_hint="one key, 0-9, * or #"
+        )
     )
     timeout: int = field(default=5, metadata=doc("Seconds to wait for a key."))
     retries: int = field(default=3, metadata=doc("How many times the prompt is offered."))
@@ -148,13 +153,15 @@ class WhenSpec(Spec):
     holiday: bool | None = field(default=None, metadata=doc("Today is a holiday or closure."))
     days: str | None = field(default=None, metadata=doc("Days: mon-fri, sat,sun, daily..."))
     hours: tuple[str, ...] | None = field(
-        default=None, metadata=doc("Local times HH:MM-HH:MM; may span midnight.")
+        default=None,
+        metadata=doc("Local times HH:MM-HH:MM; may span midnight.", pattern=TIME_RANGE),
     )
     caller_in: tuple[str, ...] = field(
         default=(), metadata=doc("The caller is in one of these caller lists of the client.")
     )
     caller: tuple[str, ...] = field(
-        default=(), metadata=doc("Caller numbers; a trailing * makes a prefix: 0039*.")
+        default=(),
+        metadata=doc("Caller numbers; a trailing * makes a prefix: 0039*.", pattern=CALLER),
     )
     withheld: bool | None = field(default=None, metadata=doc("The caller withheld the number."))
     repeat_within: int | None = field(
@@ -173,10 +180,13 @@ class RuleSpec(Spec):
 @dataclass(frozen=True, kw_only=True)
 class ClientSpec(Spec):
     id: str | None = field(
-        default=None, metadata=doc("Client id; the file name without .yaml when absent.")
+        default=None,
+        metadata=doc("Client id; the file name without .yaml when absent.", pattern=NAME),
     )
     name: str = field(metadata=doc("Company name, as the operator says it."))
-    numbers: tuple[str, ...] = field(metadata=doc("Numbers diverted to us, digits only."))
+    numbers: tuple[str, ...] = field(
+        metadata=doc("Numbers diverted to us, digits only.", pattern=DIGITS)
+    )
     timezone: str = field(default="UTC", metadata=doc("IANA time zone: Europe/Rome."))
     language: str = field(default="en", metadata=doc("Language of prompts and operators."))
     greeting: str = field(default="", metadata=doc("What the operator says on answering."))
@@ -185,7 +195,8 @@ class ClientSpec(Spec):
         default=None,
         metadata=doc(
             "Weekly hours: day(s) -> HH:MM-HH:MM ranges (mon-fri, sat, daily...); "
-            "absent: always open."
+            "absent: always open.",
+            pattern=TIME_RANGE,
         ),
     )
     calendars: tuple[str, ...] = field(default=(), metadata=doc("Shared holiday calendars."))
@@ -194,12 +205,16 @@ class ClientSpec(Spec):
     )
     callers: dict[str, tuple[str, ...]] = field(
         default_factory=dict,
-        metadata=doc("Named caller lists (vip, blocked...): numbers; trailing * for a prefix."),
+        metadata=doc(
+            "Named caller lists (vip, blocked...): numbers; trailing * for a prefix.",
+            pattern=CALLER,
+            keys=NAME,
+        ),
     )
     prompts: dict[str, PromptSpec] = field(
-        default_factory=dict, metadata=doc("This client's own prompts.")
+        default_factory=dict, metadata=doc("This client's own prompts.", keys=NAME)
     )
-    menus: dict[str, MenuSpec] = field(default_factory=dict, metadata=doc("IVR menus."))
+    menus: dict[str, MenuSpec] = field(default_factory=dict, metadata=doc("IVR menus.", keys=NAME))
     rules: tuple[RuleSpec, ...] = field(
         default=(), metadata=doc("Tried in order; the first that matches decides.")
     )
@@ -210,18 +225,22 @@ class SharedSpec(Spec):
     fallback_group: str = field(
         metadata=doc("Group rung when the engine is down or fails, and for unknown numbers.")
     )
-    operators: dict[str, OperatorSpec] = field(metadata=doc("Operator id -> operator."))
-    groups: dict[str, GroupSpec] = field(metadata=doc("Group id -> group."))
+    operators: dict[str, OperatorSpec] = field(metadata=doc("Operator id -> operator.", keys=NAME))
+    groups: dict[str, GroupSpec] = field(metadata=doc("Group id -> group.", keys=NAME))
     calendars: dict[str, CalendarSpec] = field(
-        default_factory=dict, metadata=doc("Holiday calendars.")
+        default_factory=dict, metadata=doc("Holiday calendars.", keys=NAME)
     )
-    prompts: dict[str, PromptSpec] = field(default_factory=dict, metadata=doc("Prompts."))
+    prompts: dict[str, PromptSpec] = field(
+        default_factory=dict, metadata=doc("Prompts.", keys=NAME)
+    )
     ladders: dict[str, LadderSpec] = field(
-        default_factory=dict, metadata=doc("Escalation ladders.")
+        default_factory=dict, metadata=doc("Escalation ladders.", keys=NAME)
     )
     priorities: dict[str, int] = field(
         default_factory=lambda: {"normal": 0, "high": 5, "vip": 10, "urgent": 20},
-        metadata=doc("Priority level name -> queue priority (higher is answered first)."),
+        metadata=doc(
+            "Priority level name -> queue priority (higher is answered first).", keys=NAME
+        ),
     )
     clients: tuple[ClientSpec, ...] = field(
         default=(), metadata=doc("Clients, when everything is in one file.")
