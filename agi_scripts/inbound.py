@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ivr import variables as v
@@ -19,6 +20,7 @@ from ivr.routing.decision import CallInfo, Decision, Step
 
 if TYPE_CHECKING:
     from ivr.agi.call import AgiCall
+    from ivr.config import Settings
     from ivr.engine import Services
 
 log = logging.getLogger(__name__)
@@ -29,9 +31,9 @@ WITHHELD = {"", "unknown", "anonymous", "restricted", "private", "withheld"}
 CALLER_ID_NAME_MAX = 40  # what a desk phone's display shows
 
 
-def read_call(call: AgiCall) -> tuple[str, CallInfo]:
-    env = call.env
-    linkedid = call.args[0] if call.args and call.args[0] else env.get("agi_uniqueid", "")
+def read_call(env: Mapping[str, str], args: Sequence[str]) -> tuple[str, CallInfo]:
+    """The call's linkedid and what the router may know of it, from the AGI environment."""
+    linkedid = args[0] if args and args[0] else env.get("agi_uniqueid", "")
     caller = env.get("agi_callerid", "")
     name = env.get("agi_calleridname", "")
     info = CallInfo(
@@ -42,11 +44,10 @@ def read_call(call: AgiCall) -> tuple[str, CallInfo]:
     return linkedid, info
 
 
-def plan(decision: Decision, services: Services, linkedid: str) -> dict[str, str]:
+def plan(decision: Decision, settings: Settings, linkedid: str) -> dict[str, str]:
     """The channel variables that carry a decision to the dialplan."""
     client = decision.client
     folder = _SAFE_ID.sub("_", client.id) if client else "unrouted"
-    settings = services.settings
     message_max = settings.message_max_seconds
     for step in decision.chain:
         if step.kind in {"message", "escalate"}:
@@ -58,15 +59,20 @@ def plan(decision: Decision, services: Services, linkedid: str) -> dict[str, str
         v.MESSAGE_FILE: str(settings.run_dir / "messages" / folder / linkedid),
         v.MESSAGE_MAX: str(message_max),
     }
-    first = decision.chain[0] if decision.chain else Step(kind="message")
-    if first.kind == "operators" and first.operators:
+    ringing = 0
+    for step in decision.chain:
+        if step.kind != "operators" or not step.operators:
+            break
+        ringing += 1
+        out[f"{v.TARGETS}_{ringing}"] = dial_string(step.operators)
+        out[f"{v.RING_TIMEOUT}_{ringing}"] = str(step.timeout)
+    after = decision.chain[ringing] if ringing < len(decision.chain) else Step(kind="message")
+    after_route = "hangup" if after.kind == "hangup" else "message"
+    if ringing:
         out[v.ROUTE] = "operators"
-        out[v.TARGETS] = dial_string(first.operators)
-        out[v.RING_TIMEOUT] = str(first.timeout)
-    elif first.kind == "hangup":
-        out[v.ROUTE] = "hangup"
+        out[v.ROUTE_AFTER] = after_route
     else:
-        out[v.ROUTE] = "message"
+        out[v.ROUTE] = after_route
     return out
 
 
@@ -79,11 +85,11 @@ def operator_display(decision: Decision, caller_name: str, caller: str) -> str:
 
 
 async def handle(call: AgiCall, services: Services) -> None:
-    linkedid, info = read_call(call)
+    linkedid, info = read_call(call.env, call.args)
     rules = services.rules.current  # this call keeps these rules, whatever reloads meanwhile
     now = services.clock()
     decision = evaluate(rules, info, now)
-    values = plan(decision, services, linkedid)
+    values = plan(decision, services.settings, linkedid)
     await repo.open_call(
         services.sessions,
         linkedid=linkedid,

@@ -119,7 +119,17 @@ class Engine:
                 "calls_failed": self.agi.calls_failed if self.agi else 0,
             },
             "ami": {"connected": bool(self.ami and self.ami.connected)},
-            "rules": holder.status() if holder else None,
+            "rules": (
+                {
+                    "digest": holder.digest,
+                    "loaded_at": holder.loaded_at.isoformat(),
+                    "last_attempt": holder.last_attempt.isoformat(),
+                    "last_error": holder.last_error,
+                    "summary": holder.current.summary(),
+                }
+                if holder
+                else None
+            ),
         }
 
     def request_stop(self) -> None:

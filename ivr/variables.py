@@ -5,8 +5,11 @@ The dialplan templates receive this module as `v`, so a name can only be spelled
 
 # Set by the engine for the dialplan to act on.
 ROUTE = "IVR_ROUTE"  # what to do next: "operators", "message", "hangup", "failure"
-TARGETS = "IVR_TARGETS"  # Dial() string: PJSIP/op1&PJSIP/op2
-RING_TIMEOUT = "IVR_RING_TIMEOUT"  # seconds to ring the operators before message taking
+# The overflow chain: IVR_TARGETS_1, IVR_TARGETS_2, ... are Dial() strings (PJSIP/op1&PJSIP/op2)
+# tried in turn, each for IVR_RING_TIMEOUT_<n> seconds; after the last, IVR_ROUTE_AFTER.
+TARGETS = "IVR_TARGETS"
+RING_TIMEOUT = "IVR_RING_TIMEOUT"
+ROUTE_AFTER = "IVR_ROUTE_AFTER"  # "message" or "hangup" once no operator answered
 CLIENT_ID = "IVR_CLIENT_ID"
 CLIENT_NAME = "IVR_CLIENT_NAME"
 MESSAGE_MAX = "IVR_MESSAGE_MAX"  # longest message the caller may leave, in seconds
@@ -20,6 +23,7 @@ RECORD_STATUS = "RECORD_STATUS"
 
 ALL = [
     ROUTE,
+    ROUTE_AFTER,
     TARGETS,
     RING_TIMEOUT,
     CLIENT_ID,

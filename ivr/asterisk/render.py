@@ -41,7 +41,7 @@ NOLOAD = (
     "res_stasis_broadcast app_stasis_broadcast res_stasis_device_state res_stasis_playback "
     "res_stasis_recording res_stasis_snoop res_pjsip_notify res_parking app_agent_pool "
     "app_confbridge app_page app_alarmreceiver app_amd app_followme res_clialiases "
-    "res_http_media_cache res_adsi app_adsiprog app_getcpeid"
+    "res_http_media_cache res_adsi app_adsiprog app_getcpeid res_pjsip_config_wizard"
 ).split()
 
 CONF_TEMPLATES = {

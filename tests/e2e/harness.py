@@ -123,6 +123,13 @@ class Stack:
             await self.engine.wait()
         self.engine = None
 
+    def break_database(self) -> None:
+        """Make the engine's database unusable under it: every write now raises."""
+        path = Path(self.settings.db_url.split(":///", 1)[1])
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path.mkdir()  # a folder where the database file was: opening it fails
+
     def status(self) -> dict[str, Any] | None:
         url = f"http://{self.settings.bind}:{self.settings.ports.http}/api/status"
         try:

@@ -1,0 +1,143 @@
+"""A diverted call through the real Asterisk 22, the engine and real SIP (sipp)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from harness import Stack
+
+from ivr.ami.client import AmiClient
+from ivr.ami.message import Message
+
+pytestmark = pytest.mark.e2e
+ACME = "0611000001"
+NEVER = 3_600_000  # ring_ms of a phone nobody picks up
+
+
+class Events:
+    """The test's own AMI connection: what Asterisk reports, for assertions."""
+
+    def __init__(self, stack: Stack) -> None:
+        s = stack.settings
+        self.seen: list[Message] = []
+        self.changed = asyncio.Event()
+        self.client = AmiClient(s.bind, s.ports.ami, s.ami_user, s.ami_secret, on_event=self.add)
+
+    async def add(self, event: Message) -> None:
+        self.seen.append(event)
+        self.changed.set()
+
+    async def wait(self, predicate, timeout: float = 30.0) -> Message:  # type: ignore[no-untyped-def]
+        async with asyncio.timeout(timeout):
+            while True:
+                for event in self.seen:
+                    if predicate(event):
+                        return event
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def __aenter__(self) -> Events:
+        await self.client.start()
+        await self.client.wait_connected(10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
+
+
+async def test_answered_call_is_recorded_with_its_operator(stack: Stack) -> None:
+    await stack.phone("op1", ring_ms=200)
+    await stack.phone("op2", ring_ms=NEVER)
+
+    result = await stack.call(ACME, caller_num="0612345678", caller_name="Maria Bianchi")
+
+    assert result.ok, result.output[-1500:]
+    record = await stack.wait_record(lambda r: r.outcome != "in-progress")
+    assert record.outcome == "answered"
+    assert record.operator == "op1"
+    assert record.client_id == "acme"
+    assert record.called == ACME
+    assert record.caller_number == "0612345678"
+    assert record.caller_name == "Maria Bianchi"
+    assert record.arrived_at <= record.answered_at <= record.ended_at
+    assert record.route == "operators"
+
+
+async def test_unanswered_call_leaves_a_recorded_message(stack: Stack) -> None:
+    await stack.phone("op1", ring_ms=NEVER)
+    await stack.phone("op2", ring_ms=NEVER)
+
+    # 3 s of ringing, the prompt, the beep, then a few seconds of message before hanging up.
+    result = await stack.call(ACME, caller_num="0612000111", hold_ms=9000, timeout=60)
+
+    assert result.ok, result.output[-1500:]
+    record = await stack.wait_record(lambda r: r.outcome != "in-progress")
+    assert record.outcome == "message-left"
+    assert record.operator is None
+    assert record.message_path is not None
+    assert record.message_path.startswith(f"{stack.settings.run_dir}/messages/acme/")
+    on_disk = stack.settings.host_path(Path(record.message_path))
+    assert on_disk.exists() and on_disk.read_bytes()[:4] == b"RIFF"
+
+
+async def test_engine_down_the_fallback_operators_still_answer(stack: Stack) -> None:
+    await stack.phone("op1", ring_ms=200)  # would answer if the engine routed the call
+    await stack.phone("op3", ring_ms=200)  # the fallback group
+    await stack.stop_engine()
+
+    async with Events(stack) as events:
+        result = await stack.call(ACME, caller_num="0612999000", hold_ms=1000)
+        failure = await events.wait(lambda e: e.get("UserEvent") == "IvrFailure")
+        answered = await events.wait(
+            lambda e: e.event == "DialEnd" and e.get("DialStatus") == "ANSWER"
+        )
+
+    assert result.ok, result.output[-1500:]
+    assert failure["Context"] == "ivr-in-failure"
+    assert failure["Reason"].startswith("engine")
+    assert answered["DestChannel"].startswith("PJSIP/op3-")
+    assert answered["CallerIDNum"] == "0612999000"
+
+
+async def test_engine_failing_mid_call_still_reaches_a_human(stack: Stack) -> None:
+    """The engine is up but its database is gone: the route raises, the call is not lost."""
+    await stack.phone("op3", ring_ms=200)
+    stack.break_database()
+
+    async with Events(stack) as events:
+        result = await stack.call(ACME, caller_num="0612999001", hold_ms=1000)
+        failure = await events.wait(lambda e: e.get("UserEvent") == "IvrFailure")
+        answered = await events.wait(
+            lambda e: e.event == "DialEnd" and e.get("DialStatus") == "ANSWER"
+        )
+
+    assert result.ok, result.output[-1500:]
+    assert failure["Reason"] != ""
+    assert answered["DestChannel"].startswith("PJSIP/op3-")
+
+
+HOSTILE = 'Mario \\"Boss\\"; DROP TABLE calls;-- \\n HANGUP <script>alert(1)</script>'
+
+
+async def test_hostile_caller_name_is_stored_harmlessly(stack: Stack) -> None:
+    await stack.phone("op1", ring_ms=200)
+
+    async with Events(stack) as events:
+        first = await stack.call(ACME, caller_num="0612555000", caller_name=HOSTILE)
+        arrived = await events.wait(lambda e: e.event == "Newchannel" and e.get("Exten") == ACME)
+        dialed = await events.wait(lambda e: e.event == "DialEnd")
+    record = await stack.wait_record(lambda r: r.outcome != "in-progress")
+
+    assert first.ok, first.output[-1500:]
+    # Stored exactly as Asterisk received it: nothing cut, nothing executed.
+    assert record.caller_name == arrived["CallerIDName"]
+    assert "DROP TABLE calls" in record.caller_name and "<script>" in record.caller_name
+    assert record.outcome == "answered" and record.operator == "op1"
+    # The operator's phone shows the client's name first; the quoting survived the AGI line.
+    assert dialed["CallerIDName"].startswith("Acme Plumbing: Mario")
+    # The table is intact and the next call is recorded as usual.
+    second = await stack.call(ACME, caller_num="0612555001", caller_name="Next Caller")
+    assert second.ok
+    await stack.wait_record(lambda r: r.caller_number == "0612555001" and r.outcome == "answered")
