@@ -165,7 +165,7 @@ class Compiler:
         if fallback is None:
             self.error(
                 shared.where("fallback_group"),
-                f"fallback_group: unknown group {shared.fallback_group!r}",
+                "fallback_group: " + _unknown("group", shared.fallback_group, self.groups),
             )
         else:
             unknown_chain = (self._group_step(fallback, None), Step(kind="message"))

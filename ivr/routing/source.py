@@ -289,11 +289,11 @@ class Decoder:
             if info is None:
                 close = difflib.get_close_matches(key, list(fields), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.error(key_node, f"{what}: unknown key {key!r}{hint}")
+                self.error(key_node, f"{_label(what)}unknown key {key!r}{hint}")
                 bad = True
                 continue
             if key in values:
-                self.error(key_node, f"{what}: duplicate key {key!r}")
+                self.error(key_node, f"{_label(what)}duplicate key {key!r}")
                 bad = True
                 continue
             marks[key] = self.where(value_node)
@@ -308,7 +308,7 @@ class Decoder:
             values[key] = value
         for info in fields.values():
             if info.required and info.name not in values:
-                self.error(node, f"{what or 'file'}: missing key {info.name!r}")
+                self.error(node, f"{_label(what)}missing key {info.name!r}")
                 bad = True
         if bad:
             return _BAD
@@ -334,6 +334,10 @@ class Decoder:
                     if isinstance(value_node, yaml.SequenceNode):
                         for i, item in enumerate(value_node.value):
                             marks[f"{key}[{key_node.value}][{i}]"] = self.where(item)
+
+
+def _label(what: str) -> str:
+    return f"{what}: " if what else ""
 
 
 def compose(text: str, file: str, problems: list[Problem]) -> yaml.Node | None:
