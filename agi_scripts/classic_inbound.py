@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE / "lib"))
 
 from asterisk.agi import AGI  # noqa: E402  (pyst2, from lib/)
 
-from agi_scripts.inbound import operator_display, plan, read_call  # noqa: E402
+from agi_scripts.inbound_plan import operator_display, plan, read_call  # noqa: E402
 from ivr.agi.protocol import quote  # noqa: E402
 from ivr.config import Settings  # noqa: E402
 from ivr.routing import evaluate, load_rules  # noqa: E402

@@ -57,7 +57,7 @@ class Engine:
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
-        from agi_scripts import routes  # the route table lives with the routes
+        from agi_scripts.routes import routes  # the table lives with the routes
         from ivr.control import start_control
 
         settings = self.settings

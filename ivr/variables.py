@@ -32,3 +32,8 @@ ALL = [
     MESSAGE_FILE,
     FAILURE_REASON,
 ]
+
+
+def dial_string(endpoints: list[str] | tuple[str, ...]) -> str:
+    """The Dial() argument that rings these PJSIP endpoints at once."""
+    return "&".join(f"PJSIP/{endpoint}" for endpoint in endpoints)

@@ -10,11 +10,13 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from ivr import variables
 from ivr.config import Settings, operator_password
+from ivr.variables import dial_string
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +85,12 @@ def environment(home: Path) -> jinja2.Environment:
     )
 
 
-def dial_string(operators: list[str] | tuple[str, ...]) -> str:
-    return "&".join(f"PJSIP/{op}" for op in operators)
-
-
 def render(
     settings: Settings,
     operators: list[Operator],
     fallback: list[str],
     trunk: Trunk | None = None,
+    bench: Any = None,
 ) -> Path:
     """Write every config file for this instance; return the etc folder (host path)."""
     run = settings.host_run_dir
@@ -114,6 +113,7 @@ def render(
             for op in operators
         ],
         "fallback_targets": dial_string(fallback),
+        "bench": bench,
     }
     env = environment(settings.home)
     etc = run / "etc"

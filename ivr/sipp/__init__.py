@@ -64,11 +64,12 @@ def parse_result(returncode: int, output: str) -> SippResult:
     )
 
 
-async def _run(args: list[str], timeout: float) -> SippResult:
+async def _run(args: list[str], timeout: float, cwd: Path | None = None) -> SippResult:
     proc = await asyncio.create_subprocess_exec(
         sipp_binary(),
         *args,
         "-nostdin",
+        cwd=cwd,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -97,6 +98,7 @@ async def place_calls(
     bind: str = "127.0.0.2",
     timeout: float = 60.0,
     extra: tuple[str, ...] = (),
+    cwd: Path | None = None,
 ) -> SippResult:
     """Place `count` calls to `number`; each stays `hold_ms` once answered, then hangs up.
 
@@ -114,7 +116,7 @@ async def place_calls(
         *extra,
         f"{server[0]}:{server[1]}",
     ]  # fmt: skip
-    return await _run(args, timeout)
+    return await _run(args, timeout, cwd)
 
 
 class Phone:
@@ -134,7 +136,7 @@ class Phone:
         self.password = password
         self.server = server
         self.workdir = workdir
-        self.ring_ms = ring_ms
+        self.ring_ms = max(1, ring_ms)  # sipp reads a timeout of 0 as no timeout at all
         self.bind = bind
         self.port = free_udp_port(bind)
         self.process: asyncio.subprocess.Process | None = None

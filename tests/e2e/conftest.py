@@ -3,18 +3,14 @@ sipp is an error, because a test that did not run proves nothing."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness import Stack, stack_settings  # noqa: E402
-
-from ivr.asterisk.provision import provision  # noqa: E402
+from ivr.asterisk.provision import provision
+from ivr.stack import Stack, stack_settings
 
 RULES = Path(__file__).resolve().parent / "rules"
 

@@ -6,10 +6,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from harness import Stack
 
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
+from ivr.stack import Stack
 
 pytestmark = pytest.mark.e2e
 ACME = "0611000001"

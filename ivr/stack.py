@@ -1,5 +1,6 @@
-"""One isolated stack per test: a real Asterisk 22, the engine as a real `ivr serve`
-process, sipp phones and callers. Tests wait on rows and status, never on fixed sleeps."""
+"""One isolated stack: a real Asterisk 22, the engine as a real `ivr serve`
+process, sipp phones and callers; for the end-to-end tests and the benchmark. Callers wait
+on rows and status, never on fixed sleeps."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from ivr.asterisk.instance import Asterisk
 from ivr.records import db, repo
 from ivr.sipp import Phone, SippResult, place_calls
 
-HERE = Path(__file__).resolve().parent
 _counter = itertools.count(1)
 
 

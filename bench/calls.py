@@ -1,0 +1,219 @@
+"""Calls through the whole path, three ways, side by side in one run.
+
+(a) a static dialplan with no AGI (the limit), (b) FastAGI through `ivr serve`, (c) a classic
+one-process-per-call AGI script (pyst2). Each variant takes the same decision, rings the
+same operator phone and keeps the call up for the same time. Printed per variant: calls
+completed and failed, the routing step's time as Asterisk measures it (p50, p99), call set-up
+time as the caller sees it, and CPU seconds per call of Asterisk (with its AGI children) plus
+the engine. Figures only: no pass/fail on time (the machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr import variables as v
+from ivr.__main__ import render_instance
+from ivr.ami.client import AmiClient
+from ivr.ami.message import Message
+from ivr.sipp import SippResult, place_calls
+from ivr.stack import Stack, stack_settings
+from ivr.variables import dial_string
+
+HERE = Path(__file__).resolve().parent
+NUMBER = "0611000001"
+VARIANTS = {"static": "91", "fastagi": "", "classic": "92"}
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime + cutime + cstime: the process and the children it has reaped."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])
+    import os
+
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Outcome:
+    variant: str
+    result: SippResult
+    routing_us: list[float]
+    setup_ms: list[float]
+    cpu: float
+    wall: float
+
+
+def static_variables(stack: Stack) -> dict[str, str]:
+    """What the engine would set for the benchmark's client: the static variant sets the same."""
+    run = stack.settings.run_dir
+    return {
+        v.CLIENT_ID: "acme",
+        v.CLIENT_NAME: "Acme Plumbing",
+        v.MESSAGE_FILE: f"{run}/messages/acme/${{CHANNEL(linkedid)}}",
+        v.MESSAGE_MAX: "120",
+        f"{v.TARGETS}_1": dial_string(["op1"]),
+        f"{v.RING_TIMEOUT}_1": "20",
+        v.ROUTE: "operators",
+        v.ROUTE_AFTER: "message",
+        "CALLERID(name)": "Acme Plumbing: ${CALLERID(name)}",
+    }
+
+
+def install_classic(stack: Stack) -> None:
+    """The classic script, the engine's pure modules, pyst2 and Jinja2, inside Asterisk's root."""
+    import asterisk  # pyst2
+
+    import agi_scripts
+    import ivr
+
+    agi_bin = stack.settings.host_run_dir / "agi-bin"
+    lib = agi_bin / "lib"
+    shutil.rmtree(lib, ignore_errors=True)
+    for module in (ivr, agi_scripts, asterisk):
+        source = Path(module.__file__ or "").parent
+        shutil.copytree(source, lib / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+    script = agi_bin / "classic_inbound.py"
+    shutil.copy(HERE.parent / "agi_scripts" / "classic_inbound.py", script)
+    script.chmod(0o755)
+    rules = stack.settings.host_run_dir / "rules"
+    shutil.rmtree(rules, ignore_errors=True)
+    shutil.copytree(stack.settings.rules, rules)
+
+
+async def run_variant(
+    stack: Stack, variant: str, calls: int, rate: float, hold_ms: int, work: Path
+) -> Outcome:
+    timings: list[float] = []
+
+    async def collect(event: Message) -> None:
+        if event.get("UserEvent") == "IvrBench" and event.get("Variant") == variant:
+            timings.append(float(event["Us"]))
+
+    s = stack.settings
+    ami = AmiClient(s.bind, s.ports.ami, s.ami_user, s.ami_secret, on_event=collect)
+    await ami.start()
+    await ami.wait_connected(10)
+    assert stack.asterisk.process is not None and stack.engine is not None
+    pids = (stack.asterisk.process.pid, stack.engine.pid)
+    folder = work / variant
+    folder.mkdir(parents=True, exist_ok=True)
+    cpu0 = sum(cpu_seconds(p) for p in pids)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    result = await place_calls(
+        stack.sip,
+        VARIANTS[variant] + NUMBER,
+        count=calls,
+        rate=rate,
+        hold_ms=hold_ms,
+        limit=int(rate * hold_ms / 1000 * 2) + 10,
+        timeout=calls / rate + hold_ms / 1000 + 120,
+        extra=("-trace_rtt", "-rtt_freq", "1"),
+        cwd=folder,
+    )
+    await wait_idle(stack)
+    wall = loop.time() - t0
+    cpu = sum(cpu_seconds(p) for p in pids) - cpu0
+    await ami.close()
+    return Outcome(variant, result, timings, read_rtt(folder), cpu, wall)
+
+
+def read_rtt(folder: Path) -> list[float]:
+    values: list[float] = []
+    for path in folder.glob("*_rtt.csv"):
+        for line in path.read_text().splitlines()[1:]:
+            parts = line.split(";")
+            if len(parts) >= 3:  # Date_ms;response_time_ms;rtd_no
+                try:
+                    values.append(float(parts[1]))
+                except ValueError:
+                    continue
+    return values
+
+
+async def wait_idle(stack: Stack, timeout: float = 60) -> None:
+    """Until Asterisk has no channel left, so the CPU measured covers whole calls."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        out = await stack.asterisk.cli("core show channels count")
+        if out.strip().startswith("0 active channels"):
+            return
+        await asyncio.sleep(0.2)  # polling Asterisk's channel count
+
+
+def report(outcomes: list[Outcome], calls: int, rate: float, hold_ms: int) -> str:
+    base = outcomes[0].cpu / max(1, outcomes[0].result.successful)
+    lines = [
+        f"calls through the whole path: {calls} per variant at {rate:g}/s, held {hold_ms} ms "
+        f"(about {rate * hold_ms / 1000:.0f} up at once)",
+        f"{'variant':<10}{'done':>6}{'failed':>8}{'route p50':>11}{'route p99':>11}"
+        f"{'setup p50':>11}{'setup p99':>11}{'CPU s/call':>12}{'vs static':>11}",
+    ]
+    for o in outcomes:
+        per_call = o.cpu / max(1, o.result.successful)
+        lines.append(
+            f"{o.variant:<10}{o.result.successful:>6}{o.result.failed:>8}"
+            f"{percentile(o.routing_us, 50) / 1000:>9.2f}ms"
+            f"{percentile(o.routing_us, 99) / 1000:>9.2f}ms"
+            f"{percentile(o.setup_ms, 50):>9.1f}ms{percentile(o.setup_ms, 99):>9.1f}ms"
+            f"{per_call:>12.4f}{per_call / base if base else float('nan'):>10.2f}x"
+        )
+    lines.append(
+        "route = the routing step inside Asterisk (AGI round trip for fastagi/classic); "
+        "setup = INVITE to 200 OK at the caller; CPU = Asterisk (+AGI children) + engine."
+    )
+    return "\n".join(lines)
+
+
+async def main(calls: int, rate: float, hold_ms: int, keep: bool = False) -> list[Outcome]:
+    work = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
+    stack = Stack(stack_settings(work, HERE / "rules", message_max_seconds=5), work / "stack")
+    stack.workdir.mkdir(parents=True, exist_ok=True)
+    render_instance(stack.settings, bench={"static": static_variables(stack)})
+    install_classic(stack)
+    await stack.asterisk.start()
+    await stack.start_engine()
+    try:
+        await stack.phone("op1", ring_ms=1)
+        outcomes = []
+        for variant in VARIANTS:
+            outcomes.append(await run_variant(stack, variant, calls, rate, hold_ms, work))
+            print(f"  {variant}: {outcomes[-1].result.successful} calls", file=sys.stderr)
+        print(report(outcomes, calls, rate, hold_ms))
+        return outcomes
+    finally:
+        await stack.close()
+        if keep:
+            print(f"sipp's files are kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def cli(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.calls")
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--hold-ms", type=int, default=5000)
+    parser.add_argument("--keep", action="store_true", help="keep sipp's traces")
+    args = parser.parse_args(argv)
+    asyncio.run(main(args.calls, args.rate, args.hold_ms, args.keep))
+
+
+if __name__ == "__main__":
+    cli()
