@@ -7,7 +7,7 @@ decision = evaluate(rules, CallInfo(called="0611111111", caller="3331234567"), n
 from ivr.routing.decision import CallInfo, ClientCard, Decision, Step
 from ivr.routing.evaluate import describe, evaluate
 from ivr.routing.holder import RulesHolder
-from ivr.routing.load import load_rules
+from ivr.routing.load import ParseCache, load_rules
 from ivr.routing.model import Client, Group, Ladder, Operator, Prompt, Rules
 from ivr.routing.overrides import Override, OverrideError, Overrides, OverrideStore
 from ivr.routing.source import Problem, RulesError
@@ -24,6 +24,7 @@ __all__ = [
     "OverrideError",
     "OverrideStore",
     "Overrides",
+    "ParseCache",
     "Problem",
     "Prompt",
     "Rules",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ivr.routing.load import load_rules
+from ivr.routing.load import ParseCache, load_rules
 from ivr.routing.model import Rules
 from ivr.routing.source import RulesError
 
@@ -24,7 +24,7 @@ class RulesHolder:
     def __init__(
         self,
         path: Path,
-        loader: Callable[[Path], Rules] = load_rules,
+        loader: Callable[[Path, ParseCache], Rules] = load_rules,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """Load the rules at `path`; RulesError if they are invalid (fail fast at start-up)."""
@@ -32,7 +32,8 @@ class RulesHolder:
         self._loader = loader
         self._clock = clock
         self._lock = threading.Lock()
-        self._rules = loader(self.path)
+        self._cache = ParseCache()  # a reload parses only the files that changed
+        self._rules = loader(self.path, self._cache)
         self.loaded_at: datetime = clock()
         self.last_error: str | None = None
         self.last_attempt: datetime = self.loaded_at
@@ -50,7 +51,7 @@ class RulesHolder:
         with self._lock:
             self.last_attempt = self._clock()
             try:
-                rules = self._loader(self.path)
+                rules = self._loader(self.path, self._cache)
             except RulesError as exc:
                 self.last_error = str(exc)
                 count = len(exc.problems)

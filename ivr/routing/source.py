@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal, Union
+from typing import Any, Literal, NamedTuple, Union
 
 import yaml
 
@@ -29,9 +29,9 @@ FLOAT_TAG = "tag:yaml.org,2002:float"
 TRUE_WORDS = frozenset({"true", "yes", "on", "y"})
 
 
-@dataclass(frozen=True, order=True)
-class Where:
-    """A position in a rules file; line and column count from 1."""
+class Where(NamedTuple):
+    """A position in a rules file; line and column count from 1. (A tuple: loading makes
+    hundreds of thousands of these, and a frozen dataclass is several times slower to build.)"""
 
     file: str
     line: int = 1
@@ -77,13 +77,20 @@ class Spec:
     """Base of every spec class: where it was written, and where each of its values was."""
 
     at: Where = field(default=NOWHERE, compare=False, repr=False, metadata=_INTERNAL)
-    # field name (or "name[index]" for an item, "name{key}" for a mapping key) -> position
-    marks: Mapping[str, Where] = field(
+    # field name (or "name[index]" for an item, "name{key}" for a mapping key) -> position,
+    # packed as line << 16 | column (0-based): loading 10,000 clients records a million.
+    marks: Mapping[str, int] = field(
         default_factory=dict, compare=False, repr=False, metadata=_INTERNAL
     )
 
-    def where(self, name: str) -> Where:
-        return self.marks.get(name, self.at)
+    def where(self, name: str, fallback: str | None = None) -> Where:
+        """Where the value `name` was written; else where `fallback` was; else the mapping."""
+        packed = self.marks.get(name)
+        if packed is None and fallback is not None:
+            packed = self.marks.get(fallback)
+        if packed is None:
+            return self.at
+        return Where(self.at.file, (packed >> 16) + 1, (packed & 0xFFFF) + 1)
 
 
 class OneOrMany:
@@ -115,6 +122,11 @@ def spec_fields(cls: type) -> tuple[FieldInfo, ...]:
     return tuple(out)
 
 
+@cache
+def _field_map(cls: type) -> dict[str, FieldInfo]:
+    return {f.name: f for f in spec_fields(cls)}
+
+
 def unwrap(hint: Any) -> tuple[Any, bool]:
     """Strip Annotated; say whether it carried the OneOrMany marker."""
     if typing.get_origin(hint) is typing.Annotated:
@@ -128,6 +140,38 @@ def is_union(hint: Any) -> bool:
 
 
 _BAD = object()
+
+
+@cache
+def _shape(hint: Any) -> tuple[Any, ...]:
+    """What decode() needs to know about a type hint, worked out once per hint."""
+    base, one_or_many = unwrap(hint)
+    origin = typing.get_origin(base)
+    if is_union(base):
+        args = typing.get_args(base)
+        options = [a for a in args if a is not type(None)]
+        by_node: dict[str, Any] = {}
+        for option in options:
+            kind = _shape(option)[0]
+            node_kind = {"spec": "mapping", "dict": "mapping", "list": "list"}.get(kind, "scalar")
+            by_node.setdefault(node_kind, option)
+        nullable = len(options) < len(args)
+        return (
+            "union",
+            by_node.get("mapping"),
+            by_node.get("list"),
+            by_node.get("scalar"),
+            nullable,
+        )
+    if dataclasses.is_dataclass(base) and isinstance(base, type):
+        return ("spec", base)
+    if origin is tuple:
+        return ("list", typing.get_args(base)[0], one_or_many)
+    if origin is dict:
+        return ("dict", typing.get_args(base)[1])
+    if origin is Literal:
+        return ("scalar", None, frozenset(typing.get_args(base)))
+    return ("scalar", base, frozenset())
 
 
 def _kind(node: yaml.Node) -> str:
@@ -179,62 +223,59 @@ class Decoder:
         return _BAD
 
     def decode(self, node: yaml.Node, hint: Any, what: str) -> Any:
-        hint, one_or_many = unwrap(hint)
-        origin = typing.get_origin(hint)
-        if is_union(hint):
-            return self._union(node, hint, what)
-        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-            return self.decode_spec(node, hint, what)
-        if origin is tuple:
-            return self._list(node, typing.get_args(hint)[0], what, one_or_many)
-        if origin is dict:
-            return self._mapping(node, typing.get_args(hint)[1], what)
-        if not isinstance(node, yaml.ScalarNode) or node.tag == NULL_TAG:
+        shape = _shape(hint)
+        kind = shape[0]
+        if kind == "union":
+            return self._union(node, shape, hint, what)
+        if kind == "spec":
+            return self.decode_spec(node, shape[1], what)
+        if kind == "list":
+            return self._list(node, shape[1], what, shape[2])
+        if kind == "dict":
+            return self._mapping(node, shape[1], what)
+        if type(node) is not yaml.ScalarNode or node.tag == NULL_TAG:
             return self.error(node, f"{what}: expected {_describe(hint)}, got {_kind(node)}")
-        return self._scalar(node, hint, what)
+        return self._scalar(node, shape, hint, what)
 
-    def _scalar(self, node: yaml.ScalarNode, hint: Any, what: str) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, shape: tuple[Any, ...], hint: Any, what: str) -> Any:
         text = node.value
-        if hint is str:
+        base = shape[1]
+        if base is str:
             return text
-        if hint is bool:
+        if base is bool:
             if node.tag == BOOL_TAG:
                 return text.lower() in TRUE_WORDS
-        elif hint is int:
+        elif base is int:
             if node.tag == INT_TAG:
                 try:
                     return int(text, 10)
                 except ValueError:
                     pass
-        elif hint is float:
+        elif base is float:
             if node.tag in (INT_TAG, FLOAT_TAG):
                 try:
                     return float(text)
                 except ValueError:
                     pass
-        elif typing.get_origin(hint) is Literal:
-            choices = typing.get_args(hint)
-            if text in choices:
-                return text
+        elif text in shape[2]:  # a Literal's choices
+            return text
         return self.error(node, f"{what}: expected {_describe(hint)}, got {_kind(node)}")
 
-    def _union(self, node: yaml.Node, hint: Any, what: str) -> Any:
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        if isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG:
-            if len(options) < len(typing.get_args(hint)):
+    def _union(self, node: yaml.Node, shape: tuple[Any, ...], hint: Any, what: str) -> Any:
+        _, for_mapping, for_list, for_scalar, nullable = shape
+        if type(node) is yaml.MappingNode:
+            option = for_mapping
+        elif type(node) is yaml.SequenceNode:
+            option = for_list
+        elif node.tag == NULL_TAG:
+            if nullable:
                 return None
-        for option in options:
-            base, _ = unwrap(option)
-            if isinstance(node, yaml.MappingNode) and (
-                dataclasses.is_dataclass(base) or typing.get_origin(base) is dict
-            ):
-                return self.decode(node, option, what)
-            if isinstance(node, yaml.SequenceNode) and typing.get_origin(base) is tuple:
-                return self.decode(node, option, what)
-            if isinstance(node, yaml.ScalarNode) and node.tag != NULL_TAG:
-                if base in (str, int, bool, float) or typing.get_origin(base) is Literal:
-                    return self.decode(node, option, what)
-        return self.error(node, f"{what}: expected {_describe(hint)}, got {_kind(node)}")
+            option = None
+        else:
+            option = for_scalar
+        if option is None:
+            return self.error(node, f"{what}: expected {_describe(hint)}, got {_kind(node)}")
+        return self.decode(node, option, what)
 
     def _list(self, node: yaml.Node, item: Any, what: str, one_or_many: bool) -> Any:
         if not isinstance(node, yaml.SequenceNode):
@@ -276,9 +317,9 @@ class Decoder:
     def decode_spec(self, node: yaml.Node, cls: type, what: str) -> Any:
         if not isinstance(node, yaml.MappingNode):
             return self.error(node, f"{what}: expected a mapping, got {_kind(node)}")
-        fields = {f.name: f for f in spec_fields(cls)}
+        fields = _field_map(cls)
         values: dict[str, Any] = {}
-        marks: dict[str, Where] = {}
+        marks: dict[str, int] = {}
         bad = False
         for key_node, value_node in node.value:
             key = self._key(key_node, what)
@@ -296,8 +337,8 @@ class Decoder:
                 self.error(key_node, f"{_label(what)}duplicate key {key!r}")
                 bad = True
                 continue
-            marks[key] = self.where(value_node)
-            marks["{" + key + "}"] = self.where(key_node)
+            marks[key] = _pack(value_node)
+            marks["{" + key + "}"] = _pack(key_node)
             self._item_marks(value_node, key, marks)
             value = self.decode(value_node, info.hint, f"{what}.{key}" if what else key)
             if value is _BAD:
@@ -322,18 +363,23 @@ class Decoder:
                 ok = False
         return ok
 
-    def _item_marks(self, node: yaml.Node, key: str, marks: dict[str, Where]) -> None:
+    def _item_marks(self, node: yaml.Node, key: str, marks: dict[str, int]) -> None:
         if isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                marks[f"{key}[{i}]"] = self.where(item)
+                marks[f"{key}[{i}]"] = _pack(item)
         elif isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
-                    marks[f"{key}{{{key_node.value}}}"] = self.where(key_node)
-                    marks[f"{key}[{key_node.value}]"] = self.where(value_node)
+                    marks[f"{key}{{{key_node.value}}}"] = _pack(key_node)
+                    marks[f"{key}[{key_node.value}]"] = _pack(value_node)
                     if isinstance(value_node, yaml.SequenceNode):
                         for i, item in enumerate(value_node.value):
-                            marks[f"{key}[{key_node.value}][{i}]"] = self.where(item)
+                            marks[f"{key}[{key_node.value}][{i}]"] = _pack(item)
+
+
+def _pack(node: yaml.Node) -> int:
+    mark = node.start_mark
+    return mark.line << 16 | min(mark.column, 0xFFFF)
 
 
 def _label(what: str) -> str:

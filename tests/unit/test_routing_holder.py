@@ -43,6 +43,9 @@ def test_reload_swaps_valid_rules_and_keeps_running_ones_on_error(tmp_path):
     assert holder.loaded_at == datetime(2025, 3, 3, 9, 5, tzinfo=UTC)
     assert holder.last_error == (f"{client}:6:1: unknown key 'timezon' (did you mean 'timezone'?)")
     assert holder.digest == second.source_digest
+    again = holder.reload()  # the broken file comes from the parse cache now: still refused
+    assert again == (False, "rejected (1 problem): kept the running rules")
+    assert holder.last_error.startswith(f"{client}:6:1: unknown key 'timezon'")
 
     client.write_text(client.read_text().replace("timezon:", "timezone:"))
     ok, note = holder.reload()
