@@ -50,6 +50,8 @@ class Settings:
     agi_read_timeout: float = 10.0
     ring_timeout: int = 20
     message_max_seconds: int = 120
+    # How a call to an outside number (forwarding, escalation) leaves: through the trunk.
+    outbound_dial: str = "PJSIP/{number}@trunk"
     log_level: str = "INFO"
 
     # Paths as Asterisk sees them; host paths are derived with host_path().

@@ -15,6 +15,7 @@ CLIENT_NAME = "IVR_CLIENT_NAME"
 MESSAGE_MAX = "IVR_MESSAGE_MAX"  # longest message the caller may leave, in seconds
 MESSAGE_FILE = "IVR_MESSAGE_FILE"  # where Record() writes, without extension
 FAILURE_REASON = "IVR_FAILURE_REASON"
+ESCALATE = "IVR_ESCALATE"  # the ladder to start once the caller's message is recorded
 
 # Read from Asterisk.
 AGISTATUS = "AGISTATUS"
@@ -31,6 +32,7 @@ ALL = [
     MESSAGE_MAX,
     MESSAGE_FILE,
     FAILURE_REASON,
+    ESCALATE,
 ]
 
 
