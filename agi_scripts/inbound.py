@@ -8,25 +8,81 @@ which still rings the fallback operators.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from agi_scripts.inbound_plan import operator_display, plan, read_call
 from ivr import variables as v
 from ivr.records import repo
 from ivr.routing import evaluate
+from ivr.routing.decision import CallInfo, Decision
 
 if TYPE_CHECKING:
     from ivr.agi.call import AgiCall
     from ivr.engine import Services
+    from ivr.routing.model import Rules
 
 log = logging.getLogger(__name__)
+
+
+async def run_menus(
+    call: AgiCall, services: Services, rules: Rules, info: CallInfo, now: datetime
+) -> tuple[CallInfo, Decision]:
+    """Offer each menu the decision starts with; evaluate again with every key pressed.
+
+    A menu is played up to 1 + retries times while nothing or a wrong key is pressed; then
+    the rules' default for that menu applies (the chain after the menu step).
+    """
+    decision = evaluate(rules, info, now)
+    answered = False
+    while decision.chain and decision.chain[0].kind == "menu":
+        menu = decision.chain[0]
+        if not answered:
+            await call.answer()
+            answered = True
+        language = decision.client.language if decision.client else "en"
+        client_id = decision.client.id if decision.client else None
+        prompt = await services.prompts.resolve(rules, client_id, menu.prompt or "", language)
+        key = ""
+        for attempt in range(1 + max(0, menu.retries)):
+            key = await call.get_data(prompt, menu.timeout * 1000, 1)
+            if key in menu.options:
+                break
+            if key and menu.invalid_prompt and attempt < menu.retries:
+                invalid = await services.prompts.resolve(
+                    rules, client_id, menu.invalid_prompt, language
+                )
+                await call.stream_file(invalid)
+        if key in menu.options or key:
+            info = replace(info, digits=info.digits + key)  # a wrong key: the menu's default
+            decision = evaluate(rules, info, now)
+        else:
+            decision = replace(decision, chain=decision.chain[1:])  # no key: the default
+    return info, decision
+
+
+async def play_announcement(
+    call: AgiCall, services: Services, rules: Rules, decision: Decision
+) -> None:
+    """An announce step: play it to the caller, who is then hung up on by the dialplan."""
+    step = next((s for s in decision.chain if s.kind == "announce"), None)
+    if step is None or not step.prompt:
+        return
+    client = decision.client
+    language = client.language if client else "en"
+    prompt = await services.prompts.resolve(
+        rules, client.id if client else None, step.prompt, language
+    )
+    await call.answer()
+    await call.stream_file(prompt)
 
 
 async def handle(call: AgiCall, services: Services) -> None:
     linkedid, info = read_call(call.env, call.args)
     rules = services.rules.current  # this call keeps these rules, whatever reloads meanwhile
     now = services.clock()
-    decision = evaluate(rules, info, now)
+    info, decision = await run_menus(call, services, rules, info, now)
     values = plan(decision, services.settings, linkedid)
     await repo.open_call(
         services.sessions,
@@ -42,14 +98,16 @@ async def handle(call: AgiCall, services: Services) -> None:
     )
     for name, value in values.items():
         await call.set_variable(name, value)
-    await call.set_variable(
-        "CALLERID(name)", operator_display(decision, info.caller_name, info.caller)
-    )
+    display = operator_display(decision, info.caller_name, info.caller)
+    await call.set_variable("CALLERID(name)", display)
+    if values[v.ROUTE] == "hangup":
+        await play_announcement(call, services, rules, decision)
     log.info(
-        "call %s to %s for %s: %s (%s)",
+        "call %s to %s for %s: %s (%s%s)",
         linkedid,
         info.called,
         decision.client.id if decision.client else "nobody",
         values[v.ROUTE],
         decision.why,
+        f", keys {info.digits}" if info.digits else "",
     )

@@ -52,13 +52,19 @@ def plan(decision: Decision, settings: Settings, linkedid: str) -> dict[str, str
     }
     ringing = 0
     for step in decision.chain:
-        if step.kind != "operators" or not step.operators:
+        if step.kind == "operators" and step.operators:
+            target = dial_string(step.operators)
+        elif step.kind == "forward" and step.number:
+            target = settings.outbound_dial.format(number=step.number)
+        else:
             break
         ringing += 1
-        out[f"{v.TARGETS}_{ringing}"] = dial_string(step.operators)
+        out[f"{v.TARGETS}_{ringing}"] = target
         out[f"{v.RING_TIMEOUT}_{ringing}"] = str(step.timeout)
     after = decision.chain[ringing] if ringing < len(decision.chain) else Step(kind="message")
-    after_route = "hangup" if after.kind == "hangup" else "message"
+    if after.kind == "escalate" and after.ladder:
+        out[v.ESCALATE] = after.ladder
+    after_route = "hangup" if after.kind in {"hangup", "announce"} else "message"
     if ringing:
         out[v.ROUTE] = "operators"
         out[v.ROUTE_AFTER] = after_route

@@ -21,6 +21,7 @@ from ivr.agi.server import AgiServer
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.config import Settings
+from ivr.prompts import Prompts
 from ivr.records import db, repo
 from ivr.routing import RulesHolder
 
@@ -43,7 +44,10 @@ class Services:
     sessions: async_sessionmaker[Any]
     clock: Callable[[], datetime] = utcnow
     ami: AmiClient | None = None
-    stats: dict[str, int] = field(default_factory=dict)
+    prompts: Prompts = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prompts = Prompts(self.settings)
 
 
 class Engine:
@@ -85,6 +89,8 @@ class Engine:
         )
         await self.agi.start()
         await self.ami.start()
+        warmed = await self.services.prompts.warm(holder.current)
+        log.info("%d text prompts ready", warmed)
         self.http = await start_control(self)
         log.info(
             "engine ready: agi=%s:%d ami=%s:%d http=%s:%d rules=%s",
