@@ -1,0 +1,156 @@
+"""`ivr calls`: the call records as an aligned table, JSON or CSV.
+
+Caller names and numbers come from strangers: the table shows control and formatting
+characters as visible escapes (no terminal tricks, no fake lines), and the CSV keeps
+spreadsheets from running a cell as a formula.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import dataclasses
+import io
+import json
+import unicodedata
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from ivr.records.db import make_engine, session_factory, upgrade
+from ivr.records.repo import CallRecord, list_calls
+
+# (heading, widest cell, value)
+_COLUMNS: list[tuple[str, int, Callable[[CallRecord], str | None]]] = [
+    ("when", 19, lambda r: r.when.astimezone().replace(tzinfo=None).isoformat("T", "seconds")),
+    ("linkedid", 24, lambda r: r.linkedid),
+    ("client", 20, lambda r: r.client_name or r.client_id),
+    ("called", 16, lambda r: r.called),
+    ("caller number", 16, lambda r: r.caller_number),
+    ("caller name", 24, lambda r: r.caller_name),
+    ("outcome", 12, lambda r: r.outcome),
+    ("operator", 12, lambda r: r.operator),
+    ("message path", 48, lambda r: r.message_path),
+]
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+# Controls, format characters (bidi overrides, zero-width), line/paragraph separators.
+_HIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+# A spreadsheet treats a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def visible(text: str) -> str:
+    """text with every character that could move the cursor or hide text escaped."""
+    out = []
+    for char in text:
+        if char in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[char])
+        elif unicodedata.category(char) in _HIDDEN:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in {"W", "F"} else 1
+
+
+def width(text: str) -> int:
+    """Terminal columns text takes (wide CJK characters count twice)."""
+    return sum(_char_width(char) for char in text)
+
+
+def clip(text: str, limit: int) -> str:
+    """text cut to at most limit columns, ending with … when cut."""
+    if width(text) <= limit:
+        return text
+    kept, used = [], 0
+    for char in text:
+        if used + _char_width(char) > limit - 1:
+            break
+        kept.append(char)
+        used += _char_width(char)
+    return "".join(kept) + "…"
+
+
+def _pad(text: str, columns: int) -> str:
+    return text + " " * (columns - width(text))
+
+
+def format_table(records: Sequence[CallRecord]) -> str:
+    rows = [[heading for heading, _, _ in _COLUMNS]]
+    for record in records:
+        rows.append([clip(visible(get(record) or ""), most) for _, most, get in _COLUMNS])
+    widths = [max(width(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = ["  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _plain(record: CallRecord) -> dict[str, Any]:
+    values = dataclasses.asdict(record)
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+def format_json(records: Sequence[CallRecord]) -> str:
+    # ensure_ascii: non-ASCII (bidi overrides included) is escaped, so printing it is safe.
+    return json.dumps([_plain(record) for record in records], indent=2) + "\n"
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def format_csv(records: Sequence[CallRecord]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([f.name for f in dataclasses.fields(CallRecord)])
+    for record in records:
+        writer.writerow([_cell(value) for value in _plain(record).values()])
+    return out.getvalue()
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def register(sub: Any) -> None:
+    """Add `calls` to the `ivr` command's subparsers."""
+    parser = sub.add_parser("calls", help="list the latest calls, newest first")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print JSON")
+    form.add_argument("--csv", action="store_true", help="print CSV")
+    parser.add_argument("--client", help="only this client's calls (its id)")
+    parser.add_argument("--limit", type=_positive, default=50, help="how many calls (50)")
+    parser.set_defaults(func=run_calls)
+
+
+async def _latest(url: str, client: str | None, limit: int) -> list[CallRecord]:
+    await upgrade(url)
+    engine = make_engine(url)
+    try:
+        return await list_calls(session_factory(engine), client_id=client, limit=limit)
+    finally:
+        await engine.dispose()
+
+
+def run_calls(args: argparse.Namespace) -> int:
+    from ivr.config import load
+
+    settings = load()
+    records = asyncio.run(_latest(settings.db_url, args.client, args.limit))
+    if args.json:
+        print(format_json(records), end="")
+    elif args.csv:
+        print(format_csv(records), end="")
+    else:
+        print(format_table(records), end="")
+    return 0
