@@ -52,6 +52,14 @@ class Settings:
     message_max_seconds: int = 120
     # How a call to an outside number (forwarding, escalation) leaves: through the trunk.
     outbound_dial: str = "PJSIP/{number}@trunk"
+    # Escalation ladders: how often due steps are looked for, and how long an answered call
+    # to a contact may last before the engine stops waiting for its outcome.
+    escalation_tick: float = 1.0
+    escalation_call_max: int = 300
+    # Mail to the contacts when a ladder starts; no mail when smtp_host is empty.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    mail_from: str = "ivr@localhost"
     log_level: str = "INFO"
 
     # Paths as Asterisk sees them; host paths are derived with host_path().

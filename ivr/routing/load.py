@@ -271,11 +271,19 @@ class Compiler:
             for contact in ladder.contacts:
                 self._digits(contact.where("number"), contact.number)
                 self._positive(contact, "wait", contact.wait)
-                contacts.append(Contact(contact.name, contact.number, contact.wait))
+                on_call = self._window(contact, contact.days, contact.hours)
+                contacts.append(
+                    Contact(contact.name, contact.number, contact.wait, contact.email, on_call)
+                )
             if not contacts:
                 self.error(ladder.where("contacts"), f"ladder {name!r} has no contacts")
             self._positive(ladder, "repeat", ladder.repeat)
-            self.ladders[name] = Ladder(name, tuple(contacts), ladder.repeat)
+            self._positive(ladder, "attempts", ladder.attempts)
+            if ladder.pause < 0:
+                self.error(ladder.where("pause"), "pause is 0 or more seconds")
+            self.ladders[name] = Ladder(
+                name, tuple(contacts), ladder.repeat, ladder.attempts, ladder.pause
+            )
         self.priorities = dict(shared.priorities)
         for name, value in shared.priorities.items():
             if value < 0:

@@ -39,6 +39,8 @@ class Contact:
     name: str
     number: str
     wait: int = 300
+    email: str | None = None
+    on_call: Window | None = None  # None: always on call (in the client's time zone)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Ladder:
     id: str
     contacts: tuple[Contact, ...]
     repeat: int = 1
+    attempts: int = 1  # calls to each contact in one round
+    pause: int = 60  # seconds between rounds
 
 
 @dataclass(frozen=True)

@@ -82,12 +82,22 @@ class ContactSpec(Spec):
     name: str = field(metadata=doc("Who is called."))
     number: str = field(metadata=doc("Outside number, digits only.", pattern=DIGITS))
     wait: int = field(default=300, metadata=doc("Seconds to wait for an answer before the next."))
+    email: str | None = field(default=None, metadata=doc("Told by email when a ladder starts."))
+    days: str | None = field(
+        default=None, metadata=doc("On call only on these days: mon-fri, sat,sun...")
+    )
+    hours: tuple[str, ...] | None = field(
+        default=None,
+        metadata=doc("On call only at these local times (HH:MM-HH:MM).", pattern=TIME_RANGE),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class LadderSpec(Spec):
     contacts: tuple[ContactSpec, ...] = field(metadata=doc("Called in order until one answers."))
     repeat: int = field(default=1, metadata=doc("How many times to go through the ladder."))
+    attempts: int = field(default=1, metadata=doc("Calls to each contact in one round."))
+    pause: int = field(default=60, metadata=doc("Seconds between one round and the next."))
 
 
 @dataclass(frozen=True, kw_only=True)

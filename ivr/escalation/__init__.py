@@ -1,0 +1,1 @@
+"""Urgent escalation: call a client's contacts in turn until one acknowledges."""
