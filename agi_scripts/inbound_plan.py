@@ -49,6 +49,7 @@ def plan(decision: Decision, settings: Settings, linkedid: str) -> dict[str, str
         v.CLIENT_NAME: client.name if client else "",
         v.MESSAGE_FILE: str(settings.run_dir / "messages" / folder / linkedid),
         v.MESSAGE_MAX: str(message_max),
+        v.PRIORITY: str(decision.priority),
     }
     ringing = 0
     for step in decision.chain:
@@ -61,6 +62,8 @@ def plan(decision: Decision, settings: Settings, linkedid: str) -> dict[str, str
         ringing += 1
         out[f"{v.TARGETS}_{ringing}"] = target
         out[f"{v.RING_TIMEOUT}_{ringing}"] = str(step.timeout)
+        if step.kind == "operators" and step.group:
+            out[f"{v.QUEUE}_{ringing}"] = step.group  # the whole group: its queue
     after = decision.chain[ringing] if ringing < len(decision.chain) else Step(kind="message")
     if after.kind == "escalate" and after.ladder:
         out[v.ESCALATE] = after.ladder

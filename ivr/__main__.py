@@ -37,13 +37,14 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 def render_instance(settings: config.Settings, bench: object = None) -> Path:
     """Render this instance's Asterisk config from the templates and the routing rules."""
-    from ivr.asterisk.render import Operator, render
+    from ivr.asterisk.render import Operator, queues_of, render
     from ivr.routing import load_rules
 
     rules = load_rules(settings.rules)
     operators = [Operator(op.endpoint, op.name) for op in rules.operators.values()]
     fallback = [rules.operators[m].endpoint for m in rules.groups[rules.fallback_group].members]
-    return render(settings, operators, fallback, bench=bench)
+    queues = queues_of(rules, settings.ring_timeout)
+    return render(settings, operators, fallback, bench=bench, queues=queues)
 
 
 def cmd_render(args: argparse.Namespace) -> int:

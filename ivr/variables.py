@@ -10,6 +10,10 @@ ROUTE = "IVR_ROUTE"  # what to do next: "operators", "message", "hangup", "failu
 TARGETS = "IVR_TARGETS"
 RING_TIMEOUT = "IVR_RING_TIMEOUT"
 ROUTE_AFTER = "IVR_ROUTE_AFTER"  # "message" or "hangup" once no operator answered
+# IVR_QUEUE_<n>: when step n rings an operator group, its Asterisk queue (app_queue) instead
+# of Dial(); IVR_RING_TIMEOUT_<n> is then the longest wait in that queue.
+QUEUE = "IVR_QUEUE"
+PRIORITY = "IVR_PRIORITY"  # the decision's queue priority, given to Queue() as QUEUE_PRIO
 CLIENT_ID = "IVR_CLIENT_ID"
 CLIENT_NAME = "IVR_CLIENT_NAME"
 MESSAGE_MAX = "IVR_MESSAGE_MAX"  # longest message the caller may leave, in seconds
@@ -27,6 +31,8 @@ ALL = [
     ROUTE_AFTER,
     TARGETS,
     RING_TIMEOUT,
+    QUEUE,
+    PRIORITY,
     CLIENT_ID,
     CLIENT_NAME,
     MESSAGE_MAX,

@@ -10,13 +10,16 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from ivr import variables
 from ivr.config import Settings, operator_password
 from ivr.variables import dial_string
+
+if TYPE_CHECKING:
+    from ivr.routing.model import Rules
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +70,42 @@ class Operator:
 
 
 @dataclass(frozen=True)
+class QueueMember:
+    id: str  # the operator id: the MemberName in app_queue's AMI events
+    endpoint: str
+    penalty: int = 0
+
+
+@dataclass(frozen=True)
+class Queue:
+    """An operator group as an app_queue queue."""
+
+    id: str
+    strategy: str
+    members: tuple[QueueMember, ...]
+    ring_seconds: int = 15
+    wrapup_seconds: int = 0
+
+
+@dataclass(frozen=True)
 class Trunk:
     """Where diverted calls come from: the carrier's gateway (a sipp caller in tests)."""
 
     address: str = "127.0.0.2"
     port: int = 5060
+
+
+def queues_of(rules: Rules, ring_seconds: int) -> list[Queue]:
+    """Every operator group as a queue; an operator rings at most the group's whole wait."""
+    return [
+        Queue(
+            id=group.id,
+            strategy=group.strategy,
+            members=tuple(QueueMember(op, rules.operators[op].endpoint) for op in group.members),
+            ring_seconds=max(1, min(ring_seconds, group.timeout)),
+        )
+        for group in rules.groups.values()
+    ]
 
 
 def environment(home: Path) -> jinja2.Environment:
@@ -91,6 +125,7 @@ def render(
     fallback: list[str],
     trunk: Trunk | None = None,
     bench: Any = None,
+    queues: list[Queue] | None = None,
 ) -> Path:
     """Write every config file for this instance; return the etc folder (host path)."""
     run = settings.host_run_dir
@@ -113,6 +148,7 @@ def render(
             for op in operators
         ],
         "fallback_targets": dial_string(fallback),
+        "queues": queues or [],
         "bench": bench,
     }
     env = environment(settings.home)
