@@ -24,6 +24,7 @@ from ivr.config import Settings
 from ivr.prompts import Prompts
 from ivr.records import db, repo
 from ivr.routing import RulesHolder
+from ivr.routing.watch import RulesWatcher
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Engine:
         self.ami: AmiClient | None = None
         self.services: Services | None = None
         self.http: Any = None
+        self.watcher: RulesWatcher | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -92,6 +94,8 @@ class Engine:
         warmed = await self.services.prompts.warm(holder.current)
         log.info("%d text prompts ready", warmed)
         self.http = await start_control(self)
+        self.watcher = RulesWatcher(settings.rules, self.reload_rules)  # reloads on a file change
+        await self.watcher.start()
         log.info(
             "engine ready: agi=%s:%d ami=%s:%d http=%s:%d rules=%s",
             settings.bind,
@@ -153,6 +157,8 @@ class Engine:
             await self.close()
 
     async def close(self) -> None:
+        if self.watcher is not None:
+            await self.watcher.stop()
         if self.http is not None:
             with contextlib.suppress(Exception):
                 await self.http.cleanup()
