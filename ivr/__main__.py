@@ -154,10 +154,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from ivr.asterisk.instance import AsteriskError
+    from ivr.asterisk.provision import ProvisionError
+    from ivr.routing import RulesError
+    from ivr.sipp import SippError
+
     try:
         return int(args.func(args) or 0)
     except config.ConfigError as exc:
         print(f"ivr: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except RulesError as exc:
+        print(f"ivr: the routing rules are invalid:\n{exc}", file=sys.stderr)
+        return 2
+    except (AsteriskError, ProvisionError, SippError) as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -125,23 +124,51 @@ class DemoPlan:
 NEVER = 3_600_000  # ring_ms of a phone that nobody picks up
 
 
-def demo_plan(rules: Rules, at: datetime) -> DemoPlan:
-    """Two clients whose calls ring different operators at `at`: one client's operators
-    answer, the other's never do, so that call ends with a message."""
-    rung: list[tuple[str, tuple[str, ...]]] = []
+ANSWERED_CALLER = ("0612345678", "Maria Bianchi")
+MESSAGE_CALLER = ("0287654321", "Luca Verdi")
+
+
+def ringing_chains(
+    rules: Rules, at: datetime, caller: str
+) -> dict[str, tuple[str, list[tuple[str, ...]], int]]:
+    """Per client that rings operators first: (number, operators per step, seconds ringing)."""
+    chains = {}
     for client in rules.clients.values():
         number = client.numbers[0]
-        decision = evaluate(rules, CallInfo(called=number, caller="0612345678"), at)
-        first = decision.chain[0] if decision.chain else None
-        if first is not None and first.kind == "operators" and first.operators:
-            rung.append((number, first.operators))
-    for (answered, ops_a), (unanswered, ops_b) in itertools.permutations(rung, 2):
-        if not set(ops_a) & set(ops_b):
+        decision = evaluate(rules, CallInfo(called=number, caller=caller), at)
+        ringing = [s for s in decision.chain if s.kind == "operators" and s.operators]
+        if ringing and decision.chain[0] is ringing[0]:
+            rings = sum(s.timeout for s in ringing)
+            chains[client.id] = (number, [s.operators for s in ringing], rings)
+    return chains
+
+
+def demo_plan(rules: Rules, at: datetime) -> DemoPlan:
+    """One operator answers; a first client's call rings that operator first, a second
+    client's chain never rings that operator, so its caller leaves a message."""
+    for_a = ringing_chains(rules, at, ANSWERED_CALLER[0])
+    for_b = ringing_chains(rules, at, MESSAGE_CALLER[0])
+    everyone = tuple(op.endpoint for op in rules.operators.values())
+    for answering in everyone:
+        first = [c for c, (_, steps, _) in for_a.items() if answering in steps[0]]
+        never = [
+            c
+            for c, (_, steps, _) in for_b.items()
+            if c not in first[:1] and all(answering not in s for s in steps)
+        ]
+        if first and never:
+            number_a = for_a[first[0]][0]
+            number_b, _, rings_b = for_b[never[0]]
             plan = DemoPlan()
-            plan.phones = [(ops_a[0], 300), *((op, NEVER) for op in ops_b)]
+            plan.phones = [(op, 300 if op == answering else NEVER) for op in everyone]
             plan.calls = [
-                (answered, "0612345678", "Maria Bianchi", 2000, f"answered by {ops_a[0]}"),
-                (unanswered, "0287654321", "Luca Verdi", 9000, "nobody answers: a message"),
+                (number_a, *ANSWERED_CALLER, 2000, f"{first[0]}: answered by {answering}"),
+                (
+                    number_b,
+                    *MESSAGE_CALLER,
+                    (rings_b + 10) * 1000,
+                    f"{never[0]}: nobody answers in {rings_b} s, a message",
+                ),
             ]
             return plan
     raise LookupError("the routing rules have no two open clients with different operators")

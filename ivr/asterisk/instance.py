@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from pathlib import Path
 
 from ivr.asterisk.provision import asterisk_command
@@ -51,6 +52,7 @@ class Asterisk:
                 raise AsteriskError("Asterisk is not provisioned: run `ivr asterisk provision`")
         if await self.running():
             raise AsteriskError(f"an Asterisk instance {self.settings.instance!r} already runs")
+        self.check_ports()
         log_path = self.settings.host_run_dir / "log" / "console.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as console:
@@ -63,10 +65,29 @@ class Asterisk:
             )
         await self.wait_ready(timeout)
 
+    def check_ports(self) -> None:
+        """Refuse to start over another process's ports: Asterisk would start anyway, deaf."""
+        s = self.settings
+        for kind, port, what in (
+            (socket.SOCK_STREAM, s.ports.ami, "AMI"),
+            (socket.SOCK_DGRAM, s.ports.sip, "SIP"),
+        ):
+            with socket.socket(socket.AF_INET, kind) as sock:
+                # As Asterisk binds: connections in TIME_WAIT do not hold the port.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((s.bind, port))
+                except OSError as exc:
+                    raise AsteriskError(
+                        f"{what} port {s.bind}:{port} is taken by another process ({exc.strerror});"
+                        " stop it or choose other ports (IVR_PORT_AMI, IVR_PORT_SIP)"
+                    ) from None
+
     async def start_daemon(self, timeout: float = 60.0) -> None:
         """Start Asterisk in the background, outliving this process (`ivr asterisk start`)."""
         if await self.running():
             return
+        self.check_ports()
         proc = await asyncio.create_subprocess_exec(
             *self._command("-n"),
             stdin=asyncio.subprocess.DEVNULL,

@@ -24,8 +24,8 @@ def asterisk_available() -> None:
 @pytest_asyncio.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     running = Stack(stack_settings(tmp_path, RULES), tmp_path / "work")
-    await running.start()
     try:
+        await running.start()
         yield running
     finally:
         await running.close()

@@ -1,7 +1,8 @@
 """The call records store, on a real SQLite file migrated by alembic.
 
-Set IVR_TEST_POSTGRES_URL (postgresql+asyncpg://...) to run every test on PostgreSQL as well;
-its calls, call_events and alembic_version tables are dropped before each test.
+Every test runs on SQLite and on a real PostgreSQL that tests/conftest.py starts (or the
+server IVR_TEST_POSTGRES_URL names);
+each test gets a database of its own.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
+from conftest import new_database
 from sqlalchemy import func, inspect, select, text
 
 from ivr.records.db import alembic_config, make_engine, session_factory, upgrade
@@ -35,27 +36,13 @@ T0 = 1_732_640_000.0
 START = datetime.fromtimestamp(T0, UTC)
 HOSTILE = "O'Hara \"Bob\"'; DROP TABLE calls;--\n<script>alert(1)</script>\x1b[2J\u202e"
 
-POSTGRES = os.environ.get("IVR_TEST_POSTGRES_URL")
 
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(not POSTGRES, reason="IVR_TEST_POSTGRES_URL is not set"),
-        ),
-    ]
-)
+@pytest.fixture(params=["sqlite", "postgresql"])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """Every test on the embedded SQLite and on a real PostgreSQL (a fresh database each)."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path}/var/demo/ivr.db"
-    assert POSTGRES is not None
-    engine = make_engine(POSTGRES)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP TABLE IF EXISTS calls, call_events, alembic_version"))
-    await engine.dispose()
-    return POSTGRES
+    return await new_database(request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_check_ok_prints_a_summary(capsys):
     code, out, _ = run(capsys, "check", str(RULES))
     assert code == 0
-    assert out == "ok: 3 clients, 5 numbers, 3 operators, 2 groups (0 warnings)\n"
+    assert out == "ok: 3 clients, 5 numbers, 3 operators, 3 groups (0 warnings)\n"
 
 
 def test_check_reports_warnings_and_errors(capsys, tmp_path):
@@ -39,13 +39,13 @@ def test_check_reports_warnings_and_errors(capsys, tmp_path):
     assert code == 0
     assert out.splitlines() == [
         f"{extra}:5:5: warning: rule can never match: rules[0] before it matches every call",
-        "ok: 4 clients, 6 numbers, 3 operators, 2 groups (1 warning)",
+        "ok: 4 clients, 6 numbers, 3 operators, 3 groups (1 warning)",
     ]
     extra.write_text('name: Extra\nnumbers: ["0611111111"]\nrules:\n  - to: dya\n')
     code, out, err = run(capsys, "check", str(rules))
     assert code == 1 and out == ""
     assert err.splitlines()[:2] == [  # files are read in name order: extra claims it first
-        f"{extra}:4:9: unknown group 'dya'; known: day, fallback (or message, hangup)",
+        f"{extra}:4:9: unknown group 'dya'; known: day, fallback, property (or message, hangup)",
         f"{rules}/clients/rossi-idraulica.yaml:5:11: number 0611111111 is already claimed at "
         f"{extra}:2:11",
     ]
