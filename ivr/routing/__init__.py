@@ -9,7 +9,13 @@ from ivr.routing.evaluate import describe, evaluate
 from ivr.routing.holder import RulesHolder
 from ivr.routing.load import ParseCache, load_rules
 from ivr.routing.model import Client, Group, Ladder, Operator, Prompt, Rules
-from ivr.routing.overrides import Override, OverrideError, Overrides, OverrideStore
+from ivr.routing.overrides import (
+    Override,
+    OverrideError,
+    Overrides,
+    OverridesFile,
+    OverrideStore,
+)
 from ivr.routing.source import Problem, RulesError
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "OverrideError",
     "OverrideStore",
     "Overrides",
+    "OverridesFile",
     "ParseCache",
     "Problem",
     "Prompt",

@@ -18,11 +18,17 @@ from ivr.routing.decision import CallInfo, Decision, Step
 from ivr.routing.evaluate import evaluate
 from ivr.routing.load import load_rules
 from ivr.routing.model import Rules
-from ivr.routing.overrides import MODES, Override, OverrideError, Overrides, OverrideStore
+from ivr.routing.overrides import (
+    MODES,
+    OVERRIDES_FILE,
+    Override,
+    OverrideError,
+    Overrides,
+    OverrideStore,
+)
 from ivr.routing.schema import render
 from ivr.routing.source import RulesError
 
-OVERRIDES_FILE = "overrides.json"
 _DURATION = re.compile(r"^([0-9]+)([mhd])$")
 
 

@@ -7,6 +7,7 @@ Overrides are plain data passed to evaluate(); OverrideStore keeps them as a sma
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
+
+OVERRIDES_FILE = "overrides.json"  # in the state folder: shared by `ivr override` and the engine
 MODES = ("open", "closed", "message", "forward", "group")
 ALL_CLIENTS = "*"
 
@@ -138,3 +142,34 @@ class OverrideStore:
         remaining = current.without(client_id).expired_removed(now)
         self.save(remaining)
         return len(remaining.items) != len(current.expired_removed(now).items)
+
+
+class OverridesFile:
+    """The overrides in force for the call path: the file is read again only when it changed.
+
+    One stat per call; a file that does not parse keeps the last good overrides (and says so
+    in the log), because a person's typo must not reroute every call.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.store = OverrideStore(path)
+        self._stamp: tuple[int, int] | None = None
+        self._overrides = Overrides()
+        self.last_error: str | None = None
+
+    def current(self) -> Overrides:
+        try:
+            info = self.store.path.stat()
+            stamp: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._stamp:
+            return self._overrides
+        self._stamp = stamp
+        try:
+            self._overrides = self.store.load() if stamp is not None else Overrides()
+            self.last_error = None
+        except OverrideError as exc:
+            self.last_error = str(exc)
+            log.error("overrides file rejected, keeping the previous overrides: %s", exc)
+        return self._overrides
