@@ -34,7 +34,8 @@ async def run_menus(
     A menu is played up to 1 + retries times while nothing or a wrong key is pressed; then
     the rules' default for that menu applies (the chain after the menu step).
     """
-    decision = evaluate(rules, info, now)
+    overrides = services.overrides.current()  # once per call, like the rules
+    decision = evaluate(rules, info, now, overrides)
     answered = False
     while decision.chain and decision.chain[0].kind == "menu":
         menu = decision.chain[0]
@@ -56,7 +57,7 @@ async def run_menus(
                 await call.stream_file(invalid)
         if key in menu.options or key:
             info = replace(info, digits=info.digits + key)  # a wrong key: the menu's default
-            decision = evaluate(rules, info, now)
+            decision = evaluate(rules, info, now, overrides)
         else:
             decision = replace(decision, chain=decision.chain[1:])  # no key: the default
     return info, decision

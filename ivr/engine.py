@@ -23,7 +23,8 @@ from ivr.ami.message import Message
 from ivr.config import Settings
 from ivr.prompts import Prompts
 from ivr.records import db, repo
-from ivr.routing import RulesHolder
+from ivr.routing import OverridesFile, RulesHolder
+from ivr.routing.overrides import OVERRIDES_FILE
 from ivr.routing.watch import RulesWatcher
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,11 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     ami: AmiClient | None = None
     prompts: Prompts = field(init=False)
+    overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
 
     def __post_init__(self) -> None:
         self.prompts = Prompts(self.settings)
+        self.overrides = OverridesFile(self.settings.state_dir / OVERRIDES_FILE)
 
 
 class Engine:
