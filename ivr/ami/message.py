@@ -75,6 +75,27 @@ class Message(Mapping[str, str]):
             return None
 
 
+# Asterisk C-escapes caller and connected-line names in AMI events (ast_escape_c): these
+# characters arrive as a backslash and the letter beside them.
+_C_ESCAPES = dict(zip("abfnrtv\\'\"?", "\a\b\f\n\r\t\v\\'\"?", strict=True))
+
+
+def unescape_c(value: str) -> str:
+    """Undo Asterisk's ast_escape_c: `\\n` is a newline, `\\\\` a backslash, `\\"` a quote."""
+    if "\\" not in value:
+        return value
+    out: list[str] = []
+    chars = iter(value)
+    for char in chars:
+        if char != "\\":
+            out.append(char)
+            continue
+        following = next(chars, "")
+        replaced = _C_ESCAPES.get(following)
+        out.append(replaced if replaced is not None else "\\" + following)
+    return "".join(out)
+
+
 def parse(block: bytes | str) -> Message:
     """One message from its lines (CRLF or bare LF); lines without ':' are skipped."""
     text = block.decode("utf-8", errors="replace") if isinstance(block, bytes) else block

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr.ami.message import unescape_c
 from ivr.records.models import Call, CallEvent
 
 log = logging.getLogger(__name__)
@@ -295,7 +296,8 @@ def event_facts(event: Mapping[str, str]) -> tuple[str, str, datetime, Facts] | 
             "channel": _known(h.get("channel")),
             "called": None if exten == "s" else exten,
             "caller_number": _known(h.get("calleridnum")),
-            "caller_name": _known(h.get("calleridname")),
+            # AMI C-escapes names; the record keeps the name as the caller sent it.
+            "caller_name": _known(unescape_c(h.get("calleridname") or "")),
         }
         return linkedid, "", at, Facts(identity=identity, arrived_at=at)
     if kind == "dialend" and h.get("dialstatus", "").upper() == "ANSWER":

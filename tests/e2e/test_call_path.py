@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ivr.ami.client import AmiClient
-from ivr.ami.message import Message
+from ivr.ami.message import Message, unescape_c
 from ivr.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -131,12 +131,14 @@ async def test_hostile_caller_name_is_stored_harmlessly(stack: Stack) -> None:
     record = await stack.wait_record(lambda r: r.outcome != "in-progress")
 
     assert first.ok, first.output[-1500:]
-    # Stored exactly as Asterisk received it: nothing cut, nothing executed.
-    assert record.caller_name == arrived["CallerIDName"]
+    # Stored exactly as the caller sent it (AMI C-escapes names; SIP keeps its backslashes):
+    # nothing cut, nothing executed.
+    assert record.caller_name == unescape_c(arrived["CallerIDName"])
+    assert record.caller_name == HOSTILE
     assert "DROP TABLE calls" in record.caller_name and "<script>" in record.caller_name
     assert record.outcome == "answered" and record.operator == "op1"
     # The operator's phone shows the client's name first; the quoting survived the AGI line.
-    assert dialed["CallerIDName"].startswith("Acme Plumbing: Mario")
+    assert unescape_c(dialed["CallerIDName"]).startswith('Acme Plumbing: Mario \\"Boss')
     # The table is intact and the next call is recorded as usual.
     second = await stack.call(ACME, caller_num="0612555001", caller_name="Next Caller")
     assert second.ok

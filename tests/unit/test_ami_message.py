@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.ami.message import Message, encode, parse
+from ivr.ami.message import Message, encode, parse, unescape_c
 
 NEWCHANNEL = (
     b"Event: Newchannel\r\n"
@@ -151,3 +151,21 @@ def test_encode_then_parse_gives_the_same_lines(pairs):
 def test_no_value_can_add_a_line(before, control, after):
     with pytest.raises(ValueError):
         encode([("Action", "Originate"), ("CallerID", before + control + after)])
+
+
+def ast_escape_c(value: str) -> str:
+    """Asterisk's ast_escape_c (main/utils.c), as AMI applies it to caller names."""
+    table = dict(zip("\a\b\f\n\r\t\v\\'\"?", "abfnrtv\\'\"?", strict=True))
+    return "".join("\\" + table[c] if c in table else c for c in value)
+
+
+@given(st.text())
+def test_unescape_c_undoes_asterisks_escaping(value: str) -> None:
+    assert unescape_c(ast_escape_c(value)) == value
+
+
+def test_unescape_c_reads_a_name_as_asterisk_sent_it() -> None:
+    sent = 'Mario \\\\\\"Boss\\\\\\"; DROP TABLE calls;-- \\\\n <b>'  # as in a real Newchannel
+    assert unescape_c(sent) == 'Mario \\"Boss\\"; DROP TABLE calls;-- \\n <b>'
+    assert unescape_c("line\\nbreak") == "line\nbreak"
+    assert unescape_c("trailing\\") == "trailing\\"
