@@ -60,6 +60,9 @@ class Settings:
     smtp_host: str = ""
     smtp_port: int = 25
     mail_from: str = "ivr@localhost"
+    # The operator console: seconds an operator stays paused after a call while writing its
+    # outcome (saving the form ends it sooner).
+    wrapup_seconds: int = 60
     log_level: str = "INFO"
 
     # Paths as Asterisk sees them; host paths are derived with host_path().
