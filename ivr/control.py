@@ -23,6 +23,8 @@ def control_app(engine: Engine) -> web.Application:
     app = web.Application()
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/reload", reload)
+    if engine.portal is not None:
+        app.add_subapp("/console", engine.portal.app())
     return app
 
 

@@ -21,6 +21,7 @@ from ivr.agi.server import AgiServer
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.config import Settings
+from ivr.portal import Portal
 from ivr.prompts import Prompts
 from ivr.records import db, repo
 from ivr.routing import OverridesFile, RulesHolder
@@ -61,6 +62,7 @@ class Engine:
         self.agi: AgiServer | None = None
         self.ami: AmiClient | None = None
         self.services: Services | None = None
+        self.portal: Portal | None = None
         self.http: Any = None
         self.watcher: RulesWatcher | None = None
         self._stopping = asyncio.Event()
@@ -96,6 +98,7 @@ class Engine:
         await self.ami.start()
         warmed = await self.services.prompts.warm(holder.current)
         log.info("%d text prompts ready", warmed)
+        self.portal = Portal(self.services)  # the operator console, under /console
         self.http = await start_control(self)
         self.watcher = RulesWatcher(settings.rules, self.reload_rules)  # reloads on a file change
         await self.watcher.start()
@@ -111,9 +114,12 @@ class Engine:
         )
 
     async def on_event(self, event: Message) -> None:
-        if event.event not in RECORD_EVENTS or self.services is None:
+        if self.services is None:
             return
-        await repo.apply_event(self.services.sessions, dict(event.items()))
+        if event.event in RECORD_EVENTS:
+            await repo.apply_event(self.services.sessions, dict(event.items()))
+        if self.portal is not None:  # after the record: the console shows the call's card
+            await self.portal.on_event(event)
 
     def reload_rules(self) -> tuple[bool, str]:
         assert self.services is not None

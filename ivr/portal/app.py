@@ -1,0 +1,518 @@
+"""The operator console and the supervisor page: an aiohttp app, served by the engine under
+/console on its HTTP port (loopback).
+
+Portal holds what lives only as long as the engine: the console logins and the board of what
+each operator is doing (fed by the engine's AMI events). Everything worth keeping (outcomes,
+queue events) goes to the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import web
+
+from ivr.ami.client import AmiError
+from ivr.ami.message import Message
+from ivr.portal import store
+from ivr.portal.auth import SUPERVISOR, check_password
+from ivr.portal.board import Board, Change, Live
+from ivr.portal.forms import CATEGORIES, LIMITS, OutcomeForm, read_outcome
+from ivr.records import repo
+
+if TYPE_CHECKING:
+    from ivr.engine import Services
+    from ivr.routing.model import Rules
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+COOKIE = "ivr_console"
+KEEPALIVE_SECONDS = 15.0
+HISTORY = 5  # earlier calls of the caller shown on the card
+
+
+@dataclass
+class Login:
+    user: str
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+
+
+def templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every value is text: a caller's name or message is never markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _local(value: datetime | None, zone: str = "UTC") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+class Portal:
+    def __init__(self, services: Services, prefix: str = "/console") -> None:
+        self.services = services
+        self.prefix = prefix
+        self.board = Board(self._operator_of_endpoint)
+        self.logins: dict[str, Login] = {}
+        self._wrapups: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.env = templates()
+        self.env.filters["local"] = _local
+
+    @property
+    def rules(self) -> Rules:
+        return self.services.rules.current
+
+    def _operator_of_endpoint(self, endpoint: str) -> str | None:
+        for op in self.rules.operators.values():
+            if op.endpoint == endpoint:
+                return op.id
+        return None
+
+    # -- AMI events ------------------------------------------------------------------------
+
+    async def on_event(self, event: Message) -> None:
+        """Called by the engine for every AMI event, after the call records."""
+        try:
+            await self._on_event(event)
+        except Exception:  # the console is not worth losing the engine's other handlers
+            log.exception("console: %s event failed", event.event)
+
+    async def _on_event(self, event: Message) -> None:
+        data = dict(event.items())
+        row = store.queue_event_row(data)
+        if row is not None:
+            await store.add_queue_event(self.services.sessions, row)
+        change = self.board.apply(data)
+        if change is not None:
+            await self._changed(change)
+
+    async def _changed(self, change: Change) -> None:
+        live = self.board.live(change.operator)
+        if change.kind == "connected" and live.sessions > 0 and change.linkedid:
+            saved = await store.get_outcome(self.services.sessions, change.linkedid)
+            if saved is None:
+                # Paused from the moment the call connects: when it ends the queue cannot
+                # offer a new call before the outcome is written down.
+                live.wrap_up = True
+                await self._pause(change.operator, True, "wrap-up")
+        elif change.kind == "ended" and live.wrap_up:
+            self._start_wrapup_clock(change.operator)
+        self.board.tell(change.operator, self._news(live, change.kind))
+
+    def _news(self, live: Live, kind: str) -> dict[str, Any]:
+        return {"kind": kind, **live.view()}
+
+    def _start_wrapup_clock(self, operator: str) -> None:
+        self._cancel_wrapup_clock(operator)
+        loop = asyncio.get_running_loop()
+        self._wrapups[operator] = loop.call_later(
+            self.services.settings.wrapup_seconds, self._spawn, self._end_wrapup, operator
+        )
+
+    def _cancel_wrapup_clock(self, operator: str) -> None:
+        handle = self._wrapups.pop(operator, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _spawn(self, work: Callable[[str], Awaitable[None]], operator: str) -> None:
+        async def run() -> None:
+            await work(operator)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _end_wrapup(self, operator: str) -> None:
+        self._cancel_wrapup_clock(operator)
+        live = self.board.live(operator)
+        if not live.wrap_up:
+            return
+        live.wrap_up = False
+        if live.wants_available:
+            await self._pause(operator, False, "")
+        self.board.tell(operator, self._news(live, "wrapped-up"))
+
+    async def _pause(self, operator: str, paused: bool, reason: str) -> str | None:
+        """Pause or unpause the operator in every queue; an error message, or None."""
+        op = self.rules.operators.get(operator)
+        ami = self.services.ami
+        if op is None or ami is None:
+            return "no such operator, or no AMI connection"
+        fields = [
+            ("Action", "QueuePause"),
+            ("Interface", f"PJSIP/{op.endpoint}"),
+            ("Paused", "true" if paused else "false"),
+        ]
+        if reason:
+            fields.append(("Reason", reason))
+        try:
+            await ami.send_action(fields)
+        except (AmiError, TimeoutError) as exc:
+            log.warning("QueuePause %s paused=%s failed: %s", operator, paused, exc)
+            return str(exc)
+        return None
+
+    async def close(self) -> None:
+        for operator in list(self._wrapups):
+            self._cancel_wrapup_clock(operator)
+        self.board.close_listeners()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    # -- the app ---------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024)
+        app.router.add_get("/", self.console)
+        app.router.add_get("/login", self.login_page)
+        app.router.add_post("/login", self.login)
+        app.router.add_post("/logout", self.logout)
+        app.router.add_post("/state", self.set_state)
+        app.router.add_get("/panel", self.panel)
+        app.router.add_get("/events", self.events)
+        app.router.add_post("/outcome", self.save_outcome)
+        app.router.add_get("/supervisor", self.supervisor)
+
+        async def on_shutdown(_app: web.Application) -> None:
+            await self.close()  # ends the event streams, which would hold the shutdown
+
+        app.on_shutdown.append(on_shutdown)
+        return app
+
+    def _render(self, name: str, status: int = 200, **context: Any) -> web.Response:
+        text = self.env.get_template(name).render(root=self.prefix, **context)
+        response = web.Response(text=text, status=status, content_type="text/html")
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'"
+        )
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    def _login_of(self, request: web.Request) -> Login | None:
+        token = request.cookies.get(COOKIE, "")
+        return self.logins.get(token) if token else None
+
+    def _redirect(self, path: str) -> web.HTTPSeeOther:
+        return web.HTTPSeeOther(f"{self.prefix}{path}")
+
+    def _operator(self, request: web.Request) -> Login:
+        login = self._login_of(request)
+        if login is None or login.user == SUPERVISOR:
+            raise self._redirect("/login")
+        return login
+
+    async def _form(self, request: web.Request, login: Login) -> dict[str, str]:
+        data = await request.post()
+        form = {k: v for k, v in data.items() if isinstance(v, str)}
+        if not secrets.compare_digest(form.get("csrf", ""), login.csrf):
+            raise web.HTTPForbidden(text="stale form: reload the page")
+        return form
+
+    async def login_page(self, request: web.Request) -> web.Response:
+        return self._render("login.html", error="", user="")
+
+    async def login(self, request: web.Request) -> web.Response:
+        data = await request.post()
+        user = str(data.get("user", "")).strip()
+        password = str(data.get("password", ""))
+        known = user == SUPERVISOR or user in self.rules.operators
+        if not (known and check_password(self.services.settings, user, password)):
+            return self._render(
+                "login.html", status=401, error="Unknown operator or wrong password.", user=user
+            )
+        token = secrets.token_urlsafe(32)
+        self.logins[token] = Login(user)
+        if user != SUPERVISOR:
+            live = self.board.live(user)
+            live.sessions += 1
+            live.wants_available = not live.paused
+            await store.note_operator(self.services.sessions, user, "login", self._now())
+        response = self._redirect("/supervisor" if user == SUPERVISOR else "/")
+        response.set_cookie(
+            COOKIE, token, path=self.prefix, httponly=True, samesite="Strict", max_age=12 * 3600
+        )
+        raise response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        token = request.cookies.get(COOKIE, "")
+        login = self.logins.get(token)
+        if login is not None:
+            await self._form(request, login)
+            del self.logins[token]
+            if login.user != SUPERVISOR:
+                live = self.board.live(login.user)
+                live.sessions = max(0, live.sessions - 1)
+                if live.sessions == 0:  # nobody at the desk: no calls for this operator
+                    live.wants_available = False
+                    await self._pause(login.user, True, "logged out")
+                await store.note_operator(self.services.sessions, login.user, "logout", self._now())
+        response = self._redirect("/login")
+        response.del_cookie(COOKIE, path=self.prefix)
+        raise response
+
+    def _now(self) -> datetime:
+        return self.services.clock()
+
+    async def set_state(self, request: web.Request) -> web.Response:
+        login = self._operator(request)
+        form = await self._form(request, login)
+        wanted = form.get("state")
+        if wanted not in {"available", "pause"}:
+            raise web.HTTPBadRequest(text="state is available or pause")
+        live = self.board.live(login.user)
+        live.wants_available = wanted == "available"
+        error = None
+        if not live.wrap_up:  # during wrap-up the choice applies when it ends
+            reason = "" if live.wants_available else "break"
+            error = await self._pause(login.user, wanted == "pause", reason)
+        await store.note_operator(self.services.sessions, login.user, wanted, self._now())
+        if error:
+            return await self._console(login, status=502, problem=f"Asterisk refused: {error}")
+        raise self._redirect("/")
+
+    # -- the console page ------------------------------------------------------------------
+
+    async def console(self, request: web.Request) -> web.Response:
+        login = self._login_of(request)
+        if login is None:
+            raise self._redirect("/login")
+        if login.user == SUPERVISOR:
+            raise self._redirect("/supervisor")
+        saved = request.query.get("saved", "")
+        return await self._console(login, saved=saved)
+
+    async def _console(
+        self,
+        login: Login,
+        *,
+        status: int = 200,
+        form: OutcomeForm | None = None,
+        saved: str = "",
+        problem: str = "",
+    ) -> web.Response:
+        live = self.board.live(login.user)
+        panel = await self._panel_context(login, form)
+        recent = await self._recent(login.user)
+        return self._render(
+            "console.html",
+            status=status,
+            login=login,
+            live=live,
+            operator=self.rules.operators[login.user],
+            saved=saved,
+            problem=problem,
+            recent=recent,
+            **panel,
+        )
+
+    async def panel(self, request: web.Request) -> web.Response:
+        login = self._operator(request)
+        context = await self._panel_context(login, None)
+        return self._render("panel.html", login=login, **context)
+
+    def _current_call(self, live: Live) -> str | None:
+        return live.on_call or live.ringing or live.last_call
+
+    async def _panel_context(self, login: Login, form: OutcomeForm | None) -> dict[str, Any]:
+        live = self.board.live(login.user)
+        linkedid = form.linkedid if form is not None else self._current_call(live)
+        sessions = self.services.sessions
+        call = await repo.get_call(sessions, linkedid) if linkedid else None
+        outcome = await store.get_outcome(sessions, linkedid) if linkedid else None
+        if form is None and outcome is not None and linkedid not in (live.on_call, live.ringing):
+            call = None  # written down and over: wait for the next call
+        card = None
+        history: list[repo.CallRecord] = []
+        earlier: dict[str, store.Outcome] = {}
+        if call is not None and call.client_id:
+            client = self.rules.clients.get(call.client_id)
+            card = client.card if client else None
+            history = await repo.caller_history(
+                sessions,
+                call.client_id,
+                call.caller_number or "",
+                HISTORY,
+                exclude_linkedid=call.linkedid,
+            )
+            earlier = await store.outcomes_for(sessions, [h.linkedid for h in history])
+        if form is None and call is not None:
+            form = OutcomeForm(linkedid=call.linkedid, callback=call.caller_number or "")
+            if outcome is not None:
+                form = OutcomeForm(
+                    linkedid=call.linkedid,
+                    caller_name=outcome.caller_name,
+                    callback=outcome.callback,
+                    message=outcome.message,
+                    category=outcome.category,
+                    urgent=outcome.urgent,
+                )
+        return {
+            "call": call,
+            "card": card,
+            "history": history,
+            "earlier": earlier,
+            "form": form,
+            "state": live.state,
+            "categories": CATEGORIES,
+            "limits": LIMITS,
+            "zone": card.timezone if card else "UTC",
+        }
+
+    async def _recent(self, operator: str) -> list[tuple[repo.CallRecord, store.Outcome | None]]:
+        endpoint = self.rules.operators[operator].endpoint
+        calls = [c for c in await repo.list_calls(self.services.sessions, limit=200)]
+        mine = [c for c in calls if c.operator == endpoint][:10]
+        outcomes = await store.outcomes_for(self.services.sessions, [c.linkedid for c in mine])
+        return [(c, outcomes.get(c.linkedid)) for c in mine]
+
+    # -- server-sent events -------------------------------------------------------------
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        login = self._operator(request)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        live = self.board.live(login.user)
+        queue = self.board.listen(login.user)
+        try:
+            await response.write(_sse({"kind": "hello", **live.view()}))
+            while True:
+                try:
+                    news = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if news is None:
+                    break
+                await response.write(_sse(news))
+        except ConnectionResetError:
+            pass  # the page was closed
+        finally:
+            self.board.unlisten(login.user, queue)
+        return response
+
+    # -- the outcome ---------------------------------------------------------------------
+
+    async def save_outcome(self, request: web.Request) -> web.Response:
+        login = self._operator(request)
+        data = await self._form(request, login)
+        form = read_outcome(data)
+        live = self.board.live(login.user)
+        call = await repo.get_call(self.services.sessions, form.linkedid) if form.ok else None
+        if form.ok and not self._may_write(login.user, live, call):
+            form.errors["linkedid"] = "This call was not answered by you: it cannot be saved here."
+        if not form.ok:
+            return await self._console(login, status=422, form=form)
+        assert call is not None
+        outcome = store.Outcome(
+            linkedid=call.linkedid,
+            operator=login.user,
+            client_id=call.client_id,
+            caller_name=form.caller_name,
+            callback=form.callback_digits,
+            message=form.message,
+            category=form.category,
+            urgent=form.urgent,
+            escalation=None,
+            saved_at=self._now(),
+        )
+        await store.save_outcome(self.services.sessions, outcome)
+        if form.urgent:
+            note = await self._escalate(call, outcome)
+            await store.set_escalation(self.services.sessions, call.linkedid, note)
+        log.info("outcome of call %s saved by %s", call.linkedid, login.user)
+        if live.wrap_up and live.on_call != call.linkedid:
+            await self._end_wrapup(login.user)
+        elif live.wrap_up:
+            live.wrap_up = False  # still talking: when the call ends, no wrap-up is due
+            if live.wants_available:
+                await self._pause(login.user, False, "")
+        if form.notes:
+            return await self._console(login, saved=call.linkedid, problem=" ".join(form.notes))
+        raise self._redirect(f"/?saved={call.linkedid}")
+
+    def _may_write(self, operator: str, live: Live, call: repo.CallRecord | None) -> bool:
+        if call is None:
+            return False
+        if call.linkedid in (live.on_call, live.ringing, live.last_call):
+            return True
+        return call.operator == self.rules.operators[operator].endpoint
+
+    async def _escalate(self, call: repo.CallRecord, outcome: store.Outcome) -> str:
+        """Start the client's escalation ladder for an urgent call; say what happened."""
+        ladder = self._ladder_of(call.client_id)
+        if ladder is None:
+            return "urgent: no escalation ladder in this client's rules (flag recorded only)"
+        try:
+            from ivr.escalation.store import start_escalation
+        except ImportError:
+            return "urgent: escalation is not available in this engine (flag recorded only)"
+        try:
+            run = await start_escalation(
+                self.services,
+                linkedid=call.linkedid,
+                client_id=call.client_id,
+                ladder=ladder,
+                message_path=call.message_path,
+                caller_name=outcome.caller_name,
+                callback=outcome.callback,
+            )
+        except Exception as exc:  # the outcome is saved; the escalation is reported
+            log.exception("escalation of call %s failed to start", call.linkedid)
+            return f"urgent: escalation {ladder} could not start: {exc}"
+        return f"urgent: escalation {ladder} started (run {run})"
+
+    def _ladder_of(self, client_id: str | None) -> str | None:
+        client = self.rules.clients.get(client_id) if client_id else None
+        if client is None:
+            return None
+        for rule in client.rules:
+            for target in rule.chain:
+                if target.step.kind == "escalate" and target.step.ladder:
+                    return target.step.ladder
+        return None
+
+    # -- the supervisor --------------------------------------------------------------------
+
+    async def supervisor(self, request: web.Request) -> web.Response:
+        login = self._login_of(request)
+        if login is None or login.user != SUPERVISOR:
+            raise self._redirect("/login")
+        now = self._now()
+        since = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        figures = await store.figures(self.services.sessions, since)
+        operators = [self.board.live(op).view() for op in self.rules.operators]
+        queues = {group: figures.waiting.get(group, 0) for group in self.rules.groups}
+        return self._render(
+            "supervisor.html",
+            login=login,
+            figures=figures,
+            operators=operators,
+            queues=queues,
+            within=store.ANSWERED_WITHIN,
+            now=now,
+        )
+
+
+def _sse(message: dict[str, Any]) -> bytes:
+    return f"event: call\ndata: {json.dumps(message)}\n\n".encode()

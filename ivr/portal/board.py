@@ -1,0 +1,169 @@
+"""What each operator is doing right now, from AMI events, and who wants to hear about it.
+
+One uniform source for calls from a queue and from Dial(): app_queue publishes DialBegin and
+DialEnd for the members it rings, exactly as Dial() does, so ringing and answering are read
+from those (DestChannel names the operator's phone, Linkedid the call); the end of the call is
+the Hangup of that operator's channel. Pauses come from QueueMemberPause: Asterisk's word, not
+what the console asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ivr.records.repo import operator_of
+
+RINGING, ON_CALL, WRAP_UP = "ringing", "on call", "wrap-up"
+PAUSED, AVAILABLE = "paused", "available"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Live:
+    operator: str
+    paused: bool = False
+    paused_reason: str = ""
+    ringing: str | None = None  # linkedid of a call ringing this operator's phone
+    on_call: str | None = None  # linkedid of the call the operator is talking to
+    last_call: str | None = None  # the latest call answered: the one the outcome form is for
+    wrap_up: bool = False  # paused by the console until the outcome is saved or time is up
+    wants_available: bool = True  # what the operator chose on the console
+    sessions: int = 0  # console logins open
+    since: datetime = field(default_factory=_now)
+
+    @property
+    def state(self) -> str:
+        if self.on_call:
+            return ON_CALL
+        if self.ringing:
+            return RINGING
+        if self.wrap_up:
+            return WRAP_UP
+        return PAUSED if self.paused else AVAILABLE
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "operator": self.operator,
+            "state": self.state,
+            "linkedid": self.on_call or self.ringing or self.last_call,
+            "since": self.since.isoformat(timespec="seconds"),
+            "console": self.sessions > 0,
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an event did to one operator: kind is ringing, connected, missed, ended, paused."""
+
+    operator: str
+    kind: str
+    linkedid: str | None = None
+
+
+class Board:
+    def __init__(self, operator_of_endpoint: Callable[[str], str | None]) -> None:
+        self._operator_of_endpoint = operator_of_endpoint
+        self.operators: dict[str, Live] = {}
+        self._channels: dict[str, tuple[str, str]] = {}  # operator channel -> (operator, call)
+        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
+
+    def live(self, operator: str) -> Live:
+        found = self.operators.get(operator)
+        if found is None:
+            found = self.operators[operator] = Live(operator)
+        return found
+
+    # -- events ---------------------------------------------------------------------------
+
+    def apply(self, event: Mapping[str, str]) -> Change | None:
+        name = event.get("Event", "")
+        if name == "DialBegin":
+            return self._dial_begin(event)
+        if name == "DialEnd":
+            return self._dial_end(event)
+        if name == "Hangup":
+            return self._hangup(event)
+        if name == "QueueMemberPause":
+            return self._pause(event)
+        return None
+
+    def _dial_begin(self, event: Mapping[str, str]) -> Change | None:
+        channel = event.get("DestChannel", "")
+        endpoint = operator_of(channel) if channel.startswith("PJSIP/") else None
+        operator = self._operator_of_endpoint(endpoint) if endpoint else None
+        linkedid = event.get("Linkedid", "")
+        if operator is None or not linkedid:
+            return None
+        self._channels[channel] = (operator, linkedid)
+        live = self.live(operator)
+        live.ringing, live.since = linkedid, _now()
+        return Change(operator, "ringing", linkedid)
+
+    def _dial_end(self, event: Mapping[str, str]) -> Change | None:
+        found = self._channels.get(event.get("DestChannel", ""))
+        if found is None:
+            return None
+        operator, linkedid = found
+        live = self.live(operator)
+        if live.ringing == linkedid:
+            live.ringing = None
+        live.since = _now()
+        if event.get("DialStatus", "").upper() == "ANSWER":
+            live.on_call = live.last_call = linkedid
+            return Change(operator, "connected", linkedid)
+        self._channels.pop(event.get("DestChannel", ""), None)
+        return Change(operator, "missed", linkedid)
+
+    def _hangup(self, event: Mapping[str, str]) -> Change | None:
+        found = self._channels.pop(event.get("Channel", ""), None)
+        if found is None:
+            return None
+        operator, linkedid = found
+        live = self.live(operator)
+        if live.ringing == linkedid:
+            live.ringing = None
+        if live.on_call != linkedid:
+            return Change(operator, "missed", linkedid)
+        live.on_call, live.since = None, _now()
+        return Change(operator, "ended", linkedid)
+
+    def _pause(self, event: Mapping[str, str]) -> Change | None:
+        operator = event.get("MemberName") or None
+        if operator is None:
+            return None
+        live = self.live(operator)
+        live.paused = event.get("Paused", "0") == "1"
+        live.paused_reason = event.get("PausedReason", "") or event.get("Reason", "")
+        if not (live.on_call or live.ringing):
+            live.since = _now()
+        return Change(operator, "paused" if live.paused else "available")
+
+    # -- listeners (the console's server-sent events) -----------------------------------
+
+    def listen(self, operator: str) -> asyncio.Queue[dict[str, Any] | None]:
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=100)
+        self._listeners.setdefault(operator, set()).add(queue)
+        return queue
+
+    def unlisten(self, operator: str, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+        self._listeners.get(operator, set()).discard(queue)
+
+    def tell(self, operator: str, message: dict[str, Any]) -> None:
+        for queue in list(self._listeners.get(operator, ())):
+            if queue.full():  # a stalled page: drop its oldest news rather than block
+                queue.get_nowait()
+            queue.put_nowait(message)
+
+    def close_listeners(self) -> None:
+        for queues in self._listeners.values():
+            for queue in queues:
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(None)
