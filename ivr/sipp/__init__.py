@@ -12,12 +12,15 @@ import logging
 import re
 import shutil
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 SCENARIOS = Path(__file__).resolve().parent
+DTMF_KEYS = frozenset("0123456789*#ABCD")
+_DTMF_BLOCK = re.compile(r"  <!-- DTMF -->\n(.*?)  <!-- /DTMF -->\n", re.S)
 _STAT = re.compile(
     r"^\s*(Successful call|Failed call|Total Calls created)\s*\|[^|]*\|\s*(\d+)", re.M
 )
@@ -99,24 +102,52 @@ async def place_calls(
     timeout: float = 60.0,
     extra: tuple[str, ...] = (),
     cwd: Path | None = None,
+    digits: str = "",
+    dtmf_delay_ms: int = 1000,
 ) -> SippResult:
     """Place `count` calls to `number`; each stays `hold_ms` once answered, then hangs up.
 
+    With `digits`, each call presses those keys once answered (SIP INFO), `dtmf_delay_ms`
+    before each, and stays `hold_ms` after the last one.
     caller_name goes into a SIP quoted-string as it is: escape `"` and `\\` yourself.
     """
-    args = [
-        "-sf", str(SCENARIOS / "caller.xml"),
-        "-i", bind, "-p", str(free_udp_port(bind)), "-mp", str(free_udp_port(bind)),
-        "-s", number,
-        "-key", "caller_num", caller_num,
-        "-key", "caller_name", caller_name,
-        "-d", str(hold_ms),
-        "-m", str(count), "-r", str(rate),
-        *(["-l", str(limit)] if limit else []),
-        *extra,
-        f"{server[0]}:{server[1]}",
-    ]  # fmt: skip
-    return await _run(args, timeout, cwd)
+    with tempfile.TemporaryDirectory(prefix="ivr-sipp-") as folder:
+        scenario = SCENARIOS / "caller.xml"
+        if digits:
+            scenario = Path(folder) / "caller_dtmf.xml"
+            scenario.write_text(dtmf_scenario(digits, dtmf_delay_ms))
+        args = [
+            "-sf", str(scenario),
+            "-i", bind, "-p", str(free_udp_port(bind)), "-mp", str(free_udp_port(bind)),
+            "-s", number,
+            "-key", "caller_num", caller_num,
+            "-key", "caller_name", caller_name,
+            "-d", str(hold_ms),
+            "-m", str(count), "-r", str(rate),
+            *(["-l", str(limit)] if limit else []),
+            *extra,
+            f"{server[0]}:{server[1]}",
+        ]  # fmt: skip
+        return await _run(args, timeout, cwd)
+
+
+def dtmf_scenario(digits: str, delay_ms: int) -> str:
+    """caller_dtmf.xml with its DTMF block once per key, each INFO with the next CSeq."""
+    wrong = set(digits) - DTMF_KEYS
+    if wrong or not digits:
+        raise SippError(f"digits {digits!r}: one or more of 0-9 * # A-D")
+    template = (SCENARIOS / "caller_dtmf.xml").read_text()
+    found = _DTMF_BLOCK.search(template)
+    assert found is not None, "caller_dtmf.xml lost its DTMF block"
+    blocks = "".join(
+        found.group(1)
+        .replace("DTMF_DELAY_MS", str(max(1, delay_ms)))  # sipp reads 0 as no pause at all
+        .replace("DTMF_CSEQ", str(2 + n))
+        .replace("DIGIT", key)
+        for n, key in enumerate(digits)
+    )
+    body = template[: found.start()] + blocks + template[found.end() :]
+    return body.replace("BYE_CSEQ", str(2 + len(digits)))
 
 
 class Phone:

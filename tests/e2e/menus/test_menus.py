@@ -1,0 +1,136 @@
+"""An IVR menu through the real Asterisk: a spoken prompt, keys sent as SIP INFO.
+
+The Night Shop's callers hear a text prompt (espeak-ng, synthesised once when the engine
+starts). Pressing 1 rings the desk (op1), 2 takes a message, no key rings the fallback group
+(op3): the menu's default. Assertions are on the call record and on Asterisk's own events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from ivr.ami.client import AmiClient
+from ivr.ami.message import Message
+from ivr.records import repo
+from ivr.stack import Stack, stack_settings
+
+pytestmark = pytest.mark.e2e
+RULES = Path(__file__).resolve().parent / "rules"
+SHOP = "0611000003"
+
+
+@pytest_asyncio.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    running = Stack(stack_settings(tmp_path, RULES), tmp_path / "work")
+    try:
+        await running.start()
+        await running.phone("op1", ring_ms=200)
+        await running.phone("op3", ring_ms=200)
+        yield running
+    finally:
+        await running.close()
+
+
+class Events:
+    """The test's own AMI connection: what Asterisk reports, for assertions."""
+
+    def __init__(self, stack: Stack) -> None:
+        s = stack.settings
+        self.seen: list[Message] = []
+        self.changed = asyncio.Event()
+        self.client = AmiClient(s.bind, s.ports.ami, s.ami_user, s.ami_secret, on_event=self.add)
+
+    async def add(self, event: Message) -> None:
+        self.seen.append(event)
+        self.changed.set()
+
+    async def wait(self, predicate: Callable[[Message], bool], timeout: float = 30.0) -> Message:
+        async with asyncio.timeout(timeout):
+            while True:
+                for event in self.seen:
+                    if predicate(event):
+                        return event
+                self.changed.clear()
+                await self.changed.wait()
+
+    def all(self, predicate: Callable[[Message], bool]) -> list[Message]:
+        return [event for event in self.seen if predicate(event)]
+
+    async def __aenter__(self) -> Events:
+        await self.client.start()
+        await self.client.wait_connected(10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
+
+
+def prompts(stack: Stack) -> dict[Path, int]:
+    """The synthesised prompt files and their mtimes, as the host sees them."""
+    folder = stack.settings.host_path(stack.settings.run_dir / "prompts")
+    return {path: path.stat().st_mtime_ns for path in folder.glob("en-*.wav")}
+
+
+async def finished(stack: Stack, caller: str) -> repo.CallRecord:
+    return await stack.wait_record(
+        lambda r: r.caller_number == caller and r.outcome != "in-progress", timeout=60
+    )
+
+
+def connected(e: Message) -> bool:
+    return e.event == "AgentConnect"
+
+
+async def test_pressing_1_rings_the_desk(stack: Stack) -> None:
+    spoken = prompts(stack)
+    assert len(spoken) == 1  # the menu's text prompt, made when the engine started
+
+    async with Events(stack) as events:
+        result = await stack.call(SHOP, caller_num="0612100001", digits="1", hold_ms=3000)
+        answer = await events.wait(connected)
+
+    assert result.ok, result.output[-1500:]
+    assert (answer["Queue"], answer["MemberName"]) == ("desk", "op1")
+    assert answer["CallerIDNum"] == "0612100001"
+    record = await finished(stack, "0612100001")
+    assert (record.client_id, record.route) == ("nightshop", "operators")
+    assert (record.outcome, record.operator) == ("answered", "op1")
+    assert prompts(stack) == spoken  # played from the cache, not synthesised again
+
+
+async def test_pressing_2_takes_a_message(stack: Stack) -> None:
+    async with Events(stack) as events:
+        # the greeting and the beep, then a few seconds of message before hanging up
+        result = await stack.call(
+            SHOP, caller_num="0612100002", digits="2", hold_ms=9000, timeout=60
+        )
+        message = await events.wait(lambda e: e.get("UserEvent") == "IvrMessage")
+
+    assert result.ok, result.output[-1500:]
+    assert not events.all(connected)  # no operator was rung
+    record = await finished(stack, "0612100002")
+    assert (record.client_id, record.route) == ("nightshop", "message")
+    assert (record.outcome, record.operator) == ("message-left", None)
+    assert record.message_path is not None
+    assert record.message_path.startswith(f"{stack.settings.run_dir}/messages/nightshop/")
+    assert message["Path"] == record.message_path
+    on_disk = stack.settings.host_path(Path(record.message_path))
+    assert on_disk.read_bytes()[:4] == b"RIFF"
+
+
+async def test_no_key_takes_the_menus_default(stack: Stack) -> None:
+    async with Events(stack) as events:
+        # the prompt and its wait for a key (offered up to twice), then the fallback rings
+        result = await stack.call(SHOP, caller_num="0612100003", hold_ms=16000, timeout=60)
+        answer = await events.wait(connected)
+
+    assert result.ok, result.output[-1500:]
+    assert (answer["Queue"], answer["MemberName"]) == ("fallback", "op3")
+    record = await finished(stack, "0612100003")
+    assert (record.client_id, record.route) == ("nightshop", "operators")
+    assert (record.outcome, record.operator) == ("answered", "op3")
