@@ -28,8 +28,10 @@ logger = logging.getLogger(__name__)
 BANNER_PREFIX = "Asterisk Call Manager/"
 _READ_LIMIT = 1 << 20  # one header line; Asterisk's longest (a dialplan Output) is far below
 _BACKLOG_WARNING = 1000  # queued events not yet handled: on_event is falling behind
+_BATCH_MAX = 500  # events handed to on_batch at once
 
 EventHandler = Callable[[Message], Awaitable[None]]
+BatchHandler = Callable[[list[Message]], Awaitable[None]]
 ConnectHandler = Callable[[], Awaitable[None]]
 
 
@@ -86,6 +88,7 @@ class AmiClient:
         secret: str,
         *,
         on_event: EventHandler | None = None,
+        on_batch: BatchHandler | None = None,
         on_connect: ConnectHandler | None = None,
         reconnect_delay: float = 1.0,
         reconnect_max_delay: float = 5.0,
@@ -98,6 +101,7 @@ class AmiClient:
         self.username = username
         self._secret = secret
         self._on_event = on_event
+        self._on_batch = on_batch
         self._on_connect = on_connect
         self._reconnect_delay = reconnect_delay
         self._reconnect_max_delay = max(reconnect_max_delay, reconnect_delay)
@@ -403,15 +407,34 @@ class AmiClient:
         elif backlog < _BACKLOG_WARNING // 2:
             self._backlog_warned = False
 
+    def _backlog(self, first: Message) -> tuple[list[Message], bool]:
+        """`first` and the events queued behind it; True if a login marker ended the batch."""
+        batch = [first]
+        while len(batch) < _BATCH_MAX:
+            try:
+                following = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if following is None:
+                return batch, True
+            batch.append(following)
+        return batch, False
+
     async def _consume(self) -> None:
         while True:
             message = await self._queue.get()
+            logged_in = message is None
             try:
-                if message is None:
-                    if self._on_connect is not None:
-                        await self._on_connect()
-                elif self._on_event is not None:
+                if message is not None and self._on_batch is not None:
+                    batch, logged_in = self._backlog(message)
+                    await self._on_batch(batch)
+                elif message is not None and self._on_event is not None:
                     await self._on_event(message)
             except Exception:
-                what = "on_connect" if message is None else f"on_event for {message.event}"
-                logger.exception("AMI %s failed", what)
+                assert message is not None
+                logger.exception("AMI event handler failed on %s", message.event)
+            if logged_in and self._on_connect is not None:
+                try:
+                    await self._on_connect()
+                except Exception:
+                    logger.exception("AMI on_connect failed")

@@ -54,7 +54,7 @@ async def test_answered_call_is_recorded_with_its_operator(stack: Stack) -> None
     result = await stack.call(ACME, caller_num="0612345678", caller_name="Maria Bianchi")
 
     assert result.ok, result.output[-1500:]
-    record = await stack.wait_record(lambda r: r.outcome != "in-progress")
+    record = await stack.wait_record(lambda r: r.ended_at is not None)
     assert record.outcome == "answered"
     assert record.operator == "op1"
     assert record.client_id == "acme"
@@ -73,7 +73,7 @@ async def test_unanswered_call_leaves_a_recorded_message(stack: Stack) -> None:
     result = await stack.call(ACME, caller_num="0612000111", hold_ms=9000, timeout=60)
 
     assert result.ok, result.output[-1500:]
-    record = await stack.wait_record(lambda r: r.outcome != "in-progress")
+    record = await stack.wait_record(lambda r: r.ended_at is not None)
     assert record.outcome == "message-left"
     assert record.operator is None
     assert record.message_path is not None
@@ -128,7 +128,7 @@ async def test_hostile_caller_name_is_stored_harmlessly(stack: Stack) -> None:
         first = await stack.call(ACME, caller_num="0612555000", caller_name=HOSTILE)
         arrived = await events.wait(lambda e: e.event == "Newchannel" and e.get("Exten") == ACME)
         dialed = await events.wait(lambda e: e.event == "DialEnd")
-    record = await stack.wait_record(lambda r: r.outcome != "in-progress")
+    record = await stack.wait_record(lambda r: r.ended_at is not None)
 
     assert first.ok, first.output[-1500:]
     # Stored exactly as the caller sent it (AMI C-escapes names; SIP keeps its backslashes):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
-from conftest import new_database
+from pg_server import new_database
 from sqlalchemy import func, inspect, select, text
 
 from ivr.records.db import alembic_config, make_engine, session_factory, upgrade
@@ -24,6 +24,7 @@ from ivr.records.models import Call, CallEvent
 from ivr.records.repo import (
     CallRecord,
     apply_event,
+    apply_events,
     caller_history,
     get_call,
     list_calls,
@@ -384,3 +385,34 @@ async def test_engines_starting_together_both_migrate_a_new_database(db_url):
         assert (await get_call(sm, "14.1")).outcome == "in-progress"
     finally:
         await engine.dispose()
+
+
+async def test_a_batch_of_events_gives_the_record_single_events_give(sm):
+    """The engine writes the events that queued up meanwhile in one transaction."""
+    calls = ["9.1", "9.2"]
+    for linkedid in calls:
+        await open_(sm, linkedid)
+    batch = [
+        newchannel("9.1"),
+        newchannel("9.2"),
+        dial_end("9.1", 4.0, "op1"),
+        dial_end("9.1", 4.0, "op1"),  # delivered twice within the batch
+        message("9.2", 30.0, "/srv/ivr/demo/messages/9.2"),
+        hangup("9.1", 60.0),
+        hangup("9.2", 45.0, context="ivr-in-message"),
+        dial_end("9.1", 5.0, "op2", status="NOANSWER"),  # no fact: ignored
+    ]
+    assert await apply_events(sm, batch) == 6
+
+    await open_(sm, "8.1")
+    await open_(sm, "8.2")
+    for one in batch:
+        renamed = {k: v.replace("9.", "8.") for k, v in one.items()}
+        await apply_event(sm, renamed)
+    for nine, eight in (("9.1", "8.1"), ("9.2", "8.2")):
+        got, expected = facts_of(await get_call(sm, nine)), facts_of(await get_call(sm, eight))
+        expected["message_path"] = (expected["message_path"] or "").replace("8.", "9.") or None
+        assert got == expected
+    assert (await get_call(sm, "9.1")).outcome == "answered"
+    assert (await get_call(sm, "9.2")).outcome == "message-left"
+    assert await count(sm, CallEvent, "9.1") == 3 + 1  # open, Newchannel, DialEnd, Hangup

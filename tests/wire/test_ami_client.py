@@ -409,3 +409,38 @@ async def test_close_while_the_server_is_down(make_client):
         await client.wait_connected(0.05)
     await client.close()
     assert [t for t in asyncio.all_tasks() if t.get_name().startswith("ami-")] == []
+
+
+async def test_events_queued_behind_a_slow_batch_come_as_one_batch_in_order(peer, make_client):
+    peer.on("CoreStatus", reply(("CoreCurrentCalls", "0")))
+    batches: list[list[str]] = []
+    gate = asyncio.Event()
+    first_started = asyncio.Event()
+    all_done = asyncio.Event()
+
+    async def on_batch(messages: list[Message]) -> None:
+        steps = [m["N"] for m in messages if m.event == "UserEvent"]
+        if not steps:
+            return
+        batches.append(steps)
+        if steps[0] == "1":
+            first_started.set()
+            await gate.wait()
+        if steps[-1] == "5":
+            all_done.set()
+
+    client = make_client(peer, on_batch=on_batch)
+    await client.start()
+    await client.wait_connected(5)
+    await peer.send([("Event", "UserEvent"), ("UserEvent", "step"), ("N", "1")])
+    async with asyncio.timeout(5):
+        await first_started.wait()
+    for n in "2345":
+        await peer.send([("Event", "UserEvent"), ("UserEvent", "step"), ("N", n)])
+    # A reply after the four events: once it is back, all four are queued behind batch 1.
+    await client.send_action({"Action": "CoreStatus"})
+
+    gate.set()
+    async with asyncio.timeout(5):
+        await all_done.wait()
+    assert batches == [["1"], ["2", "3", "4", "5"]]
