@@ -1,0 +1,133 @@
+"""The operator console in a real headless Chromium, with the real Asterisk, the engine and a
+sipp phone: the operator logs in and goes available, a call rings, the card pops with the
+right client, the outcome is saved and is on the record; then the supervisor's page.
+
+Nothing here skips: a missing Chromium, Asterisk or sipp is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from ivr.asterisk.provision import provision
+from ivr.portal import portal_password, store
+from ivr.records import repo
+from ivr.stack import Stack, stack_settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+RULES = Path(__file__).resolve().parents[1] / "e2e" / "queues" / "rules"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SHOP = "0611000009"
+CALLER = "0612000777"
+
+
+@pytest_asyncio.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    provision()  # a no-op when cached; a missing Asterisk fails here
+    running = Stack(stack_settings(tmp_path, RULES), tmp_path / "work")
+    try:
+        await running.start()
+        yield running
+    finally:
+        await running.close()
+
+
+def chromium() -> str:
+    assert Path(CHROMIUM).exists(), "Debian chromium is required: apt-get install -y chromium"
+    return CHROMIUM
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def log_in(page: Page, stack: Stack, user: str) -> None:
+    s = stack.settings
+    await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
+    await page.fill("#user", user)
+    await page.fill("#password", portal_password(s, user))
+    await page.click("#login")
+
+
+async def test_operator_takes_a_call_in_the_console(stack: Stack, browser: Browser) -> None:
+    await stack.phone("op1", ring_ms=1500)
+    # An earlier call of the same caller, answered with nobody at the console.
+    earlier = await stack.call(SHOP, caller_num=CALLER, caller_name="Maria Bianchi", hold_ms=300)
+    assert earlier.ok, earlier.output[-1500:]
+    first = await stack.wait_record(lambda r: r.caller_number == CALLER and r.outcome == "answered")
+
+    page = await browser.new_page()
+    await log_in(page, stack, "op1")
+    await expect(page.locator("#state")).to_be_visible()
+    await page.click("#go-available")
+    await expect(page.locator("#state")).to_have_text("available")
+    await page.wait_for_selector("body[data-live=yes]")  # the event stream is open
+
+    call = asyncio.create_task(
+        stack.call(SHOP, caller_num=CALLER, caller_name="Maria Bianchi", hold_ms=3000)
+    )
+    # The card pops while the phone rings: the client, what to say, the earlier call.
+    await expect(page.locator("#client")).to_have_text("Corner Shop", timeout=20_000)
+    await expect(page.locator("#greeting")).to_have_text("Corner Shop, good morning")
+    await expect(page.locator("#instructions")).to_have_text("Ask for the order number.")
+    await expect(page.locator("#caller")).to_have_text(CALLER)
+    await expect(page.locator("#history tr")).to_have_count(2)  # the header and one call
+    await expect(page.locator("#state")).to_have_text("on call", timeout=20_000)
+
+    result = await call
+    assert result.ok, result.output[-1500:]
+    await expect(page.locator("#state")).to_have_text("wrap-up", timeout=20_000)
+    record = await stack.wait_record(
+        lambda r: r.caller_number == CALLER and r.linkedid != first.linkedid and r.ended_at
+    )
+    assert record.outcome == "answered" and record.operator == "op1"
+
+    await page.fill("#caller_name", "Maria Bianchi")
+    await page.fill("#message", "Order 1234 <b>late</b>: please call back today.")
+    await page.select_option("#category", "callback")
+    await page.click("#save")
+    await expect(page.locator("#problem")).to_contain_text("saved and shown as plain text")
+    row = page.locator(f'#recent tr[data-linkedid="{record.linkedid}"]')
+    await expect(row).to_contain_text(
+        "callback: Maria Bianchi, 0612000777 - Order 1234 <b>late</b>"
+    )
+
+    saved = await store.get_outcome(stack.sessions, record.linkedid)
+    assert saved is not None
+    assert saved.operator == "op1" and saved.client_id == "shop"
+    assert saved.message == "Order 1234 <b>late</b>: please call back today."
+    assert saved.callback == CALLER and not saved.urgent
+    on_record = await repo.get_call(stack.sessions, record.linkedid)
+    assert on_record is not None and on_record.operator == "op1"
+    await expect(page.locator("#state")).to_have_text("available", timeout=20_000)
+
+    # The supervisor sees the day: two calls answered by the queue, op1 available again.
+    supervisor = await browser.new_page()
+    await log_in(supervisor, stack, "supervisor")
+    await expect(supervisor.locator("#answered")).to_have_text("2")
+    await expect(supervisor.locator("#abandoned")).to_have_text("0")
+    await expect(supervisor.locator('#operators tr[data-operator="op1"] .state')).to_have_text(
+        "available"
+    )
+    await expect(supervisor.locator("#per-client")).to_contain_text("Corner Shop")
