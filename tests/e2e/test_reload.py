@@ -14,7 +14,7 @@ import asyncio
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -171,3 +171,38 @@ async def test_the_file_watcher_alone_reloads_and_refuses(stack: Stack, rules: R
     assert result.ok, result.output[-1500:]
     record = await stack.wait_record(lambda r: r.outcome != "in-progress")
     assert (record.outcome, record.operator) == ("answered", "op2")
+
+
+async def ivr(stack: Stack, *argv: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ivr", *argv,
+        env=stack.engine_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
+
+
+def settled(caller: str) -> Callable[[repo.CallRecord], bool]:
+    """The call's record once its outcome is known (a hang-up may be stored before the message)."""
+    return lambda r: r.caller_number == caller and r.outcome not in {"in-progress", "abandoned"}
+
+
+async def test_an_override_set_from_the_shell_routes_the_next_call(stack: Stack) -> None:
+    """`ivr override` writes the state folder's file; the engine reads it at the next call."""
+    await stack.phone("op1", ring_ms=200)
+    said = await ivr(
+        stack, "override", "set", "acme", "message", "--for", "1h", "--reason", "flood"
+    )
+    assert said.startswith("acme: message")
+
+    result = await stack.call(ACME, caller_num="0612888001", hold_ms=7000, timeout=60)
+    assert result.ok, result.output[-1500:]
+    record = await stack.wait_record(settled("0612888001"))
+    assert (record.route, record.outcome, record.operator) == ("message", "message-left", None)
+
+    await ivr(stack, "override", "clear", "acme")
+    result = await stack.call(ACME, caller_num="0612888002")
+    assert result.ok, result.output[-1500:]
+    record = await stack.wait_record(settled("0612888002"))
+    assert (record.route, record.outcome, record.operator) == ("operators", "answered", "op1")
