@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from agi_scripts import inbound
+from agi_scripts import escalation, inbound
 from ivr.agi.routes import route_table
 
 if TYPE_CHECKING:
@@ -20,4 +20,5 @@ if TYPE_CHECKING:
 def routes(services: Services) -> dict[str, Handler]:
     return route_table(
         ("inbound", partial(inbound.handle, services=services)),
+        ("escalation", partial(escalation.handle, services=services)),
     )

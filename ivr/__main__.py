@@ -10,8 +10,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ivr import config
+
+if TYPE_CHECKING:
+    from ivr.asterisk.render import Trunk
 
 log = logging.getLogger("ivr")
 
@@ -35,7 +39,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_instance(settings: config.Settings, bench: object = None) -> Path:
+def render_instance(
+    settings: config.Settings, bench: object = None, trunk: Trunk | None = None
+) -> Path:
     """Render this instance's Asterisk config from the templates and the routing rules."""
     from ivr.asterisk.render import Operator, queues_of, render
     from ivr.routing import load_rules
@@ -44,7 +50,7 @@ def render_instance(settings: config.Settings, bench: object = None) -> Path:
     operators = [Operator(op.endpoint, op.name) for op in rules.operators.values()]
     fallback = [rules.operators[m].endpoint for m in rules.groups[rules.fallback_group].members]
     queues = queues_of(rules, settings.ring_timeout)
-    return render(settings, operators, fallback, bench=bench, queues=queues)
+    return render(settings, operators, fallback, trunk=trunk, bench=bench, queues=queues)
 
 
 def cmd_render(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from ivr.agi.server import AgiServer
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.config import Settings
+from ivr.escalation.service import Escalations
 from ivr.portal import Portal
 from ivr.prompts import Prompts
 from ivr.records import db, repo
@@ -62,6 +63,7 @@ class Engine:
         self.agi: AgiServer | None = None
         self.ami: AmiClient | None = None
         self.services: Services | None = None
+        self.escalations: Escalations | None = None
         self.portal: Portal | None = None
         self.http: Any = None
         self.watcher: RulesWatcher | None = None
@@ -96,6 +98,8 @@ class Engine:
         )
         await self.agi.start()
         await self.ami.start()
+        self.escalations = Escalations(self.services)
+        await self.escalations.start()
         warmed = await self.services.prompts.warm(holder.current)
         log.info("%d text prompts ready", warmed)
         self.portal = Portal(self.services)  # the operator console, under /console
@@ -118,6 +122,8 @@ class Engine:
             return
         if event.event in RECORD_EVENTS:
             await repo.apply_event(self.services.sessions, dict(event.items()))
+        if self.escalations is not None:  # after the record: it reads the message's call
+            await self.escalations.on_event(event)
         if self.portal is not None:  # after the record: the console shows the call's card
             await self.portal.on_event(event)
 
@@ -171,6 +177,8 @@ class Engine:
         if self.http is not None:
             with contextlib.suppress(Exception):
                 await self.http.cleanup()
+        if self.escalations is not None:
+            await self.escalations.close()
         if self.agi is not None:
             await self.agi.close()
         if self.ami is not None:

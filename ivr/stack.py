@@ -22,6 +22,7 @@ from typing import Any
 from ivr import config
 from ivr.__main__ import render_instance
 from ivr.asterisk.instance import Asterisk
+from ivr.asterisk.render import Trunk
 from ivr.records import db, repo
 from ivr.sipp import Phone, SippResult, place_calls
 
@@ -63,9 +64,12 @@ def stack_settings(tmp: Path, rules: Path, **extra: Any) -> config.Settings:
 
 
 class Stack:
-    def __init__(self, settings: config.Settings, workdir: Path) -> None:
+    def __init__(
+        self, settings: config.Settings, workdir: Path, trunk: Trunk | None = None
+    ) -> None:
         self.settings = settings
         self.workdir = workdir
+        self.trunk = trunk  # where the trunk's outgoing calls go (sipp contacts' phones)
         self.asterisk = Asterisk(settings)
         self.engine: asyncio.subprocess.Process | None = None
         self.engine_log = workdir / "engine.log"
@@ -92,6 +96,11 @@ class Stack:
             IVR_PORT_RTP_START=str(s.ports.rtp_start),
             IVR_PORT_RTP_END=str(s.ports.rtp_end),
             IVR_RING_TIMEOUT=str(s.ring_timeout),
+            IVR_OUTBOUND_DIAL=s.outbound_dial,
+            IVR_ESCALATION_TICK=str(s.escalation_tick),
+            IVR_SMTP_HOST=s.smtp_host,
+            IVR_SMTP_PORT=str(s.smtp_port),
+            IVR_MAIL_FROM=s.mail_from,
         )
         if s.asterisk_root is not None:
             env["IVR_ASTERISK_ROOT"] = str(s.asterisk_root)
@@ -99,7 +108,7 @@ class Stack:
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        render_instance(self.settings)
+        render_instance(self.settings, trunk=self.trunk)
         await self.asterisk.start()
         await self.start_engine()
 

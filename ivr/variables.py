@@ -20,6 +20,8 @@ MESSAGE_MAX = "IVR_MESSAGE_MAX"  # longest message the caller may leave, in seco
 MESSAGE_FILE = "IVR_MESSAGE_FILE"  # where Record() writes, without extension
 FAILURE_REASON = "IVR_FAILURE_REASON"
 ESCALATE = "IVR_ESCALATE"  # the ladder to start once the caller's message is recorded
+# On a call the engine places to a ladder's contact: the attempt's id, for the AGI route.
+ESCALATION_ATTEMPT = "IVR_ESCALATION_ATTEMPT"
 
 # Read from Asterisk.
 AGISTATUS = "AGISTATUS"

@@ -1,0 +1,81 @@
+"""A contact answered an escalation call: whose message it is, the message, and a choice.
+
+Steps: find the attempt (its id is the AGI argument) -> note the answer -> say the client,
+the caller and the callback number, play the recorded message -> 1 acknowledges, 2 plays it
+again, 3 acknowledges and connects to the caller. No key, a hang-up or a voicemail leave the
+attempt "answered" (not acknowledged) and the ladder goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ivr.escalation import speech, store
+from ivr.escalation.ladder import ANSWERED
+
+if TYPE_CHECKING:
+    from ivr.agi.call import AgiCall
+    from ivr.engine import Services
+
+log = logging.getLogger(__name__)
+
+KEYS = "123"
+TURNS = 3  # times the message is offered before the call counts as not acknowledged
+KEY_WAIT_MS = 5000
+
+
+async def handle(call: AgiCall, services: Services) -> None:
+    attempt_id = int(call.args[0]) if call.args and call.args[0].isdigit() else 0
+    found = await store.attempt_with_run(services.sessions, attempt_id)
+    if found is None:
+        log.error("escalation route: no attempt %r", call.args)
+        return
+    attempt, run = found
+    sessions = services.sessions
+    await store.mark_answered(sessions, attempt_id, services.clock())
+    detail = "no key pressed"
+    try:
+        prompts = services.prompts
+        intro = await prompts.file_for(speech.intro_prompt(run), "en")
+        menu = await prompts.file_for(speech.MENU, "en")
+        message = run.message_path.removesuffix(".wav") if run.message_path else None
+        for _ in range(TURNS):
+            key = await call.stream_file(intro, KEYS)
+            if not key and message:
+                key = await call.stream_file(message, KEYS)
+            if not key:
+                key = await call.get_data(menu, KEY_WAIT_MS, 1)
+            if key == "1":
+                await _acknowledged(call, services, attempt, "pressed 1")
+                await call.stream_file(await prompts.file_for(speech.THANKS, "en"))
+                return
+            if key == "3":
+                await _acknowledged(call, services, attempt, "pressed 3: connected to the caller")
+                await _connect(call, services, run)
+                return
+            detail = "heard it again" if key == "2" else "no key pressed"
+    finally:
+        await store.close_attempt(sessions, attempt_id, ANSWERED, services.clock(), detail)
+
+
+async def _acknowledged(
+    call: AgiCall, services: Services, attempt: store.AttemptRecord, detail: str
+) -> None:
+    first = await store.acknowledge(services.sessions, attempt.id, services.clock(), detail)
+    log.info(
+        "escalation %d acknowledged by %s%s",
+        attempt.run_id,
+        attempt.contact_name,
+        "" if first else " (already acknowledged)",
+    )
+
+
+async def _connect(call: AgiCall, services: Services, run: store.RunRecord) -> None:
+    prompts = services.prompts
+    if not run.callback:
+        await call.stream_file(await prompts.file_for(speech.NO_CALLBACK, "en"))
+        return
+    await call.stream_file(await prompts.file_for(speech.CONNECTING, "en"))
+    target = services.settings.outbound_dial.format(number=run.callback)
+    await call.exec("Dial", target, str(services.settings.ring_timeout))

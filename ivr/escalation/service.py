@@ -1,0 +1,263 @@
+"""The engine's escalation scheduler: picks due ladder steps from the database and places
+the calls over AMI.
+
+The database is the whole state. Each tick reads the running ladders, asks the pure
+next_step() what is due, writes the attempt's row (unique per slot) and only then sends the
+Originate; so an engine killed at any point and started again places no call twice. A call
+this engine lost sight of (it was placed by an engine that died) is closed once Asterisk no
+longer has its channel: every outgoing channel carries its attempt in its account code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ivr import variables as v
+from ivr.ami.client import AmiError
+from ivr.ami.message import Message
+from ivr.escalation import mail, store
+from ivr.escalation.ladder import (
+    ANSWERED,
+    BUSY,
+    FAILED,
+    NO_ANSWER,
+    STOPPED,
+    UNKNOWN,
+    Finished,
+    Place,
+    Plan,
+    Wait,
+    next_step,
+)
+from ivr.escalation.speech import intro_prompt
+from ivr.records import repo
+
+if TYPE_CHECKING:
+    from ivr.engine import Services
+
+log = logging.getLogger(__name__)
+
+CONTEXT = "ivr-out-escalation"  # dialplan/extensions.conf.j2: the answered contact's call
+ACCOUNT_PREFIX = "esc-"
+# OriginateResponse Reason codes (Asterisk's enum ast_control_frame_type) -> outcome.
+REASONS = {"0": FAILED, "1": NO_ANSWER, "3": NO_ANSWER, "5": BUSY, "8": FAILED}
+ANSWER_REASON = "4"
+# A refused call ends before Asterisk reads its BUSY (OriginateResponse then says only
+# "failed", reason 0): the channel's hang-up cause, in the HangupRequest before it, tells.
+CAUSES = {"17": BUSY, "18": NO_ANSWER, "19": NO_ANSWER}
+GRACE = timedelta(seconds=3)  # a channel being set up may not be listed yet
+
+
+def account(attempt_id: int) -> str:
+    return f"{ACCOUNT_PREFIX}{attempt_id}"
+
+
+class Escalations:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._awaiting: dict[str, int] = {}  # Originate ActionID -> attempt id
+        self._causes: dict[int, str] = {}  # attempt id -> hang-up cause, until its response
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="escalations")
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.wait([self._task])
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                delay = await self.tick()
+            except Exception:
+                log.exception("escalation tick failed")
+                delay = self.services.settings.escalation_tick
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    # -- one pass over the running ladders --------------------------------------------------
+
+    async def tick(self) -> float:
+        """Do what is due; return the seconds until the next look."""
+        services = self.services
+        delay = services.settings.escalation_tick
+        unwatched: list[store.AttemptRecord] = []
+        to_mail: list[tuple[store.RunRecord, Plan]] = []
+        for run, attempts in await store.running(services.sessions):
+            if run.plan is None:
+                resolved = await self._resolve(run)
+                if resolved is None:
+                    continue
+                run = resolved
+            plan = run.plan
+            assert plan is not None
+            watched = set(self._awaiting.values())
+            unwatched += [a for a in attempts if a.outcome is None and a.id not in watched]
+            now = services.clock()
+            step = next_step(plan, run.started_at, [a.state() for a in attempts], now)
+            if isinstance(step, Finished):
+                await store.finish_run(services.sessions, run.id, step.result, now)
+            elif isinstance(step, Place):
+                await self._place(run, step, now)
+            elif isinstance(step, Wait) and step.until is not None:
+                delay = min(delay, (step.until - now).total_seconds())
+            if run.mailed_at is None:
+                to_mail.append((run, plan))
+        if unwatched:
+            await self._close_lost(unwatched)
+        for run, plan in to_mail:
+            await self._mail(run, plan)
+        return max(delay, 0.05)
+
+    async def _resolve(self, run: store.RunRecord) -> store.RunRecord | None:
+        """A run started with sessions only: its ladder from the rules in force now."""
+        rules = self.services.rules.current
+        ladder = rules.ladders.get(run.ladder)
+        if ladder is None:
+            log.error("escalation %d: no ladder %r in the rules", run.id, run.ladder)
+            await store.finish_run(self.services.sessions, run.id, STOPPED, self.services.clock())
+            return None
+        client = rules.clients.get(run.client_id) if run.client_id else None
+        plan = Plan.of(ladder, client.card.timezone if client else "UTC")
+        name = client.card.name if client else None
+        await store.set_plan(self.services.sessions, run.id, plan, name)
+        return dataclasses.replace(run, plan=plan, client_name=name)
+
+    async def _place(self, run: store.RunRecord, step: Place, now: datetime) -> None:
+        services = self.services
+        ami = services.ami
+        if ami is None or not ami.connected:
+            return  # nothing claimed: the step stays due until AMI is back
+        contact = step.contact
+        attempt_id = await store.claim_attempt(
+            services.sessions, run.id, step.slot, contact.name, contact.number, now
+        )
+        if attempt_id is None:
+            return  # another engine (or an earlier tick) has this slot
+        with contextlib.suppress(Exception):  # a missing voice must not stop the call
+            await services.prompts.file_for(intro_prompt(run), "en")
+        display = (run.client_name or run.client_id or "urgent").replace('"', "")
+        fields = [
+            ("Action", "Originate"),
+            ("Channel", services.settings.outbound_dial.format(number=contact.number)),
+            ("Context", CONTEXT),
+            ("Exten", "s"),
+            ("Priority", "1"),
+            ("CallerID", f'"Urgent {display}" <{run.callback or ""}>'),
+            ("Account", account(attempt_id)),
+            ("Timeout", str(contact.ring * 1000)),
+            ("Async", "true"),
+            ("Variable", f"{v.ESCALATION_ATTEMPT}={attempt_id}"),
+        ]
+        log.info(
+            "escalation %d: calling %s (%s), round %d try %d",
+            run.id, contact.name, contact.number, step.slot.round + 1, step.slot.try_ + 1,
+        )  # fmt: skip
+        try:
+            response = await ami.send_action(fields)
+        except (AmiError, TimeoutError, ValueError) as exc:
+            log.warning("escalation %d: originate failed: %r", run.id, exc)
+            await store.close_attempt(
+                services.sessions, attempt_id, FAILED, services.clock(), f"originate: {exc}"
+            )
+            return
+        if response.action_id:
+            self._awaiting[response.action_id] = attempt_id
+
+    async def _close_lost(self, attempts: list[store.AttemptRecord]) -> None:
+        """Close calls nobody waits for any more once Asterisk has no channel for them."""
+        services = self.services
+        ami = services.ami
+        now = services.clock()
+        call_max = timedelta(seconds=services.settings.escalation_call_max)
+        live: set[str] | None = None
+        if ami is not None and ami.connected:
+            try:
+                channels = await ami.send_action_list({"Action": "CoreShowChannels"})
+                live = {c.get("AccountCode", "") for c in channels}
+            except (AmiError, TimeoutError) as exc:
+                log.warning("escalation: cannot list channels: %r", exc)
+        for attempt in attempts:
+            if now - attempt.placed_at < GRACE:
+                continue
+            gone = live is not None and account(attempt.id) not in live
+            if gone or now - attempt.placed_at > call_max:
+                outcome = ANSWERED if attempt.answered_at else UNKNOWN
+                detail = "the engine lost sight of this call" if outcome == UNKNOWN else None
+                if await store.close_attempt(services.sessions, attempt.id, outcome, now, detail):
+                    log.info("escalation attempt %d closed as %s", attempt.id, outcome)
+
+    async def _mail(self, run: store.RunRecord, plan: Plan) -> None:
+        result = await mail.announce(self.services.settings, run, plan)
+        await store.note_mail(self.services.sessions, run.id, self.services.clock(), result)
+
+    # -- AMI events -------------------------------------------------------------------------
+
+    async def on_event(self, event: Message) -> None:
+        if event.event == "OriginateResponse":
+            await self._originate_response(event)
+        elif event.event in {"HangupRequest", "Hangup"} and event.get("AccountCode", "").startswith(
+            ACCOUNT_PREFIX
+        ):
+            await self._hangup(event)
+        elif event.event == "UserEvent" and event.get("UserEvent") == "IvrMessage":
+            await self._message_left(event)
+
+    async def _originate_response(self, event: Message) -> None:
+        attempt_id = self._awaiting.pop(event.action_id or "", None)
+        if attempt_id is None:
+            return
+        reason = event.get("Reason", "")
+        cause = self._causes.pop(attempt_id, "")
+        if reason != ANSWER_REASON:  # answered: the escalation route records the outcome
+            outcome = REASONS.get(reason, FAILED)
+            if reason == "0":
+                outcome = CAUSES.get(cause, FAILED)
+            await store.close_attempt(
+                self.services.sessions,
+                attempt_id,
+                outcome,
+                self.services.clock(),
+                f"originate reason {reason}" + (f", cause {cause}" if cause else ""),
+            )
+        self.wake()
+
+    async def _hangup(self, event: Message) -> None:
+        attempt_id = int(event.get("AccountCode", "")[len(ACCOUNT_PREFIX) :] or 0)
+        if attempt_id in self._awaiting.values():
+            self._causes[attempt_id] = event.get("Cause", "")
+
+    async def _message_left(self, event: Message) -> None:
+        """The IVR's emergency option: the caller's message is recorded, start the ladder."""
+        ladder = event.get("Escalate", "")
+        linkedid = event.get("Linkedid", "")
+        if not ladder or not linkedid:
+            return
+        record = await repo.get_call(self.services.sessions, linkedid)
+        try:
+            await store.start_escalation(
+                self.services,
+                linkedid=linkedid,
+                client_id=record.client_id if record else None,
+                ladder=ladder,
+                message_path=event.get("Path") or None,
+                caller_name=record.caller_name if record else None,
+                callback=record.caller_number if record else None,
+            )
+        except KeyError as exc:
+            log.error("call %s: cannot escalate: %s", linkedid, exc)
+            return
+        self.wake()

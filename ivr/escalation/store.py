@@ -1,0 +1,342 @@
+"""Escalation rows: start a run, claim an attempt before calling, record what happened.
+
+Every write is safe to repeat: a run is started once per key, an attempt is claimed once per
+slot, an outcome is written once (the first writer wins) except that an acknowledgement
+always wins, and a run counts its acknowledgement once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.escalation.ladder import ACKNOWLEDGED, RUNNING, Attempt, Plan, Slot
+from ivr.escalation.models import EscalationAttempt, EscalationRun
+
+if TYPE_CHECKING:
+    from ivr.engine import Services
+
+log = logging.getLogger(__name__)
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One call to a contact, as the operator console and `ivr escalations` show it."""
+
+    id: int
+    run_id: int
+    linkedid: str
+    ladder: str
+    round: int
+    contact: int
+    try_: int
+    contact_name: str
+    number: str
+    placed_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    outcome: str | None  # None while the call is in progress
+    detail: str | None
+
+    @classmethod
+    def of(cls, row: EscalationAttempt, run: EscalationRun) -> AttemptRecord:
+        return cls(
+            row.id,
+            row.run_id,
+            run.linkedid,
+            run.ladder,
+            row.round,
+            row.contact,
+            row.try_,
+            row.contact_name,
+            row.number,
+            row.placed_at,
+            row.answered_at,
+            row.ended_at,
+            row.outcome,
+            row.detail,
+        )
+
+    def state(self) -> Attempt:
+        return Attempt(
+            Slot(self.round, self.contact, self.try_), self.placed_at, self.ended_at, self.outcome
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    key: str
+    linkedid: str
+    client_id: str | None
+    client_name: str | None
+    ladder: str
+    plan: Plan | None
+    message_path: str | None
+    caller_name: str | None
+    callback: str | None
+    started_at: datetime
+    status: str
+    ended_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    mailed_at: datetime | None
+    mail_result: str | None
+
+    @classmethod
+    def of(cls, row: EscalationRun) -> RunRecord:
+        return cls(
+            row.id,
+            row.key,
+            row.linkedid,
+            row.client_id,
+            row.client_name,
+            row.ladder,
+            Plan.from_json(row.plan) if row.plan else None,
+            row.message_path,
+            row.caller_name,
+            row.callback,
+            row.started_at,
+            row.status,
+            row.ended_at,
+            row.acknowledged_at,
+            row.acknowledged_by,
+            row.mailed_at,
+            row.mail_result,
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sessions(services_or_sessions: Services | Sessions) -> Sessions:
+    sessions = getattr(services_or_sessions, "sessions", services_or_sessions)
+    return sessions  # type: ignore[return-value]
+
+
+async def start_escalation(
+    services_or_sessions: Services | Sessions,
+    *,
+    linkedid: str,
+    client_id: str | None,
+    ladder: str,
+    message_path: str | None,
+    caller_name: str | None,
+    callback: str | None,
+    now: datetime | None = None,
+) -> int:
+    """Start the ladder `ladder` for the call `linkedid`; return the run's id.
+
+    Idempotent per (call, ladder): the same trigger twice returns the first run. Given only
+    sessions (the operator console), the engine's scheduler looks the ladder and the client
+    up in its rules when it picks the run up; given the engine's Services, that happens now,
+    so an unknown ladder is refused at once with a KeyError.
+    """
+    sessions = _sessions(services_or_sessions)
+    plan: dict[str, Any] | None = None
+    client_name: str | None = None
+    rules = getattr(getattr(services_or_sessions, "rules", None), "current", None)
+    if rules is not None:
+        found = rules.ladders.get(ladder)
+        if found is None:
+            raise KeyError(f"no escalation ladder {ladder!r} in the rules")
+        client = rules.clients.get(client_id) if client_id else None
+        timezone = client.card.timezone if client else "UTC"
+        client_name = client.card.name if client else None
+        plan = Plan.of(found, timezone).to_json()
+    key = f"{linkedid}|{ladder}"
+    row = EscalationRun(
+        key=key,
+        linkedid=linkedid,
+        client_id=client_id,
+        client_name=client_name,
+        ladder=ladder,
+        plan=plan,
+        message_path=message_path or None,
+        caller_name=caller_name or None,
+        callback=callback or None,
+        started_at=now or _now(),
+        status=RUNNING,
+    )
+    try:
+        async with sessions.begin() as session:
+            session.add(row)
+        log.info("escalation %d started: call %s, ladder %s", row.id, linkedid, ladder)
+        return row.id
+    except IntegrityError:
+        async with sessions() as session:
+            existing = await session.scalar(
+                select(EscalationRun.id).where(EscalationRun.key == key)
+            )
+        assert existing is not None
+        log.info(
+            "escalation for call %s, ladder %s already started (%d)", linkedid, ladder, existing
+        )
+        return existing
+
+
+async def set_plan(sessions: Sessions, run_id: int, plan: Plan, client_name: str | None) -> None:
+    async with sessions.begin() as session:
+        await session.execute(
+            update(EscalationRun)
+            .where(EscalationRun.id == run_id, EscalationRun.plan.is_(None))
+            .values(plan=plan.to_json(), client_name=client_name)
+        )
+
+
+async def running(sessions: Sessions) -> list[tuple[RunRecord, list[AttemptRecord]]]:
+    """Every running ladder with its attempts so far."""
+    async with sessions() as session:
+        runs = (
+            await session.scalars(select(EscalationRun).where(EscalationRun.status == RUNNING))
+        ).all()
+        if not runs:
+            return []
+        by_run: dict[int, list[AttemptRecord]] = {run.id: [] for run in runs}
+        rows = await session.scalars(
+            select(EscalationAttempt).where(EscalationAttempt.run_id.in_(list(by_run)))
+        )
+        runs_by_id = {run.id: run for run in runs}
+        for row in rows:
+            by_run[row.run_id].append(AttemptRecord.of(row, runs_by_id[row.run_id]))
+    return [(RunRecord.of(run), by_run[run.id]) for run in runs]
+
+
+async def claim_attempt(
+    sessions: Sessions, run_id: int, slot: Slot, name: str, number: str, now: datetime
+) -> int | None:
+    """Write the attempt's row before calling; None if this slot already has one."""
+    row = EscalationAttempt(
+        run_id=run_id,
+        round=slot.round,
+        contact=slot.contact,
+        try_=slot.try_,
+        contact_name=name,
+        number=number,
+        placed_at=now,
+    )
+    try:
+        async with sessions.begin() as session:
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row.id
+
+
+async def close_attempt(
+    sessions: Sessions, attempt_id: int, outcome: str, now: datetime, detail: str | None = None
+) -> bool:
+    """Record what happened, unless something already was (the first writer wins)."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(EscalationAttempt)
+            .where(EscalationAttempt.id == attempt_id, EscalationAttempt.outcome.is_(None))
+            .values(outcome=outcome, ended_at=now, detail=detail)
+        )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_answered(sessions: Sessions, attempt_id: int, now: datetime) -> None:
+    async with sessions.begin() as session:
+        await session.execute(
+            update(EscalationAttempt)
+            .where(EscalationAttempt.id == attempt_id, EscalationAttempt.answered_at.is_(None))
+            .values(answered_at=now)
+        )
+
+
+async def acknowledge(
+    sessions: Sessions, attempt_id: int, now: datetime, detail: str | None = None
+) -> bool:
+    """The contact pressed the key: the attempt and its run are acknowledged, once.
+
+    True if this acknowledgement is the run's first (the one that counts).
+    """
+    async with sessions.begin() as session:
+        attempt = await session.get(EscalationAttempt, attempt_id)
+        if attempt is None:
+            raise KeyError(f"no escalation attempt {attempt_id}")
+        if attempt.outcome != ACKNOWLEDGED:
+            attempt.outcome = ACKNOWLEDGED
+            attempt.ended_at = now
+            attempt.detail = detail
+        result = await session.execute(
+            update(EscalationRun)
+            .where(EscalationRun.id == attempt.run_id, EscalationRun.acknowledged_at.is_(None))
+            .values(
+                acknowledged_at=now,
+                acknowledged_by=attempt.contact_name,
+                status=ACKNOWLEDGED,
+                ended_at=now,
+            )
+        )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def finish_run(sessions: Sessions, run_id: int, status: str, now: datetime) -> None:
+    async with sessions.begin() as session:
+        await session.execute(
+            update(EscalationRun)
+            .where(EscalationRun.id == run_id, EscalationRun.status == RUNNING)
+            .values(status=status, ended_at=now)
+        )
+    log.info("escalation %d ended: %s", run_id, status)
+
+
+async def note_mail(sessions: Sessions, run_id: int, now: datetime, result: str) -> None:
+    async with sessions.begin() as session:
+        await session.execute(
+            update(EscalationRun)
+            .where(EscalationRun.id == run_id)
+            .values(mailed_at=now, mail_result=result)
+        )
+
+
+async def attempt_with_run(
+    sessions: Sessions, attempt_id: int
+) -> tuple[AttemptRecord, RunRecord] | None:
+    async with sessions() as session:
+        attempt = await session.get(EscalationAttempt, attempt_id)
+        if attempt is None:
+            return None
+        run = await session.get(EscalationRun, attempt.run_id)
+        assert run is not None
+        return AttemptRecord.of(attempt, run), RunRecord.of(run)
+
+
+async def attempts_for_call(sessions: Sessions, linkedid: str) -> list[AttemptRecord]:
+    """Every call placed to a contact because of the call `linkedid`, in order."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(EscalationAttempt, EscalationRun)
+            .join(EscalationRun, EscalationAttempt.run_id == EscalationRun.id)
+            .where(EscalationRun.linkedid == linkedid)
+            .order_by(EscalationAttempt.placed_at, EscalationAttempt.id)
+        )
+        return [AttemptRecord.of(attempt, run) for attempt, run in rows.all()]
+
+
+async def runs_for_call(sessions: Sessions, linkedid: str) -> list[RunRecord]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(EscalationRun)
+            .where(EscalationRun.linkedid == linkedid)
+            .order_by(EscalationRun.id)
+        )
+        return [RunRecord.of(row) for row in rows]
+
+
+async def list_runs(sessions: Sessions, limit: int = 50) -> list[RunRecord]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(EscalationRun).order_by(EscalationRun.started_at.desc()).limit(limit)
+        )
+        return [RunRecord.of(row) for row in rows]

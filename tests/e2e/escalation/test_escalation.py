@@ -1,0 +1,306 @@
+"""Urgent escalation through the real Asterisk: the engine calls a ladder's contacts over the
+trunk until one presses 1. The contacts' phones are one sipp behind the trunk (contacts.xml),
+behaving by the number dialled; an aiosmtpd sink receives the start-of-ladder email.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiosmtpd.controller import Controller
+
+from ivr.ami.client import AmiClient
+from ivr.ami.message import Message
+from ivr.asterisk.render import Trunk
+from ivr.escalation.store import AttemptRecord, RunRecord, attempts_for_call, runs_for_call
+from ivr.escalation.store import start_escalation as start
+from ivr.sipp import free_udp_port, sipp_binary
+from ivr.stack import Stack, free_tcp_port, stack_settings
+
+pytestmark = pytest.mark.e2e
+HERE = Path(__file__).resolve().parent
+TRUNK = "127.0.0.2"
+
+
+class Mailbox:
+    """An SMTP sink on loopback: every message it accepted."""
+
+    def __init__(self) -> None:
+        self.received: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.received.append(envelope)
+        return "250 OK"
+
+
+class ContactPhones:
+    """contacts.xml answering every call the trunk places, on TRUNK:port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_udp_port(TRUNK)
+        self.log = workdir / "contacts.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(  # noqa: S603
+                [sipp_binary(), "-sf", str(HERE / "contacts.xml"), "-i", TRUNK,
+                 "-p", str(self.port), "-mp", str(free_udp_port(TRUNK)), "-nostdin",
+                 "-trace_err", "-error_file", str(self.log.with_suffix(".err"))],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.log.parent,
+            )  # fmt: skip
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class Events:
+    """The test's own AMI connection: what Asterisk reports, for assertions."""
+
+    def __init__(self, stack: Stack) -> None:
+        s = stack.settings
+        self.seen: list[Message] = []
+        self.changed = asyncio.Event()
+        self.client = AmiClient(s.bind, s.ports.ami, s.ami_user, s.ami_secret, on_event=self.add)
+
+    async def add(self, event: Message) -> None:
+        self.seen.append(event)
+        self.changed.set()
+
+    async def wait(self, predicate: Callable[[Message], bool], timeout: float = 30.0) -> Message:
+        async with asyncio.timeout(timeout):
+            while True:
+                for event in self.seen:
+                    if predicate(event):
+                        return event
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def __aenter__(self) -> Events:
+        await self.client.start()
+        await self.client.wait_connected(10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
+
+
+@dataclasses.dataclass
+class Rig:
+    stack: Stack
+    mailbox: Mailbox
+    phones: ContactPhones
+
+    def message(self, name: str) -> str:
+        """A recorded message as Asterisk sees it (one second of tone)."""
+        path = self.stack.settings.run_dir / "messages" / "acme" / f"{name}.wav"
+        host = self.stack.settings.host_path(path)
+        host.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(  # noqa: S603
+            [
+                "sox",
+                "-n",
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(host),
+                "synth",
+                "1",
+                "sine",
+                "440",
+            ],  # noqa: S607
+            check=True,
+        )
+        return str(path)
+
+    async def escalate(self, linkedid: str, ladder: str) -> int:
+        return await start(
+            self.stack.sessions,
+            linkedid=linkedid,
+            client_id="acme",
+            ladder=ladder,
+            message_path=self.message(linkedid),
+            caller_name="Maria Bianchi",
+            callback="0612345678",
+        )
+
+    async def wait_run(
+        self,
+        linkedid: str,
+        done: Callable[[RunRecord, list[AttemptRecord]], bool] = lambda r, a: r.status != "running",
+        timeout: float = 60.0,
+    ) -> tuple[RunRecord, list[AttemptRecord]]:
+        """Poll the database (rows, not a sleep) until the run satisfies `done`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        run: RunRecord | None = None
+        attempts: list[AttemptRecord] = []
+        while loop.time() < deadline:
+            runs = await runs_for_call(self.stack.sessions, linkedid)
+            attempts = await attempts_for_call(self.stack.sessions, linkedid)
+            if runs and done(runs[0], attempts):
+                return runs[0], attempts
+            run = runs[0] if runs else None
+            await asyncio.sleep(0.1)  # polling the database for the rows
+        raise AssertionError(
+            f"escalation of {linkedid} not done in {timeout} s: {run} {attempts}\n"
+            f"{self.stack.log_tail()}"
+        )
+
+
+@contextlib.contextmanager
+def smtp_sink() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    port = free_tcp_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, port
+    finally:
+        controller.stop()
+
+
+@pytest_asyncio.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    with smtp_sink() as (mailbox, smtp_port):
+        phones = ContactPhones(tmp_path / "work")
+        settings = stack_settings(
+            tmp_path,
+            HERE / "rules",
+            escalation_tick=0.2,
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_port,
+            mail_from="urgent@ivr.test",
+        )
+        stack = Stack(settings, tmp_path / "work", trunk=Trunk(TRUNK, phones.port))
+        phones.start()
+        try:
+            await stack.start()
+            yield Rig(stack, mailbox, phones)
+        finally:
+            await stack.close()
+            phones.stop()
+
+
+def summary(attempts: list[AttemptRecord]) -> list[tuple[int, str, str | None]]:
+    return [(a.round, a.contact_name, a.outcome) for a in attempts]
+
+
+async def test_the_first_contact_answers_and_acknowledges(rig: Rig) -> None:
+    await rig.escalate("esc-1", "first-acks")
+
+    run, attempts = await rig.wait_run("esc-1")
+
+    assert run.status == "acknowledged"
+    assert run.acknowledged_by == "Mario Rossi"
+    assert summary(attempts) == [(0, "Mario Rossi", "acknowledged")]
+    [mario] = attempts
+    assert mario.number == "7100001"
+    assert mario.placed_at <= mario.answered_at <= mario.ended_at  # type: ignore[operator]
+    assert run.acknowledged_at == mario.ended_at
+    # The email went out at the start, to the contacts that have an address.
+    await rig.wait_run("esc-1", lambda r, a: r.mailed_at is not None)
+    [mail] = rig.mailbox.received
+    assert mail.rcpt_tos == ["mario@example.org"]
+    assert mail.mail_from == "urgent@ivr.test"
+    body = mail.content.decode()
+    assert "URGENT: message for Acme Plumbing from Maria Bianchi" in body
+    assert "0612345678" in body
+
+
+async def test_the_first_never_answers_and_the_second_acknowledges(rig: Rig) -> None:
+    await rig.escalate("esc-2", "second-acks")
+
+    run, attempts = await rig.wait_run("esc-2")
+
+    assert run.status == "acknowledged"
+    assert run.acknowledged_by == "Luca Rossi"
+    assert summary(attempts) == [(0, "Mario Rossi", "no-answer"), (0, "Luca Rossi", "acknowledged")]
+    mario, luca = attempts
+    assert mario.answered_at is None
+    assert mario.ended_at is not None and mario.ended_at <= luca.placed_at
+    await rig.wait_run("esc-2", lambda r, a: r.mailed_at is not None)
+    assert sorted(rig.mailbox.received[0].rcpt_tos) == ["luca@example.org", "mario@example.org"]
+
+
+async def test_nobody_acknowledges_and_the_ladder_ends_after_its_rounds(rig: Rig) -> None:
+    await rig.escalate("esc-3", "nobody")
+
+    run, attempts = await rig.wait_run("esc-3", timeout=90)
+
+    assert run.status == "exhausted"
+    assert run.acknowledged_at is None
+    one_round = [("Mario Rossi", "no-answer"), ("Luca Rossi", "busy"), ("Gino Rossi", "answered")]
+    assert summary(attempts) == [(0, *x) for x in one_round] + [(1, *x) for x in one_round], [
+        a.detail for a in attempts
+    ]
+    # The pause (2 s) separates the rounds; within one, the next call follows the last.
+    end_of_first = attempts[2].ended_at
+    assert end_of_first is not None
+    assert (attempts[3].placed_at - end_of_first).total_seconds() >= 2
+    assert all(a.ended_at is not None for a in attempts)
+    # Nobody has an email address in this ladder: the run says so, nothing was sent.
+    run, _ = await rig.wait_run("esc-3", lambda r, a: r.mailed_at is not None)
+    assert run.mail_result == "not sent: no contact has an email address"
+    assert rig.mailbox.received == []
+
+
+async def test_the_same_trigger_twice_starts_one_ladder(rig: Rig) -> None:
+    first = await rig.escalate("esc-4", "first-acks")
+    second = await rig.escalate("esc-4", "first-acks")
+
+    run, attempts = await rig.wait_run("esc-4")
+
+    assert first == second == run.id
+    assert summary(attempts) == [(0, "Mario Rossi", "acknowledged")]
+    assert len(await runs_for_call(rig.stack.sessions, "esc-4")) == 1
+
+
+async def test_killed_mid_ladder_the_engine_resumes_without_calling_twice(rig: Rig) -> None:
+    stack = rig.stack
+    async with Events(stack) as events:
+        await rig.escalate("esc-5", "slow-then-ack")
+        # Mario's phone is ringing (6 s): the engine dies now, without a goodbye.
+        await events.wait(
+            lambda e: e.event == "Newchannel" and e.get("Channel", "").startswith("PJSIP/trunk-")
+        )
+        await stack.stop_engine(signal.SIGKILL)
+        await stack.start_engine()
+
+        run, attempts = await rig.wait_run("esc-5")
+        ended = await events.wait(
+            lambda e: e.event == "Hangup" and e.get("AccountCode") == f"esc-{attempts[-1].id}"
+        )
+
+    assert run.status == "acknowledged"
+    assert run.acknowledged_by == "Luca Rossi"
+    # Mario's call was placed once, by the engine that died; its outcome was lost with it.
+    assert summary(attempts) == [(0, "Mario Rossi", "unknown"), (0, "Luca Rossi", "acknowledged")]
+    placed = [
+        e.get("AccountCode")
+        for e in events.seen
+        if e.event == "Hangup" and e.get("Channel", "").startswith("PJSIP/trunk-")
+    ]
+    assert placed == [f"esc-{attempts[0].id}", f"esc-{attempts[1].id}"], placed
+    assert ended is not None
+    # One email, sent before the kill, not again by the new engine.
+    assert len(rig.mailbox.received) == 1
