@@ -116,6 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from ivr.escalation.report import register as register_escalations
     from ivr.records.report import register as register_calls
     from ivr.routing.cli import register as register_rules
 
@@ -149,6 +150,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("words", nargs="+")
     cli.set_defaults(func=cmd_asterisk_cli)
     register_calls(sub)
+    register_escalations(sub)
     register_rules(sub)
     return top
 

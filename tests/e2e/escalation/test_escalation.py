@@ -304,3 +304,35 @@ async def test_killed_mid_ladder_the_engine_resumes_without_calling_twice(rig: R
     assert ended is not None
     # One email, sent before the kill, not again by the new engine.
     assert len(rig.mailbox.received) == 1
+
+
+async def call_with_emergency(stack: Stack, number: str, caller_num: str, hold_ms: int) -> str:
+    """A caller who presses 1 in the menu, then leaves a message (caller_emergency.xml)."""
+    proc = await asyncio.create_subprocess_exec(
+        sipp_binary(), "-sf", str(HERE / "caller_emergency.xml"),
+        "-i", TRUNK, "-p", str(free_udp_port(TRUNK)), "-mp", str(free_udp_port(TRUNK)),
+        "-s", number, "-key", "caller_num", caller_num, "-key", "caller_name", "Maria Bianchi",
+        "-d", str(hold_ms), "-m", "1", "-nostdin", f"{stack.sip[0]}:{stack.sip[1]}",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text[-2000:]
+    return text
+
+
+async def test_the_ivr_emergency_option_starts_the_ladder_with_the_message(rig: Rig) -> None:
+    stack = rig.stack
+    await call_with_emergency(stack, "0611000001", "0612777000", hold_ms=8000)
+    record = await stack.wait_record(lambda r: r.message_path is not None)
+
+    run, attempts = await rig.wait_run(record.linkedid)
+
+    assert run.ladder == "first-acks"
+    assert run.client_id == "acme" and run.client_name == "Acme Plumbing"
+    assert run.message_path == record.message_path
+    assert run.callback == "0612777000"
+    assert run.caller_name == "Maria Bianchi"
+    assert run.status == "acknowledged"
+    assert summary(attempts) == [(0, "Mario Rossi", "acknowledged")]
