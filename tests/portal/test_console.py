@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,10 +33,18 @@ class FakeAmi:
 
     def __init__(self) -> None:
         self.actions: list[dict[str, str]] = []
+        self.sent = asyncio.Event()
 
     async def send_action(self, fields: Any, timeout: float | None = None) -> Message:
         self.actions.append(dict(fields))
+        self.sent.set()
         return Message([("Response", "Success")])
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(10):
+            while len(self.actions) < count:
+                self.sent.clear()
+                await self.sent.wait()
 
     def pauses(self) -> list[tuple[str, str]]:
         return [(a["Interface"], a["Paused"]) for a in self.actions if a["Action"] == "QueuePause"]
@@ -335,3 +345,38 @@ async def test_supervisor_figures_come_from_the_stored_queue_events(console: Con
     assert 'id="abandoned">1<' in page
     assert 'id="average-wait">16.0 s<' in page  # (5 + 35 + 8) / 3
     assert 'data-operator="op1"' in page
+
+
+async def test_wrap_up_ends_by_itself_when_its_time_is_up(console: Console) -> None:
+    settings = console.services.settings
+    console.services.settings = dataclasses.replace(settings, wrapup_seconds=0)
+    await console.login()
+    await console.call_answered("1700000000.0006")
+    await console.call_ends("1700000000.0006")
+
+    await console.ami.wait_for(2)  # the pause as the call connected, then the unpause
+
+    assert console.ami.pauses() == [("PJSIP/op1", "true"), ("PJSIP/op1", "false")]
+    assert console.portal.board.live("op1").state == "available"
+    assert await store.get_outcome(console.services.sessions, "1700000000.0006") is None
+
+
+async def test_an_operator_on_a_break_stays_paused_after_wrap_up(console: Console) -> None:
+    await console.login()
+    csrf = await console.csrf()
+    await console.call_answered("1700000000.0007")
+    await console.client.post("/console/state", data={"state": "pause", "csrf": csrf})
+    await console.call_ends("1700000000.0007")
+    await console.client.post(
+        "/console/outcome",
+        data={
+            "csrf": csrf,
+            "linkedid": "1700000000.0007",
+            "caller_name": "Maria",
+            "callback": "0612000002",
+            "message": "Thanks.",
+            "category": "other",
+        },
+    )
+    # Paused as the call connected; the break chosen meanwhile holds after the outcome.
+    assert console.ami.pauses() == [("PJSIP/op1", "true")]

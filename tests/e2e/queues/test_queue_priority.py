@@ -8,7 +8,9 @@ When op1 is free again, the queue must give her the VIP first.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ import pytest_asyncio
 
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
+from ivr.control import call_engine
+from ivr.portal.store import Figures, figures
 from ivr.stack import Stack, stack_settings
 
 pytestmark = pytest.mark.e2e
@@ -88,6 +92,8 @@ async def test_vip_who_arrives_later_is_answered_first(stack: Stack) -> None:
         ordinary_join = await events.wait(joined(ORDINARY))
         vip = asyncio.create_task(stack.call(SHOP, caller_num=VIP, hold_ms=500, timeout=90))
         vip_join = await events.wait(joined(VIP))
+        # The supervisor's figures, from the stored queue events: two callers waiting.
+        waiting = await wait_figures(stack, lambda f: f.waiting == {"desk": 2})
         results = await asyncio.gather(first, ordinary, vip)
         await events.wait(lambda e: connected(e) and e.get("CallerIDNum") == ORDINARY)
 
@@ -112,3 +118,48 @@ async def test_vip_who_arrives_later_is_answered_first(stack: Stack) -> None:
     assert ordinary_rec.arrived_at < vip_rec.arrived_at
     assert vip_rec.answered_at < ordinary_rec.answered_at
     assert first_rec.ended_at <= vip_rec.answered_at
+    assert waiting.offered == 3 and waiting.answered == 1
+    day = await wait_figures(stack, lambda f: f.answered == 3 and not f.waiting)
+    assert day.abandoned == 0 and day.offered == 3
+    assert day.answered_within == 3  # each waited less than 20 s
+    assert day.average_wait is not None and day.average_wait < 20
+    assert day.per_client == {"Corner Shop": 3}
+
+
+async def wait_figures(stack: Stack, predicate: Callable[[Figures], bool]) -> Figures:
+    """Poll the stored figures (rows written from AMI events) until predicate holds."""
+    since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    async with asyncio.timeout(20):
+        while True:
+            found = await figures(stack.sessions, since)
+            if predicate(found):
+                return found
+            await asyncio.sleep(0.1)  # polling the database for rows
+
+
+async def test_a_group_added_by_a_reload_rings_its_operators_directly(tmp_path: Path) -> None:
+    """Asterisk has no queue for a group the rules gained since its config was rendered."""
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    running = Stack(stack_settings(tmp_path, rules), tmp_path / "work")
+    try:
+        await running.start()
+        await running.phone("op1", ring_ms=200)
+        shared = rules / "shared.yaml"
+        shared.write_text(
+            shared.read_text().replace("groups:\n", "groups:\n  night:\n    members: [op1]\n")
+        )
+        shop = rules / "clients" / "shop.yaml"
+        shop.write_text(shop.read_text().replace("to: [desk, message]", "to: [night, message]"))
+        code, body = await asyncio.to_thread(
+            call_engine, running.settings.bind, running.settings.ports.http, "/api/reload", "POST"
+        )
+        assert code == 200, body
+
+        result = await running.call(SHOP, caller_num=FIRST, hold_ms=500)
+
+        assert result.ok, result.output[-1500:]
+        record = await running.wait_record(lambda r: r.outcome != "in-progress")
+        assert record.outcome == "answered" and record.operator == "op1"
+    finally:
+        await running.close()
