@@ -26,13 +26,18 @@ class RulesHolder:
         path: Path,
         loader: Callable[[Path, ParseCache], Rules] = load_rules,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cache: ParseCache | None = None,
     ) -> None:
-        """Load the rules at `path`; RulesError if they are invalid (fail fast at start-up)."""
+        """Load the rules at `path`; RulesError if they are invalid (fail fast at start-up).
+
+        `cache`: parsed files kept between loads (a DiskParseCache also between runs).
+        """
         self.path = Path(path)
         self._loader = loader
         self._clock = clock
         self._lock = threading.Lock()
-        self._cache = ParseCache()  # a reload parses only the files that changed
+        # a reload parses only the files that changed
+        self._cache = cache if cache is not None else ParseCache()
         self._rules = loader(self.path, self._cache)
         self.loaded_at: datetime = clock()
         self.last_error: str | None = None
