@@ -169,6 +169,26 @@ class Portal:
             return str(exc)
         return None
 
+    async def sync_pauses(self) -> None:
+        """Ask Asterisk who is paused: the board starts empty when the engine (re)starts."""
+        ami = self.services.ami
+        if ami is None:
+            return
+        try:
+            members = await ami.send_action_list([("Action", "QueueStatus")])
+        except (AmiError, TimeoutError) as exc:
+            log.warning("QueueStatus failed: %s", exc)
+            return
+        paused: dict[str, bool] = {}
+        for member in members:
+            if member.event != "QueueMember":
+                continue
+            name = member.get("Name") or member.get("MemberName") or ""
+            if name in self.rules.operators:
+                paused[name] = paused.get(name, False) or member.get("Paused") == "1"
+        for operator, is_paused in paused.items():
+            self.board.live(operator).paused = is_paused
+
     async def close(self) -> None:
         for operator in list(self._wrapups):
             self._cancel_wrapup_clock(operator)
@@ -241,6 +261,7 @@ class Portal:
             )
         token = secrets.token_urlsafe(32)
         self.logins[token] = Login(user)
+        await self.sync_pauses()
         if user != SUPERVISOR:
             live = self.board.live(user)
             live.sessions += 1
@@ -501,6 +522,7 @@ class Portal:
         now = self._now()
         since = now.replace(hour=0, minute=0, second=0, microsecond=0)
         figures = await store.figures(self.services.sessions, since)
+        await self.sync_pauses()
         operators = [self.board.live(op).view() for op in self.rules.operators]
         queues = {group: figures.waiting.get(group, 0) for group in self.rules.groups}
         return self._render(

@@ -34,15 +34,23 @@ class FakeAmi:
     def __init__(self) -> None:
         self.actions: list[dict[str, str]] = []
         self.sent = asyncio.Event()
+        self.op1: list[tuple[str, str]] = [("Paused", "0")]
 
     async def send_action(self, fields: Any, timeout: float | None = None) -> Message:
         self.actions.append(dict(fields))
         self.sent.set()
         return Message([("Response", "Success")])
 
+    async def send_action_list(self, fields: Any, timeout: float | None = None) -> list[Message]:
+        self.actions.append(dict(fields))
+        return [
+            Message([("Event", "QueueParams"), ("Queue", "desk")]),
+            Message([("Event", "QueueMember"), ("Queue", "desk"), ("Name", "op1")] + self.op1),
+        ]
+
     async def wait_for(self, count: int) -> None:
         async with asyncio.timeout(10):
-            while len(self.actions) < count:
+            while len(self.pauses()) < count:
                 self.sent.clear()
                 await self.sent.wait()
 
@@ -380,3 +388,12 @@ async def test_an_operator_on_a_break_stays_paused_after_wrap_up(console: Consol
     )
     # Paused as the call connected; the break chosen meanwhile holds after the outcome.
     assert console.ami.pauses() == [("PJSIP/op1", "true")]
+
+
+async def test_the_pause_asterisk_knows_is_shown_after_a_restart(console: Console) -> None:
+    console.ami.op1 = [("Paused", "1"), ("PausedReason", "break")]
+
+    await console.login()
+
+    assert console.portal.board.live("op1").state == "paused"
+    assert 'id="state">paused<' in await console.page()
