@@ -4,6 +4,8 @@ Parsing YAML into spec objects is most of a cold load (10,000 clients: seconds);
 parse depends only on its name, its bytes and this code, so it is kept as one pickle per
 (name, content) under the user's cache folder (~/.cache/ivr/rules-parsed/<code version>/).
 A changed file gets a new entry; a change to the spec code starts a new version folder.
+After a load that wrote anything, entries (and versions) that load did not use are removed,
+so the folder holds about one entry per rules file.
 
 The cache is an optimisation and never a source of truth: an entry that cannot be read or
 written is logged and the file is parsed as usual. It is as trusted as the code itself (the
@@ -16,6 +18,7 @@ import hashlib
 import logging
 import os
 import pickle
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -47,14 +50,18 @@ class DiskParseCache(ParseCache):
         self.folder = (folder or default_folder()) / code_version()
         self.hits = self.writes = 0
         self._writable = True  # after one failed write, stop trying (and logging) for this run
+        self._used: set[str] = set()  # entry names the current load read or wrote
+        self._wrote = False
 
     def _entry(self, file: str, key: bytes) -> Path:
-        name = hashlib.sha256(file.encode() + b"\0" + key).hexdigest()
-        return self.folder / f"{name}.pickle"
+        name = hashlib.sha256(file.encode() + b"\0" + key).hexdigest() + ".pickle"
+        self._used.add(name)
+        return self.folder / name
 
     def get(self, file: str, key: bytes) -> tuple[object | None, list[Problem]] | None:
         found = super().get(file, key)
         if found is not None:
+            self._entry(file, key)  # still in use
             return found
         entry = self._entry(file, key)
         try:
@@ -94,3 +101,21 @@ class DiskParseCache(ParseCache):
         finally:
             Path(tmp).unlink(missing_ok=True)
         self.writes += 1
+        self._wrote = True
+
+    def prune(self) -> None:
+        """After a load: forget what it did not read, on disk too if the rules changed."""
+        super().prune()
+        used, wrote = self._used, self._wrote
+        self._used, self._wrote = set(), False
+        if not wrote:
+            return
+        try:
+            for entry in self.folder.glob("*.pickle"):
+                if entry.name not in used:
+                    entry.unlink(missing_ok=True)
+            for version in self.folder.parent.iterdir():
+                if version != self.folder and version.is_dir():
+                    shutil.rmtree(version, ignore_errors=True)
+        except OSError as exc:
+            log.warning("rules parse cache: cannot tidy %s: %s", self.folder, exc)

@@ -67,3 +67,20 @@ def test_an_unwritable_cache_folder_does_not_stop_a_load(rules, tmp_path):
     cache = DiskParseCache(blocker)
     assert load_rules(rules, cache).summary() == load_rules(rules).summary()
     assert cache.writes == 0
+
+
+def test_entries_the_rules_no_longer_use_are_removed(rules, tmp_path):
+    files = len(list(rules.rglob("*.yaml")))
+    cache = DiskParseCache(tmp_path / "cache")
+    old_version = tmp_path / "cache" / "0123456789abcdef"
+    old_version.mkdir(parents=True)
+    load_rules(rules, cache)
+    assert len(list(cache.folder.glob("*.pickle"))) == files
+    assert not old_version.exists()  # written by older code: never read again
+
+    client = rules / "clients" / "rossi-idraulica.yaml"
+    for old, new in (("0611111112", "0611111119"), ("0611111119", "0611111118")):
+        client.write_text(client.read_text().replace(old, new))
+        assert new in load_rules(rules, cache).number_index
+        assert new in load_rules(rules, DiskParseCache(tmp_path / "cache")).number_index
+    assert len(list(cache.folder.glob("*.pickle"))) == files
