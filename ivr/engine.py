@@ -26,6 +26,7 @@ from ivr.portal import Portal
 from ivr.prompts import Prompts
 from ivr.records import db, repo
 from ivr.routing import OverridesFile, RulesHolder
+from ivr.routing.diskcache import DiskParseCache
 from ivr.routing.overrides import OVERRIDES_FILE
 from ivr.routing.watch import RulesWatcher
 
@@ -76,7 +77,10 @@ class Engine:
         settings = self.settings
         await db.upgrade(settings.db_url)
         self.db = db.make_engine(settings.db_url)
-        holder = RulesHolder(settings.rules)
+        # a restart parses only the rules files it has not parsed before
+        holder = RulesHolder(
+            settings.rules, cache=DiskParseCache(settings.state_dir / "rules-parsed")
+        )
         self.ami = AmiClient(
             settings.bind,
             settings.ports.ami,
