@@ -507,8 +507,11 @@ class Portal:
         client = self.rules.clients.get(client_id) if client_id else None
         if client is None:
             return None
-        for rule in client.rules:
-            for target in rule.chain:
+        chains = [rule.chain for rule in client.rules]
+        for menu in client.menus.values():
+            chains += [*menu.options.values(), menu.default]
+        for chain in chains:
+            for target in chain:
                 if target.step.kind == "escalate" and target.step.ladder:
                     return target.step.ladder
         return None

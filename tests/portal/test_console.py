@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from ivr import config
 from ivr.ami.message import Message
 from ivr.engine import Services
+from ivr.escalation.store import runs_for_call
 from ivr.portal import Portal, portal_password, store
 from ivr.records import db, repo
 from ivr.routing import RulesHolder
@@ -261,7 +262,10 @@ async def test_html_in_the_message_is_stored_as_text_and_shown_escaped(console: 
     assert saved.message == hostile  # stored exactly as typed
     assert saved.callback == "+390612345678"
     assert saved.urgent and saved.escalation is not None
-    assert "no escalation ladder" in saved.escalation  # the shop has none: flag only
+    # Urgent: the shop's ladder started for this call, with what the operator wrote.
+    assert saved.escalation.startswith("urgent: escalation shop-owner started (run ")
+    runs = await runs_for_call(console.services.sessions, "1700000000.0004")
+    assert [(r.ladder, r.callback) for r in runs] == [("shop-owner", "+390612345678")]
     page = await console.page()
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
@@ -397,3 +401,27 @@ async def test_the_pause_asterisk_knows_is_shown_after_a_restart(console: Consol
 
     assert console.portal.board.live("op1").state == "paused"
     assert 'id="state">paused<' in await console.page()
+
+
+async def test_urgent_without_a_ladder_records_the_flag_only(console: Console) -> None:
+    await repo.open_call(
+        console.services.sessions,
+        linkedid="1700000000.0010",
+        channel="PJSIP/trunk-1",
+        client_id=None,
+        client_name=None,
+        called="0699999999",
+        caller_number="0612000004",
+        caller_name="",
+        arrived_at=T0,
+        route="operators",
+    )
+    call = await repo.get_call(console.services.sessions, "1700000000.0010")
+    assert call is not None
+    outcome = store.Outcome(
+        call.linkedid, "op1", None, "X", "0612000004", "m", "other", True, None, T0
+    )
+
+    note = await console.portal._escalate(call, outcome)
+
+    assert note == "urgent: no escalation ladder in this client's rules (flag recorded only)"
