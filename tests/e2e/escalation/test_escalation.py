@@ -336,3 +336,35 @@ async def test_the_ivr_emergency_option_starts_the_ladder_with_the_message(rig: 
     assert run.caller_name == "Maria Bianchi"
     assert run.status == "acknowledged"
     assert summary(attempts) == [(0, "Mario Rossi", "acknowledged")]
+
+
+async def test_pressing_3_acknowledges_and_connects_the_contact_to_the_caller(rig: Rig) -> None:
+    async with Events(rig.stack) as events:
+        await start(
+            rig.stack.sessions,
+            linkedid="esc-6",
+            client_id="acme",
+            ladder="connect-me",
+            message_path=rig.message("esc-6"),
+            caller_name="Maria Bianchi",
+            callback="7100777",  # the caller's phone is behind the trunk too; it answers
+        )
+        run, attempts = await rig.wait_run("esc-6")
+        dialled = await events.wait(
+            lambda e: e.event == "DialBegin" and e.get("DialString") == "7100777@trunk"
+        )
+        answered = await events.wait(
+            lambda e: (
+                e.event == "DialEnd"
+                and e.get("DialStatus") == "ANSWER"
+                and e.get("DestUniqueid") == dialled["DestUniqueid"]
+            )
+        )
+
+    assert run.status == "acknowledged" and run.acknowledged_by == "Mario Rossi"
+    [mario] = attempts
+    assert mario.outcome == "acknowledged"
+    assert mario.detail == "pressed 3: connected to the caller"
+    # The contact's own channel (account esc-<id>) dialled the caller's number.
+    assert dialled["AccountCode"] == f"esc-{mario.id}"
+    assert answered["Channel"] == dialled["Channel"]
