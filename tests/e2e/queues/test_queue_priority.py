@@ -20,12 +20,15 @@ from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.control import call_engine
 from ivr.portal.store import Figures, figures
+from ivr.sipp import SippResult, free_udp_port, parse_result, sipp_binary
 from ivr.stack import Stack, stack_settings
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"
 SHOP = "0611000009"
 FIRST, ORDINARY, VIP = "0612000001", "0612000002", "0612000999"
+QUITTER = "0612000003"
+CANCEL_SCENARIO = Path(__file__).resolve().parent / "caller_cancel.xml"
 
 
 @pytest_asyncio.fixture
@@ -163,3 +166,43 @@ async def test_a_group_added_by_a_reload_rings_its_operators_directly(tmp_path: 
         assert record.outcome == "answered" and record.operator == "op1"
     finally:
         await running.close()
+
+
+async def give_up_after(stack: Stack, number: str, caller: str, wait_ms: int) -> SippResult:
+    """A caller who hangs up after wait_ms of ringing, before anyone answered."""
+    host, port = stack.sip
+    proc = await asyncio.create_subprocess_exec(
+        sipp_binary(),
+        "-sf", str(CANCEL_SCENARIO),
+        "-i", "127.0.0.2", "-p", str(free_udp_port("127.0.0.2")),
+        "-mp", str(free_udp_port("127.0.0.2")),
+        "-s", number, "-key", "caller_num", caller, "-d", str(wait_ms), "-m", "1",
+        "-nostdin", f"{host}:{port}",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return parse_result(proc.returncode, out.decode(errors="replace"))
+
+
+async def test_a_caller_who_gives_up_waiting_is_counted_abandoned(stack: Stack) -> None:
+    await stack.phone("op1", ring_ms=200)
+
+    async with Events(stack) as events:
+        busy = asyncio.create_task(stack.call(SHOP, caller_num=FIRST, hold_ms=5000))
+        answered = await events.wait(lambda e: connected(e) and e.get("CallerIDNum") == FIRST)
+        quitter = await give_up_after(stack, SHOP, QUITTER, wait_ms=2000)
+        abandon = await events.wait(lambda e: e.event == "QueueCallerAbandon")
+        assert (await busy).ok
+
+    assert quitter.ok, quitter.output[-1500:]
+    assert abandon["CallerIDNum"] == QUITTER and abandon["Queue"] == "desk"
+    day = await wait_figures(stack, lambda f: f.abandoned == 1 and not f.waiting)
+    assert day.offered == 2 and day.answered == 1
+    held = int(abandon["HoldTime"])
+    assert 1 <= held <= 4  # about the 2 s the caller waited
+    assert day.average_wait == (held + int(answered["HoldTime"])) / 2
+    record = await stack.wait_record(lambda r: r.caller_number == QUITTER and r.ended_at)
+    assert record.outcome == "abandoned" and record.operator is None
