@@ -41,10 +41,16 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def stack_settings(tmp: Path, rules: Path, **extra: Any) -> config.Settings:
-    """Settings for one isolated instance: its own name, database and ports."""
+def stack_settings(
+    tmp: Path, rules: Path, rtp_ports: int = 200, **extra: Any
+) -> config.Settings:
+    """Settings for one isolated instance: its own name, database and ports.
+
+    Each call up at once takes two RTP ports per leg (RTP and RTCP), two legs when answered.
+    """
     n = next(_counter)
-    rtp = 30000 + ((os.getpid() * 7 + n * 13) % 140) * 200
+    slots = 28000 // rtp_ports
+    rtp = 30000 + ((os.getpid() * 7 + n * 13) % slots) * rtp_ports
     settings = config.load(
         environ={},
         instance=f"t{os.getpid()}n{n}",
@@ -58,7 +64,7 @@ def stack_settings(tmp: Path, rules: Path, **extra: Any) -> config.Settings:
         sip=free_udp_port(),
         http=free_tcp_port(),
         rtp_start=rtp,
-        rtp_end=rtp + 199,
+        rtp_end=rtp + rtp_ports - 1,
     )
     return dataclasses.replace(settings, ports=ports)
 
