@@ -143,3 +143,22 @@ async def test_hostile_caller_name_is_stored_harmlessly(stack: Stack) -> None:
     second = await stack.call(ACME, caller_num="0612555001", caller_name="Next Caller")
     assert second.ok
     await stack.wait_record(lambda r: r.caller_number == "0612555001" and r.outcome == "answered")
+
+
+async def test_engine_reconnects_to_ami_when_asterisk_restarts(stack: Stack) -> None:
+    await stack.asterisk.stop()
+    await stack.wait_for(lambda s: not s["ami"]["connected"], 20, "the engine to see AMI go")
+    await stack.asterisk.start()
+    await stack.wait_for(lambda s: s["ami"]["connected"], 30, "the engine to log in again")
+
+    await stack.phone("op1", ring_ms=200)
+    result = await stack.call(ACME, caller_num="0612777000")
+
+    assert result.ok, result.output[-1500:]
+    record = await stack.wait_record(lambda r: r.ended_at is not None)
+    # Built from the new connection's events: answered by op1, and ended.
+    assert (record.outcome, record.operator, record.caller_number) == (
+        "answered",
+        "op1",
+        "0612777000",
+    )
