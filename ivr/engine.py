@@ -26,7 +26,7 @@ from ivr.portal import Portal
 from ivr.prompts import Prompts
 from ivr.records import db, repo
 from ivr.routing import OverridesFile, RulesHolder
-from ivr.routing.diskcache import DiskParseCache
+from ivr.routing.diskcache import DiskRulesCache
 from ivr.routing.overrides import OVERRIDES_FILE
 from ivr.routing.watch import RulesWatcher
 
@@ -77,9 +77,9 @@ class Engine:
         settings = self.settings
         await db.upgrade(settings.db_url)
         self.db = db.make_engine(settings.db_url)
-        # a restart parses only the rules files it has not parsed before
+        # a restart on unchanged rules reads them back compiled
         holder = RulesHolder(
-            settings.rules, cache=DiskParseCache(settings.state_dir / "rules-parsed")
+            settings.rules, cache=DiskRulesCache(settings.state_dir / "rules-cache")
         )
         self.ami = AmiClient(
             settings.bind,

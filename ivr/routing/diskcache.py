@@ -1,15 +1,18 @@
-"""Parsed rules files kept on disk, so a cold start parses only the files it has never seen.
+"""The compiled rules kept on disk, so a restart on unchanged rules skips the cold load.
 
-Parsing YAML into spec objects is most of a cold load (10,000 clients: seconds); a file's
-parse depends only on its name, its bytes and this code, so it is kept as one pickle per
-(name, content) under the user's cache folder (~/.cache/ivr/rules-parsed/<code version>/).
-A changed file gets a new entry; a change to the spec code starts a new version folder.
-After a load that wrote anything, entries (and versions) that load did not use are removed,
-so the folder holds about one entry per rules file.
+A cold load of 10,000 clients spends seconds parsing YAML and seconds compiling the specs.
+Both depend only on the files' names and bytes and on the routing code, so the last valid
+Rules is kept whole as one pickle, keyed by the folder and the digest of its files: a
+restart reads and hashes the files (the digest is computed anyway), then unpickles.
+The pickle is written in a background thread after a load, so neither start-up nor a reload
+waits for it. Within a process the ParseCache it extends still re-parses only edited files.
 
-The cache is an optimisation and never a source of truth: an entry that cannot be read or
-written is logged and the file is parsed as usual. It is as trusted as the code itself (the
-folder is the user's own, mode 0700): unpickling runs code, so it must never be shared.
+Keeping each parsed file on disk instead was measured and dropped: 10,000 small files cost
+more to write and read back than the YAML parse they save, and the compile remained.
+
+The cache is an optimisation, never a source of truth: an entry that cannot be read or
+written is logged and the rules are loaded as usual. It is as trusted as the code itself
+(the engine's own state folder, mode 0700): unpickling runs code, so never share it.
 """
 
 from __future__ import annotations
@@ -21,101 +24,88 @@ import pickle
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
-from ivr.routing import source, spec
 from ivr.routing.load import ParseCache
-from ivr.routing.source import Problem
+from ivr.routing.model import Rules
 
 log = logging.getLogger(__name__)
 
+ROUTING_CODE = Path(__file__).resolve().parent
+
 
 def code_version() -> str:
-    """Changes whenever the decoded objects could: the spec code, the decoder, Python itself."""
+    """Changes whenever a cached Rules could: any routing code, or Python itself."""
     digest = hashlib.sha256(sys.version.encode())
-    for module in (spec, source):
-        digest.update(Path(module.__file__ or "").read_bytes())
+    for module in sorted(ROUTING_CODE.glob("*.py")):
+        digest.update(module.name.encode() + b"\0" + module.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def default_folder() -> Path:
-    base = os.environ.get("IVR_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) / "ivr" if base else Path.home() / ".cache" / "ivr"
-    return root / "rules-parsed"
-
-
-class DiskParseCache(ParseCache):
-    def __init__(self, folder: Path | None = None) -> None:
+class DiskRulesCache(ParseCache):
+    def __init__(self, folder: Path) -> None:
         super().__init__()
-        self.folder = (folder or default_folder()) / code_version()
+        self.root = Path(folder)
+        self.folder = self.root / code_version()
         self.hits = self.writes = 0
-        self._writable = True  # after one failed write, stop trying (and logging) for this run
-        self._used: set[str] = set()  # entry names the current load read or wrote
-        self._wrote = False
+        self._writer: threading.Thread | None = None
 
-    def _entry(self, file: str, key: bytes) -> Path:
-        name = hashlib.sha256(file.encode() + b"\0" + key).hexdigest() + ".pickle"
-        self._used.add(name)
-        return self.folder / name
+    def _entry(self, source: str, version: str) -> Path:
+        name = hashlib.sha256(f"{source}\0{version}".encode()).hexdigest()[:32]
+        return self.folder / f"rules-{name}.pickle"
 
-    def get(self, file: str, key: bytes) -> tuple[object | None, list[Problem]] | None:
-        found = super().get(file, key)
-        if found is not None:
-            self._entry(file, key)  # still in use
-            return found
-        entry = self._entry(file, key)
+    def get_rules(self, source: str, version: str) -> Rules | None:
+        entry = self._entry(source, version)
         try:
             data = entry.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
-            log.warning("rules parse cache: cannot read %s: %s", entry, exc)
+            log.warning("rules cache: cannot read %s: %s", entry, exc)
             return None
         try:
-            value, problems = pickle.loads(data)  # noqa: S301 (the user's own cache folder)
-        except Exception as exc:  # a truncated or foreign entry: parse the file instead
-            log.warning("rules parse cache: ignoring %s: %s", entry, exc)
+            rules = pickle.loads(data)  # noqa: S301 (the engine's own state folder)
+        except Exception as exc:  # truncated, or written by other code: load as usual
+            log.warning("rules cache: ignoring %s: %s", entry, exc)
             return None
-        super().put(file, key, value, problems)
+        if not isinstance(rules, Rules) or rules.source_digest != version:
+            return None
         self.hits += 1
-        return value, problems
+        return rules
 
-    def put(self, file: str, key: bytes, value: object | None, problems: list[Problem]) -> None:
-        super().put(file, key, value, problems)
-        if not self._writable:
-            return
+    def put_rules(self, source: str, version: str, rules: Rules) -> None:
+        """Called only after get_rules missed: the entry is absent, broken or stale."""
+        entry = self._entry(source, version)
+        self.wait()  # one writer at a time; the newest rules win
+        self._writer = threading.Thread(
+            target=self._write, args=(entry, rules), name="rules-cache", daemon=True
+        )
+        self._writer.start()
+
+    def wait(self) -> None:
+        """Until the rules being written, if any, are on disk."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+
+    def _write(self, entry: Path, rules: Rules) -> None:
         try:
-            self._write(self._entry(file, key), (value, problems))
-        except Exception as exc:  # a full disk or a read-only home must not stop a load
-            self._writable = False
-            log.warning("rules parse cache: cannot write to %s, not caching: %s", self.folder, exc)
-
-    def _write(self, entry: Path, item: object) -> None:
-        if not self.folder.is_dir():
             self.folder.mkdir(parents=True, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".entry-", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(item, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, entry)  # readers see a whole entry or none
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        self.writes += 1
-        self._wrote = True
-
-    def prune(self) -> None:
-        """After a load: forget what it did not read, on disk too if the rules changed."""
-        super().prune()
-        used, wrote = self._used, self._wrote
-        self._used, self._wrote = set(), False
-        if not wrote:
-            return
-        try:
-            for entry in self.folder.glob("*.pickle"):
-                if entry.name not in used:
-                    entry.unlink(missing_ok=True)
-            for version in self.folder.parent.iterdir():
+            fd, tmp = tempfile.mkstemp(prefix=".rules-", dir=self.folder)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    pickle.dump(rules, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, entry)  # readers see a whole entry or none
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+            self.writes += 1
+            # only the newest rules are worth keeping, and only for this code
+            for old in self.folder.glob("rules-*.pickle"):
+                if old != entry:
+                    old.unlink(missing_ok=True)
+            for version in self.root.iterdir():
                 if version != self.folder and version.is_dir():
                     shutil.rmtree(version, ignore_errors=True)
-        except OSError as exc:
-            log.warning("rules parse cache: cannot tidy %s: %s", self.folder, exc)
+        except Exception as exc:  # a full disk or a read-only folder must not matter
+            log.warning("rules cache: cannot write to %s: %s", self.folder, exc)

@@ -79,6 +79,13 @@ class ParseCache:
     def put(self, file: str, key: bytes, value: object | None, problems: list[Problem]) -> None:
         self._entries[file] = (key, value, problems)
 
+    def get_rules(self, source: str, version: str) -> Rules | None:
+        """Rules compiled before from exactly these files; a memory cache has none."""
+        return None
+
+    def put_rules(self, source: str, version: str, rules: Rules) -> None:
+        """Valid rules just compiled; a memory cache needs them not (the holder keeps them)."""
+
     def prune(self) -> None:
         """Forget the files the last load did not read (deleted clients)."""
         self._entries = {f: e for f, e in self._entries.items() if f in self._seen}
@@ -103,54 +110,66 @@ def load_rules(path: Path, cache: ParseCache | None = None) -> Rules:
 
 def _load(path: Path, cache: ParseCache | None) -> Rules:
     problems: list[Problem] = []
-    digest = hashlib.sha256()
-    shared: s.SharedSpec | None = None
-    clients: list[tuple[s.ClientSpec, str]] = []  # (spec, file name relative to the rules)
     if path.is_dir():
         shared_path = next((path / n for n in SHARED_NAMES if (path / n).is_file()), None)
         if shared_path is None:
             raise RulesError([Problem(str(path / SHARED_NAMES[0]), 1, 1, "missing file")])
-        shared = _read(shared_path, shared_path.name, s.SharedSpec, problems, digest, cache)
         folder = path / "clients"
         files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
-        for file in files:
-            rel = f"clients/{file.name}"
-            client = _read(file, rel, s.ClientSpec, problems, digest, cache)
-            if client is not None:
-                clients.append((client, f"clients/{file.name}"))
+        sources = [_source(shared_path, shared_path.name, problems)]
+        sources += [_source(file, f"clients/{file.name}", problems) for file in files]
     elif path.is_file():
-        shared = _read(path, path.name, s.SharedSpec, problems, digest, cache)
-        if shared is not None:
-            clients.extend((c, path.name) for c in shared.clients)
+        sources = [_source(path, path.name, problems)]
     else:
         raise RulesError([Problem(str(path), 1, 1, "no such file or folder")])
+    digest = hashlib.sha256()
+    for _, rel, data in sources:
+        if data is not None:
+            digest.update(rel.encode() + b"\0" + data + b"\0")
+    version = digest.hexdigest()
+    if cache is not None and not problems:
+        compiled = cache.get_rules(str(path), version)
+        if compiled is not None:  # the very same bytes were compiled before
+            return compiled
+    shared: s.SharedSpec | None = None
+    clients: list[tuple[s.ClientSpec, str]] = []  # (spec, file name relative to the rules)
+    for n, (file, rel, data) in enumerate(sources):
+        if data is None:
+            continue
+        if n == 0:
+            shared = _decode(file, data, s.SharedSpec, problems, cache)
+        else:
+            client = _decode(file, data, s.ClientSpec, problems, cache)
+            if client is not None:
+                clients.append((client, rel))
     if shared is None:
         raise RulesError(problems)
-    if shared.clients and path.is_dir():
+    if path.is_file():
+        clients.extend((c, path.name) for c in shared.clients)
+    elif shared.clients:
         problems.append(
             Problem.at(shared.where("clients"), "clients go in clients/<id>.yaml in a folder")
         )
-    rules = Compiler(problems, str(path)).build(shared, clients, digest.hexdigest())
+    rules = Compiler(problems, str(path)).build(shared, clients, version)
     errors = [p for p in problems if not p.warning]
     if errors:
         raise RulesError(errors)
+    if cache is not None:
+        cache.put_rules(str(path), version, rules)
     return rules
 
 
-def _read(
-    file: Path,
-    rel: str,
-    cls: type[T],
-    problems: list[Problem],
-    digest: hashlib._Hash,
-    cache: ParseCache | None,
-) -> T | None:
+def _source(file: Path, rel: str, problems: list[Problem]) -> tuple[Path, str, bytes | None]:
     try:
-        data = file.read_bytes()
+        return file, rel, file.read_bytes()
     except OSError as exc:
         problems.append(Problem(str(file), 1, 1, f"cannot read: {exc.strerror}"))
-        return None
-    digest.update(rel.encode() + b"\0" + data + b"\0")
+        return file, rel, None
+
+
+def _decode(
+    file: Path, data: bytes, cls: type[T], problems: list[Problem], cache: ParseCache | None
+) -> T | None:
     key = hashlib.sha256(data).digest() + cls.__name__.encode()
     if cache is not None:
         hit = cache.get(str(file), key)

@@ -1,16 +1,20 @@
-"""DiskParseCache: a second process starts from the parses the first one wrote."""
+"""DiskRulesCache: a restart on unchanged rules gets the compiled rules back from disk."""
 
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from ivr.routing import RulesError, load_rules
-from ivr.routing.diskcache import DiskParseCache
+from ivr.routing import CallInfo, RulesError, load_rules
+from ivr.routing.diskcache import DiskRulesCache
+from ivr.routing.evaluate import evaluate
 
 RULES = Path(__file__).resolve().parents[2] / "routing_rules"
+INSTANTS = [datetime(2025, 4, 21, 10, tzinfo=UTC), datetime(2025, 3, 3, 8, 30, tzinfo=UTC)]
+INSTANTS += [datetime(2025, 12, 24, h, tzinfo=UTC) for h in (3, 11, 13, 22)]
 
 
 @pytest.fixture
@@ -19,68 +23,80 @@ def rules(tmp_path: Path) -> Path:
     return tmp_path / "rules"
 
 
-def test_a_new_cache_on_the_same_folder_parses_nothing_again(rules, tmp_path):
-    files = len(list(rules.rglob("*.yaml")))
-    first = DiskParseCache(tmp_path / "cache")
-    plain = load_rules(rules, first)
-    assert (first.writes, first.hits) == (files, 0)
+def restart(tmp_path: Path) -> DiskRulesCache:
+    """A new cache on the same folder, as a restarted engine makes."""
+    return DiskRulesCache(tmp_path / "cache")
 
-    second = DiskParseCache(tmp_path / "cache")  # as a restarted engine would
+
+def test_a_restart_on_unchanged_rules_compiles_nothing(rules, tmp_path):
+    first = restart(tmp_path)
+    plain = load_rules(rules, first)
+    first.wait()  # written in the background
+    assert (first.hits, first.writes) == (0, 1)
+
+    second = restart(tmp_path)
     again = load_rules(rules, second)
-    assert (second.writes, second.hits) == (0, files)
+    assert (second.hits, second.writes) == (1, 0)
+    assert again is not plain
     assert again.source_digest == plain.source_digest
     assert again.summary() == plain.summary()
     assert again.number_index == plain.number_index
+    for number in plain.number_index:  # the same answers, holidays and night shifts included
+        for at in INSTANTS:
+            call = CallInfo(called=number, caller="0612345678")
+            assert evaluate(again, call, at) == evaluate(plain, call, at)
 
+
+def test_an_edited_file_is_loaded_and_replaces_the_entry(rules, tmp_path):
+    load_rules(rules, first := restart(tmp_path))
+    first.wait()
     client = rules / "clients" / "rossi-idraulica.yaml"
     client.write_text(client.read_text().replace("0611111112", "0611111119"))
-    third = DiskParseCache(tmp_path / "cache")
-    changed = load_rules(rules, third)
-    assert (third.writes, third.hits) == (1, files - 1)
+
+    second = restart(tmp_path)
+    changed = load_rules(rules, second)
+    second.wait()
+    assert (second.hits, second.writes) == (0, 1)
     assert "0611111119" in changed.number_index
+    assert len(list(second.folder.glob("rules-*.pickle"))) == 1  # only the newest is kept
+    third = restart(tmp_path)
+    assert "0611111119" in load_rules(rules, third).number_index and third.hits == 1
 
 
-def test_problems_come_back_from_the_cache_word_for_word(rules, tmp_path):
+def test_invalid_rules_are_never_cached(rules, tmp_path):
     client = rules / "clients" / "rossi-idraulica.yaml"
     client.write_text(client.read_text().replace("timezone:", "timezon:"))
-    with pytest.raises(RulesError) as fresh:
-        load_rules(rules, DiskParseCache(tmp_path / "cache"))
-    cached = DiskParseCache(tmp_path / "cache")
-    with pytest.raises(RulesError) as again:
-        load_rules(rules, cached)
-    assert cached.hits > 0
-    assert str(again.value) == str(fresh.value)
+    cache = restart(tmp_path)
+    with pytest.raises(RulesError):
+        load_rules(rules, cache)
+    cache.wait()
+    assert cache.writes == 0
 
 
-def test_a_broken_entry_is_parsed_again_and_replaced(rules, tmp_path):
-    load_rules(rules, DiskParseCache(tmp_path / "cache"))
-    entries = sorted((tmp_path / "cache").rglob("*.pickle"))
-    entries[0].write_bytes(b"not a pickle")
-    cache = DiskParseCache(tmp_path / "cache")
-    load_rules(rules, cache)
-    assert cache.writes == 1 and cache.hits == len(entries) - 1
+def test_a_broken_entry_or_older_code_is_ignored(rules, tmp_path):
+    first = restart(tmp_path)
+    plain = load_rules(rules, first)
+    first.wait()
+    for entry in first.folder.glob("rules-*.pickle"):
+        entry.write_bytes(b"not a pickle")
+    second = restart(tmp_path)
+    assert load_rules(rules, second).summary() == plain.summary()
+    second.wait()
+    assert (second.hits, second.writes) == (0, 1)
+
+    older = tmp_path / "cache" / "0123456789abcdef"  # a version written by other code
+    older.mkdir()
+    client = rules / "clients" / "rossi-idraulica.yaml"
+    client.write_text(client.read_text() + "\n")
+    load_rules(rules, third := restart(tmp_path))
+    third.wait()
+    assert not older.exists()
 
 
 def test_an_unwritable_cache_folder_does_not_stop_a_load(rules, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder would go")
-    cache = DiskParseCache(blocker)
+    cache = DiskRulesCache(blocker)
     assert load_rules(rules, cache).summary() == load_rules(rules).summary()
+    cache.wait()
     assert cache.writes == 0
-
-
-def test_entries_the_rules_no_longer_use_are_removed(rules, tmp_path):
-    files = len(list(rules.rglob("*.yaml")))
-    cache = DiskParseCache(tmp_path / "cache")
-    old_version = tmp_path / "cache" / "0123456789abcdef"
-    old_version.mkdir(parents=True)
-    load_rules(rules, cache)
-    assert len(list(cache.folder.glob("*.pickle"))) == files
-    assert not old_version.exists()  # written by older code: never read again
-
-    client = rules / "clients" / "rossi-idraulica.yaml"
-    for old, new in (("0611111112", "0611111119"), ("0611111119", "0611111118")):
-        client.write_text(client.read_text().replace(old, new))
-        assert new in load_rules(rules, cache).number_index
-        assert new in load_rules(rules, DiskParseCache(tmp_path / "cache")).number_index
-    assert len(list(cache.folder.glob("*.pickle"))) == files
