@@ -41,9 +41,7 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def stack_settings(
-    tmp: Path, rules: Path, rtp_ports: int = 200, **extra: Any
-) -> config.Settings:
+def stack_settings(tmp: Path, rules: Path, rtp_ports: int = 200, **extra: Any) -> config.Settings:
     """Settings for one isolated instance: its own name, database and ports.
 
     Each call up at once takes two RTP ports per leg (RTP and RTCP), two legs when answered.
