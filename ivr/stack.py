@@ -49,13 +49,8 @@ def stack_settings(tmp: Path, rules: Path, rtp_ports: int = 200, **extra: Any) -
     n = next(_counter)
     slots = 28000 // rtp_ports
     rtp = 30000 + ((os.getpid() * 7 + n * 13) % slots) * rtp_ports
-    settings = config.load(
-        environ={},
-        instance=f"t{os.getpid()}n{n}",
-        db_url=f"sqlite+aiosqlite:///{tmp / 'ivr.db'}",
-        rules=rules,
-        **extra,
-    )
+    extra.setdefault("db_url", f"sqlite+aiosqlite:///{tmp / 'ivr.db'}")
+    settings = config.load(environ={}, instance=f"t{os.getpid()}n{n}", rules=rules, **extra)
     ports = config.Ports(
         agi=free_tcp_port(),
         ami=free_tcp_port(),

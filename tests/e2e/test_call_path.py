@@ -162,3 +162,28 @@ async def test_engine_reconnects_to_ami_when_asterisk_restarts(stack: Stack) -> 
         "op1",
         "0612777000",
     )
+
+
+async def test_records_go_to_postgresql_when_the_url_says_so(tmp_path, postgres_server) -> None:
+    """The multi-node store: the same engine and call, records in a real PostgreSQL."""
+    from pg_server import new_database
+
+    from ivr.stack import stack_settings
+
+    url = await new_database(postgres_server)
+    settings = stack_settings(tmp_path, Path(__file__).parent / "rules", db_url=url)
+    stack = Stack(settings, tmp_path / "work")
+    try:
+        await stack.start()
+        await stack.phone("op1", ring_ms=200)
+        result = await stack.call(ACME, caller_num="0612888000", caller_name="Su Postgres")
+        assert result.ok, result.output[-1500:]
+        record = await stack.wait_record(lambda r: r.ended_at is not None)
+    finally:
+        await stack.close()
+    assert stack.db.dialect.name == "postgresql"
+    assert (record.outcome, record.operator, record.caller_name) == (
+        "answered",
+        "op1",
+        "Su Postgres",
+    )
