@@ -48,9 +48,13 @@ ACCOUNT_PREFIX = "esc-"
 REASONS = {"0": FAILED, "1": NO_ANSWER, "3": NO_ANSWER, "5": BUSY, "8": FAILED}
 ANSWER_REASON = "4"
 # A refused call ends before Asterisk reads its BUSY (OriginateResponse then says only
-# "failed", reason 0): the channel's hang-up cause, in the HangupRequest before it, tells.
+# "failed", reason 0): the channel's hang-up cause tells, in a HangupRequest or Hangup event
+# that may come before or after the OriginateResponse.
 CAUSES = {"17": BUSY, "18": NO_ANSWER, "19": NO_ANSWER}
 GRACE = timedelta(seconds=3)  # a channel being set up may not be listed yet
+# Events kept for an Originate whose response has not reached _place yet (they race).
+EARLY_MAX = 1000
+CAUSE_WAIT = timedelta(seconds=2)
 
 
 def account(attempt_id: int) -> str:
@@ -62,6 +66,9 @@ class Escalations:
         self.services = services
         self._awaiting: dict[str, int] = {}  # Originate ActionID -> attempt id
         self._causes: dict[int, str] = {}  # attempt id -> hang-up cause, until its response
+        self._early: dict[str, Message] = {}  # ActionID -> OriginateResponse not yet matched
+        self._failing: dict[int, datetime] = {}  # failed attempt id -> since, awaiting a cause
+        self.started_at = services.clock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -96,6 +103,10 @@ class Escalations:
         delay = services.settings.escalation_tick
         unwatched: list[store.AttemptRecord] = []
         to_mail: list[tuple[store.RunRecord, Plan]] = []
+        for attempt_id, since in list(self._failing.items()):
+            if services.clock() - since > CAUSE_WAIT:  # no cause came: a plain failure
+                del self._failing[attempt_id]
+                await self._close(attempt_id, FAILED, "originate reason 0")
         for run, attempts in await store.running(services.sessions):
             if run.plan is None:
                 resolved = await self._resolve(run)
@@ -104,9 +115,13 @@ class Escalations:
                 run = resolved
             plan = run.plan
             assert plan is not None
-            watched = set(self._awaiting.values())
-            unwatched += [a for a in attempts if a.outcome is None and a.id not in watched]
             now = services.clock()
+            watched = {*self._awaiting.values(), *self._failing}
+            unwatched += [
+                a
+                for a in attempts
+                if a.outcome is None and a.id not in watched and self._lost(a, plan, now)
+            ]
             step = next_step(plan, run.started_at, [a.state() for a in attempts], now)
             if isinstance(step, Finished):
                 await store.finish_run(services.sessions, run.id, step.result, now)
@@ -176,6 +191,21 @@ class Escalations:
             return
         if response.action_id:
             self._awaiting[response.action_id] = attempt_id
+            early = self._early.pop(response.action_id, None)
+            if early is not None:
+                await self._originate_response(early)
+
+    def _lost(self, attempt: store.AttemptRecord, plan: Plan, now: datetime) -> bool:
+        """May nobody be waiting for this call's outcome any more?
+
+        One placed by an engine that died, or one this engine placed and that was answered
+        long enough ago that the escalation route should have said what happened (a second
+        engine's calls are left to that engine until then).
+        """
+        if attempt.placed_at < self.started_at:
+            return True
+        ring = plan.contacts[attempt.contact].ring if attempt.contact < len(plan.contacts) else 0
+        return now - attempt.placed_at > timedelta(seconds=ring) + GRACE
 
     async def _close_lost(self, attempts: list[store.AttemptRecord]) -> None:
         """Close calls nobody waits for any more once Asterisk has no channel for them."""
@@ -217,28 +247,43 @@ class Escalations:
             await self._message_left(event)
 
     async def _originate_response(self, event: Message) -> None:
-        attempt_id = self._awaiting.pop(event.action_id or "", None)
+        action_id = event.action_id or ""
+        attempt_id = self._awaiting.pop(action_id, None)
         if attempt_id is None:
+            if action_id and len(self._early) < EARLY_MAX:
+                self._early[action_id] = event  # _place has not seen its response yet
             return
         reason = event.get("Reason", "")
         cause = self._causes.pop(attempt_id, "")
-        if reason != ANSWER_REASON:  # answered: the escalation route records the outcome
-            outcome = REASONS.get(reason, FAILED)
-            if reason == "0":
-                outcome = CAUSES.get(cause, FAILED)
-            await store.close_attempt(
-                self.services.sessions,
-                attempt_id,
-                outcome,
-                self.services.clock(),
-                f"originate reason {reason}" + (f", cause {cause}" if cause else ""),
-            )
+        if reason == ANSWER_REASON:
+            return  # answered: the escalation route records the outcome
+        if reason == "0" and not cause:
+            self._failing[attempt_id] = self.services.clock()  # its cause may follow
+            return
+        outcome = CAUSES.get(cause, FAILED) if reason == "0" else REASONS.get(reason, FAILED)
+        detail = f"originate reason {reason}" + (f", cause {cause}" if cause else "")
+        await self._close(attempt_id, outcome, detail)
+
+    async def _close(self, attempt_id: int, outcome: str, detail: str) -> None:
+        services = self.services
+        await store.close_attempt(services.sessions, attempt_id, outcome, services.clock(), detail)
         self.wake()
 
     async def _hangup(self, event: Message) -> None:
-        attempt_id = int(event.get("AccountCode", "")[len(ACCOUNT_PREFIX) :] or 0)
-        if attempt_id in self._awaiting.values():
-            self._causes[attempt_id] = event.get("Cause", "")
+        number = event.get("AccountCode", "")[len(ACCOUNT_PREFIX) :]
+        if not number.isdigit():
+            return
+        attempt_id = int(number)
+        cause = event.get("Cause", "")
+        if attempt_id in self._failing:
+            del self._failing[attempt_id]
+            await self._close(
+                attempt_id, CAUSES.get(cause, FAILED), f"originate reason 0, cause {cause}"
+            )
+            return
+        if len(self._causes) >= EARLY_MAX:
+            self._causes.pop(next(iter(self._causes)))
+        self._causes[attempt_id] = cause
 
     async def _message_left(self, event: Message) -> None:
         """The IVR's emergency option: the caller's message is recorded, start the ladder."""
