@@ -100,8 +100,9 @@ class DiskRulesCache(ParseCache):
             finally:
                 Path(tmp).unlink(missing_ok=True)
             self.writes += 1
-            # only the newest rules are worth keeping, and only for this code
-            for old in self.folder.glob("rules-*.pickle"):
+            # only the newest rules are worth keeping, and only for this code; a temporary
+            # file left by a process stopped mid-write is garbage too
+            for old in [*self.folder.glob("rules-*.pickle"), *self.folder.glob(".rules-*")]:
                 if old != entry:
                     old.unlink(missing_ok=True)
             for version in self.root.iterdir():

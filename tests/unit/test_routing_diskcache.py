@@ -86,11 +86,13 @@ def test_a_broken_entry_or_older_code_is_ignored(rules, tmp_path):
 
     older = tmp_path / "cache" / "0123456789abcdef"  # a version written by other code
     older.mkdir()
+    stopped = second.folder / ".rules-left-by-a-crash"
+    stopped.write_bytes(b"half a pickle")
     client = rules / "clients" / "rossi-idraulica.yaml"
     client.write_text(client.read_text() + "\n")
     load_rules(rules, third := restart(tmp_path))
     third.wait()
-    assert not older.exists()
+    assert not older.exists() and not stopped.exists()
 
 
 def test_an_unwritable_cache_folder_does_not_stop_a_load(rules, tmp_path):
