@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "ivr_console"
 KEEPALIVE_SECONDS = 15.0
 HISTORY = 5  # earlier calls of the caller shown on the card
@@ -211,6 +212,7 @@ class Portal:
         app.router.add_get("/events", self.events)
         app.router.add_post("/outcome", self.save_outcome)
         app.router.add_get("/supervisor", self.supervisor)
+        app.router.add_static("/static", STATIC)
 
         async def on_shutdown(_app: web.Application) -> None:
             await self.close()  # ends the event streams, which would hold the shutdown
@@ -222,7 +224,7 @@ class Portal:
         text = self.env.get_template(name).render(root=self.prefix, **context)
         response = web.Response(text=text, status=status, content_type="text/html")
         response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'"
+            "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'"
         )
         response.headers["X-Frame-Options"] = "DENY"
         return response

@@ -425,3 +425,14 @@ async def test_urgent_without_a_ladder_records_the_flag_only(console: Console) -
     note = await console.portal._escalate(call, outcome)
 
     assert note == "urgent: no escalation ladder in this client's rules (flag recorded only)"
+
+
+async def test_pages_forbid_inline_scripts(console: Console) -> None:
+    await console.login()
+    response = await console.client.get("/console/")
+    policy = response.headers["Content-Security-Policy"]
+    scripts = next(part for part in policy.split(";") if "script-src" in part)
+    assert scripts.strip() == "script-src 'self'"  # no inline script may run
+    assert "<script>" not in await response.text()  # the page's one script is a file
+    script = await console.client.get("/console/static/console.js")
+    assert script.status == 200 and "EventSource" in await script.text()

@@ -1,0 +1,26 @@
+// News of this operator's calls arrive as server-sent events; the card is fetched from the
+// server, which escapes every value, so nothing from a call is ever parsed as markup here.
+(function () {
+  const panel = document.getElementById("panel");
+  const state = document.getElementById("state");
+  const card = document.getElementById("card");
+  let shown = card ? card.dataset.linkedid : "";
+  const root = document.querySelector("main").dataset.root;
+  const source = new EventSource(root + "/events");
+  source.onopen = function () { document.body.dataset.live = "yes"; };
+  source.addEventListener("call", async function (e) {
+    const news = JSON.parse(e.data);
+    state.textContent = news.state;
+    const fresh = ["hello", "ringing", "connected"].includes(news.kind);
+    // A call that rang and was taken elsewhere (or given up) leaves the card it popped.
+    const gone = news.kind === "missed" && news.linkedid === shown;
+    if (gone || (fresh && news.linkedid && news.linkedid !== shown)) {
+      const response = await fetch(root + "/panel", {credentials: "same-origin"});
+      if (response.ok) {
+        panel.innerHTML = await response.text();
+        const card = document.getElementById("card");
+        shown = card ? card.dataset.linkedid : "";
+      }
+    }
+  });
+})();
