@@ -73,9 +73,10 @@ async def _acknowledged(
 
 async def _connect(call: AgiCall, services: Services, run: store.RunRecord) -> None:
     prompts = services.prompts
-    if not run.callback:
+    number = speech.dialable(run.callback)
+    if not number:
         await call.stream_file(await prompts.file_for(speech.NO_CALLBACK, "en"))
         return
     await call.stream_file(await prompts.file_for(speech.CONNECTING, "en"))
-    target = services.settings.outbound_dial.format(number=run.callback)
+    target = services.settings.outbound_dial.format(number=number)
     await call.exec("Dial", target, str(services.settings.ring_timeout))

@@ -34,7 +34,7 @@ from ivr.escalation.ladder import (
     Wait,
     next_step,
 )
-from ivr.escalation.speech import intro_prompt
+from ivr.escalation.speech import dialable, intro_prompt
 from ivr.records import repo
 
 if TYPE_CHECKING:
@@ -164,14 +164,14 @@ class Escalations:
             return  # another engine (or an earlier tick) has this slot
         with contextlib.suppress(Exception):  # a missing voice must not stop the call
             await services.prompts.file_for(intro_prompt(run), "en")
-        display = (run.client_name or run.client_id or "urgent").replace('"', "")
+        display = " ".join((run.client_name or run.client_id or "").replace('"', "").split())
         fields = [
             ("Action", "Originate"),
             ("Channel", services.settings.outbound_dial.format(number=contact.number)),
             ("Context", CONTEXT),
             ("Exten", "s"),
             ("Priority", "1"),
-            ("CallerID", f'"Urgent {display}" <{run.callback or ""}>'),
+            ("CallerID", f'"Urgent {display}" <{dialable(run.callback)}>'),
             ("Account", account(attempt_id)),
             ("Timeout", str(contact.ring * 1000)),
             ("Async", "true"),

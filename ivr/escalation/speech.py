@@ -23,6 +23,12 @@ NO_CALLBACK = Prompt(
 )
 
 
+def dialable(number: str | None) -> str:
+    """Only the digits of a number a caller gave: nothing else reaches Dial() or a caller ID
+    (an '&' would add a channel to Dial, a line break would end an AMI field)."""
+    return "".join(char for char in number or "" if char.isascii() and char.isdigit())
+
+
 def spoken_digits(number: str) -> str:
     """'0612' -> '0 6 1 2': a number is read digit by digit, not as six hundred and twelve."""
     return " ".join(char for char in number if char.isdigit())

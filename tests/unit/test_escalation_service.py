@@ -16,6 +16,7 @@ from ivr.ami.message import Message
 from ivr.config import Settings
 from ivr.escalation import store
 from ivr.escalation.service import Escalations
+from ivr.escalation.speech import dialable
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.routing.model import Contact, Ladder
 
@@ -207,3 +208,26 @@ async def test_a_failure_with_no_cause_is_a_failure(sessions: store.Sessions) ->
 
     attempts = await store.attempts_for_call(sessions, "1.1")
     assert [(a.contact_name, a.outcome) for a in attempts] == [("Mario", "failed"), ("Luca", None)]
+
+
+async def test_a_hostile_callback_number_reaches_neither_dial_nor_the_caller_id(
+    sessions: store.Sessions,
+) -> None:
+    clock, ami = Clock(), FakeAmi()
+    escalations = Escalations(services(sessions, clock, ami))
+    await store.start_escalation(
+        sessions,
+        linkedid="6.6",
+        client_id=None,
+        ladder="night",
+        message_path=None,
+        caller_name="x",
+        callback="06 12\r\nAction: Hangup&PJSIP/opx",
+        now=T0,
+    )
+
+    await escalations.tick()
+
+    [originate] = ami.sent
+    assert originate["CallerID"] == '"Urgent " <0612>'
+    assert dialable("06 12\r\n&PJSIP/opx") == "0612"
