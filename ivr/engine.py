@@ -159,6 +159,7 @@ class Engine:
                 if holder
                 else None
             ),
+            "overrides": self.services.overrides.status(utcnow()) if self.services else None,
         }
 
     def request_stop(self) -> None:

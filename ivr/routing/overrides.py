@@ -173,3 +173,12 @@ class OverridesFile:
             self.last_error = str(exc)
             log.error("overrides file rejected, keeping the previous overrides: %s", exc)
         return self._overrides
+
+    def status(self, now: datetime) -> dict[str, Any]:
+        """For `ivr status`: the overrides in force now, and why the file was refused if it was."""
+        active = [o for o in self.current().items if o.active(now)]
+        return {
+            "path": str(self.store.path),
+            "in_force": {o.client: o.mode for o in active},
+            "last_error": self.last_error,
+        }

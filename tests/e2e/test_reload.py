@@ -195,6 +195,8 @@ async def test_an_override_set_from_the_shell_routes_the_next_call(stack: Stack)
         stack, "override", "set", "acme", "message", "--for", "1h", "--reason", "flood"
     )
     assert said.startswith("acme: message")
+    status = await stack.wait_for(lambda s: "acme" in s["overrides"]["in_force"], 10, "override")
+    assert status["overrides"]["in_force"] == {"acme": "message"}
 
     result = await stack.call(ACME, caller_num="0612888001", hold_ms=7000, timeout=60)
     assert result.ok, result.output[-1500:]
@@ -202,6 +204,7 @@ async def test_an_override_set_from_the_shell_routes_the_next_call(stack: Stack)
     assert (record.route, record.outcome, record.operator) == ("message", "message-left", None)
 
     await ivr(stack, "override", "clear", "acme")
+    await stack.wait_for(lambda s: s["overrides"]["in_force"] == {}, 10, "override cleared")
     result = await stack.call(ACME, caller_num="0612888002")
     assert result.ok, result.output[-1500:]
     record = await stack.wait_record(settled("0612888002"))

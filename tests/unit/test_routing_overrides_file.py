@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ivr.routing import Override, Overrides, OverridesFile, OverrideStore
 
@@ -45,3 +45,20 @@ def test_a_broken_file_keeps_the_last_good_overrides(tmp_path):
     OverrideStore(path).save(Overrides((Override("*", "closed"),)))
     assert cached.current().for_client("anyone", NOW).mode == "closed"
     assert cached.last_error is None
+
+
+def test_status_lists_what_is_in_force_and_why_a_file_was_refused(tmp_path):
+    path = tmp_path / "overrides.json"
+    store = OverrideStore(path)
+    store.set(Override("acme", "message", until=NOW + timedelta(hours=1)), NOW)
+    store.set(Override("rossi", "closed", until=NOW - timedelta(hours=1)), NOW - timedelta(hours=2))
+    cached = OverridesFile(path)
+    assert cached.status(NOW) == {
+        "path": str(path),
+        "in_force": {"acme": "message"},
+        "last_error": None,
+    }
+    path.write_text("[]")
+    status = cached.status(NOW)
+    assert status["in_force"] == {"acme": "message"}  # the last good ones still apply
+    assert "expected {'overrides': [...]}" in status["last_error"]
