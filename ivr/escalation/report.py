@@ -13,7 +13,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ivr.escalation.store import AttemptRecord, RunRecord, attempts_for_call, list_runs
+from ivr.escalation.store import (
+    AttemptRecord,
+    RunRecord,
+    attempts_for_call,
+    list_runs,
+    runs_for_call,
+)
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.report import visible
 
@@ -72,9 +78,10 @@ async def _load(
     engine = make_engine(url)
     sessions = session_factory(engine)
     try:
-        runs = await list_runs(sessions, limit=limit)
         if linkedid is not None:
-            runs = [run for run in runs if run.linkedid == linkedid]
+            runs = await runs_for_call(sessions, linkedid)
+        else:
+            runs = await list_runs(sessions, limit=limit)
         out = []
         for run in runs:
             attempts = await attempts_for_call(sessions, run.linkedid)
