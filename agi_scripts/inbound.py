@@ -31,8 +31,8 @@ async def run_menus(
 ) -> tuple[CallInfo, Decision]:
     """Offer each menu the decision starts with; evaluate again with every key pressed.
 
-    A menu is played up to 1 + retries times while nothing or a wrong key is pressed; then
-    the rules' default for that menu applies (the chain after the menu step).
+    A menu is offered `retries` times while nothing or a wrong key is pressed; then the
+    rules' default for that menu applies (the chain after the menu step).
     """
     overrides = services.overrides.current()  # once per call, like the rules
     decision = evaluate(rules, info, now, overrides)
@@ -46,11 +46,12 @@ async def run_menus(
         client_id = decision.client.id if decision.client else None
         prompt = await services.prompts.resolve(rules, client_id, menu.prompt or "", language)
         key = ""
-        for attempt in range(1 + max(0, menu.retries)):
+        offers = max(1, menu.retries)  # the rules' `retries`: how often the prompt is offered
+        for attempt in range(1, offers + 1):
             key = await call.get_data(prompt, menu.timeout * 1000, 1)
             if key in menu.options:
                 break
-            if key and menu.invalid_prompt and attempt < menu.retries:
+            if key and menu.invalid_prompt and attempt < offers:
                 invalid = await services.prompts.resolve(
                     rules, client_id, menu.invalid_prompt, language
                 )
