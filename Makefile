@@ -5,7 +5,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := var/stamps
-DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2
+# libatomic1: the node that Playwright's Python package runs needs it.
+DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint unit e2e bench sysdeps venv asterisk clean

@@ -13,9 +13,10 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import sys
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +132,18 @@ class Stack:
             await self.engine.wait()
         self.engine = None
 
-    def break_database(self) -> None:
-        """Make the engine's database unusable under it: every write now raises."""
-        path = Path(self.settings.db_url.split(":///", 1)[1])
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        path.mkdir()  # a folder where the database file was: opening it fails
+    @contextlib.contextmanager
+    def database_locked(self) -> Iterator[None]:
+        """Hold the engine's SQLite database in an exclusive transaction: its writes wait out
+        their busy timeout, then fail, as on a database that has gone away."""
+        path = self.settings.db_url.split(":///", 1)[1]
+        holder = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            yield
+        finally:
+            holder.rollback()
+            holder.close()
 
     def status(self) -> dict[str, Any] | None:
         url = f"http://{self.settings.bind}:{self.settings.ports.http}/api/status"
