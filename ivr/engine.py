@@ -86,7 +86,7 @@ class Engine:
             settings.ports.ami,
             settings.ami_user,
             settings.ami_secret,
-            on_event=self.on_event,
+            on_batch=self.on_events,
         )
         self.services = Services(
             settings=settings,
@@ -121,10 +121,27 @@ class Engine:
             holder.digest,
         )
 
-    async def on_event(self, event: Message) -> None:
+    async def on_events(self, events: list[Message]) -> None:
+        """Events as they queued up: their call records in one transaction, then each
+        event's own handlers, in order, each failure kept to its event."""
         if self.services is None:
             return
-        if event.event in RECORD_EVENTS:
+        facts = [dict(e.items()) for e in events if e.event in RECORD_EVENTS]
+        if facts:
+            try:
+                await repo.apply_events(self.services.sessions, facts)
+            except Exception:  # the records miss these facts; the handlers below still run
+                log.exception("writing %d AMI events to the call records failed", len(facts))
+        for event in events:
+            try:
+                await self.on_event(event, recorded=True)
+            except Exception:
+                log.exception("handling AMI %s failed", event.event)
+
+    async def on_event(self, event: Message, *, recorded: bool = False) -> None:
+        if self.services is None:
+            return
+        if event.event in RECORD_EVENTS and not recorded:
             await repo.apply_event(self.services.sessions, dict(event.items()))
         if self.escalations is not None:  # after the record: it reads the message's call
             await self.escalations.on_event(event)
