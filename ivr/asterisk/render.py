@@ -95,13 +95,23 @@ class Trunk:
     port: int = 5060
 
 
+def penalty_of(rules: Rules, group_id: str, operator: str) -> int:
+    """0 for a member with the group's skill (or when the group names none), else 1:
+    app_queue offers a call to higher penalties only when no lower one is free."""
+    skill = rules.groups[group_id].skill
+    return 0 if skill is None or skill in rules.operators[operator].skills else 1
+
+
 def queues_of(rules: Rules, ring_seconds: int) -> list[Queue]:
     """Every operator group as a queue; an operator rings at most the group's whole wait."""
     return [
         Queue(
             id=group.id,
             strategy=group.strategy,
-            members=tuple(QueueMember(op, rules.operators[op].endpoint) for op in group.members),
+            members=tuple(
+                QueueMember(op, rules.operators[op].endpoint, penalty_of(rules, group.id, op))
+                for op in group.members
+            ),
             ring_seconds=max(1, min(ring_seconds, group.timeout)),
         )
         for group in rules.groups.values()

@@ -282,7 +282,15 @@ class Compiler:
             if not group.members:
                 self.warn(group.where("members"), f"group {group_id!r} has no operators")
             self._positive(group, "timeout", group.timeout)
-            self.groups[group_id] = Group(group_id, tuple(members), group.strategy, group.timeout)
+            skilled = [m for m in members if group.skill in self.operators[m].skills]
+            if group.skill is not None and members and not skilled:
+                self.warn(
+                    group.where("skill"),
+                    f"no operator of group {group_id!r} has the skill {group.skill!r}",
+                )
+            self.groups[group_id] = Group(
+                group_id, tuple(members), group.strategy, group.timeout, group.skill
+            )
         for name, prompt in shared.prompts.items():
             self.prompts[name] = self._prompt(name, prompt)
         for name, ladder in shared.ladders.items():

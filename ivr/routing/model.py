@@ -25,6 +25,7 @@ class Group:
     members: tuple[str, ...]  # operator ids, in order
     strategy: str = "ringall"
     timeout: int = 20
+    skill: str | None = None  # members with it are offered calls first (queue penalty 0)
 
 
 @dataclass(frozen=True)

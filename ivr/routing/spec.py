@@ -35,6 +35,13 @@ class GroupSpec(Spec):
     members: tuple[str, ...] = field(metadata=doc("Operator ids, in preference order."))
     strategy: Strategy = field(default="ringall", metadata=doc("Asterisk queue strategy."))
     timeout: int = field(default=20, metadata=doc("Seconds to ring before the next step."))
+    skill: str | None = field(
+        default=None,
+        metadata=doc(
+            "Members with this skill are offered the group's calls first; the others (queue"
+            " penalty 1) only when no member with the skill is free."
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

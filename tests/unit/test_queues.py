@@ -61,3 +61,27 @@ def test_every_group_is_rendered_as_a_queue_with_its_members(
     fallback = text.split("[fallback]", 1)[1]
     assert "timeout = 3" in fallback  # never longer than the group's whole wait
     assert "member => PJSIP/op3,0,op3,PJSIP/op3" in fallback
+
+
+def test_members_without_the_groups_skill_wait_one_penalty_level(tmp_path: Path) -> None:
+    rules_dir = tmp_path / "rules"
+    (rules_dir / "clients").mkdir(parents=True)
+    (rules_dir / "shared.yaml").write_text(
+        "fallback_group: plumbers\n"
+        "operators:\n"
+        "  op1: {name: Anna, skills: [plumbing]}\n"
+        "  op2: {name: Bruno, skills: [legal]}\n"
+        "groups:\n"
+        "  plumbers: {members: [op2, op1], skill: plumbing}\n"
+        "  lawyers: {members: [op1], skill: legal}\n"
+    )
+    (rules_dir / "clients" / "x.yaml").write_text(
+        'name: X\nnumbers: ["0611"]\nrules:\n  - to: plumbers\n'
+    )
+    rules = load_rules(rules_dir)
+    queues = {q.id: q for q in queues_of(rules, ring_seconds=20)}
+
+    assert [(m.id, m.penalty) for m in queues["plumbers"].members] == [("op2", 1), ("op1", 0)]
+    assert [w.message for w in rules.warnings] == [
+        "no operator of group 'lawyers' has the skill 'legal'"
+    ]
