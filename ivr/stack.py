@@ -22,6 +22,8 @@ from typing import Any
 
 from ivr import config
 from ivr.__main__ import render_instance
+from ivr.ami.client import AmiClient
+from ivr.ami.message import Message
 from ivr.asterisk.instance import Asterisk
 from ivr.asterisk.render import Trunk
 from ivr.records import db, repo
@@ -205,3 +207,43 @@ class Stack:
         await self.db.dispose()
         shutil.rmtree(self.settings.host_run_dir, ignore_errors=True)
         shutil.rmtree(self.settings.state_dir, ignore_errors=True)
+
+
+class AmiEvents:
+    """A test's own AMI connection to the stack's Asterisk: every event, for assertions.
+
+    async with AmiEvents(stack) as events:
+        await stack.call(...)
+        answered = await events.wait(lambda e: e.event == "DialEnd")
+    """
+
+    def __init__(self, stack: Stack) -> None:
+        s = stack.settings
+        self.seen: list[Message] = []
+        self.changed = asyncio.Event()
+        self.client = AmiClient(s.bind, s.ports.ami, s.ami_user, s.ami_secret, on_event=self.add)
+
+    async def add(self, event: Message) -> None:
+        self.seen.append(event)
+        self.changed.set()
+
+    async def wait(self, predicate: Callable[[Message], bool], timeout: float = 30.0) -> Message:
+        """The first event, seen or still to come, that satisfies predicate."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for event in self.seen:
+                    if predicate(event):
+                        return event
+                self.changed.clear()
+                await self.changed.wait()
+
+    def all(self, predicate: Callable[[Message], bool]) -> list[Message]:
+        return [event for event in self.seen if predicate(event)]
+
+    async def __aenter__(self) -> AmiEvents:
+        await self.client.start()
+        await self.client.wait_connected(10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()

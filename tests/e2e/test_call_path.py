@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from ivr.ami.client import AmiClient
-from ivr.ami.message import Message, unescape_c
+from ivr.ami.message import unescape_c
+from ivr.stack import AmiEvents as Events
 from ivr.stack import Stack
 
 pytestmark = pytest.mark.e2e
 ACME = "0611000001"
 NEVER = 3_600_000  # ring_ms of a phone nobody picks up
-
-
-class Events:
-    """The test's own AMI connection: what Asterisk reports, for assertions."""
-
-    def __init__(self, stack: Stack) -> None:
-        s = stack.settings
-        self.seen: list[Message] = []
-        self.changed = asyncio.Event()
-        self.client = AmiClient(s.bind, s.ports.ami, s.ami_user, s.ami_secret, on_event=self.add)
-
-    async def add(self, event: Message) -> None:
-        self.seen.append(event)
-        self.changed.set()
-
-    async def wait(self, predicate, timeout: float = 30.0) -> Message:  # type: ignore[no-untyped-def]
-        async with asyncio.timeout(timeout):
-            while True:
-                for event in self.seen:
-                    if predicate(event):
-                        return event
-                self.changed.clear()
-                await self.changed.wait()
-
-    async def __aenter__(self) -> Events:
-        await self.client.start()
-        await self.client.wait_connected(10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.client.close()
 
 
 async def test_answered_call_is_recorded_with_its_operator(stack: Stack) -> None:

@@ -18,12 +18,11 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 
-from ivr.ami.client import AmiClient
-from ivr.ami.message import Message
 from ivr.asterisk.render import Trunk
 from ivr.escalation.store import AttemptRecord, RunRecord, attempts_for_call, runs_for_call
 from ivr.escalation.store import start_escalation as start
 from ivr.sipp import free_udp_port, sipp_binary
+from ivr.stack import AmiEvents as Events
 from ivr.stack import Stack, free_tcp_port, stack_settings
 
 pytestmark = pytest.mark.e2e
@@ -68,37 +67,6 @@ class ContactPhones:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-class Events:
-    """The test's own AMI connection: what Asterisk reports, for assertions."""
-
-    def __init__(self, stack: Stack) -> None:
-        s = stack.settings
-        self.seen: list[Message] = []
-        self.changed = asyncio.Event()
-        self.client = AmiClient(s.bind, s.ports.ami, s.ami_user, s.ami_secret, on_event=self.add)
-
-    async def add(self, event: Message) -> None:
-        self.seen.append(event)
-        self.changed.set()
-
-    async def wait(self, predicate: Callable[[Message], bool], timeout: float = 30.0) -> Message:
-        async with asyncio.timeout(timeout):
-            while True:
-                for event in self.seen:
-                    if predicate(event):
-                        return event
-                self.changed.clear()
-                await self.changed.wait()
-
-    async def __aenter__(self) -> Events:
-        await self.client.start()
-        await self.client.wait_connected(10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.client.close()
 
 
 @dataclasses.dataclass

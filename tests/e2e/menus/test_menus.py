@@ -7,16 +7,15 @@ starts). Pressing 1 rings the desk (op1), 2 takes a message, no key rings the fa
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.records import repo
+from ivr.stack import AmiEvents as Events
 from ivr.stack import Stack, stack_settings
 
 pytestmark = pytest.mark.e2e
@@ -34,40 +33,6 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         yield running
     finally:
         await running.close()
-
-
-class Events:
-    """The test's own AMI connection: what Asterisk reports, for assertions."""
-
-    def __init__(self, stack: Stack) -> None:
-        s = stack.settings
-        self.seen: list[Message] = []
-        self.changed = asyncio.Event()
-        self.client = AmiClient(s.bind, s.ports.ami, s.ami_user, s.ami_secret, on_event=self.add)
-
-    async def add(self, event: Message) -> None:
-        self.seen.append(event)
-        self.changed.set()
-
-    async def wait(self, predicate: Callable[[Message], bool], timeout: float = 30.0) -> Message:
-        async with asyncio.timeout(timeout):
-            while True:
-                for event in self.seen:
-                    if predicate(event):
-                        return event
-                self.changed.clear()
-                await self.changed.wait()
-
-    def all(self, predicate: Callable[[Message], bool]) -> list[Message]:
-        return [event for event in self.seen if predicate(event)]
-
-    async def __aenter__(self) -> Events:
-        await self.client.start()
-        await self.client.wait_connected(10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.client.close()
 
 
 def prompts(stack: Stack) -> dict[Path, int]:
