@@ -16,9 +16,9 @@ import socket
 import sqlite3
 import sys
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ivr import config
 from ivr.__main__ import render_instance
@@ -30,6 +30,7 @@ from ivr.records import db, repo
 from ivr.sipp import Phone, SippResult, place_calls
 
 _counter = itertools.count(1)
+T = TypeVar("T")
 
 
 def free_tcp_port() -> int:
@@ -42,6 +43,27 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+POLL_INTERVAL = 0.1  # seconds between two reads of state only a query shows
+
+
+async def poll(
+    read: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    timeout: float = 30.0,
+    what: str = "a condition",
+) -> T:
+    """Read again until done(value) holds: for state only a query shows (database rows)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    value = await read()
+    while not done(value):
+        if loop.time() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}: {value!r}")
+        await asyncio.sleep(POLL_INTERVAL)
+        value = await read()
+    return value
 
 
 def stack_settings(tmp: Path, rules: Path, rtp_ports: int = 200, **extra: Any) -> config.Settings:
@@ -188,16 +210,13 @@ class Stack:
         self, predicate: Callable[[repo.CallRecord], bool], timeout: float = 30.0
     ) -> repo.CallRecord:
         """Wait for a call record that satisfies predicate (a row, not a sleep)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        seen: list[repo.CallRecord] = []
-        while loop.time() < deadline:
-            seen = await repo.list_calls(self.sessions, limit=50)
-            for record in seen:
-                if predicate(record):
-                    return record
-            await asyncio.sleep(0.1)  # polling the database for the row
-        raise AssertionError(f"no matching call record in {timeout} s; have {seen}")
+        records = await poll(
+            lambda: repo.list_calls(self.sessions, limit=50),
+            lambda seen: any(predicate(r) for r in seen),
+            timeout,
+            "a matching call record",
+        )
+        return next(r for r in records if predicate(r))
 
     async def close(self) -> None:
         for phone in self.phones:

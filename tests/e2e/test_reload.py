@@ -22,7 +22,7 @@ import pytest_asyncio
 
 from ivr.control import call_engine
 from ivr.records import repo
-from ivr.stack import Stack, stack_settings
+from ivr.stack import Stack, poll, stack_settings
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"
@@ -91,11 +91,8 @@ async def records(stack: Stack) -> list[repo.CallRecord]:
 
 async def wait_records(stack: Stack, more_than: int) -> int:
     """Wait for the (more_than + 1)th call record; a row, not a sleep."""
-    while True:
-        count = len(await records(stack))
-        if count > more_than:
-            return count
-        await asyncio.sleep(0.05)  # polling the database for the row
+    found = await poll(lambda: records(stack), lambda seen: len(seen) > more_than, 60)
+    return len(found)
 
 
 async def test_reloads_during_calls_lose_no_call(stack: Stack, rules: RulesFile) -> None:
@@ -139,11 +136,13 @@ async def test_reloads_during_calls_lose_no_call(stack: Stack, rules: RulesFile)
     assert result.ok and result.successful == CALLS, result.output[-2000:]
     assert accepted >= 4 and refused >= 4, (accepted, refused)
     assert digests["op1"] != digests["op2"]
-    done = []
-    async with asyncio.timeout(30):
-        while len(done) < CALLS:
-            done = [r for r in await records(stack) if r.outcome != "in-progress"]
-            await asyncio.sleep(0.1)  # polling the database for the rows
+    ended = await poll(
+        lambda: records(stack),
+        lambda seen: sum(r.outcome != "in-progress" for r in seen) >= CALLS,
+        30,
+        "every call to end",
+    )
+    done = [r for r in ended if r.outcome != "in-progress"]
     assert len(await records(stack)) == CALLS
     assert {r.outcome for r in done} == {"answered"}
     assert {r.operator for r in done} == {"op1", "op2"}  # both versions answered calls

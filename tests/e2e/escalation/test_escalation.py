@@ -23,7 +23,7 @@ from ivr.escalation.store import AttemptRecord, RunRecord, attempts_for_call, ru
 from ivr.escalation.store import start_escalation as start
 from ivr.sipp import free_udp_port, sipp_binary
 from ivr.stack import AmiEvents as Events
-from ivr.stack import Stack, free_tcp_port, stack_settings
+from ivr.stack import Stack, free_tcp_port, poll, stack_settings
 
 pytestmark = pytest.mark.e2e
 HERE = Path(__file__).resolve().parent
@@ -118,21 +118,20 @@ class Rig:
         timeout: float = 60.0,
     ) -> tuple[RunRecord, list[AttemptRecord]]:
         """Poll the database (rows, not a sleep) until the run satisfies `done`."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        run: RunRecord | None = None
-        attempts: list[AttemptRecord] = []
-        while loop.time() < deadline:
+
+        async def read() -> tuple[list[RunRecord], list[AttemptRecord]]:
             runs = await runs_for_call(self.stack.sessions, linkedid)
-            attempts = await attempts_for_call(self.stack.sessions, linkedid)
-            if runs and done(runs[0], attempts):
-                return runs[0], attempts
-            run = runs[0] if runs else None
-            await asyncio.sleep(0.1)  # polling the database for the rows
-        raise AssertionError(
-            f"escalation of {linkedid} not done in {timeout} s: {run} {attempts}\n"
-            f"{self.stack.log_tail()}"
-        )
+            return runs, await attempts_for_call(self.stack.sessions, linkedid)
+
+        try:
+            runs, attempts = await poll(
+                read, lambda got: bool(got[0]) and done(got[0][0], got[1]), timeout
+            )
+        except AssertionError as exc:
+            raise AssertionError(
+                f"escalation of {linkedid}: {exc}\n{self.stack.log_tail()}"
+            ) from None
+        return runs[0], attempts
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from ivr.control import call_engine
 from ivr.portal.store import Figures, figures
 from ivr.sipp import SippResult, free_udp_port, parse_result, sipp_binary
 from ivr.stack import AmiEvents as Events
-from ivr.stack import Stack, stack_settings
+from ivr.stack import Stack, poll, stack_settings
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"
@@ -98,12 +98,7 @@ async def test_vip_who_arrives_later_is_answered_first(stack: Stack) -> None:
 async def wait_figures(stack: Stack, predicate: Callable[[Figures], bool]) -> Figures:
     """Poll the stored figures (rows written from AMI events) until predicate holds."""
     since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    async with asyncio.timeout(20):
-        while True:
-            found = await figures(stack.sessions, since)
-            if predicate(found):
-                return found
-            await asyncio.sleep(0.1)  # polling the database for rows
+    return await poll(lambda: figures(stack.sessions, since), predicate, 20, "the figures")
 
 
 async def test_a_group_added_by_a_reload_rings_its_operators_directly(tmp_path: Path) -> None:
