@@ -57,6 +57,7 @@ class Outcome:
     setup_ms: list[float]
     cpu: float
     wall: float
+    cpu_engine: float = 0.0  # the part of cpu spent by the engine process
 
 
 def combine(total: Outcome | None, more: Outcome) -> Outcome:
@@ -76,6 +77,7 @@ def combine(total: Outcome | None, more: Outcome) -> Outcome:
         total.setup_ms + more.setup_ms,
         total.cpu + more.cpu,
         total.wall + more.wall,
+        total.cpu_engine + more.cpu_engine,
     )
 
 
@@ -128,6 +130,7 @@ async def run_variant(
     folder = work / variant
     folder.mkdir(parents=True, exist_ok=True)
     cpu0 = sum(cpu_seconds(p) for p in pids)
+    engine0 = cpu_seconds(pids[1])
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     result = await place_calls(
@@ -144,8 +147,9 @@ async def run_variant(
     await wait_idle(stack)
     wall = loop.time() - t0
     cpu = sum(cpu_seconds(p) for p in pids) - cpu0
+    engine = cpu_seconds(pids[1]) - engine0
     await ami.close()
-    return Outcome(variant, result, timings, read_rtt(folder), cpu, wall)
+    return Outcome(variant, result, timings, read_rtt(folder), cpu, wall, engine)
 
 
 def read_rtt(folder: Path) -> list[float]:
@@ -178,7 +182,8 @@ def report(outcomes: list[Outcome], calls: int, rate: float, hold_ms: int) -> st
         f"calls through the whole path: {calls} per variant at {rate:g}/s, held {hold_ms} ms "
         f"(about {rate * hold_ms / 1000:.0f} up at once)",
         f"{'variant':<10}{'done':>6}{'failed':>8}{'route p50':>11}{'route p99':>11}"
-        f"{'setup p50':>11}{'setup p99':>11}{'CPU s/call':>12}{'vs static':>11}",
+        f"{'setup p50':>11}{'setup p99':>11}{'CPU s/call':>12}{'vs static':>11}"
+        f"{'of it engine':>14}",
     ]
     for o in outcomes:
         per_call = o.cpu / max(1, o.result.successful)
@@ -188,6 +193,7 @@ def report(outcomes: list[Outcome], calls: int, rate: float, hold_ms: int) -> st
             f"{percentile(o.routing_us, 99) / 1000:>9.2f}ms"
             f"{percentile(o.setup_ms, 50):>9.1f}ms{percentile(o.setup_ms, 99):>9.1f}ms"
             f"{per_call:>12.4f}{per_call / base if base else float('nan'):>10.2f}x"
+            f"{o.cpu_engine / max(1, o.result.successful):>14.4f}"
         )
     lines.append(
         "route = the routing step inside Asterisk (AGI round trip for fastagi/classic); "

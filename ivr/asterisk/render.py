@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from ivr import variables
+from ivr.ami.events import LISTENED
 from ivr.config import Settings, operator_password
 from ivr.variables import dial_string
 
@@ -160,6 +161,7 @@ def render(
         "fallback_targets": dial_string(fallback),
         "queues": queues or [],
         "bench": bench,
+        "ami_events": LISTENED,
     }
     env = environment(settings.home)
     etc = run / "etc"

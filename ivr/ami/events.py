@@ -1,0 +1,28 @@
+"""Every AMI event the engine listens to, named once.
+
+manager.conf lets only these through to the engine's AMI user: without the filter Asterisk
+sends an event for every dialplan step and variable set (Newexten, VarSet) and RTCP reports
+every few seconds per channel, and the engine spent more CPU parsing and dropping them than
+Asterisk spent on the calls. Replies to actions (QueueStatus's lists) are not filtered.
+"""
+
+LISTENED = (
+    "FullyBooted",  # the AMI client: Asterisk is ready
+    # call records
+    "Newchannel",
+    "DialBegin",
+    "DialEnd",
+    "Hangup",
+    "HangupRequest",
+    "UserEvent",
+    # escalation: the outcome of each call it places
+    "OriginateResponse",
+    # queues: the console and the supervisor's figures
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "QueueCallerAbandon",
+    "AgentCalled",
+    "AgentConnect",
+    "AgentComplete",
+    "QueueMemberPause",
+)
