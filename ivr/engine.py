@@ -134,15 +134,12 @@ class Engine:
                 log.exception("writing %d AMI events to the call records failed", len(facts))
         for event in events:
             try:
-                await self.on_event(event, recorded=True)
+                await self.after_record(event)
             except Exception:
                 log.exception("handling AMI %s failed", event.event)
 
-    async def on_event(self, event: Message, *, recorded: bool = False) -> None:
-        if self.services is None:
-            return
-        if event.event in RECORD_EVENTS and not recorded:
-            await repo.apply_event(self.services.sessions, dict(event.items()))
+    async def after_record(self, event: Message) -> None:
+        """What else an event does, once its call record is written."""
         if self.escalations is not None:  # after the record: it reads the message's call
             await self.escalations.on_event(event)
         if self.portal is not None:  # after the record: the console shows the call's card

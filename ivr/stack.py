@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import sys
 import urllib.request
@@ -26,23 +25,12 @@ from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.asterisk.instance import Asterisk
 from ivr.asterisk.render import Trunk
+from ivr.ports import free_tcp_port, free_udp_port
 from ivr.records import db, repo
 from ivr.sipp import Phone, SippResult, place_calls
 
 _counter = itertools.count(1)
 T = TypeVar("T")
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 POLL_INTERVAL = 0.1  # seconds between two reads of state only a query shows

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -13,18 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from ivr.ports import free_tcp_port
+
 _databases = itertools.count(1)
 
 
 def _as_postgres(command: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: run its tools as the postgres user then."""
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +41,7 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     data = folder / "data"
-    port = _free_port()
+    port = free_tcp_port()
     subprocess.run(
         _as_postgres(
             [str(bindir / "initdb"), "-D", str(data), "-U", "ivr", "-A", "trust", "--no-sync"]

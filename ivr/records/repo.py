@@ -352,11 +352,6 @@ def _event_fact(event: Mapping[str, str]) -> tuple[str, Facts, dict[str, Any]] |
     )
 
 
-def concerns_calls(event: Mapping[str, str]) -> bool:
-    """Whether apply_event would do anything with this event (cheap, no I/O)."""
-    return event_facts(event) is not None
-
-
 async def apply_event(sm: async_sessionmaker[AsyncSession], event: Mapping[str, str]) -> bool:
     """Fold an AMI event (header -> value) into its call; True if the record changed.
 

@@ -11,10 +11,11 @@ import contextlib
 import logging
 import re
 import shutil
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from ivr.ports import free_udp_port
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +36,6 @@ def sipp_binary() -> str:
     if found is None:
         raise SippError("sipp is missing: apt-get install sip-tester")
     return found
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import asyncio
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ import pytest_asyncio
 
 from ivr.control import call_engine
 from ivr.records import repo
-from ivr.stack import Stack, poll, stack_settings
+from ivr.stack import Stack, poll
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"
@@ -60,14 +60,9 @@ async def rules(tmp_path: Path) -> RulesFile:
     return file
 
 
-@pytest_asyncio.fixture
-async def stack(tmp_path: Path, rules: RulesFile) -> AsyncIterator[Stack]:
-    running = Stack(stack_settings(tmp_path, tmp_path / "rules"), tmp_path / "work")
-    try:
-        await running.start()
-        yield running
-    finally:
-        await running.close()
+@pytest.fixture
+def rules_folder(rules: RulesFile) -> Path:
+    return rules.path.parents[1]  # the test's own copy, edited while calls go through
 
 
 async def reload_by_cli(stack: Stack) -> tuple[bool, str]:

@@ -15,10 +15,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from ivr.asterisk.provision import provision
 from ivr.portal import portal_password, store
 from ivr.records import repo
-from ivr.stack import Stack, stack_settings
+from ivr.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 RULES = Path(__file__).resolve().parents[1] / "e2e" / "queues" / "rules"
@@ -36,15 +35,9 @@ SHOP = "0611000009"
 CALLER = "0612000777"
 
 
-@pytest_asyncio.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    provision()  # a no-op when cached; a missing Asterisk fails here
-    running = Stack(stack_settings(tmp_path, RULES), tmp_path / "work")
-    try:
-        await running.start()
-        yield running
-    finally:
-        await running.close()
+@pytest.fixture
+def rules_folder() -> Path:
+    return RULES
 
 
 def chromium() -> str:

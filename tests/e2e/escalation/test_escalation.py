@@ -21,9 +21,10 @@ from aiosmtpd.controller import Controller
 from ivr.asterisk.render import Trunk
 from ivr.escalation.store import AttemptRecord, RunRecord, attempts_for_call, runs_for_call
 from ivr.escalation.store import start_escalation as start
-from ivr.sipp import free_udp_port, sipp_binary
+from ivr.ports import free_tcp_port, free_udp_port
+from ivr.sipp import sipp_binary
 from ivr.stack import AmiEvents as Events
-from ivr.stack import Stack, free_tcp_port, poll, stack_settings
+from ivr.stack import Stack, poll, stack_settings
 
 pytestmark = pytest.mark.e2e
 HERE = Path(__file__).resolve().parent

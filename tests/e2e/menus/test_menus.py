@@ -7,7 +7,6 @@ starts). Pressing 1 rings the desk (op1), 2 takes a message, no key rings the fa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,23 +15,23 @@ import pytest_asyncio
 from ivr.ami.message import Message
 from ivr.records import repo
 from ivr.stack import AmiEvents as Events
-from ivr.stack import Stack, stack_settings
+from ivr.stack import Stack
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"
 SHOP = "0611000003"
 
 
-@pytest_asyncio.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    running = Stack(stack_settings(tmp_path, RULES), tmp_path / "work")
-    try:
-        await running.start()
-        await running.phone("op1", ring_ms=200)
-        await running.phone("op3", ring_ms=200)
-        yield running
-    finally:
-        await running.close()
+@pytest.fixture
+def rules_folder() -> Path:
+    return RULES
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def phones(stack: Stack) -> None:
+    """op1 answers the desk, op3 the fallback group."""
+    await stack.phone("op1", ring_ms=200)
+    await stack.phone("op3", ring_ms=200)
 
 
 def prompts(stack: Stack) -> dict[Path, int]:

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.portal import portal_password, store
-from ivr.stack import Stack, stack_settings
+from ivr.stack import Stack
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"
@@ -24,14 +22,9 @@ SHOP = "0611000009"
 FIRST, SECOND = "0612000011", "0612000012"
 
 
-@pytest_asyncio.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    running = Stack(stack_settings(tmp_path, RULES), tmp_path / "work")
-    try:
-        await running.start()
-        yield running
-    finally:
-        await running.close()
+@pytest.fixture
+def rules_folder() -> Path:
+    return RULES
 
 
 class Seen:

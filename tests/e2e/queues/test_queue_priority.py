@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from ivr.ami.message import Message
 from ivr.control import call_engine
 from ivr.portal.store import Figures, figures
-from ivr.sipp import SippResult, free_udp_port, parse_result, sipp_binary
+from ivr.ports import free_udp_port
+from ivr.sipp import SippResult, parse_result, sipp_binary
 from ivr.stack import AmiEvents as Events
 from ivr.stack import Stack, poll, stack_settings
 
@@ -31,14 +31,9 @@ QUITTER = "0612000003"
 CANCEL_SCENARIO = Path(__file__).resolve().parent / "caller_cancel.xml"
 
 
-@pytest_asyncio.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    running = Stack(stack_settings(tmp_path, RULES), tmp_path / "work")
-    try:
-        await running.start()
-        yield running
-    finally:
-        await running.close()
+@pytest.fixture
+def rules_folder() -> Path:
+    return RULES
 
 
 def joined(number: str) -> Callable[[Message], bool]:

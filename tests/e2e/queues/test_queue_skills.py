@@ -4,28 +4,22 @@ and to the others only while no skilled one is free."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from ivr.ami.message import Message
-from ivr.stack import AmiEvents, Stack, stack_settings
+from ivr.stack import AmiEvents, Stack
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules_skills"
 DRAINS = "0611000010"
 
 
-@pytest_asyncio.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    running = Stack(stack_settings(tmp_path, RULES), tmp_path / "work")
-    try:
-        await running.start()
-        yield running
-    finally:
-        await running.close()
+@pytest.fixture
+def rules_folder() -> Path:
+    return RULES
 
 
 def connected(number: str) -> Callable[[Message], bool]:
