@@ -16,7 +16,7 @@ from ivr.escalation.ladder import ANSWERED
 
 if TYPE_CHECKING:
     from ivr.agi.call import AgiCall
-    from ivr.engine import Services
+    from ivr.services import Services
 
 log = logging.getLogger(__name__)
 

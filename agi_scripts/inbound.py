@@ -20,8 +20,8 @@ from ivr.routing.decision import CallInfo, Decision
 
 if TYPE_CHECKING:
     from ivr.agi.call import AgiCall
-    from ivr.engine import Services
     from ivr.routing.model import Rules
+    from ivr.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from ivr.agi.routes import route_table
 
 if TYPE_CHECKING:
     from ivr.agi.server import Handler
-    from ivr.engine import Services
+    from ivr.services import Services
 
 
 def routes(services: Services) -> dict[str, Handler]:

@@ -23,8 +23,9 @@ def control_app(engine: Engine) -> web.Application:
     app = web.Application()
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/reload", reload)
-    if engine.portal is not None:
-        app.add_subapp("/console", engine.portal.app())
+    for feature in engine.features:
+        for prefix, sub in feature.web_apps().items():
+            app.add_subapp(prefix, sub)
     return app
 
 

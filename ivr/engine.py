@@ -10,51 +10,26 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.agi.server import AgiServer
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.config import Settings
-from ivr.escalation.service import Escalations
-from ivr.portal import Portal
-from ivr.prompts import Prompts
+from ivr.feature import Feature
+from ivr.features import build as build_features
 from ivr.records import db, repo
-from ivr.routing import OverridesFile, RulesHolder
+from ivr.routing import RulesHolder
 from ivr.routing.diskcache import DiskRulesCache
-from ivr.routing.overrides import OVERRIDES_FILE
 from ivr.routing.watch import RulesWatcher
+from ivr.services import Services, utcnow
 
 log = logging.getLogger(__name__)
 
 # The AMI events that call records are built from.
 RECORD_EVENTS = frozenset({"Newchannel", "DialEnd", "Hangup", "UserEvent"})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Services:
-    """What an AGI route may use; passed in, never imported as module state."""
-
-    settings: Settings
-    rules: RulesHolder
-    sessions: async_sessionmaker[Any]
-    clock: Callable[[], datetime] = utcnow
-    ami: AmiClient | None = None
-    prompts: Prompts = field(init=False)
-    overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
-
-    def __post_init__(self) -> None:
-        self.prompts = Prompts(self.settings)
-        self.overrides = OverridesFile(self.settings.state_dir / OVERRIDES_FILE)
 
 
 class Engine:
@@ -64,8 +39,7 @@ class Engine:
         self.agi: AgiServer | None = None
         self.ami: AmiClient | None = None
         self.services: Services | None = None
-        self.escalations: Escalations | None = None
-        self.portal: Portal | None = None
+        self.features: list[Feature] = []
         self.http: Any = None
         self.watcher: RulesWatcher | None = None
         self._stopping = asyncio.Event()
@@ -87,6 +61,7 @@ class Engine:
             settings.ami_user,
             settings.ami_secret,
             on_batch=self.on_events,
+            on_connect=self.on_ami_connected,
         )
         self.services = Services(
             settings=settings,
@@ -102,11 +77,11 @@ class Engine:
         )
         await self.agi.start()
         await self.ami.start()
-        self.escalations = Escalations(self.services)
-        await self.escalations.start()
+        self.features = build_features(self.services)
+        for feature in self.features:
+            await feature.start()
         warmed = await self.services.prompts.warm(holder.current)
         log.info("%d text prompts ready", warmed)
-        self.portal = Portal(self.services)  # the operator console, under /console
         self.http = await start_control(self)
         self.watcher = RulesWatcher(settings.rules, self.reload_rules)  # reloads on a file change
         await self.watcher.start()
@@ -132,18 +107,18 @@ class Engine:
                 await repo.apply_events(self.services.sessions, facts)
             except Exception:  # the records miss these facts; the handlers below still run
                 log.exception("writing %d AMI events to the call records failed", len(facts))
-        for event in events:
+        for feature in self.features:  # after the records: features read the calls
             try:
-                await self.after_record(event)
+                await feature.on_events(events)
             except Exception:
-                log.exception("handling AMI %s failed", event.event)
+                log.exception("%s: handling %d AMI events failed", feature.name, len(events))
 
-    async def after_record(self, event: Message) -> None:
-        """What else an event does, once its call record is written."""
-        if self.escalations is not None:  # after the record: it reads the message's call
-            await self.escalations.on_event(event)
-        if self.portal is not None:  # after the record: the console shows the call's card
-            await self.portal.on_event(event)
+    async def on_ami_connected(self) -> None:
+        for feature in self.features:
+            try:
+                await feature.on_ami_connected()
+            except Exception:
+                log.exception("%s: resynchronising after the AMI login failed", feature.name)
 
     def reload_rules(self) -> tuple[bool, str]:
         assert self.services is not None
@@ -174,6 +149,7 @@ class Engine:
                 else None
             ),
             "overrides": self.services.overrides.status(utcnow()) if self.services else None,
+            **{f.name: shown for f in self.features if (shown := f.status()) is not None},
         }
 
     def request_stop(self) -> None:
@@ -196,8 +172,11 @@ class Engine:
         if self.http is not None:
             with contextlib.suppress(Exception):
                 await self.http.cleanup()
-        if self.escalations is not None:
-            await self.escalations.close()
+        for feature in reversed(self.features):
+            try:
+                await feature.close()
+            except Exception:
+                log.exception("%s: close failed", feature.name)
         if self.agi is not None:
             await self.agi.close()
         if self.ami is not None:

@@ -35,10 +35,11 @@ from ivr.escalation.ladder import (
     next_step,
 )
 from ivr.escalation.speech import dialable, intro_prompt
+from ivr.feature import Feature
 from ivr.records import repo
 
 if TYPE_CHECKING:
-    from ivr.engine import Services
+    from ivr.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,11 @@ def account(attempt_id: int) -> str:
     return f"{ACCOUNT_PREFIX}{attempt_id}"
 
 
-class Escalations:
+class Escalations(Feature):
+    name = "escalations"
+
     def __init__(self, services: Services) -> None:
-        self.services = services
+        super().__init__(services)
         self._awaiting: dict[str, int] = {}  # Originate ActionID -> attempt id
         self._causes: dict[int, str] = {}  # attempt id -> hang-up cause, until its response
         self._early: dict[str, Message] = {}  # ActionID -> OriginateResponse not yet matched

@@ -20,7 +20,7 @@ from ivr.escalation.ladder import ACKNOWLEDGED, RUNNING, Attempt, Plan, Slot
 from ivr.escalation.models import EscalationAttempt, EscalationRun
 
 if TYPE_CHECKING:
-    from ivr.engine import Services
+    from ivr.services import Services
 
 log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]

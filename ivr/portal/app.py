@@ -24,6 +24,7 @@ from aiohttp import web
 
 from ivr.ami.client import AmiError
 from ivr.ami.message import Message
+from ivr.feature import Feature
 from ivr.portal import store
 from ivr.portal.auth import SUPERVISOR, check_password
 from ivr.portal.board import Board, Change, Live
@@ -31,8 +32,8 @@ from ivr.portal.forms import CATEGORIES, LIMITS, OutcomeForm, read_outcome
 from ivr.records import repo
 
 if TYPE_CHECKING:
-    from ivr.engine import Services
     from ivr.routing.model import Rules
+    from ivr.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,11 @@ def _local(value: datetime | None, zone: str = "UTC") -> str:
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
-class Portal:
+class Portal(Feature):
+    name = "console"
+
     def __init__(self, services: Services, prefix: str = "/console") -> None:
-        self.services = services
+        super().__init__(services)
         self.prefix = prefix
         self.board = Board(self._operator_of_endpoint)
         self.logins: dict[str, Login] = {}
@@ -200,6 +203,9 @@ class Portal:
             await asyncio.wait(list(self._tasks))
 
     # -- the app ---------------------------------------------------------------------------
+
+    def web_apps(self) -> dict[str, web.Application]:
+        return {self.prefix: self.app()}
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024)

@@ -18,11 +18,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ivr import config
 from ivr.ami.message import Message
-from ivr.engine import Services
 from ivr.escalation.store import runs_for_call
 from ivr.portal import Portal, portal_password, store
 from ivr.records import db, repo
 from ivr.routing import RulesHolder
+from ivr.services import Services
 
 RULES = Path(__file__).resolve().parents[1] / "e2e" / "queues" / "rules"
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

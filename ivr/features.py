@@ -1,0 +1,22 @@
+"""The features the engine runs, in the order they hear each AMI event and start.
+
+A new feature is a package with a Feature subclass, added here; the engine does not change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ivr.feature import Feature
+    from ivr.services import Services
+
+
+def build(services: Services) -> list[Feature]:
+    from ivr.escalation.service import Escalations
+    from ivr.portal import Portal
+
+    return [
+        Escalations(services),  # first: it reads the message's call record of the event
+        Portal(services),  # the operator console (/console) and the supervisor page
+    ]
