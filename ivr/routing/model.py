@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from ivr.dialpolicy import DialPolicy
 from ivr.routing.clock import ALWAYS, HolidayBook, Schedule
 from ivr.routing.decision import ClientCard, Step
 from ivr.routing.source import Problem, Where
@@ -131,6 +132,9 @@ class Client:
     holidays: HolidayBook = field(default_factory=HolidayBook)
     menus: dict[str, Menu] = field(default_factory=dict)
     prompts: dict[str, Prompt] = field(default_factory=dict)  # the client's own
+    # The client's own exceptions to the center's outbound dial policy (E.164 prefixes).
+    dial_allow: tuple[str, ...] = ()
+    dial_deny: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -154,6 +158,14 @@ class Rules:
     calendars: tuple[str, ...] = ()
     source: str = ""  # the path it was loaded from
     unknown_chain: tuple[Step, ...] = ()  # what a number nobody claims gets
+    dial_policy: DialPolicy = field(default_factory=DialPolicy)  # every number dialled out
+
+    def dial_policy_for(self, client_id: str | None) -> DialPolicy:
+        """The center's policy with the client's own allow/deny prefixes on top."""
+        client = self.clients.get(client_id) if client_id else None
+        if client is None:
+            return self.dial_policy
+        return self.dial_policy.merged(client.dial_allow, client.dial_deny)
 
     def prompt(self, client_id: str | None, name: str) -> Prompt | None:
         """A prompt by name: the client's own first, then the shared ones."""
