@@ -74,6 +74,7 @@ class Engine:
             host=settings.bind,
             port=settings.ports.agi,
             read_timeout=settings.agi_read_timeout,
+            token=settings.agi_token,
         )
         await self.agi.start()
         await self.ami.start()
@@ -135,6 +136,7 @@ class Engine:
                 "active_calls": self.agi.active_calls if self.agi else 0,
                 "calls_handled": self.agi.calls_handled if self.agi else 0,
                 "calls_failed": self.agi.calls_failed if self.agi else 0,
+                "calls_refused": self.agi.calls_refused if self.agi else 0,
             },
             "ami": {"connected": bool(self.ami and self.ami.connected)},
             "rules": (

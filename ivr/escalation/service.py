@@ -289,21 +289,34 @@ class Escalations(Feature):
         self._causes[attempt_id] = cause
 
     async def _message_left(self, event: Message) -> None:
-        """The IVR's emergency option: the caller's message is recorded, start the ladder."""
+        """The IVR's emergency option: the caller's message is recorded, start the ladder.
+
+        Only for a call this engine routed, and a ladder its client's rules offer: a caller
+        number carrying line breaks can forge whole AMI events (tests/faults/test_sip.py).
+        """
         ladder = event.get("Escalate", "")
         linkedid = event.get("Linkedid", "")
         if not ladder or not linkedid:
             return
         record = await repo.get_call(self.services.sessions, linkedid)
+        rules = self.services.rules.current
+        if record is None or ladder not in rules.ladders_of(record.client_id):
+            log.warning(
+                "call %s: ignoring a message event for ladder %r that no routed call offers",
+                linkedid[:64],
+                ladder[:64],
+            )
+            return
         try:
             await store.start_escalation(
                 self.services,
                 linkedid=linkedid,
-                client_id=record.client_id if record else None,
+                client_id=record.client_id,
                 ladder=ladder,
                 message_path=event.get("Path") or None,
-                caller_name=record.caller_name if record else None,
-                callback=record.caller_number if record else None,
+                caller_name=record.caller_name,
+                callback=record.caller_number,
+                caller_number=record.caller_number,
             )
         except KeyError as exc:
             log.error("call %s: cannot escalate: %s", linkedid, exc)

@@ -512,17 +512,7 @@ class Portal(Feature):
         return f"urgent: escalation {ladder} started (run {run})"
 
     def _ladder_of(self, client_id: str | None) -> str | None:
-        client = self.rules.clients.get(client_id) if client_id else None
-        if client is None:
-            return None
-        chains = [rule.chain for rule in client.rules]
-        for menu in client.menus.values():
-            chains += [*menu.options.values(), menu.default]
-        for chain in chains:
-            for target in chain:
-                if target.step.kind == "escalate" and target.step.ladder:
-                    return target.step.ladder
-        return None
+        return next(iter(self.rules.ladders_of(client_id)), None)
 
     # -- the supervisor --------------------------------------------------------------------
 

@@ -167,6 +167,17 @@ class Rules:
             return self.dial_policy
         return self.dial_policy.merged(client.dial_allow, client.dial_deny)
 
+    def ladders_of(self, client_id: str | None) -> tuple[str, ...]:
+        """The escalation ladders the client's rules and menus may start, in rules order."""
+        client = self.clients.get(client_id) if client_id else None
+        if client is None:
+            return ()
+        chains = [rule.chain for rule in client.rules]
+        for menu in client.menus.values():
+            chains += [*menu.options.values(), menu.default]
+        found = [t.step.ladder for chain in chains for t in chain if t.step.kind == "escalate"]
+        return tuple(dict.fromkeys(ladder for ladder in found if ladder))
+
     def prompt(self, client_id: str | None, name: str) -> Prompt | None:
         """A prompt by name: the client's own first, then the shared ones."""
         if client_id is not None:
