@@ -85,7 +85,17 @@ async def handle(call: AgiCall, services: Services) -> None:
     rules = services.rules.current  # this call keeps these rules, whatever reloads meanwhile
     now = services.clock()
     info, decision = await run_menus(call, services, rules, info, now)
-    values = plan(decision, services.settings, linkedid)
+    client_id = decision.client.id if decision.client else None
+    refused: list[tuple[str, str]] = []
+    values = plan(
+        decision,
+        services.settings,
+        linkedid,
+        dial=lambda number: services.outbound.may_dial(rules, client_id, number),
+        refused=refused,
+    )
+    for number, reason in refused:
+        log.warning("call %s: not forwarding to %s: %s", linkedid, number, reason)
     await repo.open_call(
         services.sessions,
         linkedid=linkedid,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ivr.config import Settings
+from ivr.outbound import OutboundCalls
 from ivr.prompts import Prompts
 from ivr.routing import OverridesFile, RulesHolder
 from ivr.routing.overrides import OVERRIDES_FILE
@@ -37,7 +38,9 @@ class Services:
     ami: AmiClient | None = None
     prompts: Prompts = field(init=False)
     overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
+    outbound: OutboundCalls = field(init=False)  # calls out now; may_dial() for every number
 
     def __post_init__(self) -> None:
         self.prompts = Prompts(self.settings)
+        self.outbound = OutboundCalls(self.settings)
         self.overrides = OverridesFile(self.settings.state_dir / OVERRIDES_FILE)

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ivr import dialpolicy
 from ivr import variables as v
 from ivr.ami.client import AmiError
 from ivr.ami.message import Message
@@ -26,6 +27,7 @@ from ivr.escalation.ladder import (
     BUSY,
     FAILED,
     NO_ANSWER,
+    REFUSED,
     STOPPED,
     UNKNOWN,
     Finished,
@@ -160,6 +162,13 @@ class Escalations(Feature):
         if ami is None or not ami.connected:
             return  # nothing claimed: the step stays due until AMI is back
         contact = step.contact
+        rules = services.rules.current
+        verdict = dialpolicy.check(rules.dial_policy_for(run.client_id), contact.number)
+        if not verdict:
+            await self._refuse(run, step, now, verdict.reason)
+            return
+        if services.outbound.full(pending=len(self._awaiting)):
+            return  # nothing claimed: the step stays due until a call out ends
         attempt_id = await store.claim_attempt(
             services.sessions, run.id, step.slot, contact.name, contact.number, now
         )
@@ -170,7 +179,7 @@ class Escalations(Feature):
         display = " ".join((run.client_name or run.client_id or "").replace('"', "").split())
         fields = [
             ("Action", "Originate"),
-            ("Channel", services.settings.outbound_dial.format(number=contact.number)),
+            ("Channel", services.settings.outbound_dial.format(number=verdict.number)),
             ("Context", CONTEXT),
             ("Exten", "s"),
             ("Priority", "1"),
@@ -197,6 +206,21 @@ class Escalations(Feature):
             early = self._early.pop(response.action_id, None)
             if early is not None:
                 await self._originate_response(early)
+
+    async def _refuse(self, run: store.RunRecord, step: Place, now: datetime, reason: str) -> None:
+        """The dial policy refuses the contact's number: never dialled, the ladder goes on."""
+        sessions = self.services.sessions
+        contact = step.contact
+        attempt_id = await store.claim_attempt(
+            sessions, run.id, step.slot, contact.name, contact.number, now
+        )
+        if attempt_id is None:
+            return
+        log.warning(
+            "escalation %d: not calling %s (%s): %s", run.id, contact.name, contact.number, reason
+        )
+        await store.close_attempt(sessions, attempt_id, REFUSED, now, f"not dialled: {reason}")
+        self.wake()
 
     def _lost(self, attempt: store.AttemptRecord, plan: Plan, now: datetime) -> bool:
         """May nobody be waiting for this call's outcome any more?
@@ -321,4 +345,6 @@ class Escalations(Feature):
         except KeyError as exc:
             log.error("call %s: cannot escalate: %s", linkedid, exc)
             return
+        except store.EscalationRefused:
+            return  # stored with its reason, and logged
         self.wake()
