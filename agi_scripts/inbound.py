@@ -48,6 +48,7 @@ async def run_menus(
         key = ""
         offers = max(1, menu.retries)  # the rules' `retries`: how often the prompt is offered
         for attempt in range(1, offers + 1):
+            await call.set_variable(v.TIMEOUT_ABSOLUTE, str(menu.timeout + v.PROMPT_ALLOWANCE))
             key = await call.get_data(prompt, menu.timeout * 1000, 1)
             if key in menu.options:
                 break
@@ -61,6 +62,8 @@ async def run_menus(
             decision = evaluate(rules, info, now, overrides)
         else:
             decision = replace(decision, chain=decision.chain[1:])  # no key: the default
+    if answered:  # back to the dialplan's deadline for the rest of the routing
+        await call.set_variable(v.TIMEOUT_ABSOLUTE, str(services.settings.agi_deadline))
     return info, decision
 
 
@@ -77,6 +80,7 @@ async def play_announcement(
         rules, client.id if client else None, step.prompt, language
     )
     await call.answer()
+    await call.set_variable(v.TIMEOUT_ABSOLUTE, str(v.PROMPT_ALLOWANCE))
     await call.stream_file(prompt)
 
 

@@ -59,6 +59,10 @@ class Settings:
     # Calls Asterisk takes at once (its maxcalls); above it new INVITEs are refused. 0: no cap.
     max_calls: int = 200
     agi_read_timeout: float = 10.0
+    # Seconds Asterisk gives the engine to route a call; past it (an engine that accepted
+    # the FastAGI connection and went silent) the call goes to the failure context. The
+    # engine extends it while a caller is in a menu.
+    agi_deadline: int = 8
     ring_timeout: int = 20
     message_max_seconds: int = 120
     # How a call to an outside number (forwarding, escalation) leaves: through the trunk.

@@ -114,6 +114,7 @@ class Stack:
             IVR_PORT_RTP_START=str(s.ports.rtp_start),
             IVR_PORT_RTP_END=str(s.ports.rtp_end),
             IVR_RING_TIMEOUT=str(s.ring_timeout),
+            IVR_AGI_DEADLINE=str(s.agi_deadline),
             IVR_OUTBOUND_DIAL=s.outbound_dial,
             IVR_ESCALATION_TICK=str(s.escalation_tick),
             IVR_SMTP_HOST=s.smtp_host,
