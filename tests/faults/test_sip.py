@@ -7,6 +7,7 @@ an INVITE from anywhere else is challenged (401) and refused, and creates no cha
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -151,7 +152,8 @@ async def test_an_injected_dialled_number_dials_nothing(stack: Stack) -> None:
 
 async def test_an_over_long_caller_name_cannot_smuggle_an_agi_command(stack: Stack) -> None:
     """Asterisk reads one AGI command per 2,048 bytes: a name that long, ending in a command,
-    must not reach a command line whole (the engine sets a 40-character display)."""
+    must not reach a command line whole. Asterisk keeps the name's start; the engine shows
+    operators 40 characters of it (the wire side: test_agi_wire.py)."""
     name = "A" * 2040 + "EXEC Hangup"
     result = await stack.call(ACME, caller_num="0612300012", caller_name=name)
     record = await stack.wait_record(
@@ -160,7 +162,8 @@ async def test_an_over_long_caller_name_cannot_smuggle_an_agi_command(stack: Sta
 
     assert result.ok, result.output[-1500:]
     assert (record.outcome, record.operator) == ("answered", "op1")  # not hung up
-    assert record.caller_name is not None and record.caller_name.startswith("A" * 100)
+    stored = record.caller_name or ""
+    assert 40 <= len(stored) < 2040 and name.startswith(stored)
 
 
 async def test_a_burst_of_200_invites_in_one_second(stack: Stack) -> None:
@@ -174,27 +177,34 @@ async def test_a_burst_of_200_invites_in_one_second(stack: Stack) -> None:
     ]  # fmt: skip
     async with AmiEvents(stack) as events:
         result = await run_scenario(args, 120)
-        refused = result.output.count("503")
 
     assert result.created == 200, result.output[-3000:]
     # Every caller got a final answer: answered then hung up, or refused with 503.
     assert (result.successful, result.failed) == (200, 0), result.output[-3000:]
-    taken = len(events.all(lambda e: e.event == "Newchannel" and e.get("Exten") == BURST))
-    assert 0 < taken < 200 and refused > 0
-    # Nothing half-open: every call taken ends, in Asterisk and in the records.
+    answered, refused = received(result.output, "200 <-"), received(result.output, "503 <-")
+    assert answered + refused == 200 and refused > 0, result.output[-3000:]
+    assert 0 < answered <= CAPACITY
+    # Nothing half-open: every channel ends, in Asterisk and in the records.
     await poll(
         lambda: stack.asterisk.cli("core show channels count"),
         lambda out: out.lstrip().startswith("0 active channels"),
         60,
         "every channel to end",
     )
+    taken = {e["Linkedid"] for e in events.all(lambda e: e.event == "Newchannel")}
     burst = await poll(
         lambda: calls_from(stack, "0612999999"),
-        lambda found: len(found) == taken and all(r.ended_at for r in found),
+        lambda found: len(found) == len(taken) and all(r.ended_at for r in found),
         60,
         "every burst call to be recorded as ended",
     )
-    assert len(burst) == taken
+    assert sum(r.outcome != "abandoned" for r in burst) <= answered
     status = stack.status()
     assert status is not None and status["agi"]["active_calls"] == 0
     assert stack.engine is not None and stack.engine.returncode is None
+
+
+def received(screen: str, message: str) -> int:
+    """How many of a message sipp's final screen counts ("503 <----------   17")."""
+    found = re.search(re.escape(message) + r"-*\s+(?:E-RTD1\s+)?(\d+)", screen)
+    return int(found.group(1)) if found else 0
