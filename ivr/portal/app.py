@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -526,6 +526,7 @@ class Portal(Feature):
         await self.sync_pauses()
         operators = [self.board.live(op).view() for op in self.rules.operators]
         queues = {group: figures.waiting.get(group, 0) for group in self.rules.groups}
+        refused = await self._refused(now - timedelta(days=1))
         return self._render(
             "supervisor.html",
             login=login,
@@ -534,7 +535,26 @@ class Portal(Feature):
             queues=queues,
             within=store.ANSWERED_WITHIN,
             now=now,
+            refused=refused,
         )
+
+    async def _refused(self, since: datetime) -> list[dict[str, Any]]:
+        """What the perimeter refused lately: ladders (rate limits, withheld callers) and
+        contacts' numbers the dial policy would not dial, newest first."""
+        from ivr.escalation import store as escalation
+
+        sessions = self.services.sessions
+        rows = [
+            {"at": r.started_at, "client": r.client_name or r.client_id or "-",
+             "what": f"ladder {r.ladder} for {r.caller_number or 'a withheld caller'}",
+             "reason": r.reason or ""}
+            for r in await escalation.refused_since(sessions, since)
+        ] + [
+            {"at": a.placed_at, "client": a.linkedid,
+             "what": f"call to {a.contact_name} ({a.number})", "reason": a.detail or ""}
+            for a in await escalation.refused_attempts_since(sessions, since)
+        ]  # fmt: skip
+        return sorted(rows, key=lambda row: row["at"], reverse=True)
 
 
 def _sse(message: dict[str, Any]) -> bytes:

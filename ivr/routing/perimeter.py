@@ -99,13 +99,24 @@ def dial_warnings(
     client_specs: dict[str, s.ClientSpec],
     warn: Report,
 ) -> None:
-    """Numbers in the rules that the dial policy will refuse: said now, not on the night."""
+    """Numbers in the rules that the dial policy will refuse: said now, not on the night.
+    A ladder's contact is judged by the policy of each client whose rules start the ladder
+    (the center's when none does), and warned of when every one of them refuses it."""
+    users: dict[str, list[DialPolicy]] = {name: [] for name in ladders}
+    for client in clients.values():
+        chains = [rule.chain for rule in client.rules]
+        for menu in client.menus.values():
+            chains += [*menu.options.values(), menu.default]
+        own = center.merged(client.dial_allow, client.dial_deny)
+        for ladder in {t.step.ladder for chain in chains for t in chain if t.step.ladder}:
+            if ladder in users:
+                users[ladder].append(own)
     for name, ladder in ladders.items():
         for i, contact in enumerate(ladder.contacts):
-            verdict = dialpolicy.check(center, contact.number)
-            if not verdict:
+            verdicts = [dialpolicy.check(p, contact.number) for p in users[name] or [center]]
+            if not any(verdicts):
                 where = ladder_specs[name].contacts[i].where("number")
-                warn(where, f"contact {contact.name!r} will not be called: {verdict.reason}")
+                warn(where, f"contact {contact.name!r} will not be called: {verdicts[0].reason}")
     for client_id, client in clients.items():
         own = center.merged(client.dial_allow, client.dial_deny)
         spec = client_specs[client_id]
