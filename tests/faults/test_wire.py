@@ -171,3 +171,30 @@ async def test_a_value_over_asterisks_agi_buffer_is_never_sent() -> None:
         f'SET VARIABLE {variables.FAILURE_REASON} "ValueError"',
     ]
     assert all(len(line) < 2048 for line in lines)
+
+
+async def test_fastagi_requests_without_the_token_are_closed_unanswered(caplog) -> None:  # type: ignore[no-untyped-def]
+    token = "s3cret-TOKEN_value"
+    served: list[AgiCall] = []
+
+    async def route(call: AgiCall) -> None:
+        served.append(call)
+
+    server = AgiServer({"inbound": route}, read_timeout=5, token=token)
+    await server.start()
+    try:
+        for script in ("inbound", "inbound?token=wrong", f"inbound?token={token}x", "inbound?tok"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(f"agi_network: yes\nagi_network_script: {script}\n\n".encode())
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, not a word
+            writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(f"agi_network: yes\nagi_network_script: inbound?token={token}&x=1\n\n".encode())
+        await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    finally:
+        await server.close(grace=1)
+
+    assert server.calls_refused == 4
+    assert len(served) == 1 and served[0].query == {"x": "1"}  # the route never sees it
+    assert token not in caplog.text
