@@ -16,9 +16,11 @@ def build(services: Services) -> list[Feature]:
     from ivr.escalation.service import Escalations
     from ivr.outbound import Outbound
     from ivr.portal import Portal
+    from ivr.privacy.run import DailyPurge
 
     return [
         Outbound(services),  # first: the others count the calls out it sees
         Escalations(services),  # first: it reads the message's call record of the event
         Portal(services),  # the operator console (/console) and the supervisor page
+        DailyPurge(services),  # personal data past each client's retention
     ]

@@ -28,6 +28,7 @@ from ivr.asterisk.render import Trunk
 from ivr.escalation.store import attempts_for_call, runs_for_call
 from ivr.portal.auth import portal_password
 from ivr.ports import free_udp_port
+from ivr.records import repo
 from ivr.sipp import sipp_binary
 from ivr.stack import AmiEvents, Stack, poll, stack_settings
 
@@ -180,3 +181,25 @@ async def test_config_looking_names_reach_asterisk_as_plain_values(stack: Stack)
     assert callerid.split(":", 1)[1].strip() == f'"{OP1_NAME}" <op1>'
     trunk = await stack.asterisk.cli("pjsip show endpoint trunk")
     assert "identify_by" in trunk and " ip" in trunk.split("identify_by", 1)[1].splitlines()[0]
+
+
+async def test_erase_removes_a_callers_calls_ladders_and_recordings(stack: Stack) -> None:
+    calls = [r for r in await repo.list_calls(stack.sessions, limit=100)
+             if r.caller_number == "0612600001"]  # fmt: skip
+    runs = [run for call in calls for run in await runs_for_call(stack.sessions, call.linkedid)]
+    recordings = [stack.settings.host_path(Path(c.message_path)) for c in calls if c.message_path]
+    assert len(calls) == 2 and len(runs) == 2 and recordings and all(p.exists() for p in recordings)
+    env = {**stack.engine_env(), "PYTHONPATH": str(Path.cwd())}
+
+    shown = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "ivr", "erase", "--number", "+39 06 1260 0001"], env=env,
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+
+    assert "erased every trace of +39 06 1260 0001" in shown
+    assert "  call records: 2\n" in shown and "  escalations: 2\n" in shown
+    assert all(f"removed {path}" in shown for path in recordings)
+    assert not any(path.exists() for path in recordings)
+    for call in calls:
+        assert await repo.get_call(stack.sessions, call.linkedid) is None
+        assert await runs_for_call(stack.sessions, call.linkedid) == []
