@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from ivr.ami.message import Message
     from ivr.config import Settings
     from ivr.routing.model import Rules
-    from ivr.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import jinja2
 
 from ivr import variables
 from ivr.agi.server import AGI_TOKEN
-from ivr.asterisk.account import hand_over
 from ivr.ami.events import LISTENED, READ_CLASSES, WRITE_CLASSES
+from ivr.asterisk.account import hand_over
 from ivr.config import Settings, operator_password, trunk_networks
 from ivr.variables import dial_string
 
@@ -89,7 +89,9 @@ def conf_value(value: object) -> str:
     config parser expects. Leading and trailing blanks would be stripped, so they are refused."""
     text = str(value)
     if _CONTROL.search(text) or text != text.strip():
-        raise RenderError(f"{text!r}: no control characters or surrounding blanks in a config value")
+        raise RenderError(
+            f"{text!r}: no control characters or surrounding blanks in a config value"
+        )
     return text.replace(";", "\\;")
 
 
@@ -99,6 +101,8 @@ def callerid_name(value: object) -> str:
     if _CALLERID_UNSAFE.search(text):
         raise RenderError(f"{text!r}: no quotes, angle brackets or backslashes in a caller ID name")
     return conf_value(text)
+
+
 RUN_SUBDIRS = ("etc", "db", "keys", "spool", "run", "log", "cache", "agi-bin", "messages")
 
 

@@ -227,17 +227,23 @@ async def _recent(
     async with sessions() as session:
         by_caller = by_client = 0
         if caller_number:
-            by_caller = await session.scalar(
-                select(func.count())
-                .select_from(EscalationRun)
-                .where(*started, EscalationRun.caller_number == caller_number)
-            ) or 0
+            by_caller = (
+                await session.scalar(
+                    select(func.count())
+                    .select_from(EscalationRun)
+                    .where(*started, EscalationRun.caller_number == caller_number)
+                )
+                or 0
+            )
         if client_id:
-            by_client = await session.scalar(
-                select(func.count())
-                .select_from(EscalationRun)
-                .where(*started, EscalationRun.client_id == client_id)
-            ) or 0
+            by_client = (
+                await session.scalar(
+                    select(func.count())
+                    .select_from(EscalationRun)
+                    .where(*started, EscalationRun.client_id == client_id)
+                )
+                or 0
+            )
     return by_caller, by_client
 
 

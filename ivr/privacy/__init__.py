@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ColumnElement, or_
 
@@ -32,7 +32,8 @@ class Scope:
     only: frozenset[str] | None = None
     besides: frozenset[str] = frozenset()
 
-    def where(self, column: ColumnElement[str | None]) -> ColumnElement[bool]:
+    def where(self, column: Any) -> ColumnElement[bool]:
+        """The condition on a client_id column."""
         if self.only is not None:
             return column.in_(sorted(self.only))
         if not self.besides:

@@ -142,7 +142,7 @@ async def _with_sessions(settings: Settings, work: Any) -> Removed:
     await upgrade(settings.db_url)
     engine = make_engine(settings.db_url)
     try:
-        return await work(session_factory(engine))  # type: ignore[no-any-return]
+        return await work(session_factory(engine))
     finally:
         await engine.dispose()
 
@@ -164,9 +164,7 @@ def run_purge(args: argparse.Namespace) -> int:
 
     settings = load()
     rules = load_rules(settings.rules)
-    removed = asyncio.run(
-        _with_sessions(settings, lambda s: purge(s, rules, settings, utcnow()))
-    )
+    removed = asyncio.run(_with_sessions(settings, lambda s: purge(s, rules, settings, utcnow())))
     print(_report("purged what is past its retention:", removed), end="")
     return 0
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ivr.routing import perimeter
 from ivr.routing import spec as s
 from ivr.routing.clock import (
     ALWAYS,
@@ -48,7 +49,6 @@ from ivr.routing.model import (
     Target,
     Window,
 )
-from ivr.routing import perimeter
 from ivr.routing.source import Problem, RulesError, Where, decode_file
 
 log = logging.getLogger(__name__)

@@ -108,9 +108,9 @@ def dial_warnings(
         for menu in client.menus.values():
             chains += [*menu.options.values(), menu.default]
         own = center.merged(client.dial_allow, client.dial_deny)
-        for ladder in {t.step.ladder for chain in chains for t in chain if t.step.ladder}:
-            if ladder in users:
-                users[ladder].append(own)
+        for used in {t.step.ladder for chain in chains for t in chain if t.step.ladder}:
+            if used in users:
+                users[used].append(own)
     for name, ladder in ladders.items():
         for i, contact in enumerate(ladder.contacts):
             verdicts = [dialpolicy.check(p, contact.number) for p in users[name] or [center]]
@@ -120,11 +120,11 @@ def dial_warnings(
     for client_id, client in clients.items():
         own = center.merged(client.dial_allow, client.dial_deny)
         spec = client_specs[client_id]
-        chains = [rule.to for rule in spec.rules]
-        for menu in spec.menus.values():
-            chains += [*menu.options.values(), menu.default]
-        for chain in chains:
-            for step in chain:
+        written = [rule.to for rule in spec.rules]
+        for menu_spec in spec.menus.values():
+            written += [*menu_spec.options.values(), menu_spec.default]
+        for steps in written:
+            for step in steps:
                 if isinstance(step, s.DestinationSpec) and step.forward:
                     verdict = dialpolicy.check(own, step.forward)
                     if not verdict:

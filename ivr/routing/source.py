@@ -226,7 +226,9 @@ def _rule(meta_items: tuple[tuple[str, Any], ...]) -> tuple[re.Pattern[str], str
 def _checks(meta: Mapping[str, Any] | None) -> tuple[re.Pattern[str], str, str] | None:
     if not meta:
         return None
-    return _rule(tuple((k, v) for k, v in meta.items() if k in ("pattern", "hint", "what", "compiled")))
+    return _rule(
+        tuple((k, v) for k, v in meta.items() if k in ("pattern", "hint", "what", "compiled"))
+    )
 
 
 class Decoder:

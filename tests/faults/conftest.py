@@ -49,4 +49,3 @@ async def refused_call(
             "-m", "1", "-recv_timeout", "10000", f"{stack.sip[0]}:{stack.sip[1]}",
         ]  # fmt: skip
         return await run_scenario(args, 30)
-

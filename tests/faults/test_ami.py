@@ -67,7 +67,9 @@ async def test_cr_lf_in_an_action_value_never_reaches_asterisk(stack: Stack) -> 
         alive = await events.client.send_action({"Action": "Ping"})
         # A call placed right after bounds the wait for any channel the injection made.
         await stack.call(ACME, caller_num="0612500001")
-        await events.wait(lambda e: e.event == "Newchannel" and e.get("CallerIDNum") == "0612500001")
+        await events.wait(
+            lambda e: e.event == "Newchannel" and e.get("CallerIDNum") == "0612500001"
+        )
 
     assert alive["Response"] == "Success"
     assert not events.all(lambda e: e.event == "Newchannel" and "Local/" in e.get("Channel", ""))

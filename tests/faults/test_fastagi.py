@@ -87,9 +87,11 @@ async def caller_reaches_the_fallback(stack: Stack, caller: str) -> tuple[str, r
             lambda e: e.get("UserEvent") == "IvrFailure" and e.get("CallerIDNum") == caller
         )
         answered = await events.wait(
-            lambda e: e.event == "DialEnd"
-            and e.get("DialStatus") == "ANSWER"
-            and e.get("CallerIDNum") == caller
+            lambda e: (
+                e.event == "DialEnd"
+                and e.get("DialStatus") == "ANSWER"
+                and e.get("CallerIDNum") == caller
+            )
         )
     assert result.ok, result.output[-1500:]
     assert answered["DestChannel"].startswith("PJSIP/op3-")  # the fallback group

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from conftest import HERE, refused_call, running_stack
 
 from ivr.ami.message import unescape_c
+from ivr.ports import free_udp_port
 from ivr.records import repo
 from ivr.sipp import run_scenario
-from ivr.ports import free_udp_port
 from ivr.stack import AmiEvents, Stack, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -38,7 +37,9 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
 
 
 async def calls_from(stack: Stack, caller: str) -> list[repo.CallRecord]:
-    return [r for r in await repo.list_calls(stack.sessions, limit=500) if r.caller_number == caller]
+    return [
+        r for r in await repo.list_calls(stack.sessions, limit=500) if r.caller_number == caller
+    ]
 
 
 @pytest.mark.parametrize("source", ["127.0.0.1", "127.0.0.3"])
@@ -49,7 +50,9 @@ async def test_an_invite_naming_the_trunk_from_another_address_is_refused(
         result = await refused_call(stack, bind=source, user="trunk", code=401)
         # The legitimate trunk right after: its Newchannel bounds the wait for any other.
         await stack.call(ACME, caller_num="0612300000", bind="127.0.0.2")
-        await events.wait(lambda e: e.event == "Newchannel" and e.get("CallerIDNum") == "0612300000")
+        await events.wait(
+            lambda e: e.event == "Newchannel" and e.get("CallerIDNum") == "0612300000"
+        )
 
     assert result.ok, result.output[-1500:]  # challenged with 401, nothing else
     assert [e for e in events.all(lambda e: e.event == "Newchannel")
@@ -62,7 +65,9 @@ async def test_an_anonymous_invite_from_outside_the_trunk_is_refused(stack: Stac
     async with AmiEvents(stack) as events:
         result = await refused_call(stack, bind="127.0.0.3", user="anonymous", code=401)
         await stack.call(ACME, caller_num="0612300001", bind="127.0.0.2")
-        await events.wait(lambda e: e.event == "Newchannel" and e.get("CallerIDNum") == "0612300001")
+        await events.wait(
+            lambda e: e.event == "Newchannel" and e.get("CallerIDNum") == "0612300001"
+        )
 
     assert result.ok, result.output[-1500:]
     assert not events.all(lambda e: e.event == "Newchannel" and e.get("CallerIDNum") == "anonymous")
@@ -147,7 +152,9 @@ async def test_an_injected_dialled_number_dials_nothing(stack: Stack) -> None:
     record = await stack.wait_record(lambda r: r.linkedid == ended["Linkedid"] and r.ended_at)
     assert record.called is not None and record.called.isdigit()
     assert not events.all(lambda e: e.event == "DialBegin" and "0088" in e.get("DialString", ""))
-    assert not events.all(lambda e: e.event == "Newchannel" and e.get("Exten", "").startswith("0088"))
+    assert not events.all(
+        lambda e: e.event == "Newchannel" and e.get("Exten", "").startswith("0088")
+    )
 
 
 async def test_an_over_long_caller_name_cannot_smuggle_an_agi_command(stack: Stack) -> None:

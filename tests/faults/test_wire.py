@@ -55,6 +55,7 @@ async def login(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 async def test_an_ami_server_that_stops_reading_fails_actions_and_is_left() -> None:
     sessions = 0
     stuck: list[asyncio.StreamWriter] = []
+    second = asyncio.Event()
 
     async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal sessions
@@ -63,6 +64,7 @@ async def test_an_ami_server_that_stops_reading_fails_actions_and_is_left() -> N
         if sessions == 1:
             stuck.append(writer)  # reads nothing more, answers nothing, keeps the socket
             return
+        second.set()
         while action := await read_message(reader):  # the second session behaves
             writer.write(f"Response: Success\r\nActionID: {action['ActionID']}\r\n\r\n".encode())
 
@@ -81,9 +83,9 @@ async def test_an_ami_server_that_stops_reading_fails_actions_and_is_left() -> N
                         await client.send_action(big, timeout=0.2)
                     if not client.connected:
                         break
-            async with asyncio.timeout(10):
-                while sessions < 2 or not client.connected:
-                    await asyncio.sleep(0.05)  # the ping found the link dead; reconnected
+            async with asyncio.timeout(10):  # the ping found the link dead; reconnected
+                await second.wait()
+                await client.wait_connected(10)
             assert (await client.send_action({"Action": "Ping"}))["Response"] == "Success"
         finally:
             await client.close()
@@ -153,7 +155,7 @@ async def test_utf8_split_across_agi_reads_is_read_whole() -> None:
 
     assert calls[0].env["agi_calleridname"] == NAME
     assert values == [NAME]
-    assert heard == b'GET VARIABLE CALLERID(name)\n'
+    assert heard == b"GET VARIABLE CALLERID(name)\n"
 
 
 async def test_a_value_over_asterisks_agi_buffer_is_never_sent() -> None:
@@ -189,7 +191,9 @@ async def test_fastagi_requests_without_the_token_are_closed_unanswered(caplog) 
             assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, not a word
             writer.close()
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        writer.write(f"agi_network: yes\nagi_network_script: inbound?token={token}&x=1\n\n".encode())
+        writer.write(
+            f"agi_network: yes\nagi_network_script: inbound?token={token}&x=1\n\n".encode()
+        )
         await asyncio.wait_for(reader.read(), 5)
         writer.close()
     finally:

@@ -156,7 +156,9 @@ async def test_erase_removes_a_caller_everywhere_and_says_what(
     }  # fmt: skip
     assert str(speech) in removed.files and not speech.exists()
     assert await count(sessions, Call.id) == 1 and await count(sessions, CallOutcome.id) == 1
-    assert await count(sessions, EscalationRun.id) == await count(sessions, EscalationAttempt.id) == 0
+    assert (
+        await count(sessions, EscalationRun.id) == await count(sessions, EscalationAttempt.id) == 0
+    )
     assert await count(sessions, QueueEvent.id) == 1
 
 

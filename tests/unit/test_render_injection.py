@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -84,7 +83,9 @@ def _clean(base: config.Settings):  # type: ignore[no-untyped-def]
     shutil.rmtree(base.state_dir, ignore_errors=True)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     ids=st.lists(names(spec.NAME), min_size=2, max_size=3, unique_by=str.lower),
     person=names(spec.PERSON),
@@ -128,9 +129,7 @@ def test_any_accepted_value_renders_to_exactly_the_intended_config(
     assert f"Dial(PJSIP/{ids[0]}," in (etc / "extensions.conf").read_text()
 
 
-@pytest.mark.parametrize(
-    "value", ["a\nb", "a\rb", "tab\tbed", "nul\0", " padded", "padded "]
-)
+@pytest.mark.parametrize("value", ["a\nb", "a\rb", "tab\tbed", "nul\0", " padded", "padded "])
 def test_a_value_that_would_break_its_line_is_refused(value: str) -> None:
     with pytest.raises(RenderError):
         conf_value(value)

@@ -143,7 +143,7 @@ def test_default_policy_is_italian_landlines_and_mobiles(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('dial_policy: {allow: [everything]}', "shared.yaml:9:23: dial_policy.allow[0]: expected"),
+        ("dial_policy: {allow: [everything]}", "shared.yaml:9:23: dial_policy.allow[0]: expected"),
         ('dial_policy: {deny_prefixes: ["39899"]}', "shared.yaml:9:31: deny_prefixes '39899'"),
     ],
 )

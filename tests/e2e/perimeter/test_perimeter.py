@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import urllib.parse
 import urllib.request
@@ -47,10 +46,11 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     work = folder / "work"
     work.mkdir()
     port = free_udp_port(TRUNK)
-    phones = subprocess.Popen(  # noqa: S603
-        [sipp_binary(), "-sf", str(ESCALATION / "contacts.xml"), "-i", TRUNK, "-p", str(port),
-         "-mp", str(free_udp_port(TRUNK)), "-nostdin"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work,
+    phones = await asyncio.create_subprocess_exec(
+        sipp_binary(), "-sf", str(ESCALATION / "contacts.xml"), "-i", TRUNK, "-p", str(port),
+        "-mp", str(free_udp_port(TRUNK)), "-nostdin",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL, cwd=work,
     )  # fmt: skip
     settings = stack_settings(
         folder, HERE / "rules", escalation_tick=0.2, escalation_per_caller_hour=1
@@ -64,7 +64,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     finally:
         await running.close()
         phones.terminate()
-        phones.wait(10)
+        await asyncio.wait_for(phones.wait(), 10)
 
 
 async def emergency(stack: Stack, caller_num: str) -> datetime:
@@ -103,7 +103,7 @@ async def test_asterisk_runs_unprivileged_and_shares_recordings_with_the_engine(
     stack: Stack,
 ) -> None:
     assert stack.asterisk.process is not None
-    status = Path(f"/proc/{stack.asterisk.process.pid}/status").read_text()
+    status = await asyncio.to_thread(Path(f"/proc/{stack.asterisk.process.pid}/status").read_text)
     uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
     owner = account(stack.settings)
     assert os.geteuid() == 0 and owner is not None  # the suite runs as root: Asterisk drops it
@@ -150,15 +150,23 @@ async def test_rate_limits_refuse_ladders_and_say_so(stack: Stack) -> None:
     assert (again.status, withheld.status, attempts) == ("refused", "refused", [])
     assert again.reason == "rate limit: this number started 1 ladders in the last hour (at most 1)"
     assert withheld.reason is not None and withheld.reason.startswith("withheld caller")
-    env = {**stack.engine_env(), "PYTHONPATH": str(Path.cwd())}
-    shown = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "ivr", "escalations"], env=env, capture_output=True, text=True,
-        check=True, timeout=60,
-    ).stdout  # fmt: skip
+    shown = await run_ivr(stack, "escalations")
     assert f"refused: {again.reason}" in shown
     page = await asyncio.to_thread(supervisor_page, stack)
     assert "rate limit: this number started 1 ladders" in page
     assert "withheld caller" in page and "not dialled: premium numbers are refused" in page
+
+
+async def run_ivr(stack: Stack, *args: str) -> str:
+    """The `ivr` command as an admin runs it on this instance; its output."""
+    env = {**stack.engine_env(), "PYTHONPATH": str(Path.cwd())}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ivr", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    return out.decode()
 
 
 def supervisor_page(stack: Stack) -> str:
@@ -189,12 +197,8 @@ async def test_erase_removes_a_callers_calls_ladders_and_recordings(stack: Stack
     runs = [run for call in calls for run in await runs_for_call(stack.sessions, call.linkedid)]
     recordings = [stack.settings.host_path(Path(c.message_path)) for c in calls if c.message_path]
     assert len(calls) == 2 and len(runs) == 2 and recordings and all(p.exists() for p in recordings)
-    env = {**stack.engine_env(), "PYTHONPATH": str(Path.cwd())}
 
-    shown = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "ivr", "erase", "--number", "+39 06 1260 0001"], env=env,
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout  # fmt: skip
+    shown = await run_ivr(stack, "erase", "--number", "+39 06 1260 0001")
 
     assert "erased every trace of +39 06 1260 0001" in shown
     assert "  call records: 2\n" in shown and "  escalations: 2\n" in shown
