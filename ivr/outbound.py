@@ -7,9 +7,10 @@ Italian ranges, the client's own prefixes), then the cap on calls out at once (s
 outbound_max_calls; 0 is no cap). A refusal is logged with its reason by the caller.
 
 An outgoing trunk channel is one whose name starts with the trunk's (PJSIP/trunk-) and
-that either belongs to someone else's call (Dial: its Linkedid is the caller's) or carries an
-account code (Originate: the engine gives every call it places one). Inbound trunk calls have
-neither.
+that either belongs to someone else's call (Dial: its Linkedid is the caller's), or carries an
+account code (Originate: the engine gives every call it places one), or was answered as an
+Originate said. Inbound trunk calls are none of these. Calls being originated but not yet
+answered are counted by whoever placed them (pending).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from ivr.routing.model import Rules
 
 log = logging.getLogger(__name__)
+ANSWERED = "4"  # OriginateResponse Reason: the called party answered
 
 
 def trunk_prefix(outbound_dial: str) -> str:
@@ -72,6 +74,11 @@ class OutboundCalls:
     def note(self, event: Message) -> None:
         if event.event == "Newchannel" and self.outgoing(event):
             self.channels.add(event.get("Channel", ""))
+        elif event.event == "OriginateResponse" and event.get("Reason") == ANSWERED:
+            # An originated channel may get its account code only after its Newchannel.
+            channel = event.get("Channel", "")
+            if channel.startswith(self.prefix):
+                self.channels.add(channel)
         elif event.event == "Hangup":
             self.channels.discard(event.get("Channel", ""))
 

@@ -505,6 +505,7 @@ class Portal(Feature):
                 message_path=call.message_path,
                 caller_name=outcome.caller_name,
                 callback=outcome.callback,
+                caller_number=call.caller_number,
             )
         except Exception as exc:  # the outcome is saved; the escalation is reported
             log.exception("escalation of call %s failed to start", call.linkedid)

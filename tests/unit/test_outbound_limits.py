@@ -62,6 +62,11 @@ def test_calls_out_are_counted_from_asterisks_events() -> None:
     assert calls.up == 2 and calls.full() and not OutboundCalls(settings()).full()
     calls.note(event("Hangup", "PJSIP/trunk-3", "1.3", "1.1"))
     assert calls.up == 1 and not calls.full() and calls.full(pending=1)
+    answered = Message(
+        [("Event", "OriginateResponse"), ("Reason", "4"), ("Channel", "PJSIP/trunk-5")]
+    )
+    calls.note(answered)
+    assert calls.up == 2
     calls.reset([event("CoreShowChannel", "PJSIP/trunk-9", "2.1", "2.0")])
     assert calls.channels == {"PJSIP/trunk-9"}
 
