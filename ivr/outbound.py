@@ -6,11 +6,11 @@ the outbound campaigns) passes `may_dial`: the rules' dial policy for the client
 Italian ranges, the client's own prefixes), then the cap on calls out at once (setting
 outbound_max_calls; 0 is no cap). A refusal is logged with its reason by the caller.
 
-An outgoing trunk channel is one whose name starts with the trunk's (PJSIP/trunk-) and
-that either belongs to someone else's call (Dial: its Linkedid is the caller's), or carries an
-account code (Originate: the engine gives every call it places one), or was answered as an
-Originate said. Inbound trunk calls are none of these. Calls being originated but not yet
-answered are counted by whoever placed them (pending).
+An outgoing trunk channel is one whose name starts with the trunk's (PJSIP/trunk-) and that
+was created Down, to place a call (Dial, Originate: an INVITE from the carrier makes a
+channel that is ringing), or, in Asterisk's list at login, that belongs to someone else's
+call (Dial: its Linkedid is the caller's) or carries an account code (every Originate of
+the engine has one).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ANSWERED = "4"  # OriginateResponse Reason: the called party answered
+DOWN = "0"  # ChannelState of a channel created to place a call
 
 
 def trunk_prefix(outbound_dial: str) -> str:
@@ -64,15 +65,17 @@ class OutboundCalls:
     def up(self) -> int:
         return len(self.channels)
 
-    def outgoing(self, fields: Mapping[str, str]) -> bool:
+    def outgoing(self, fields: Mapping[str, str], new: bool = False) -> bool:
         channel = fields.get("Channel", "")
         if not channel.startswith(self.prefix):
             return False
+        if new and fields.get("ChannelState") == DOWN:
+            return True  # made to call out (an INVITE from the carrier arrives ringing)
         dialled = fields.get("Linkedid", "") not in ("", fields.get("Uniqueid", ""))
         return dialled or bool(fields.get("AccountCode"))
 
     def note(self, event: Message) -> None:
-        if event.event == "Newchannel" and self.outgoing(event):
+        if event.event == "Newchannel" and self.outgoing(event, new=True):
             self.channels.add(event.get("Channel", ""))
         elif event.event == "OriginateResponse" and event.get("Reason") == ANSWERED:
             # An originated channel may get its account code only after its Newchannel.

@@ -45,10 +45,12 @@ def settings(**extra: object) -> config.Settings:
     return config.load(environ={}, instance="unitout", ami_secret="x", agi_token="t", **extra)
 
 
-def event(name: str, channel: str, uniqueid: str, linkedid: str, account: str = "") -> Message:
+def event(
+    name: str, channel: str, uniqueid: str, linkedid: str, account: str = "", state: str = "4"
+) -> Message:
     return Message(
-        [("Event", name), ("Channel", channel), ("Uniqueid", uniqueid), ("Linkedid", linkedid),
-         ("AccountCode", account)]
+        [("Event", name), ("Channel", channel), ("ChannelState", state), ("Uniqueid", uniqueid),
+         ("Linkedid", linkedid), ("AccountCode", account)]
     )  # fmt: skip
 
 
@@ -58,7 +60,8 @@ def test_calls_out_are_counted_from_asterisks_events() -> None:
     calls.note(event("Newchannel", "PJSIP/trunk-1", "1.1", "1.1"))  # a caller: inbound
     calls.note(event("Newchannel", "PJSIP/op1-2", "1.2", "1.1"))  # an operator rung
     calls.note(event("Newchannel", "PJSIP/trunk-3", "1.3", "1.1"))  # a forward step
-    calls.note(event("Newchannel", "PJSIP/trunk-4", "1.4", "1.4", "esc-7"))  # a ladder call
+    # An Originate's channel: created Down, its account code set only after (Asterisk 22).
+    calls.note(event("Newchannel", "PJSIP/trunk-4", "1.4", "1.4", "", state="0"))
     assert calls.up == 2 and calls.full() and not OutboundCalls(settings()).full()
     calls.note(event("Hangup", "PJSIP/trunk-3", "1.3", "1.1"))
     assert calls.up == 1 and not calls.full() and calls.full(pending=1)
