@@ -6,7 +6,8 @@ route and every feature; nothing else imports the wiring.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,32 @@ if TYPE_CHECKING:
     from ivr.ami.client import AmiClient
 
 
+log = logging.getLogger(__name__)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class News:
+    """What one feature tells the others that AMI does not carry (an outcome saved on the
+    console): topic and facts, to every listener in turn, each failure kept to itself."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def tell(self, topic: str, **facts: Any) -> None:
+        for listener in list(self._listeners):
+            try:
+                await listener(topic, facts)
+            except Exception:
+                log.exception("a listener of %r failed", topic)
 
 
 @dataclass
@@ -37,6 +62,7 @@ class Services:
     ami: AmiClient | None = None
     prompts: Prompts = field(init=False)
     overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
+    news: News = field(default_factory=News)
 
     def __post_init__(self) -> None:
         self.prompts = Prompts(self.settings)
