@@ -64,7 +64,7 @@ class Settings:
     # outcome (saving the form ends it sooner).
     wrapup_seconds: int = 60
     # An operator logged in whose console has been gone (no page open) this long is paused.
-    console_gone_seconds: int = 180
+    console_gone_seconds: float = 180.0
     # Web sessions (console and client area), kept on the server: they end after this long
     # unused, and in any case this long after the login.
     web_idle_minutes: int = 30
