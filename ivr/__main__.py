@@ -116,6 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from ivr.area.cli import register as register_users
     from ivr.escalation.report import register as register_escalations
     from ivr.portal.cli import register as register_console
     from ivr.records.report import register as register_calls
@@ -154,6 +155,7 @@ def parser() -> argparse.ArgumentParser:
     register_console(sub)
     register_escalations(sub)
     register_rules(sub)
+    register_users(sub)
     return top
 
 

@@ -32,6 +32,7 @@ INSTRUCTIONS_MAX = 2000
 NAME_MAX = 100
 WAIT_RANGE = (5, 600)
 MAX_CONTACTS = 10
+FIELDS = ("name", "number", "wait", "email", "days", "hours")  # a contact's form fields
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}$")
 
 
