@@ -42,7 +42,7 @@ async def _run(args: argparse.Namespace) -> int:
     from ivr.web.auth import Policy, WebAuth
 
     settings = load(getattr(args, "config", None))
-    client = getattr(args, "client", None)
+    client: str = getattr(args, "client", None) or ""
     if client and args.verb == "add" and client not in load_rules(settings.rules).clients:
         print(f"ivr: no client {client!r} in the routing rules")
         return 2
@@ -72,10 +72,11 @@ async def _run(args: argparse.Namespace) -> int:
                 return 2
             print(f"{user.email} ({user.role}) can log in to {client}'s area with: {password}")
             return 0
-        user = await users.by_email(sessions, args.email)
-        if user is None or user.client_id != client:
+        found_user = await users.by_email(sessions, args.email)
+        if found_user is None or found_user.client_id != client:
             print(f"ivr: {args.email} has no account with {client}")
             return 2
+        user = found_user
         await auth.end_all(str(user.id))
         if args.verb == "remove":
             await users.remove(sessions, user.id)
