@@ -208,7 +208,7 @@ async def page(
         )
     query = query.order_by(Call.arrived_at.desc(), Call.id.desc()).limit(size + 1)
     async with sessions() as session:
-        rows = [_row(*found) for found in (await session.execute(query)).tuples()]
+        rows = [_row(*found) for found in (await session.execute(query)).all()]
     more = len(rows) > size
     rows = rows[:size]
     return rows, rows[-1].cursor if more and rows else ""
@@ -224,7 +224,7 @@ async def export(
 async def one(sessions: Sessions, client_id: str, linkedid: str) -> Row | None:
     query = _select(client_id).where(Call.linkedid == linkedid)
     async with sessions() as session:
-        found = (await session.execute(query)).tuples().first()
+        found = (await session.execute(query)).first()
     return None if found is None else _row(*found)
 
 
@@ -327,7 +327,7 @@ async def stats(
         .where(Call.client_id == client_id, Call.arrived_at >= since, Call.arrived_at <= now)
     )
     async with sessions() as session:
-        found = (await session.execute(query)).tuples().all()
+        found = (await session.execute(query)).all()
     per_day: dict[date, dict[str, int]] = {
         first_day + timedelta(days=n): dict.fromkeys(GROUPS, 0) for n in range(days)
     }
