@@ -206,13 +206,16 @@ class Notifier:
             due_next = due if due_next is None else min(due_next, due)
         return due_next
 
-    async def _digest(self, user: users.User, since: datetime, now: datetime) -> None:
+    async def _digest(self, user: users.User, last: datetime, now: datetime) -> None:
+        """The messages of the day this user has not been told of yet."""
+        since = min(last, now - timedelta(days=1))
+        told = select(Notice.linkedid).where(Notice.user_id == user.id)
         async with self.sessions() as session:
             found = (
                 await session.execute(
                     select(Call.linkedid)
                     .outerjoin(CallOutcome, CallOutcome.linkedid == Call.linkedid)
-                    .where(Call.client_id == user.client_id)
+                    .where(Call.client_id == user.client_id, Call.linkedid.not_in(told))
                     .where(Call.arrived_at > since, Call.arrived_at <= now)
                     .where((CallOutcome.id.is_not(None)) | (Call.message_path.is_not(None)))
                     .order_by(Call.arrived_at)
