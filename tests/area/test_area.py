@@ -14,7 +14,7 @@ from pathlib import Path
 import pyotp
 from conftest import NOW, PASSWORD, World, make_world, post_form
 
-from ivr.area import users
+from ivr.area import query, users
 from ivr.area.notify import next_digest
 from ivr.escalation.store import runs_for_call, start_escalation
 from ivr.routing import evaluate
@@ -105,10 +105,9 @@ async def test_the_list_filters_and_pages(world: World) -> None:
     old = await (await client.get("/area/calls?from=2026-11-25&to=2026-11-25")).text()
     assert "Said Name" not in old and "withheld" not in old  # 26 hours ago, shown in Rome
     assert "anonimo" in old  # the withheld caller of the day before, in Italian
-    rows, cursor = await __import__("ivr.area.query", fromlist=["page"]).page(
-        world.services.sessions, "acme", __import__("ivr.area.query", fromlist=["Filters"]).Filters(),
-        "Europe/Rome", size=2,
-    )  # fmt: skip
+    rows, cursor = await query.page(
+        world.services.sessions, "acme", query.Filters(), "Europe/Rome", size=2
+    )
     assert [r.linkedid for r in rows] == ["a.evil", "a.2"] and cursor
     older = await (await client.get("/area/calls", params={"before": cursor})).text()
     assert "Said Name" in older and "Luca Verdi" not in older
@@ -158,7 +157,8 @@ async def test_an_override_applies_to_the_next_call(world: World) -> None:
     assert refused.status == 422 and "non può essere chiamato" in await refused.text()
     done = await post_form(
         client, "/area/settings/override",
-        {"kind": "forward", "number": "333 765 4321", "until": "2026-11-27T08:00"}, "/area/settings",
+        {"kind": "forward", "number": "333 765 4321", "until": "2026-11-27T08:00"},
+        "/area/settings",
     )  # fmt: skip
     assert done.status == 303
     rules = world.services.rules.current
