@@ -112,7 +112,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ivr.demo import run_demo
 
-    return asyncio.run(run_demo(_settings(args)))
+    return asyncio.run(run_demo(_settings(args), keep=args.keep))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -132,9 +132,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("reload", help="check and load the routing rules again").set_defaults(
         func=cmd_reload
     )
-    sub.add_parser("demo", help="a whole demo with real Asterisk and sipp").set_defaults(
-        func=cmd_demo
-    )
+    demo = sub.add_parser("demo", help="a whole demo with real Asterisk and sipp")
+    demo.add_argument("--keep", action="store_true", help="keep it running until Ctrl-C")
+    demo.set_defaults(func=cmd_demo)
     ast = sub.add_parser("asterisk", help="the Asterisk PBX").add_subparsers(
         dest="action", required=True
     )
