@@ -64,7 +64,8 @@ class Desk:
     now: list[datetime]
 
     def client(self) -> TestClient[Any, Any]:
-        return TestClient(self.server)  # each client its own cookie jar: its own browser
+        # each client its own cookie jar: its own browser; the console's words are English
+        return TestClient(self.server, headers={"Accept-Language": "en"})
 
     def advance(self, **delta: float) -> None:
         self.now[0] += timedelta(**delta)
@@ -197,6 +198,12 @@ async def test_logins_are_throttled_per_address(desk: Desk) -> None:
     refused = await login(client, "op1", portal_password(desk.services.settings, "op1"))
     assert refused.status == 429
     assert "Too many failed logins" in await refused.text()
+    italian = desk.client()
+    italian._session.headers["Accept-Language"] = "it-IT,it;q=0.9"
+    await italian.start_server()
+    refused = await login(italian, "op3", "x")
+    assert "Troppi accessi non riusciti: riprovare tra 15 minuti." in await refused.text()
+    await italian.close()
     await client.close()
 
 
