@@ -7,7 +7,7 @@ route and every feature; nothing else imports the wiring.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from ivr.config import Settings
 from ivr.prompts import Prompts
 from ivr.routing import OverridesFile, RulesHolder
 from ivr.routing.overrides import OVERRIDES_FILE
+from ivr.wake import Wakeups
 
 if TYPE_CHECKING:
     from ivr.ami.client import AmiClient
@@ -28,27 +29,6 @@ log = logging.getLogger(__name__)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
-
-
-class News:
-    """What one feature tells the others that AMI does not carry (an outcome saved on the
-    console): topic and facts, to every listener in turn, each failure kept to itself."""
-
-    def __init__(self) -> None:
-        self._listeners: list[Listener] = []
-
-    def listen(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    async def tell(self, topic: str, **facts: Any) -> None:
-        for listener in list(self._listeners):
-            try:
-                await listener(topic, facts)
-            except Exception:
-                log.exception("a listener of %r failed", topic)
 
 
 @dataclass
@@ -62,7 +42,9 @@ class Services:
     ami: AmiClient | None = None
     prompts: Prompts = field(init=False)
     overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
-    news: News = field(default_factory=News)
+    # Wake-ups between parts, and between engines on PostgreSQL (ivr.wake): a part that
+    # wrote work for another (an outbox row) wakes it instead of it polling the database.
+    wake: Wakeups = field(default_factory=Wakeups)
 
     def __post_init__(self) -> None:
         self.prompts = Prompts(self.settings)

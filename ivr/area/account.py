@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from ivr.area import users
 from ivr.area.models import NOTIFY
+from ivr.area.notify import WAKE_PREFS
 from ivr.area.pages import Page
 from ivr.i18n import LANGUAGES, tr
 from ivr.selfservice import store as edits
@@ -85,7 +86,7 @@ class AccountPage(Page):
         )
         if notify == "digest" and (ctx.user.notify != "digest" or digest_at != ctx.user.digest_at):
             await users.digest_sent(self.sessions, ctx.user.id, self.area.services.clock())
-        self.area.notifier.wake()
+        await self.area.services.wake.send(WAKE_PREFS)  # every engine's digest clock
         raise web.HTTPSeeOther(f"{self.area.prefix}/account?saved=prefs")
 
     async def password(self, request: web.Request) -> web.Response:

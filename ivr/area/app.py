@@ -20,10 +20,10 @@ from aiohttp import web
 from ivr import i18n
 from ivr.area import query, users
 from ivr.area.auth import AreaLogin
-from ivr.area.notify import Hub, Notifier
+from ivr.area.notify import WAKE_CALLS, WAKE_PREFS, Hub, Notifier
 from ivr.area.pages import Page, build
 from ivr.feature import Feature
-from ivr.records import repo
+from ivr.records import outbox, repo
 from ivr.web.auth import Guard, Policy, WebAuth, WebSession
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class Area(AreaLogin, Feature):
         self.templates = i18n.Templates(TEMPLATES, *folders)
         self.hub = Hub()
         self.notifier = Notifier(self, self.templates)
-        self._streams: set[asyncio.Task[Any]] = set()
+        self._tells: set[asyncio.Task[None]] = set()
 
     @property
     def rules(self) -> Rules:
@@ -111,18 +111,21 @@ class Area(AreaLogin, Feature):
     # -- the feature's hooks -------------------------------------------------------------
 
     async def start(self) -> None:
-        self.services.news.listen(self._news)
+        wake = self.services.wake
+        wake.on(outbox.WAKE, self._outbox_woken)  # a message saved, on any engine
+        wake.on(WAKE_CALLS, self.tell_later)  # a call of this client stored, on any engine
+        wake.on(WAKE_PREFS, lambda _payload: self.notifier.wake())
         self.notifier.start()
 
     async def close(self) -> None:
         self.hub.close()
         await self.notifier.close()
+        for task in list(self._tells):
+            task.cancel()
 
-    async def _news(self, topic: str, facts: dict[str, Any]) -> None:
-        if topic == "outcome" and facts.get("client_id"):
-            await self.notifier.new_message(
-                facts["linkedid"], facts["client_id"], bool(facts.get("urgent"))
-            )
+    def _outbox_woken(self, client_id: str) -> None:
+        self.notifier.wake()
+        self.tell_later(client_id)
 
     async def on_events(self, events: Sequence[Message]) -> None:
         for event in events:
@@ -136,14 +139,28 @@ class Area(AreaLogin, Feature):
         if event.event == "Hangup" and linkedid and event.get("Uniqueid") == linkedid:
             call = await repo.get_call(self.services.sessions, linkedid)
             if call is not None and call.client_id:
-                await self.tell_client(call.client_id)  # a call stored: the live list
+                await self.services.wake.send(WAKE_CALLS, call.client_id)  # the live lists
         elif event.event == "UserEvent" and event.get("UserEvent") == "IvrMessage":
             if not event.get("Path"):
                 return
             call = await repo.get_call(self.services.sessions, linkedid)
-            if call is not None and call.client_id:
-                urgent = bool(event.get("Escalate"))
-                await self.notifier.new_message(linkedid, call.client_id, urgent)
+            if call is None or not call.client_id:
+                return
+            urgent = bool(event.get("Escalate"))  # the caller chose an emergency
+            async with self.services.sessions.begin() as session:
+                added = await outbox.add_message(
+                    session, linkedid, call.client_id, urgent, self.services.clock()
+                )
+            if added:
+                await self.services.wake.send(outbox.WAKE, call.client_id)
+
+    def tell_later(self, client_id: str) -> None:
+        """Tell the open pages of client_id (if any) the news and the unread count."""
+        if not client_id or not self.hub.listeners(client_id):
+            return
+        task = asyncio.get_running_loop().create_task(self.tell_client(client_id))
+        self._tells.add(task)
+        task.add_done_callback(self._tells.discard)
 
     async def tell_client(self, client_id: str) -> None:
         if self.hub.listeners(client_id):

@@ -1,11 +1,12 @@
 """The client area's tables: its users, their password-reset tokens, what each client did
-with each message (read, handled with a note), and the notices already sent."""
+with each message (read, handled with a note), the notices sent, and area_calls: what the
+area searches and counts, kept by the database itself (triggers of migration 0006)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ivr.records.models import Base, UTCDateTime
@@ -31,6 +32,8 @@ class AreaUser(Base):
     notify: Mapped[str] = mapped_column(String(16))
     digest_at: Mapped[str] = mapped_column(String(5))  # HH:MM in the client's time zone
     digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last TOTP time step accepted: a code seen once is refused after (no replay).
+    totp_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -62,7 +65,8 @@ class MessageState(Base):
 
 
 class Notice(Base):
-    """A message already told to a user (by its own email or in a digest): told once."""
+    """A message told to a user (by its own email or in a digest): told once. `at` is when an
+    engine took it on; sent_at when the mail server accepted it (None: not yet, or failed)."""
 
     __tablename__ = "area_notices"
 
@@ -70,8 +74,26 @@ class Notice(Base):
     user_id: Mapped[int] = mapped_column(Integer)
     linkedid: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         UniqueConstraint("user_id", "linkedid", name="uq_area_notices_user_linkedid"),
         Index("ix_area_notices_at", "at"),
     )
+
+
+class AreaCall(Base):
+    """One call as the area searches and counts it: the words a client may search (caller's
+    name and number, the operator's name, callback number and message, one per line) and
+    whether it is an unread message. Written only by the database's triggers, in the same
+    transaction as the call, its outcome or its read state, so it is never out of date."""
+
+    __tablename__ = "area_calls"
+
+    call_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # calls.id
+    client_id: Mapped[str | None] = mapped_column(String(255))
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    body: Mapped[str] = mapped_column(Text)
+    unread: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index("ix_area_calls_unread", "client_id", "unread", "arrived_at"),)

@@ -4,6 +4,13 @@ another client is simply not found.
 
 Pages are read by keyset (newest first, then "older than this one"), over the index
 (client_id, arrived_at, id), so page 1 and page 2,000 cost the same.
+
+The text search reads area_calls (kept by the database's triggers): on PostgreSQL an ILIKE
+that its trigram index serves (the planner walks the client's newest calls instead when the
+words are common); on SQLite its FTS5 trigram index first, and when the words are so common
+that the index would hand back too many calls, the client's calls newest first, which then
+meet 50 matches soon. Under three characters no trigram exists: the client's calls are read,
+newest first, from area_calls' index (client_id, arrived_at, call_id).
 """
 
 from __future__ import annotations
@@ -15,11 +22,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.area.models import MessageState
+from ivr.area.models import AreaCall, MessageState
 from ivr.portal.models import CallOutcome
 from ivr.records.models import Call
 
@@ -28,6 +35,10 @@ PAGE = 50
 OUTCOMES = ("answered", "message-left", "abandoned", "failed")
 NOTE_MAX = 2000
 TEXT_MAX = 100
+TRIGRAM = 3  # the shortest search the trigram indexes serve
+# SQLite: a search its index answers with more calls than this (of every client) is read
+# from the client's calls newest first instead.
+FTS_MOST = 2000
 
 
 @dataclass(frozen=True)
@@ -125,11 +136,16 @@ def _bounds(day: date, zone: str) -> datetime:
     return datetime.combine(day, time(0), ZoneInfo(zone))
 
 
-def _filtered(query: Select[Any], filters: Filters, zone: str) -> Select[Any]:
+Keys = tuple[Any, Any]  # the columns a page is ordered by: (arrived_at, id)
+CALL_KEYS: Keys = (Call.arrived_at, Call.id)
+
+
+def _filtered(query: Select[Any], filters: Filters, zone: str, keys: Keys) -> Select[Any]:
+    when = keys[0]
     if filters.start:
-        query = query.where(Call.arrived_at >= _bounds(filters.start, zone))
+        query = query.where(when >= _bounds(filters.start, zone))
     if filters.end:
-        query = query.where(Call.arrived_at < _bounds(filters.end + timedelta(days=1), zone))
+        query = query.where(when < _bounds(filters.end + timedelta(days=1), zone))
     if filters.outcome == "messages":
         query = query.where(_has_message())
     elif filters.outcome:
@@ -138,24 +154,45 @@ def _filtered(query: Select[Any], filters: Filters, zone: str) -> Select[Any]:
         query = query.where(CallOutcome.urgent.is_(True))
     if filters.unread:
         query = query.where(_has_message(), MessageState.read_at.is_(None))
-    if filters.text:
-        pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern += "%"
-        query = query.where(
-            or_(
-                *(
-                    column.ilike(pattern, escape="\\")
-                    for column in (
-                        Call.caller_name,
-                        Call.caller_number,
-                        CallOutcome.caller_name,
-                        CallOutcome.callback,
-                        CallOutcome.message,
-                    )
-                )
-            )
-        )
     return query
+
+
+def _like(text_: str) -> str:
+    escaped = text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def _searched(
+    session: AsyncSession, query: Select[Any], client_id: str, words: str
+) -> tuple[Select[Any], Keys]:
+    """query narrowed to the calls whose caller, number or message contain `words`, and the
+    columns to page it by."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    match: ColumnElement[bool]
+    if sqlite:  # SQLite's LIKE ignores case already (as lower() does, in ASCII)
+        match = AreaCall.body.like(_like(words), escape="\\")
+    elif len(words) >= TRIGRAM:  # PostgreSQL's planner weighs its trigram index against
+        match = AreaCall.body.ilike(_like(words), escape="\\")  # the client's calls
+    else:  # no trigram to look up: an ILIKE would make it read the whole trigram index
+        match = func.strpos(func.lower(AreaCall.body), func.lower(words)) > 0
+    # The client's calls newest first, read from area_calls' own index (on SQLite it holds
+    # the words too: no row is fetched until one matches), paged by its copy of the keys.
+    scan = query.join(AreaCall, AreaCall.call_id == Call.id).where(
+        AreaCall.client_id == client_id, match
+    )
+    scan_keys: Keys = (AreaCall.arrived_at, AreaCall.call_id)
+    if not sqlite or len(words) < TRIGRAM:
+        return scan, scan_keys
+    phrase = '"' + words.replace('"', '""') + '"'
+    found = list(
+        await session.scalars(
+            text("SELECT rowid FROM area_calls_fts WHERE area_calls_fts MATCH :phrase LIMIT :n"),
+            {"phrase": phrase, "n": FTS_MOST + 1},
+        )
+    )
+    if len(found) > FTS_MOST:
+        return scan, scan_keys  # common words: the client's newest calls match them soon
+    return query.where(Call.id.in_(found)), CALL_KEYS
 
 
 def _row(call: Call, outcome: CallOutcome | None, state: MessageState | None) -> Row:
@@ -199,17 +236,27 @@ async def page(
     size: int = PAGE,
 ) -> tuple[list[Row], str]:
     """A page of rows, newest first, and the cursor of the next page ("" at the end)."""
-    query = _filtered(_select(client_id), filters, zone)
+    query, keys = _select(client_id), CALL_KEYS
+    async with sessions() as session:
+        if filters.text:
+            query, keys = await _searched(session, query, client_id, filters.text)
+        query = _filtered(query, filters, zone, keys)
+        return await _page(session, query, before, size, keys)
+
+
+async def _page(
+    session: AsyncSession, query: Select[Any], before: str, size: int, keys: Keys = CALL_KEYS
+) -> tuple[list[Row], str]:
+    when, ident = keys
     after = _after(before) if before else None
     if after is not None:
-        stamp, ident = after
+        stamp, last = after
         # The plain range first: with the OR alone SQLite would not seek the index to it.
-        query = query.where(Call.arrived_at <= stamp).where(
-            or_(Call.arrived_at < stamp, and_(Call.arrived_at == stamp, Call.id < ident))
+        query = query.where(when <= stamp).where(
+            or_(when < stamp, and_(when == stamp, ident < last))
         )
-    query = query.order_by(Call.arrived_at.desc(), Call.id.desc()).limit(size + 1)
-    async with sessions() as session:
-        rows = [_row(*found) for found in (await session.execute(query)).all()]
+    query = query.order_by(when.desc(), ident.desc()).limit(size + 1)
+    rows = [_row(*found) for found in (await session.execute(query)).all()]
     more = len(rows) > size
     rows = rows[:size]
     return rows, rows[-1].cursor if more and rows else ""
@@ -237,16 +284,11 @@ async def recording_path(sessions: Sessions, client_id: str, linkedid: str) -> s
 
 
 async def unread(sessions: Sessions, client_id: str) -> int:
+    """The client's unread messages: a range of one index (area_calls is kept by triggers)."""
     query = (
         select(func.count())
-        .select_from(Call)
-        .outerjoin(CallOutcome, CallOutcome.linkedid == Call.linkedid)
-        .outerjoin(
-            MessageState,
-            and_(MessageState.linkedid == Call.linkedid, MessageState.client_id == client_id),
-        )
-        .where(Call.client_id == client_id, Call.arrived_at.is_not(None))
-        .where(_has_message(), MessageState.read_at.is_(None))
+        .select_from(AreaCall)
+        .where(AreaCall.client_id == client_id, AreaCall.unread == true())
     )
     async with sessions() as session:
         return int(await session.scalar(query) or 0)

@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 from argon2 import PasswordHasher
@@ -190,6 +191,21 @@ async def digest_sent(sessions: Sessions, user_id: int, at: datetime) -> None:
         await session.execute(
             update(AreaUser).where(AreaUser.id == user_id).values(digest_sent_at=at)
         )
+
+
+async def digest_moved(
+    sessions: Sessions, user_id: int, expected: datetime | None, new: datetime
+) -> bool:
+    """Move the user's last digest from expected to new (compare-and-set): of several
+    engines due to send the same digest, the one for which this is True sends it."""
+    last = AreaUser.digest_sent_at
+    async with sessions.begin() as session:
+        result: Any = await session.execute(
+            update(AreaUser)
+            .where(AreaUser.id == user_id, last.is_(None) if expected is None else last == expected)
+            .values(digest_sent_at=new)
+        )
+    return bool(result.rowcount == 1)
 
 
 # -- the second factor ----------------------------------------------------------------------

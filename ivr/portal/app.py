@@ -28,6 +28,7 @@ from ivr.portal.auth import SUPERVISOR
 from ivr.portal.board import Board, Change, Live
 from ivr.portal.forms import CATEGORIES, LIMITS, OutcomeForm, read_outcome
 from ivr.records import repo
+from ivr.records.outbox import WAKE as OUTBOX
 from ivr.selfservice.store import card_for
 from ivr.web.auth import Guard, Policy, WebAuth
 
@@ -383,9 +384,7 @@ class Portal(ConsoleAccess, Feature):
             saved_at=self._now(),
         )
         await store.save_outcome(self.services.sessions, outcome)
-        await self.services.news.tell(
-            "outcome", linkedid=call.linkedid, client_id=call.client_id, urgent=form.urgent
-        )
+        await self.services.wake.send(OUTBOX, call.client_id or "")  # the client's users
         if form.urgent:
             note = await self._escalate(call, outcome)
             await store.set_escalation(self.services.sessions, call.linkedid, note)

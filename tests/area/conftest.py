@@ -24,6 +24,7 @@ from ivr.area import Area, users
 from ivr.portal import store
 from ivr.ports import free_tcp_port
 from ivr.records import db
+from ivr.records.listen import PgRelay, is_postgresql
 from ivr.records.models import Call
 from ivr.routing import RulesHolder
 from ivr.services import Services
@@ -62,6 +63,7 @@ class World:
     server: TestServer
     now: list[datetime]
     ids: dict[str, Any] = field(default_factory=dict)
+    relay: PgRelay | None = None
 
     def advance(self, **delta: float) -> None:
         self.now[0] += timedelta(**delta)
@@ -170,17 +172,25 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     try:
         yield yield_world
     finally:
-        await yield_world.area.close()
-        await yield_world.server.close()
-        await engine.dispose()
+        await close_world(yield_world, engine)
 
 
-async def make_world(tmp_path: Path, **extra: Any) -> tuple[World, Any]:
+async def make_world(
+    tmp_path: Path,
+    *,
+    run: bool = True,
+    db_url: str = "",
+    seeded: bool = True,
+    **extra: Any,
+) -> tuple[World, Any]:
+    """The area on a database of its own (or on db_url, shared with another world: a second
+    engine). run=False: its notifier does not run by itself (a test calls its step() at the
+    moments it chooses). On PostgreSQL the world hears the others' wake-ups (LISTEN)."""
     settings = config.load(
         environ={},
         instance="areatest",
         home=tmp_path,
-        db_url=f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}",
+        db_url=db_url or f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}",
         rules=RULES,
         asterisk_root=tmp_path,
         ami_secret="x",
@@ -195,12 +205,26 @@ async def make_world(tmp_path: Path, **extra: Any) -> tuple[World, Any]:
         sessions=db.session_factory(engine),
         clock=lambda: now[0],
     )
+    relay = None
+    if is_postgresql(settings.db_url):
+        relay = PgRelay(settings.db_url, services.wake)
+        await relay.start()
     area = Area(services)
-    await area.start()
+    if run:
+        await area.start()
     app = web.Application()
     app.add_subapp("/area", area.app())
     server = TestServer(app)
     await server.start_server()
-    made = World(area, services, server, now)
-    await seed(made)
+    made = World(area, services, server, now, relay=relay)
+    if seeded:
+        await seed(made)
     return made, engine
+
+
+async def close_world(made: World, engine: Any) -> None:
+    await made.area.close()
+    if made.relay is not None:
+        await made.relay.close()
+    await made.server.close()
+    await engine.dispose()

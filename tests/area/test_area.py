@@ -17,6 +17,7 @@ from conftest import NOW, PASSWORD, World, make_world, post_form
 from ivr.area import query, users
 from ivr.area.notify import next_digest
 from ivr.escalation.store import runs_for_call, start_escalation
+from ivr.records import outbox
 from ivr.routing import evaluate
 from ivr.routing.decision import CallInfo
 from ivr.selfservice import store as edits
@@ -62,7 +63,10 @@ async def test_area_logins_are_throttled_with_a_message(world: World) -> None:
 async def test_a_reset_link_is_single_use_and_expires(world: World, mailbox: tuple) -> None:
     box, port = mailbox
     made, engine = await make_world(
-        Path(world.services.settings.home) / "mail", smtp_host="127.0.0.1", smtp_port=port
+        Path(world.services.settings.home) / "mail",
+        run=False,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
     )
     try:
         client = await made.browser()
@@ -225,10 +229,14 @@ async def test_card_and_ladder_edits_are_versioned_audited_and_used(world: World
 async def test_new_messages_are_emailed_as_each_user_chose(world: World, mailbox: tuple) -> None:
     box, port = mailbox
     made, engine = await make_world(
-        Path(world.services.settings.home) / "notify", smtp_host="127.0.0.1", smtp_port=port
+        Path(world.services.settings.home) / "notify",
+        run=False,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
     )
     try:
         sessions = made.services.sessions
+        notifier = made.area.notifier
         admin = await users.by_email(sessions, "admin@acme.example")
         member = await users.by_email(sessions, "member@acme.example")
         assert admin and member
@@ -236,28 +244,38 @@ async def test_new_messages_are_emailed_as_each_user_chose(world: World, mailbox
         await users.set_prefs(
             sessions, member.id, language="it", notify="digest", digest_at="18:00"
         )
-        await made.services.news.tell("outcome", linkedid="a.2", client_id="acme", urgent=False)
-        assert box.messages == []  # not urgent: the admin wants urgent ones only
-        await made.services.news.tell("outcome", linkedid="a.1", client_id="acme", urgent=True)
-        await made.services.news.tell("outcome", linkedid="a.1", client_id="acme", urgent=True)
-        assert len(box.messages) == 1  # once per message
-        assert box.messages[0]["Subject"] == "URGENT message for Acme Idraulica"
-        assert box.messages[0]["To"] == "admin@acme.example"
-        assert "Leak in the kitchen" in box.messages[0].get_content()
+        # Seeded: an urgent outcome for a.1 (saved with its outbox row); a recording: a.2.
+        async with sessions.begin() as session:
+            assert await outbox.add_message(session, "a.2", "acme", False, NOW)
+            assert not await outbox.add_message(session, "a.2", "acme", False, NOW)  # once
+        assert await notifier.tell_pending(NOW) is None  # nothing left to do
+        bravo = [m for m in box.messages if m["To"] == "admin@bravosecret.example"]
+        assert [m["Subject"] for m in bravo] == ["Nuovo messaggio per Bravo Legal"]  # its own
+        acme = [m for m in box.messages if m not in bravo]
+        assert len(acme) == 1  # a.2 is not urgent: the admin wants urgent ones only
+        assert acme[0]["Subject"] == "URGENT message for Acme Idraulica"
+        assert acme[0]["To"] == "admin@acme.example"
+        assert "Leak in the kitchen" in acme[0].get_content()
+        async with sessions.begin() as session:  # a correction saved as urgent: not again
+            assert await outbox.add_message(session, "a.1", "acme", True, NOW) is False
+            assert await outbox.add_message(session, "a.2", "acme", True, NOW)
+        await notifier.tell_pending(NOW)
+        assert [m["Subject"] for m in box.messages[2:]] == ["URGENT message for Acme Idraulica"]
+        assert "Luca Verdi" in box.messages[2].get_content()
         # The digest: first the member's start, then 18:00 in Rome.
-        due = await made.area.notifier.step(NOW)
+        due = await notifier.step(NOW)
         assert due == next_digest(NOW, "18:00", "Europe/Rome")
         assert due is not None and due.utcoffset() is not None
         assert due.astimezone(UTC).hour == 17  # 18:00 in Rome in November
-        assert await made.area.notifier.step(due - timedelta(seconds=1)) == due  # not yet
-        assert len(box.messages) == 1
+        assert await notifier.step(due - timedelta(seconds=1)) == due  # not yet
+        assert len(box.messages) == 3
         made.advance(hours=7)
-        await made.area.notifier.step(due)
+        await notifier.step(due)
         digest = box.messages[-1]
         assert digest["Subject"] == "Messaggi del giorno per Acme Idraulica"
         assert digest["To"] == "member@acme.example"
         assert "Luca Verdi" in digest.get_content() and "Said Name" in digest.get_content()
-        nxt = await made.area.notifier.step(due)
+        nxt = await notifier.step(due)
         assert nxt is not None and (nxt - due).total_seconds() == 86400
     finally:
         await made.area.close()
