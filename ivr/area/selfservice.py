@@ -128,7 +128,7 @@ class SelfServicePage(Page):
                 errors["number"] = tr(
                     lang, "This number may not be dialled: %(reason)s.", reason=verdict.reason
                 )
-            target = "".join(c for c in number if c.isdigit())
+            target = edits.trunk_digits(verdict.number) if verdict.allowed else ""
         if errors:
             return await self.show(request, 422, errors=errors, form=dict(form))
         assert until is not None

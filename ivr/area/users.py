@@ -4,6 +4,7 @@ factor (pyotp), and single-use, expiring password-reset tokens. Storage only: no
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -227,12 +228,26 @@ def totp_uri(secret: str, email: str, issuer: str) -> str:
 
 
 async def totp_verify(sessions: Sessions, user_id: int, code: str, now: datetime) -> bool:
+    """The code of now (or of the step before or after: a phone's clock drifts), and not a
+    code already used: a code seen over a shoulder or in a log cannot log in again."""
     async with sessions() as session:
         row = await session.get(AreaUser, user_id)
     if row is None or not row.totp_secret:
         return False
     code = re.sub(r"\s", "", code)
-    return pyotp.TOTP(row.totp_secret).verify(code, for_time=now, valid_window=1)
+    totp = pyotp.TOTP(row.totp_secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(code, totp.generate_otp(step)):
+            async with sessions.begin() as session:
+                used = AreaUser.totp_step
+                result: Any = await session.execute(
+                    update(AreaUser)
+                    .where(AreaUser.id == user_id, used.is_(None) | (used < step))
+                    .values(totp_step=step)
+                )
+            return bool(result.rowcount == 1)
+    return False
 
 
 async def totp_enable(sessions: Sessions, user_id: int, on: bool) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.dialpolicy import DialPolicy, check
+from ivr.dialpolicy import COUNTRY, DialPolicy, check
 from ivr.i18n import tr
 from ivr.routing.clock import MINUTES_PER_DAY, ClockError, days_mask, parse_days, parse_range
 from ivr.routing.decision import ClientCard
@@ -215,6 +215,16 @@ def contact_rows(ladder: Ladder) -> list[dict[str, Any]]:
 # -- checks, as the rules loader makes them --------------------------------------------------
 
 
+def trunk_digits(e164: str, country: str = COUNTRY) -> str:
+    """A checked E.164 number as the trunk dials it, as the rules write numbers: a national
+    number of the center's country in full ("+39 06 1234567" -> "061234567"), any other
+    with the international prefix ("+44 20 ..." -> "004420..."). Not the digits of what was
+    typed: "+39 06..." is not "3906...")."""
+    if e164.startswith("+" + country):
+        return e164[1 + len(country) :]
+    return "00" + e164.lstrip("+")
+
+
 def _window(days: str, hours: str) -> Window:
     mask = days_mask(parse_days(days)) if days.strip() else 0x7F
     ranges: list[tuple[int, int]] = []
@@ -261,7 +271,7 @@ def check_contacts(
             errors[f"{i}.number"] = tr(
                 lang, "This number may not be dialled: %(reason)s.", reason=verdict.reason
             )
-        digits = re.sub(r"[^0-9]", "", values["number"])
+        digits = trunk_digits(verdict.number) if verdict.allowed else ""
         try:
             wait = int(values["wait"] or "30")
             if not WAIT_RANGE[0] <= wait <= WAIT_RANGE[1]:

@@ -41,6 +41,18 @@ async def test_login_with_a_second_factor(world: World) -> None:
     right = await post_form(client, "/area/totp", {"code": code})
     assert right.status == 303 and right.headers["Location"] == "/area/calls"
     assert (await client.get("/area/calls", allow_redirects=False)).status == 200
+    # The same code again, from another browser within its 30 seconds: refused.
+    other = await world.browser()
+    again = await post_form(
+        other, "/area/login", {"email": "admin@acme.example", "password": PASSWORD}
+    )
+    assert again.headers["Location"] == "/area/totp"
+    assert (await post_form(other, "/area/totp", {"code": code})).status == 401
+    world.advance(seconds=30)
+    later = pyotp.TOTP(secret).at(NOW + timedelta(seconds=30))
+    fresh = await post_form(other, "/area/totp", {"code": later})
+    assert fresh.status == 303
+    await other.close()
     await client.close()
 
 
@@ -161,7 +173,7 @@ async def test_an_override_applies_to_the_next_call(world: World) -> None:
     assert refused.status == 422 and "non può essere chiamato" in await refused.text()
     done = await post_form(
         client, "/area/settings/override",
-        {"kind": "forward", "number": "333 765 4321", "until": "2026-11-27T08:00"},
+        {"kind": "forward", "number": "+39 333 765 4321", "until": "2026-11-27T08:00"},
         "/area/settings",
     )  # fmt: skip
     assert done.status == 303
@@ -208,7 +220,8 @@ async def test_card_and_ladder_edits_are_versioned_audited_and_used(world: World
     assert bad.status == 422 and "international numbers are refused" in await bad.text()
     good = await post_form(
         admin, "/area/settings/ladders/acme-urgent",
-        {"name0": "Night Desk", "number0": "06 1234 5678", "wait0": "20", "hours0": "20:00-08:00"},
+        {"name0": "Night Desk", "number0": "+39 06 1234 5678", "wait0": "20",
+         "hours0": "20:00-08:00"},
         "/area/settings",
     )  # fmt: skip
     assert good.status == 303
@@ -219,6 +232,7 @@ async def test_card_and_ladder_edits_are_versioned_audited_and_used(world: World
     runs = await runs_for_call(world.services.sessions, "a.2")
     plan = next(r.plan for r in runs if r.id == run)
     assert plan is not None and [c.name for c in plan.contacts] == ["Night Desk"]
+    assert [c.number for c in plan.contacts] == ["0612345678"]  # as the trunk dials it
     assert plan.contacts[0].ranges == ((1200, 1440), (0, 480))
     log = await (await admin.get("/area/audit")).text()
     assert log.count("card.edit") == 2 and "ladder.edit" in log and "Night Desk" in log
