@@ -206,8 +206,8 @@ class CallsPage(Page):
         body = [
             [
                 local_datetime(r.arrived_at, ctx.zone, lang, "short"),
-                r.who,
-                r.caller_number,
+                r.who or tr(lang, "unknown caller"),  # as the list shows them
+                r.caller_number or tr(lang, "withheld"),
                 outcome_label(lang, r.outcome),
                 category_label(lang, r.category) if r.category else "",
                 yes if r.urgent else "",

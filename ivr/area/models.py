@@ -84,9 +84,10 @@ class Notice(Base):
 
 class AreaCall(Base):
     """One call as the area searches and counts it: the words a client may search (caller's
-    name and number, the operator's name, callback number and message, one per line) and
-    whether it is an unread message. Written only by the database's triggers, in the same
-    transaction as the call, its outcome or its read state, so it is never out of date."""
+    name and number, the operator's name, callback number and message, one per line),
+    whether it is an unread message, and whether it is urgent. Written only by the database's
+    triggers, in the same transaction as the call, its outcome, its read state or its
+    ladder, so it is never out of date."""
 
     __tablename__ = "area_calls"
 
@@ -95,5 +96,10 @@ class AreaCall(Base):
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     body: Mapped[str] = mapped_column(Text)
     unread: Mapped[bool] = mapped_column(Boolean)
+    # The operator's urgent flag, or a ladder started for the call (an emergency option).
+    urgent: Mapped[bool] = mapped_column(Boolean)
 
-    __table_args__ = (Index("ix_area_calls_unread", "client_id", "unread", "arrived_at"),)
+    __table_args__ = (
+        Index("ix_area_calls_unread", "client_id", "unread", "arrived_at"),
+        Index("ix_area_calls_urgent", "client_id", "urgent", "arrived_at", "call_id"),
+    )

@@ -239,6 +239,7 @@ class Notifier:
             "message.txt",
             lang,
             row=row,
+            urgent=urgent or row.urgent,
             client=client,
             zone=self.area.zone(user.client_id),
             link=f"{self.area.public_url}/calls/{row.linkedid}",

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ivr.area.models import AreaCall, MessageState
 from ivr.portal.models import CallOutcome
 from ivr.records.models import Call
+from ivr.routing.evaluate import WITHHELD
 
 Sessions = async_sessionmaker[AsyncSession]
 PAGE = 50
@@ -121,12 +122,13 @@ def _has_message() -> Any:
 
 def _select(client_id: str) -> Select[Any]:
     query: Any = (
-        select(Call, CallOutcome, MessageState)
+        select(Call, CallOutcome, MessageState, AreaCall.urgent)
         .outerjoin(CallOutcome, CallOutcome.linkedid == Call.linkedid)
         .outerjoin(
             MessageState,
             and_(MessageState.linkedid == Call.linkedid, MessageState.client_id == client_id),
         )
+        .outerjoin(AreaCall, AreaCall.call_id == Call.id)
         .where(Call.client_id == client_id, Call.arrived_at.is_not(None))
     )
     return query
@@ -138,6 +140,8 @@ def _bounds(day: date, zone: str) -> datetime:
 
 Keys = tuple[Any, Any]  # the columns a page is ordered by: (arrived_at, id)
 CALL_KEYS: Keys = (Call.arrived_at, Call.id)
+# The same values in area_calls: a page read from its indexes is ordered by these.
+AREA_KEYS: Keys = (AreaCall.arrived_at, AreaCall.call_id)
 
 
 def _filtered(query: Select[Any], filters: Filters, zone: str, keys: Keys) -> Select[Any]:
@@ -151,7 +155,7 @@ def _filtered(query: Select[Any], filters: Filters, zone: str, keys: Keys) -> Se
     elif filters.outcome:
         query = query.where(Call.outcome == filters.outcome)
     if filters.urgent:
-        query = query.where(CallOutcome.urgent.is_(True))
+        query = query.where(AreaCall.urgent == true())
     if filters.unread:
         query = query.where(_has_message(), MessageState.read_at.is_(None))
     return query
@@ -162,52 +166,50 @@ def _like(text_: str) -> str:
     return f"%{escaped}%"
 
 
-async def _searched(
-    session: AsyncSession, query: Select[Any], client_id: str, words: str
-) -> tuple[Select[Any], Keys]:
-    """query narrowed to the calls whose caller, number or message contain `words`, and the
-    columns to page it by."""
+async def _searched(session: AsyncSession, words: str) -> tuple[ColumnElement[bool], bool]:
+    """The calls whose caller, number or message contain `words`: a list of ids from the
+    trigram index when it has few (True), else a test of area_calls' words, row by row."""
     sqlite = session.get_bind().dialect.name == "sqlite"
-    match: ColumnElement[bool]
-    if sqlite:  # SQLite's LIKE ignores case already (as lower() does, in ASCII)
-        match = AreaCall.body.like(_like(words), escape="\\")
-    elif len(words) >= TRIGRAM:  # PostgreSQL's planner weighs its trigram index against
-        match = AreaCall.body.ilike(_like(words), escape="\\")  # the client's calls
-    else:  # no trigram to look up: an ILIKE would make it read the whole trigram index
-        match = func.strpos(func.lower(AreaCall.body), func.lower(words)) > 0
-    # The client's calls newest first, read from area_calls' own index (on SQLite it holds
-    # the words too: no row is fetched until one matches), paged by its copy of the keys.
-    scan = query.join(AreaCall, AreaCall.call_id == Call.id).where(
-        AreaCall.client_id == client_id, match
-    )
-    scan_keys: Keys = (AreaCall.arrived_at, AreaCall.call_id)
-    if not sqlite or len(words) < TRIGRAM:
-        return scan, scan_keys
-    phrase = '"' + words.replace('"', '""') + '"'
-    found = list(
-        await session.scalars(
-            text("SELECT rowid FROM area_calls_fts WHERE area_calls_fts MATCH :phrase LIMIT :n"),
-            {"phrase": phrase, "n": FTS_MOST + 1},
+    if sqlite and len(words) >= TRIGRAM:
+        phrase = '"' + words.replace('"', '""') + '"'
+        found = list(
+            await session.scalars(
+                text(
+                    "SELECT rowid FROM area_calls_fts WHERE area_calls_fts MATCH :phrase LIMIT :n"
+                ),
+                {"phrase": phrase, "n": FTS_MOST + 1},
+            )
         )
-    )
-    if len(found) > FTS_MOST:
-        return scan, scan_keys  # common words: the client's newest calls match them soon
-    return query.where(Call.id.in_(found)), CALL_KEYS
+        if len(found) <= FTS_MOST:
+            return Call.id.in_(found), True
+        # Common words: the client's newest calls match them soon.
+    if sqlite:  # SQLite's LIKE ignores case already (as lower() does, in ASCII)
+        return AreaCall.body.like(_like(words), escape="\\"), False
+    if len(words) >= TRIGRAM:  # PostgreSQL's planner weighs its trigram index against
+        return AreaCall.body.ilike(_like(words), escape="\\"), False  # the client's calls
+    # No trigram to look up: an ILIKE would make PostgreSQL read the whole trigram index.
+    return func.strpos(func.lower(AreaCall.body), func.lower(words)) > 0, False
 
 
-def _row(call: Call, outcome: CallOutcome | None, state: MessageState | None) -> Row:
+def _row(
+    call: Call, outcome: CallOutcome | None, state: MessageState | None, urgent: bool | None
+) -> Row:
     assert call.arrived_at is not None
     return Row(
         linkedid=call.linkedid,
         arrived_at=call.arrived_at,
-        caller_number=call.caller_number or "",
+        # "anonymous", "private"...: what a withheld number arrives as is shown as withheld
+        caller_number=""
+        if (call.caller_number or "").lower() in WITHHELD
+        else call.caller_number or "",
         caller_name=call.caller_name or "",
         outcome=call.outcome,
         operator=call.operator or "",
         recording=bool(call.message_path),
         message=outcome.message if outcome else "",
         category=outcome.category if outcome else "",
-        urgent=bool(outcome and outcome.urgent),
+        # The operator's urgent flag, or the caller's emergency choice (a ladder ran for it).
+        urgent=bool(urgent or (outcome and outcome.urgent)),
         callback=outcome.callback if outcome else "",
         said_name=outcome.caller_name if outcome else "",
         read=bool(state and state.read_at),
@@ -236,12 +238,17 @@ async def page(
     size: int = PAGE,
 ) -> tuple[list[Row], str]:
     """A page of rows, newest first, and the cursor of the next page ("" at the end)."""
-    query, keys = _select(client_id), CALL_KEYS
+    query, by_area = _select(client_id), filters.urgent
     async with sessions() as session:
         if filters.text:
-            query, keys = await _searched(session, query, client_id, filters.text)
-        query = _filtered(query, filters, zone, keys)
-        return await _page(session, query, before, size, keys)
+            found, listed = await _searched(session, filters.text)
+            query, by_area = query.where(found), by_area or not listed
+        keys = CALL_KEYS
+        if by_area:
+            # The client's calls newest first, read from an index of area_calls (for words,
+            # on SQLite, one that holds them: no row is fetched until one matches).
+            query, keys = query.where(AreaCall.client_id == client_id), AREA_KEYS
+        return await _page(session, _filtered(query, filters, zone, keys), before, size, keys)
 
 
 async def _page(

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, text
 
 from ivr.area import query
 from ivr.area.models import AreaCall
+from ivr.escalation.models import EscalationRun
 from ivr.portal import store
 from ivr.records import db, repo
 from ivr.records.models import Call
@@ -84,6 +85,12 @@ async def found(sessions: Any, words: str) -> list[str]:
     return [r.linkedid for r in rows]
 
 
+async def urgent(sessions: Any) -> list[str]:
+    rows, _ = await query.page(sessions, "acme", query.Filters(urgent=True), ZONE)
+    assert all(r.urgent for r in rows)
+    return [r.linkedid for r in rows]
+
+
 async def area_row(sessions: Any, linkedid: str) -> AreaCall | None:
     async with sessions() as session:
         call_id = await session.scalar(select(Call.id).where(Call.linkedid == linkedid))
@@ -100,6 +107,13 @@ async def test_every_writer_keeps_area_calls_right(sessions: Any) -> None:
     assert not (await area_row(sessions, "s.3")).unread  # type: ignore[union-attr]
     assert (await area_row(sessions, "s.4")).unread  # type: ignore[union-attr]  # recording
     assert await query.unread(sessions, "acme") == 3
+    assert await urgent(sessions) == ["s.1"]  # the operator's flag
+    async with sessions.begin() as session:  # the caller chose the emergency option
+        session.add(
+            EscalationRun(key="k", linkedid="s.2", client_id="acme", ladder="acme-urgent",
+                          started_at=T0, status="running")
+        )  # fmt: skip
+    assert await urgent(sessions) == ["s.2", "s.1"]
     await query.mark(sessions, "acme", "s.2", T0, "me", read=True)
     assert await query.unread(sessions, "acme") == 2
     await query.mark(sessions, "acme", "s.2", T0, "me", read=False)

@@ -160,15 +160,19 @@ def upgrade() -> None:
         sa.Column("arrived_at", _t(), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("unread", sa.Boolean(), nullable=False),
+        sa.Column("urgent", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("call_id", name="pk_area_calls"),
     )
     op.create_index(
         "ix_area_calls_unread", "area_calls", ["client_id", "unread", "arrived_at"]
     )
+    op.create_index(
+        "ix_area_calls_urgent", "area_calls", ["client_id", "urgent", "arrived_at", "call_id"]
+    )
     dialect = op.get_bind().dialect.name
     # The calls stored before this revision, in one statement; the indexes after them.
     op.execute(
-        "INSERT INTO area_calls (call_id, client_id, arrived_at, body, unread) "
+        "INSERT INTO area_calls (call_id, client_id, arrived_at, body, unread, urgent) "
         + _AREA_ROW.format(nl=_NL[dialect], where="true")
     )
     if dialect == "postgresql":
@@ -183,7 +187,8 @@ def upgrade() -> None:
 # its read state: every writer (the AMI events, an AGI script, the console, an erasure) keeps
 # it up to date without knowing of it. `body` is what a client may search, one value per
 # line; `unread` is "a message the client has not opened", so the unread count on every page
-# is an index range instead of a join over all the client's calls.
+# is an index range instead of a join over all the client's calls; `urgent` is the operator's
+# urgent flag or a ladder started for the call (the caller chose an emergency).
 
 _NL = {"sqlite": "char(10)", "postgresql": "chr(10)"}
 _AREA_ROW = """
@@ -192,32 +197,38 @@ SELECT c.id, c.client_id, c.arrived_at,
        || coalesce(o.caller_name, '') || {nl} || coalesce(o.callback, '') || {nl}
        || coalesce(o.message, ''),
        (o.id IS NOT NULL OR c.message_path IS NOT NULL) AND s.read_at IS NULL
-       AND c.arrived_at IS NOT NULL
+       AND c.arrived_at IS NOT NULL,
+       coalesce(o.urgent, false)
+       OR EXISTS (SELECT 1 FROM escalation_runs r WHERE r.linkedid = c.linkedid)
 FROM calls c
 LEFT JOIN call_outcomes o ON o.linkedid = c.linkedid
 LEFT JOIN area_message_state s ON s.linkedid = c.linkedid AND s.client_id = c.client_id
 WHERE {where}
 """
 _UPSERT = """
-INSERT INTO area_calls (call_id, client_id, arrived_at, body, unread)
+INSERT INTO area_calls (call_id, client_id, arrived_at, body, unread, urgent)
 {row}
 ON CONFLICT (call_id) DO UPDATE SET client_id = excluded.client_id,
-    arrived_at = excluded.arrived_at, body = excluded.body, unread = excluded.unread
+    arrived_at = excluded.arrived_at, body = excluded.body, unread = excluded.unread,
+    urgent = excluded.urgent
 WHERE area_calls.client_id IS DISTINCT FROM excluded.client_id
    OR area_calls.arrived_at IS DISTINCT FROM excluded.arrived_at
    OR area_calls.body IS DISTINCT FROM excluded.body
    OR area_calls.unread IS DISTINCT FROM excluded.unread
+   OR area_calls.urgent IS DISTINCT FROM excluded.urgent
 """
 # (table, event, the linkedid the row is refreshed for)
 _SOURCES = (
     ("calls", "INSERT", "new"),
     ("calls", "UPDATE OF client_id, arrived_at, caller_name, caller_number, message_path", "new"),
     ("call_outcomes", "INSERT", "new"),
-    ("call_outcomes", "UPDATE OF linkedid, caller_name, callback, message", "new"),
+    ("call_outcomes", "UPDATE OF linkedid, caller_name, callback, message, urgent", "new"),
     ("call_outcomes", "DELETE", "old"),
     ("area_message_state", "INSERT", "new"),
     ("area_message_state", "UPDATE OF linkedid, client_id, read_at", "new"),
     ("area_message_state", "DELETE", "old"),
+    # A ladder started for the call: the caller chose an emergency, or the operator urgent.
+    ("escalation_runs", "INSERT", "new"),
 )
 _SOURCE_TRIGGERS = [f"area_calls_{table}_{event.split()[0].lower()}" for table, event, _ in _SOURCES]
 _SQLITE_TRIGGERS = [
@@ -294,10 +305,10 @@ def _postgresql_triggers() -> None:
         "RETURN NULL;\n"
         "END $$"
     )
-    events = {"calls": ["INSERT", "DELETE"], "call_outcomes": [], "area_message_state": []}
+    events: dict[str, list[str]] = {"calls": ["INSERT", "DELETE"]}
     for table, event, _ in _SOURCES:
         if event != "INSERT" or table != "calls":
-            events[table].append(event)
+            events.setdefault(table, []).append(event)
     for table, kinds in events.items():
         op.execute(
             f"CREATE TRIGGER area_calls_sync AFTER {' OR '.join(kinds)} ON {table} "
@@ -310,7 +321,7 @@ def _postgresql_triggers() -> None:
 
 def _drop_triggers() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for table in ("calls", "call_outcomes", "area_message_state"):
+        for table in ("calls", "call_outcomes", "area_message_state", "escalation_runs"):
             op.execute(f"DROP TRIGGER IF EXISTS area_calls_sync ON {table}")
         op.execute("DROP FUNCTION IF EXISTS area_calls_sync()")
         op.execute("DROP FUNCTION IF EXISTS area_calls_refresh(text)")
@@ -324,6 +335,7 @@ def _drop_triggers() -> None:
 
 def downgrade() -> None:
     _drop_triggers()
+    op.drop_index("ix_area_calls_urgent", table_name="area_calls")
     op.drop_index("ix_area_calls_unread", table_name="area_calls")
     op.drop_table("area_calls")
     op.drop_index("ix_outbox_pending", table_name="outbox")
