@@ -162,3 +162,22 @@ async def test_a_wake_up_reaches_every_engine_on_postgresql(
     finally:
         for world, engine in made:
             await close_world(world, engine)
+
+
+async def test_two_engines_send_a_digest_once(
+    engines: list[World], mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    a, b = engines
+    sessions = a.services.sessions
+    for email in ("admin@acme.example", "member@acme.example", "admin@bravosecret.example"):
+        user = await users.by_email(sessions, email)
+        assert user is not None
+        notify = "digest" if email == "member@acme.example" else "none"
+        await users.set_prefs(sessions, user.id, language="it", notify=notify, digest_at="18:00")
+    due = await a.area.notifier.step(NOW)  # the member's digests start now
+    assert due is not None and await b.area.notifier.step(NOW) == due
+    await asyncio.gather(a.area.notifier.step(due), b.area.notifier.step(due))
+    digests = [m for m in box.messages if m["Subject"].startswith("Messaggi del giorno")]
+    assert [m["To"] for m in digests] == ["member@acme.example"]
+    assert "Said Name" in digests[0].get_content()  # a.1, the seeded urgent outcome
