@@ -42,6 +42,7 @@ class PgRelay:
         self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self._sending = asyncio.Lock()
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -58,13 +59,14 @@ class PgRelay:
         await self._drop()
 
     async def send(self, topic: str, payload: str) -> None:
-        conn = self._conn
-        if conn is None or conn.is_closed():
-            raise ConnectionError("not connected to PostgreSQL")
-        await asyncio.wait_for(
-            conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{topic}\n{payload}"),
-            CONNECT_TIMEOUT,
-        )
+        async with self._sending:  # one statement at a time on a connection
+            conn = self._conn
+            if conn is None or conn.is_closed():
+                raise ConnectionError("not connected to PostgreSQL")
+            await asyncio.wait_for(
+                conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{topic}\n{payload}"),
+                CONNECT_TIMEOUT,
+            )
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, message: str) -> None:
         topic, _, payload = message.partition("\n")

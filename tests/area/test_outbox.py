@@ -159,6 +159,16 @@ async def test_a_wake_up_reaches_every_engine_on_postgresql(
         assert sorted(str(m["To"]) for m in new) == ["admin@acme.example", "member@acme.example"]
         [row] = [r for r in await rows(a) if r.key == "a.2|urgent"]
         assert row.tries == 1  # taken once, by one of the two
+        # Wake-ups sent at once (calls stored by several parts of A) all reach B.
+        stored: list[str] = []
+        b.services.wake.on("area.calls", stored.append)
+
+        async def heard_calls() -> list[str]:
+            return sorted(stored)
+
+        await asyncio.gather(*(a.services.wake.send("area.calls", f"c{n}") for n in range(5)))
+        await poll(heard_calls, lambda h: len(h) >= 5, 30, "five wake-ups")
+        assert await heard_calls() == [f"c{n}" for n in range(5)]
     finally:
         for world, engine in made:
             await close_world(world, engine)
