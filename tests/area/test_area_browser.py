@@ -165,6 +165,8 @@ async def desk(browser: Browser, site: Site) -> AsyncIterator[Page]:
     context = await browser.new_context(
         viewport={"width": 1280, "height": 900}, locale="it-IT", accept_downloads=True
     )
+    context.set_default_timeout(30_000)  # a machine busy with other Asterisks is slow
+    expect.set_options(timeout=20_000)
     page = await context.new_page()
     await page.goto(f"{site.url}/login")
     await page.fill("#email", EMAIL)
