@@ -12,7 +12,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 import pyotp
-from conftest import NOW, PASSWORD, World, make_world, post_form
+from area_world import NOW, PASSWORD, World, make_world, post_form
 
 from ivr.area import query, users
 from ivr.area.notify import next_digest

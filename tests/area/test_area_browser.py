@@ -28,7 +28,7 @@ import pyotp
 import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
-from conftest import Mailbox
+from area_world import Mailbox
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from ivr.area import users

@@ -8,7 +8,7 @@ import io
 import re
 from typing import Any
 
-from conftest import B_MARK, World, csrf
+from area_world import B_MARK, World, csrf
 from openpyxl import load_workbook
 
 B_VALUES = (B_MARK, "0799000001", "0799000002", "bravo", "3337654321")

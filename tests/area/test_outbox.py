@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from conftest import NOW, Mailbox, World, close_world, make_world
+from area_world import NOW, Mailbox, World, close_world, make_world
 from pg_server import new_database
 from sqlalchemy import select
 
