@@ -2,6 +2,7 @@
 
 .venv/bin/python -m bench                  # both
 .venv/bin/python -m bench routing          # rules load and decision time only
+.venv/bin/python -m bench area             # the client area's list
 .venv/bin/python -m bench calls --calls 300 --rate 20 --hold-ms 5000
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import calls, routing
+from bench import area, calls, routing
 
 
 def main(argv: list[str]) -> None:
@@ -17,11 +18,14 @@ def main(argv: list[str]) -> None:
     if which in ("all", "routing"):
         print("== routing rules: 10,000 clients x 5 numbers")
         routing.run()
+    if which in ("all", "area"):
+        print("== client area: the list of one client's calls, 100,000 among 1,000,000")
+        area.run()
     if which in ("all", "calls"):
         print("== calls through Asterisk: static dialplan / FastAGI / classic AGI")
         calls.cli(argv[1:] if which == "calls" else [])
-    if which not in ("all", "routing", "calls"):
-        raise SystemExit(f"unknown benchmark {which!r}: all, routing or calls")
+    if which not in ("all", "routing", "calls", "area"):
+        raise SystemExit(f"unknown benchmark {which!r}: all, routing, area or calls")
 
 
 if __name__ == "__main__":

@@ -112,10 +112,11 @@ def cmd_reload(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ivr.demo import run_demo
 
-    return asyncio.run(run_demo(_settings(args)))
+    return asyncio.run(run_demo(_settings(args), keep=args.keep))
 
 
 def parser() -> argparse.ArgumentParser:
+    from ivr.area.cli import register as register_users
     from ivr.escalation.report import register as register_escalations
     from ivr.portal.cli import register as register_console
     from ivr.privacy.run import register as register_privacy
@@ -132,9 +133,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("reload", help="check and load the routing rules again").set_defaults(
         func=cmd_reload
     )
-    sub.add_parser("demo", help="a whole demo with real Asterisk and sipp").set_defaults(
-        func=cmd_demo
-    )
+    demo = sub.add_parser("demo", help="a whole demo with real Asterisk and sipp")
+    demo.add_argument("--keep", action="store_true", help="keep it running until Ctrl-C")
+    demo.set_defaults(func=cmd_demo)
     ast = sub.add_parser("asterisk", help="the Asterisk PBX").add_subparsers(
         dest="action", required=True
     )
@@ -156,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
     register_escalations(sub)
     register_privacy(sub)
     register_rules(sub)
+    register_users(sub)
     return top
 
 

@@ -85,6 +85,22 @@ class Settings:
     # The operator console: seconds an operator stays paused after a call while writing its
     # outcome (saving the form ends it sooner).
     wrapup_seconds: int = 60
+    # An operator logged in whose console has been gone (no page open) this long is paused.
+    console_gone_seconds: float = 180.0
+    # Web sessions (console and client area), kept on the server: they end after this long
+    # unused, and in any case this long after the login.
+    web_idle_minutes: int = 30
+    web_absolute_hours: int = 12
+    # Cookies carry Secure when the page came over HTTPS ("auto"), or always ("always": the
+    # engine is behind a TLS proxy), or never.
+    web_secure_cookies: str = "auto"
+    # Failed logins allowed within login_window_minutes, per user and per address.
+    login_max_per_user: int = 5
+    login_max_per_address: int = 20
+    login_window_minutes: int = 15
+    # The client area's address as clients reach it, for the links in its emails; empty:
+    # http://<bind>:<ports.http>/area.
+    area_url: str = ""
     log_level: str = "INFO"
 
     # Paths as Asterisk sees them; host paths are derived with host_path().
@@ -183,6 +199,11 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("setting 'ports.rtp_start' is above 'ports.rtp_end'")
     if not settings.instance.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"setting 'instance': {settings.instance!r} must be a plain name")
+    if settings.web_secure_cookies not in {"auto", "always", "never"}:
+        raise ConfigError(
+            f"setting 'web_secure_cookies': {settings.web_secure_cookies!r} is auto, always "
+            "or never"
+        )
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"setting 'log_level': {settings.log_level!r} is not a level")
     trunk_networks(settings.trunk_addresses)

@@ -48,7 +48,7 @@ async def wait_ended(
     return records
 
 
-async def run_demo(settings: Settings) -> int:
+async def run_demo(settings: Settings, keep: bool = False) -> int:
     from ivr.__main__ import render_instance
 
     rules = load_rules(settings.rules)
@@ -105,6 +105,10 @@ async def run_demo(settings: Settings) -> int:
         print()
         ok = all(r.ok for r in results) and len(new) == len(plan.calls)
         print(next_steps(settings))
+        print()
+        print(await area_login(engine, new, at))
+        if keep:
+            await keep_running(settings)
         return 0 if ok else 1
     finally:
         for phone in phones:
@@ -112,6 +116,44 @@ async def run_demo(settings: Settings) -> int:
                 await phone.stop()
         await engine.close()
         await asterisk.stop()
+
+
+async def area_login(engine: Engine, calls: list[repo.CallRecord], at: datetime) -> str:
+    """A demo user of the client whose caller left a message: the area shows its calls."""
+    from ivr.area import users
+
+    assert engine.services is not None
+    sessions = engine.services.sessions
+    client = next((c.client_id for c in calls if c.message_path and c.client_id), None)
+    client = client or next((c.client_id for c in calls if c.client_id), None)
+    if client is None:
+        return "No call of a client was stored: no area login to show."
+    email = f"demo@{client}.example"
+    password = users.new_password()
+    found = await users.by_email(sessions, email)
+    if found is None:
+        await users.add_user(sessions, client, email, password, at, role="admin", name="Demo")
+    else:
+        await users.set_password(sessions, found.id, password)
+    url = f"http://{engine.settings.bind}:{engine.settings.ports.http}/area/"
+    return (
+        f"The client's reserved area: {url}\n"
+        f"  log in as {email} with the password {password} (client {client})\n"
+        f"  the operator console: http://{engine.settings.bind}:{engine.settings.ports.http}"
+        "/console/ (ivr console password op1)"
+    )
+
+
+async def keep_running(settings: Settings) -> None:
+    """`ivr demo --keep`: the stack stays up until Ctrl-C."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print("\nThe demo keeps running: press Ctrl-C to stop Asterisk and the engine.")
+    await stop.wait()
 
 
 class DemoPlan:

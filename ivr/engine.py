@@ -21,6 +21,7 @@ from ivr.config import Settings
 from ivr.feature import Feature
 from ivr.features import build as build_features
 from ivr.records import db, repo
+from ivr.records.listen import PgRelay, is_postgresql
 from ivr.routing import RulesHolder
 from ivr.routing.diskcache import DiskRulesCache
 from ivr.routing.watch import RulesWatcher
@@ -42,6 +43,7 @@ class Engine:
         self.features: list[Feature] = []
         self.http: Any = None
         self.watcher: RulesWatcher | None = None
+        self.relay: PgRelay | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -76,6 +78,9 @@ class Engine:
             read_timeout=settings.agi_read_timeout,
             token=settings.agi_token,
         )
+        if is_postgresql(settings.db_url):  # several engines may share it: hear each other
+            self.relay = PgRelay(settings.db_url, self.services.wake)
+            await self.relay.start()
         await self.agi.start()
         await self.ami.start()
         self.features = build_features(self.services)
@@ -183,6 +188,8 @@ class Engine:
             await self.agi.close()
         if self.ami is not None:
             await self.ami.close()
+        if self.relay is not None:
+            await self.relay.close()
         if self.db is not None:
             await self.db.dispose()
         log.info("engine stopped")

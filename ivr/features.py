@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 
 def build(services: Services) -> list[Feature]:
+    from ivr.area import Area
     from ivr.escalation.service import Escalations
     from ivr.outbound import Outbound
     from ivr.portal import Portal
@@ -23,4 +24,5 @@ def build(services: Services) -> list[Feature]:
         Escalations(services),  # first: it reads the message's call record of the event
         Portal(services),  # the operator console (/console) and the supervisor page
         DailyPurge(services),  # personal data past each client's retention
+        Area(services),  # the clients' reserved area (/area)
     ]

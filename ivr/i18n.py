@@ -140,7 +140,11 @@ def jinja_environment(
     lang = language(lang)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
-        autoescape=True,  # every value is text: a caller's name or message is never markup
+        # Every value is text: a caller's name or message is never markup. Plain-text
+        # templates (*.txt: emails) are not HTML, so nothing is escaped in them.
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=(), disabled_extensions=("txt",), default=True
+        ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

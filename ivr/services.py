@@ -6,6 +6,7 @@ route and every feature; nothing else imports the wiring.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +19,13 @@ from ivr.outbound import OutboundCalls
 from ivr.prompts import Prompts
 from ivr.routing import OverridesFile, RulesHolder
 from ivr.routing.overrides import OVERRIDES_FILE
+from ivr.wake import Wakeups
 
 if TYPE_CHECKING:
     from ivr.ami.client import AmiClient
+
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -39,6 +44,9 @@ class Services:
     prompts: Prompts = field(init=False)
     overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
     outbound: OutboundCalls = field(init=False)  # calls out now; may_dial() for every number
+    # Wake-ups between parts, and between engines on PostgreSQL (ivr.wake): a part that
+    # wrote work for another (an outbox row) wakes it instead of it polling the database.
+    wake: Wakeups = field(default_factory=Wakeups)
 
     def __post_init__(self) -> None:
         self.prompts = Prompts(self.settings)

@@ -120,6 +120,7 @@ class Stack:
             IVR_SMTP_HOST=s.smtp_host,
             IVR_SMTP_PORT=str(s.smtp_port),
             IVR_MAIL_FROM=s.mail_from,
+            IVR_CONSOLE_GONE_SECONDS=str(s.console_gone_seconds),
         )
         if s.asterisk_root is not None:
             env["IVR_ASTERISK_ROOT"] = str(s.asterisk_root)

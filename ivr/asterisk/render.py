@@ -67,7 +67,7 @@ CONF_TEMPLATES = {
 SECRET_FILES = {"manager.conf", "pjsip.conf", "extensions.conf"}
 # A section name (and an endpoint, queue or member id) is one plain word.
 SECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # What would end or reshape a caller ID "name" <id> written in pjsip.conf.
 _CALLERID_UNSAFE = re.compile(r'["<>\\]')
 

@@ -39,6 +39,7 @@ from ivr.escalation.ladder import (
 from ivr.escalation.speech import dialable, intro_prompt
 from ivr.feature import Feature
 from ivr.records import repo
+from ivr.selfservice.store import ladder_for
 
 if TYPE_CHECKING:
     from ivr.services import Services
@@ -150,6 +151,7 @@ class Escalations(Feature):
             log.error("escalation %d: no ladder %r in the rules", run.id, run.ladder)
             await store.finish_run(self.services.sessions, run.id, STOPPED, self.services.clock())
             return None
+        ladder = await ladder_for(self.services.sessions, run.client_id, ladder)
         client = rules.clients.get(run.client_id) if run.client_id else None
         plan = Plan.of(ladder, client.card.timezone if client else "UTC")
         name = client.card.name if client else None

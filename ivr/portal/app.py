@@ -9,11 +9,8 @@ queue events) goes to the database.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,10 +23,14 @@ from ivr.ami.client import AmiError
 from ivr.ami.message import Message
 from ivr.feature import Feature
 from ivr.portal import store
-from ivr.portal.auth import SUPERVISOR, check_password
+from ivr.portal.access import ConsoleAccess, Login
+from ivr.portal.auth import SUPERVISOR
 from ivr.portal.board import Board, Change, Live
 from ivr.portal.forms import CATEGORIES, LIMITS, OutcomeForm, read_outcome
 from ivr.records import repo
+from ivr.records.outbox import WAKE as OUTBOX
+from ivr.selfservice.store import card_for
+from ivr.web.auth import Guard, Policy, WebAuth
 
 if TYPE_CHECKING:
     from ivr.routing.model import Rules
@@ -40,14 +41,8 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "ivr_console"
-KEEPALIVE_SECONDS = 15.0
+BODY_LIMIT = 64 * 1024  # the outcome form is a few KiB
 HISTORY = 5  # earlier calls of the caller shown on the card
-
-
-@dataclass
-class Login:
-    user: str
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
 
 def templates() -> jinja2.Environment:
@@ -66,14 +61,22 @@ def _local(value: datetime | None, zone: str = "UTC") -> str:
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
-class Portal(Feature):
+class Portal(ConsoleAccess, Feature):
     name = "console"
 
     def __init__(self, services: Services, prefix: str = "/console") -> None:
         super().__init__(services)
         self.prefix = prefix
         self.board = Board(self._operator_of_endpoint)
-        self.logins: dict[str, Login] = {}
+        self.auth = WebAuth(
+            services.sessions,
+            "console",
+            COOKIE,
+            prefix,
+            Policy.of(services.settings),
+            clock=lambda: self.services.clock(),
+        )
+        self._gone: dict[str, asyncio.TimerHandle] = {}
         self._wrapups: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.env = templates()
@@ -196,6 +199,8 @@ class Portal(Feature):
     async def close(self) -> None:
         for operator in list(self._wrapups):
             self._cancel_wrapup_clock(operator)
+        for operator in list(self._gone):
+            self._cancel_presence(operator)
         self.board.close_listeners()
         for task in list(self._tasks):
             task.cancel()
@@ -208,11 +213,14 @@ class Portal(Feature):
         return {self.prefix: self.app()}
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024)
+        app = web.Application(
+            client_max_size=BODY_LIMIT, middlewares=[Guard(self.auth, BODY_LIMIT).middleware]
+        )
         app.router.add_get("/", self.console)
         app.router.add_get("/login", self.login_page)
         app.router.add_post("/login", self.login)
         app.router.add_post("/logout", self.logout)
+        app.router.add_post("/logout-all", self.logout_all)
         app.router.add_post("/state", self.set_state)
         app.router.add_get("/panel", self.panel)
         app.router.add_get("/events", self.events)
@@ -235,74 +243,11 @@ class Portal(Feature):
         response.headers["X-Frame-Options"] = "DENY"
         return response
 
-    def _login_of(self, request: web.Request) -> Login | None:
-        token = request.cookies.get(COOKIE, "")
-        return self.logins.get(token) if token else None
-
     def _redirect(self, path: str) -> web.HTTPSeeOther:
         return web.HTTPSeeOther(f"{self.prefix}{path}")
 
-    def _operator(self, request: web.Request) -> Login:
-        login = self._login_of(request)
-        if login is None or login.user == SUPERVISOR:
-            raise self._redirect("/login")
-        return login
-
-    async def _form(self, request: web.Request, login: Login) -> dict[str, str]:
-        data = await request.post()
-        form = {k: v for k, v in data.items() if isinstance(v, str)}
-        if not secrets.compare_digest(form.get("csrf", ""), login.csrf):
-            raise web.HTTPForbidden(text="stale form: reload the page")
-        return form
-
-    async def login_page(self, request: web.Request) -> web.Response:
-        return self._render("login.html", error="", user="")
-
-    async def login(self, request: web.Request) -> web.Response:
-        data = await request.post()
-        user = str(data.get("user", "")).strip()
-        password = str(data.get("password", ""))
-        known = user == SUPERVISOR or user in self.rules.operators
-        if not (known and check_password(self.services.settings, user, password)):
-            return self._render(
-                "login.html", status=401, error="Unknown operator or wrong password.", user=user
-            )
-        token = secrets.token_urlsafe(32)
-        self.logins[token] = Login(user)
-        await self.sync_pauses()
-        if user != SUPERVISOR:
-            live = self.board.live(user)
-            live.sessions += 1
-            live.wants_available = not live.paused
-            await store.note_operator(self.services.sessions, user, "login", self._now())
-        response = self._redirect("/supervisor" if user == SUPERVISOR else "/")
-        response.set_cookie(
-            COOKIE, token, path=self.prefix, httponly=True, samesite="Strict", max_age=12 * 3600
-        )
-        raise response
-
-    async def logout(self, request: web.Request) -> web.Response:
-        token = request.cookies.get(COOKIE, "")
-        login = self.logins.get(token)
-        if login is not None:
-            await self._form(request, login)
-            del self.logins[token]
-            if login.user != SUPERVISOR:
-                live = self.board.live(login.user)
-                live.sessions = max(0, live.sessions - 1)
-                if live.sessions == 0:  # nobody at the desk: no calls for this operator
-                    live.wants_available = False
-                    await self._pause(login.user, True, "logged out")
-                await store.note_operator(self.services.sessions, login.user, "logout", self._now())
-        response = self._redirect("/login")
-        response.del_cookie(COOKIE, path=self.prefix)
-        raise response
-
-    def _now(self) -> datetime:
-        return self.services.clock()
-
     async def set_state(self, request: web.Request) -> web.Response:
-        login = self._operator(request)
+        login = await self._operator(request)
         form = await self._form(request, login)
         wanted = form.get("state")
         if wanted not in {"available", "pause"}:
@@ -321,7 +266,7 @@ class Portal(Feature):
     # -- the console page ------------------------------------------------------------------
 
     async def console(self, request: web.Request) -> web.Response:
-        login = self._login_of(request)
+        login = await self._login_of(request)
         if login is None:
             raise self._redirect("/login")
         if login.user == SUPERVISOR:
@@ -354,7 +299,7 @@ class Portal(Feature):
         )
 
     async def panel(self, request: web.Request) -> web.Response:
-        login = self._operator(request)
+        login = await self._operator(request)
         context = await self._panel_context(login, None)
         return self._render("panel.html", login=login, **context)
 
@@ -374,7 +319,7 @@ class Portal(Feature):
         earlier: dict[str, store.Outcome] = {}
         if call is not None and call.client_id:
             client = self.rules.clients.get(call.client_id)
-            card = client.card if client else None
+            card = await card_for(sessions, client.card) if client else None
             history = await repo.caller_history(
                 sessions,
                 call.client_id,
@@ -413,37 +358,10 @@ class Portal(Feature):
         outcomes = await store.outcomes_for(self.services.sessions, [c.linkedid for c in mine])
         return [(c, outcomes.get(c.linkedid)) for c in mine]
 
-    # -- server-sent events -------------------------------------------------------------
-
-    async def events(self, request: web.Request) -> web.StreamResponse:
-        login = self._operator(request)
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await response.prepare(request)
-        live = self.board.live(login.user)
-        queue = self.board.listen(login.user)
-        try:
-            await response.write(_sse({"kind": "hello", **live.view()}))
-            while True:
-                try:
-                    news = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    await response.write(b": keep-alive\n\n")
-                    continue
-                if news is None:
-                    break
-                await response.write(_sse(news))
-        except ConnectionResetError:
-            pass  # the page was closed
-        finally:
-            self.board.unlisten(login.user, queue)
-        return response
-
     # -- the outcome ---------------------------------------------------------------------
 
     async def save_outcome(self, request: web.Request) -> web.Response:
-        login = self._operator(request)
+        login = await self._operator(request)
         data = await self._form(request, login)
         form = read_outcome(data)
         live = self.board.live(login.user)
@@ -466,6 +384,7 @@ class Portal(Feature):
             saved_at=self._now(),
         )
         await store.save_outcome(self.services.sessions, outcome)
+        await self.services.wake.send(OUTBOX, call.client_id or "")  # the client's users
         if form.urgent:
             note = await self._escalate(call, outcome)
             await store.set_escalation(self.services.sessions, call.linkedid, note)
@@ -518,7 +437,7 @@ class Portal(Feature):
     # -- the supervisor --------------------------------------------------------------------
 
     async def supervisor(self, request: web.Request) -> web.Response:
-        login = self._login_of(request)
+        login = await self._login_of(request)
         if login is None or login.user != SUPERVISOR:
             raise self._redirect("/login")
         now = self._now()
@@ -556,7 +475,3 @@ class Portal(Feature):
             for a in await escalation.refused_attempts_since(sessions, since)
         ]  # fmt: skip
         return sorted(rows, key=lambda row: row["at"], reverse=True)
-
-
-def _sse(message: dict[str, Any]) -> bytes:
-    return f"event: call\ndata: {json.dumps(message)}\n\n".encode()

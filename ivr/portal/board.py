@@ -73,6 +73,7 @@ class Board:
         self.operators: dict[str, Live] = {}
         self._channels: dict[str, tuple[str, str]] = {}  # operator channel -> (operator, call)
         self._listeners: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
+        self.closing = False  # the engine is stopping: streams end, nobody is "gone"
 
     def live(self, operator: str) -> Live:
         found = self.operators.get(operator)
@@ -155,6 +156,10 @@ class Board:
     def unlisten(self, operator: str, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
         self._listeners.get(operator, set()).discard(queue)
 
+    def listening(self, operator: str) -> bool:
+        """Is a console page of this operator open (its event stream connected)?"""
+        return bool(self._listeners.get(operator))
+
     def tell(self, operator: str, message: dict[str, Any]) -> None:
         for queue in list(self._listeners.get(operator, ())):
             if queue.full():  # a stalled page: drop its oldest news rather than block
@@ -162,6 +167,7 @@ class Board:
             queue.put_nowait(message)
 
     def close_listeners(self) -> None:
+        self.closing = True
         for queues in self._listeners.values():
             for queue in queues:
                 if queue.full():

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.portal.models import CallOutcome, QueueEvent
+from ivr.records import outbox
 from ivr.records.models import Call
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ class Outcome:
 
 
 async def save_outcome(sessions: Sessions, outcome: Outcome) -> None:
-    """Save the outcome of a call; saving again (a correction) replaces it."""
+    """Save the outcome of a call; saving again (a correction) replaces it. The client's
+    users are told of it through the outbox row written in the same transaction."""
     values = {
         "operator": outcome.operator,
         "client_id": outcome.client_id,
@@ -89,6 +91,11 @@ async def save_outcome(sessions: Sessions, outcome: Outcome) -> None:
                 else:
                     for name, value in values.items():
                         setattr(row, name, value)
+                if outcome.client_id:
+                    await outbox.add_message(
+                        session, outcome.linkedid, outcome.client_id, outcome.urgent,
+                        outcome.saved_at,
+                    )  # fmt: skip
             return
         except IntegrityError:
             continue

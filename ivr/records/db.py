@@ -6,6 +6,7 @@ any SQLAlchemy async URL works, so several engines can share one PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Milliseconds a SQLite writer waits for another process's write to finish.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+_NEW_FILE_RETRIES = 10
 # Any constant will do: it only has to be the same in every engine sharing the database.
 _PG_MIGRATION_LOCK = 0x1F0CA11
 
@@ -28,9 +31,11 @@ _PG_MIGRATION_LOCK = 0x1F0CA11
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
+        # The busy timeout first: switching a new database to WAL waits for another
+        # connection's lock too (engines starting together), instead of failing at once.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # WAL lets readers (the portal, `ivr calls`) run while an AGI process writes.
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
@@ -81,11 +86,19 @@ def _upgrade(connection: Connection, url: str) -> None:
 
 async def upgrade(url: str) -> None:
     """Bring the database to the newest schema; safe to run at every start, by every engine."""
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as connection:
-            await connection.run_sync(_upgrade, url)
-            await connection.commit()
-    finally:
-        await engine.dispose()
+    for attempt in range(_NEW_FILE_RETRIES):
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(_upgrade, url)
+                await connection.commit()
+            break
+        except OperationalError as exc:
+            # A new SQLite file switched to WAL by one engine while another migrates it:
+            # SQLite answers "locked" at once, without its busy timeout. Try again.
+            if "database is locked" not in str(exc) or attempt == _NEW_FILE_RETRIES - 1:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+        finally:
+            await engine.dispose()
     log.debug("records database %s is at the newest schema", make_url(url).render_as_string())

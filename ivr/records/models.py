@@ -82,6 +82,8 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_arrived_at", "arrived_at"),
         Index("ix_calls_client_caller", "client_id", "caller_number", "arrived_at"),
+        # The client area's list: one client's calls, newest first, a page at a time.
+        Index("ix_calls_client_arrived", "client_id", "arrived_at", "id"),
     )
 
 

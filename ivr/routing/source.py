@@ -208,9 +208,10 @@ def _describe(hint: Any) -> str:
     return str(hint)
 
 
-# Every string of a rules file, whatever its field: no control characters but tab and
-# line break (a NUL or an escape sequence is never meant, and may end up in a config file).
-_BASELINE = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f]*")
+# Every string of a rules file, whatever its field: no control characters (C0, C1) but tab
+# and line break, no Unicode line or paragraph separator (a NUL or an escape sequence is
+# never meant, and may end up in a config file).
+_BASELINE = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]*")
 
 
 @cache

@@ -104,18 +104,26 @@ async def place_calls(
     cwd: Path | None = None,
     digits: str = "",
     dtmf_delay_ms: int = 1000,
+    audio: Path | None = None,
 ) -> SippResult:
     """Place `count` calls to `number`; each stays `hold_ms` once answered, then hangs up.
 
     With `digits`, each call presses those keys once answered (SIP INFO), `dtmf_delay_ms`
-    before each, and stays `hold_ms` after the last one.
+    before each, and stays `hold_ms` after the last one. With `audio` (a WAV file of 8 kHz
+    G.711 mu-law, as `sox ... -r 8000 -c 1 -e u-law` writes it) the caller speaks it once
+    answered, as RTP: what a caller says into a message box.
     caller_name goes into a SIP quoted-string as it is: escape `"` and `\\` yourself.
     """
     with tempfile.TemporaryDirectory(prefix="ivr-sipp-") as folder:
         scenario = SCENARIOS / "caller.xml"
+        if digits and audio:
+            raise SippError("a caller either presses keys or speaks, not both")
         if digits:
             scenario = Path(folder) / "caller_dtmf.xml"
             scenario.write_text(dtmf_scenario(digits, dtmf_delay_ms))
+        if audio:
+            scenario = Path(folder) / "caller_speaks.xml"
+            scenario.write_text(speaking_scenario(audio))
         args = [
             "-sf", str(scenario),
             "-i", bind, "-p", str(free_udp_port(bind)), "-mp", str(free_udp_port(bind)),
@@ -129,6 +137,16 @@ async def place_calls(
             f"{server[0]}:{server[1]}",
         ]  # fmt: skip
         return await _run(args, timeout, cwd)
+
+
+def speaking_scenario(audio: Path) -> str:
+    """caller.xml whose caller streams `audio` (PCMU) from the moment it is answered."""
+    if "," in str(audio) or not audio.is_file():
+        raise SippError(f"audio {audio}: a file whose path has no comma")
+    template = (SCENARIOS / "caller.xml").read_text()
+    stream = f'<nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>\n  <pause/>'
+    assert template.count("<pause/>") == 1, "caller.xml lost its pause"
+    return template.replace("<pause/>", stream).replace("[media_port]", "[rtpstream_audio_port]")
 
 
 def dtmf_scenario(digits: str, delay_ms: int) -> str:

@@ -68,10 +68,19 @@ class Console:
 
     async def login(self, user: str = "op1", password: str | None = None) -> None:
         secret = password if password is not None else portal_password(self.services.settings, user)
-        response = await self.client.post(
-            "/console/login", data={"user": user, "password": secret}, allow_redirects=False
-        )
+        response = await self.post_login(user, secret)
         assert response.status == 303, await response.text()
+
+    async def post_login(self, user: str, password: str) -> Any:
+        """The login form, as a browser fills it in (with the form's CSRF token)."""
+        form = await self.client.get("/console/login")
+        found = re.search(r'name="csrf" value="([^"]+)"', await form.text())
+        assert found is not None
+        return await self.client.post(
+            "/console/login",
+            data={"user": user, "password": password, "csrf": found.group(1)},
+            allow_redirects=False,
+        )
 
     async def page(self, path: str = "/console/") -> str:
         response = await self.client.get(path)
@@ -152,14 +161,10 @@ async def test_the_console_needs_a_login(console: Console) -> None:
 
 
 async def test_a_wrong_password_is_refused_with_a_message(console: Console) -> None:
-    response = await console.client.post(
-        "/console/login", data={"user": "op1", "password": "guess"}, allow_redirects=False
-    )
+    response = await console.post_login("op1", "guess")
     assert response.status == 401
     assert "Unknown operator or wrong password." in await response.text()
-    response = await console.client.post(
-        "/console/login", data={"user": "../etc", "password": ""}, allow_redirects=False
-    )
+    response = await console.post_login("../etc", "")
     assert response.status == 401
 
 

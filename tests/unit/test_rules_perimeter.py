@@ -84,12 +84,17 @@ def test_values_that_could_inject_are_refused_where_written(
     assert len(found) == 1 and found[0].startswith(expected), found
 
 
-def test_control_characters_are_refused_in_any_text(tmp_path: Path) -> None:
-    client = CLIENT + 'greeting: "Buongiorno\\u001b[2J"\n'
-    assert problems(write(tmp_path, client=client)) == [
-        "clients/rossi.yaml:5:11: greeting 'Buongiorno\\x1b[2J': must match"
-        " ^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"
-    ]
+@pytest.mark.parametrize(
+    ("escaped", "shown"),
+    [("\\u001b[2J", "\\x1b[2J"), ("\\u0085[trunk]", "\\x85[trunk]"), ("\\u2028x", "\\u2028x")],
+)
+def test_control_characters_are_refused_in_any_text(
+    tmp_path: Path, escaped: str, shown: str
+) -> None:
+    # C0, C1 (NEL is a line break to Unicode) and Unicode's own line separator.
+    client = CLIENT + f'greeting: "Buongiorno{escaped}"\n'
+    [found] = problems(write(tmp_path, client=client))
+    assert found.startswith(f"clients/rossi.yaml:5:11: greeting 'Buongiorno{shown}': must match")
 
 
 def test_a_prompt_file_may_not_climb_out_of_the_sounds(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import urllib.parse
 import urllib.request
@@ -172,7 +173,14 @@ async def run_ivr(stack: Stack, *args: str) -> str:
 def supervisor_page(stack: Stack) -> str:
     base = f"http://{stack.settings.bind}:{stack.settings.ports.http}/console"
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-    form = {"user": "supervisor", "password": portal_password(stack.settings, "supervisor")}
+    with opener.open(f"{base}/login", timeout=10) as response:  # the form's CSRF token
+        csrf = re.search(r'name="csrf" value="([^"]+)"', response.read().decode())
+    assert csrf is not None
+    form = {
+        "user": "supervisor",
+        "password": portal_password(stack.settings, "supervisor"),
+        "csrf": csrf[1],
+    }
     opener.open(f"{base}/login", urllib.parse.urlencode(form).encode(), timeout=10)
     with opener.open(f"{base}/supervisor", timeout=10) as response:
         return str(response.read().decode())

@@ -57,7 +57,10 @@ async def test_a_waiting_caller_is_connected_once_the_outcome_is_saved(stack: St
     jar = aiohttp.CookieJar(unsafe=True)  # the console is on 127.0.0.1
     try:
         async with aiohttp.ClientSession(cookie_jar=jar) as http:
-            login = {"user": "op1", "password": portal_password(s, "op1")}
+            async with http.get(f"{base}/login") as response:  # the form's CSRF token
+                form = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+            assert form is not None
+            login = {"user": "op1", "password": portal_password(s, "op1"), "csrf": form[1]}
             async with http.post(f"{base}/login", data=login) as response:
                 page = await response.text()
                 assert response.status == 200 and 'id="state"' in page

@@ -1,0 +1,256 @@
+"""The calls page: the client's calls and messages with filters and pages, one message with
+its recording (HTTP Range, so the player can seek), read/handled with a note, and the
+filtered list as CSV or XLSX."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from openpyxl import Workbook
+
+from ivr.area import query
+from ivr.area.pages import Page
+from ivr.i18n import local_datetime, tr
+
+if TYPE_CHECKING:
+    from ivr.area.app import Ctx
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def outcome_label(lang: str, outcome: str) -> str:
+    labels = {
+        "answered": tr(lang, "answered"),
+        "message-left": tr(lang, "message left"),
+        "abandoned": tr(lang, "abandoned"),
+        "failed": tr(lang, "failed"),
+        "in-progress": tr(lang, "in progress"),
+    }
+    return labels.get(outcome, outcome)
+
+
+def category_label(lang: str, category: str) -> str:
+    labels = {
+        "message": tr(lang, "message"),
+        "callback": tr(lang, "call back"),
+        "appointment": tr(lang, "appointment"),
+        "order": tr(lang, "order"),
+        "complaint": tr(lang, "complaint"),
+        "other": tr(lang, "other"),
+    }
+    return labels.get(category, category)
+
+
+def cell(value: str) -> str:
+    """A value a spreadsheet shows as text, never runs as a formula (CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA) else value
+
+
+class CallsPage(Page):
+    slug = "calls"
+    title = "Calls and messages"
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/calls", self.listing),
+            web.get("/calls.csv", self.csv),
+            web.get("/calls.xlsx", self.xlsx),
+            web.get("/calls/{linkedid}", self.message),
+            web.get("/calls/{linkedid}/recording", self.recording),
+            web.post("/calls/{linkedid}/read", self.mark_read),
+            web.post("/calls/{linkedid}/handled", self.mark_handled),
+        ]
+
+    @property
+    def sessions(self) -> Any:
+        return self.area.services.sessions
+
+    async def listing(self, request: web.Request) -> web.Response:
+        ctx = await self.area.ctx(request)
+        filters = query.Filters.read(request.query)
+        before = request.query.get("before", "")
+        rows, next_cursor = await query.page(
+            self.sessions, ctx.client_id, filters, ctx.zone, before=before
+        )
+        now = self.area.services.clock()
+        name = "calls_rows.html" if request.query.get("part") == "rows" else "calls.html"
+        return await self.area.page(
+            request,
+            ctx,
+            name,
+            rows=rows,
+            filters=filters,
+            params=filters.params(),
+            next_cursor=next_cursor,
+            first=not before,
+            today=now,
+            outcomes=query.OUTCOMES,
+            outcome_label=outcome_label,
+            category_label=category_label,
+        )
+
+    async def _row(self, request: web.Request, ctx: Ctx) -> query.Row:
+        row = await query.one(self.sessions, ctx.client_id, request.match_info["linkedid"])
+        if row is None:
+            raise web.HTTPNotFound()
+        return row
+
+    async def message(self, request: web.Request) -> web.Response:
+        ctx = await self.area.ctx(request)
+        row = await self._row(request, ctx)
+        if row.is_message and not row.read:  # opened: read
+            await query.mark(
+                self.sessions,
+                ctx.client_id,
+                row.linkedid,
+                self.area.services.clock(),
+                ctx.user.email,
+                read=True,
+            )
+            row = query.replace_row(row, read=True)
+        return await self.area.page(
+            request,
+            ctx,
+            "call.html",
+            row=row,
+            outcome_label=outcome_label,
+            category_label=category_label,
+            saved=request.query.get("saved", ""),
+        )
+
+    async def recording(self, request: web.Request) -> web.StreamResponse:
+        ctx = await self.area.ctx(request)
+        path = await query.recording_path(
+            self.sessions, ctx.client_id, request.match_info["linkedid"]
+        )
+        found = self._file(path) if path else None
+        if found is None:
+            raise web.HTTPNotFound()
+        response = web.FileResponse(found, headers={"Content-Type": "audio/wav"})
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Content-Disposition"] = "inline"
+        return response
+
+    def _file(self, path: str) -> Path | None:
+        """The recording on the host, only inside the instance's messages folder."""
+        settings = self.area.services.settings
+        messages = settings.host_path(settings.run_dir / "messages").resolve()
+        try:
+            found = settings.host_path(Path(path)).resolve()
+        except (ValueError, OSError):
+            return None
+        if not found.is_relative_to(messages) or not found.is_file():
+            return None
+        return found
+
+    async def mark_read(self, request: web.Request) -> web.Response:
+        ctx = await self.area.ctx(request)
+        row = await self._row(request, ctx)
+        form = await request.post()
+        await query.mark(
+            self.sessions,
+            ctx.client_id,
+            row.linkedid,
+            self.area.services.clock(),
+            ctx.user.email,
+            read=form.get("read") != "0",
+        )
+        await self.area.tell_client(ctx.client_id)
+        raise web.HTTPSeeOther(f"{self.area.prefix}/calls/{row.linkedid}")
+
+    async def mark_handled(self, request: web.Request) -> web.Response:
+        ctx = await self.area.ctx(request)
+        row = await self._row(request, ctx)
+        form = await request.post()
+        note = str(form.get("note", "")).strip()
+        if len(note) > query.NOTE_MAX:
+            raise web.HTTPBadRequest(
+                text=tr(ctx.lang, "At most %(most)d characters.", most=query.NOTE_MAX)
+            )
+        await query.mark(
+            self.sessions,
+            ctx.client_id,
+            row.linkedid,
+            self.area.services.clock(),
+            ctx.user.email,
+            handled=form.get("handled") != "0",
+            note=note,
+        )
+        await self.area.tell_client(ctx.client_id)
+        raise web.HTTPSeeOther(f"{self.area.prefix}/calls/{row.linkedid}?saved=1")
+
+    # -- exports ---------------------------------------------------------------------------
+
+    def _table(self, ctx: Ctx, rows: list[query.Row]) -> list[list[str]]:
+        lang = ctx.lang
+        head = [
+            tr(lang, "When"),
+            tr(lang, "Caller"),
+            tr(lang, "Number"),
+            tr(lang, "Outcome"),
+            tr(lang, "Category"),
+            tr(lang, "Urgent"),
+            tr(lang, "Message"),
+            tr(lang, "Callback number"),
+            tr(lang, "Read"),
+            tr(lang, "Handled"),
+            tr(lang, "Note"),
+        ]
+        yes = tr(lang, "yes")
+        body = [
+            [
+                local_datetime(r.arrived_at, ctx.zone, lang, "short"),
+                r.who or tr(lang, "unknown caller"),  # as the list shows them
+                r.caller_number or tr(lang, "withheld"),
+                outcome_label(lang, r.outcome),
+                category_label(lang, r.category) if r.category else "",
+                yes if r.urgent else "",
+                r.message,
+                r.callback,
+                yes if r.read else "",
+                yes if r.handled else "",
+                r.note,
+            ]
+            for r in rows
+        ]
+        return [head, *([cell(v) for v in line] for line in body)]
+
+    async def _export(self, request: web.Request) -> tuple[Ctx, list[list[str]]]:
+        ctx = await self.area.ctx(request)
+        filters = query.Filters.read(request.query)
+        rows = await query.export(self.sessions, ctx.client_id, filters, ctx.zone)
+        return ctx, self._table(ctx, rows)
+
+    async def csv(self, request: web.Request) -> web.Response:
+        _, table = await self._export(request)
+        out = io.StringIO()
+        csv.writer(out).writerows(table)
+        return _download(out.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", "csv")
+
+    async def xlsx(self, request: web.Request) -> web.Response:
+        _, table = await self._export(request)
+
+        def build() -> bytes:
+            book = Workbook(write_only=True)
+            sheet = book.create_sheet()
+            for line in table:
+                sheet.append(line)
+            out = io.BytesIO()
+            book.save(out)
+            return out.getvalue()
+
+        return _download(await asyncio.to_thread(build), XLSX, "xlsx")
+
+
+def _download(body: bytes, content_type: str, ext: str) -> web.Response:
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    response.headers["Content-Disposition"] = f'attachment; filename="calls.{ext}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

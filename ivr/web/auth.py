@@ -1,0 +1,370 @@
+"""Server-side web sessions, throttled logins and the guard every form passes.
+
+One WebAuth per realm (the console, the client area), each with its own cookie and path.
+A session lives in the database: it ends when unused for `web_idle_minutes`, and in any case
+`web_absolute_hours` after the login, whatever the browser does with its cookie; "log out
+everywhere" deletes every session of the user. Failed logins are counted per user and per
+address within a window; past the limit the password is not even checked, and the page says
+how long to wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from aiohttp import web
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.config import Settings
+from ivr.i18n import negotiate, tr, trn
+from ivr.web.models import LoginFailure, WebSessionRow
+
+log = logging.getLogger(__name__)
+
+Sessions = async_sessionmaker[AsyncSession]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_KEY = web.RequestKey("web_session", object)  # the request's session, once read
+TOUCH_EVERY = timedelta(seconds=60)  # seen_at is written at most this often per session
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class WebSession:
+    token: str
+    realm: str
+    user: str
+    csrf: str
+    pending: bool
+    created_at: datetime
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class Policy:
+    idle: timedelta
+    absolute: timedelta
+    secure: str  # auto, always, never
+    max_per_user: int
+    max_per_address: int
+    window: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> Policy:
+        return cls(
+            timedelta(minutes=settings.web_idle_minutes),
+            timedelta(hours=settings.web_absolute_hours),
+            settings.web_secure_cookies,
+            settings.login_max_per_user,
+            settings.login_max_per_address,
+            timedelta(minutes=settings.login_window_minutes),
+        )
+
+
+class WebAuth:
+    """Sessions and logins of one realm, served under `path` with the cookie `cookie`."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        realm: str,
+        cookie: str,
+        path: str,
+        policy: Policy,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions
+        self.realm = realm
+        self.cookie = cookie
+        self.pre_cookie = f"{cookie}_pre"
+        self.path = path
+        self.policy = policy
+        self.clock = clock
+
+    # -- cookies ---------------------------------------------------------------------------
+
+    def secure(self, request: web.Request) -> bool:
+        if self.policy.secure == "always":
+            return True
+        return self.policy.secure == "auto" and request.secure
+
+    def _set(
+        self, request: web.Request, response: web.StreamResponse, name: str, value: str
+    ) -> None:
+        response.set_cookie(
+            name,
+            value,
+            path=self.path,
+            httponly=True,
+            samesite="Strict",
+            secure=self.secure(request),
+            max_age=int(self.policy.absolute.total_seconds()),
+        )
+
+    def pre_token(self, request: web.Request) -> str:
+        """The CSRF token of a form shown before any session (login, password reset): the
+        browser's pre-session cookie, or a new one (give it to keep_pre with the page)."""
+        token = request.cookies.get(self.pre_cookie, "")
+        return token if len(token) >= 20 else secrets.token_urlsafe(24)
+
+    def keep_pre(self, request: web.Request, response: web.StreamResponse, token: str) -> None:
+        self._set(request, response, self.pre_cookie, token)
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def _alive(self, row: WebSessionRow, now: datetime) -> bool:
+        return now - row.seen_at < self.policy.idle and now - row.created_at < self.policy.absolute
+
+    async def by_token(self, token: str, *, touch: bool = True) -> WebSession | None:
+        """The session of a cookie's token if it is still alive (an expired one is deleted)."""
+        if not token:
+            return None
+        now = self.clock()
+        key = _digest(token)
+        async with self.sessions.begin() as session:
+            row = await session.get(WebSessionRow, key)
+            if row is None or row.realm != self.realm:
+                return None
+            if not self._alive(row, now):
+                await session.delete(row)
+                return None
+            if touch and now - row.seen_at >= TOUCH_EVERY:
+                row.seen_at = now
+            return WebSession(
+                token, row.realm, row.user, row.csrf, row.pending, row.created_at, row.seen_at
+            )
+
+    async def current(self, request: web.Request, *, pending_ok: bool = False) -> WebSession | None:
+        if SESSION_KEY in request:
+            found = cast(WebSession | None, request[SESSION_KEY])
+        else:
+            found = await self.by_token(request.cookies.get(self.cookie, ""))
+            request[SESSION_KEY] = found
+        if found is not None and found.pending and not pending_ok:
+            return None
+        return found
+
+    async def begin(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        user: str,
+        *,
+        pending: bool = False,
+    ) -> WebSession:
+        """A new session for user (the old one of this browser, if any, is ended)."""
+        old = request.cookies.get(self.cookie, "")
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        row = WebSessionRow(
+            id=_digest(token),
+            realm=self.realm,
+            user=user,
+            csrf=secrets.token_urlsafe(24),
+            pending=pending,
+            address=_address(request),
+            created_at=now,
+            seen_at=now,
+        )
+        async with self.sessions.begin() as session:
+            if old:
+                await session.execute(delete(WebSessionRow).where(WebSessionRow.id == _digest(old)))
+            session.add(row)
+        self._set(request, response, self.cookie, token)
+        request.pop(SESSION_KEY, None)
+        return WebSession(token, self.realm, user, row.csrf, pending, now, now)
+
+    async def end(self, request: web.Request, response: web.StreamResponse) -> None:
+        token = request.cookies.get(self.cookie, "")
+        if token:
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    delete(WebSessionRow).where(WebSessionRow.id == _digest(token))
+                )
+        response.del_cookie(self.cookie, path=self.path)
+
+    async def end_all(self, user: str) -> int:
+        """Log the user out everywhere; how many sessions ended."""
+        async with self.sessions.begin() as session:
+            result: Any = await session.execute(
+                delete(WebSessionRow).where(
+                    WebSessionRow.realm == self.realm, WebSessionRow.user == user
+                )
+            )
+        return int(result.rowcount or 0)
+
+    async def users_with_sessions(self) -> set[str]:
+        now = self.clock()
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(WebSessionRow.user, WebSessionRow.seen_at, WebSessionRow.created_at).where(
+                    WebSessionRow.realm == self.realm, WebSessionRow.pending.is_(False)
+                )
+            )
+            return {
+                user
+                for user, seen, created in rows
+                if now - seen < self.policy.idle and now - created < self.policy.absolute
+            }
+
+    async def confirm(self, request: web.Request, response: web.StreamResponse) -> WebSession:
+        """The second factor is right: a fresh session (a new token) that opens pages."""
+        current = await self.current(request, pending_ok=True)
+        if current is None:
+            raise web.HTTPForbidden(text="no login in progress")
+        return await self.begin(request, response, current.user)
+
+    async def purge(self) -> None:
+        """Forget expired sessions and failures older than the window."""
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            await session.execute(
+                delete(WebSessionRow).where(
+                    WebSessionRow.realm == self.realm,
+                    (WebSessionRow.seen_at <= now - self.policy.idle)
+                    | (WebSessionRow.created_at <= now - self.policy.absolute),
+                )
+            )
+            await session.execute(
+                delete(LoginFailure).where(
+                    LoginFailure.realm == self.realm, LoginFailure.at <= now - self.policy.window
+                )
+            )
+
+    # -- throttling ------------------------------------------------------------------------
+
+    async def wait_seconds(self, request: web.Request, user: str) -> int:
+        """0 when this user may try a password from this address now; else seconds to wait."""
+        now = self.clock()
+        since = now - self.policy.window
+        address = _address(request)
+        async with self.sessions() as session:
+            waits = [0.0]
+            for column, value, most in (
+                (LoginFailure.user, user.lower(), self.policy.max_per_user),
+                (LoginFailure.address, address, self.policy.max_per_address),
+            ):
+                stamps = list(
+                    await session.scalars(
+                        select(LoginFailure.at)
+                        .where(LoginFailure.realm == self.realm, column == value)
+                        .where(LoginFailure.at > since)
+                        .order_by(LoginFailure.at.desc())
+                        .limit(most)
+                    )
+                )
+                if len(stamps) >= most:  # the oldest of the last `most` must leave the window
+                    waits.append((stamps[-1] + self.policy.window - now).total_seconds())
+        return max(0, int(max(waits) + 0.999))
+
+    async def failed(self, request: web.Request, user: str) -> None:
+        async with self.sessions.begin() as session:
+            session.add(
+                LoginFailure(
+                    realm=self.realm, user=user.lower(), address=_address(request), at=self.clock()
+                )
+            )
+        log.warning("%s: failed login for %r from %s", self.realm, user, _address(request))
+
+    async def succeeded(self, user: str) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                delete(LoginFailure).where(
+                    LoginFailure.realm == self.realm, LoginFailure.user == user.lower()
+                )
+            )
+
+    def throttled_text(self, request: web.Request, seconds: int, lang: str | None = None) -> str:
+        minutes = max(1, (seconds + 59) // 60)
+        return trn(
+            lang or negotiate(request.headers.get("Accept-Language")),
+            "Too many failed logins: try again in %(num)d minute.",
+            "Too many failed logins: try again in %(num)d minutes.",
+            minutes,
+        )
+
+    async def count(self) -> int:
+        async with self.sessions() as session:
+            found = await session.scalar(
+                select(func.count())
+                .select_from(WebSessionRow)
+                .where(WebSessionRow.realm == self.realm)
+            )
+            return int(found or 0)
+
+    async def keep_alive(self, session: WebSession) -> bool:
+        """For a long request (an event stream): is its session still alive? Touches it."""
+        return await self.by_token(session.token) is not None
+
+    async def set_user(self, user: str, new: str) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(WebSessionRow)
+                .where(WebSessionRow.realm == self.realm, WebSessionRow.user == user)
+                .values(user=new)
+            )
+
+
+def _address(request: web.Request) -> str:
+    return (request.remote or "")[:64]
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Guard:
+    """The middleware of an app (`Guard(auth, limit).middleware`): its own body limit, and a
+    CSRF token on every form.
+
+    aiohttp reads a request's body with the limit of the application that made the request,
+    which is the root one (1 MiB) even for a sub-app's routes: the request is cloned here with
+    this app's limit, so every read (post(), read(), multipart) stops at it.
+    """
+
+    def __init__(self, auth: WebAuth, limit: int) -> None:
+        self.auth = auth
+        self.limit = limit
+
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            length = request.content_length
+            if length is not None and length > self.limit:
+                raise web.HTTPRequestEntityTooLarge(max_size=self.limit, actual_size=length)
+            request = request.clone(client_max_size=self.limit)
+            if request.method not in SAFE_METHODS:
+                await self.check_csrf(request)
+            return await handler(request)
+
+        self.middleware = middleware
+
+    async def check_csrf(self, request: web.Request) -> None:
+        given = request.headers.get(CSRF_HEADER, "")
+        if not given and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            form = await request.post()
+            value = form.get(CSRF_FIELD, "")
+            given = value if isinstance(value, str) else ""
+        session = await self.auth.current(request, pending_ok=True)
+        # The session's token, or for a form shown before any session (login, password
+        # reset) the pre-session cookie's.
+        expected = [session.csrf if session is not None else ""]
+        expected.append(request.cookies.get(self.auth.pre_cookie, ""))
+        if not (given and any(e and hmac.compare_digest(given, e) for e in expected)):
+            lang = negotiate(request.headers.get("Accept-Language"))
+            raise web.HTTPForbidden(
+                text=tr(lang, "This form has expired: reload the page and try again.")
+            )
