@@ -24,7 +24,7 @@ from ivr.records import db, repo
 from ivr.routing import RulesHolder
 from ivr.routing.diskcache import DiskRulesCache
 from ivr.routing.watch import RulesWatcher
-from ivr.services import Services, utcnow
+from ivr.services import Services, clock_of, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class Engine:
             rules=holder,
             sessions=db.session_factory(self.db),
             ami=self.ami,
+            clock=clock_of(settings),
         )
         self.agi = AgiServer(
             routes(self.services),

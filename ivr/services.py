@@ -6,9 +6,10 @@ route and every feature; nothing else imports the wiring.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -24,6 +25,20 @@ if TYPE_CHECKING:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def clock_of(settings: Settings) -> Callable[[], datetime]:
+    """The engine's clock: the real time, or one that starts at settings.clock_start and runs
+    on at the real pace (a test's "Saturday 19:01" in a real `ivr serve`)."""
+    if not settings.clock_start:
+        return utcnow
+    start = datetime.fromisoformat(settings.clock_start).astimezone(UTC)
+    origin = time.monotonic()
+
+    def clock() -> datetime:
+        return start + timedelta(seconds=time.monotonic() - origin)
+
+    return clock
 
 
 @dataclass
