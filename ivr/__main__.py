@@ -116,6 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from ivr.campaigns.cli import register as register_campaigns
     from ivr.escalation.report import register as register_escalations
     from ivr.portal.cli import register as register_console
     from ivr.records.report import register as register_calls
@@ -151,6 +152,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("words", nargs="+")
     cli.set_defaults(func=cmd_asterisk_cli)
     register_calls(sub)
+    register_campaigns(sub)
     register_console(sub)
     register_escalations(sub)
     register_rules(sub)
