@@ -44,12 +44,14 @@ def render_instance(
 ) -> Path:
     """Render this instance's Asterisk config from the templates and the routing rules."""
     from ivr.asterisk.render import Operator, queues_of, render
+    from ivr.campaigns.queues import campaign_queues
     from ivr.routing import load_rules
 
     rules = load_rules(settings.rules)
     operators = [Operator(op.endpoint, op.name) for op in rules.operators.values()]
     fallback = [rules.operators[m].endpoint for m in rules.groups[rules.fallback_group].members]
     queues = queues_of(rules, settings.ring_timeout)
+    queues += campaign_queues(settings, rules)
     return render(settings, operators, fallback, trunk=trunk, bench=bench, queues=queues)
 
 

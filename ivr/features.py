@@ -13,10 +13,14 @@ if TYPE_CHECKING:
 
 
 def build(services: Services) -> list[Feature]:
+    from ivr.campaigns.dialer import CampaignDialer
     from ivr.escalation.service import Escalations
     from ivr.portal import Portal
 
+    portal = Portal(services)
     return [
         Escalations(services),  # first: it reads the message's call record of the event
-        Portal(services),  # the operator console (/console) and the supervisor page
+        portal,  # the operator console (/console) and the supervisor page
+        # after the console: it reads who is free from the console's board
+        CampaignDialer(services, portal),
     ]

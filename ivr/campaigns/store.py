@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -123,6 +124,7 @@ class AttemptRecord:
 class Claimed:
     contact: ContactRecord
     attempt: AttemptRecord | None  # None: a preview, no call yet
+    operator: str | None  # the operator it is for (None: any)
 
 
 # -- campaign state -----------------------------------------------------------------------
@@ -230,7 +232,7 @@ async def claim(
                     now, recording_dir,
                 )  # fmt: skip
             await session.refresh(row)
-            out.append(Claimed(ContactRecord.of(row), attempt))
+            out.append(Claimed(ContactRecord.of(row), attempt, operator))
     return out
 
 
@@ -457,7 +459,7 @@ async def note(sessions: Sessions, linkedid: str, **values: Any) -> bool:
 
 async def close_attempt(
     sessions: Sessions,
-    campaign: Campaign | None,
+    campaign_of: Callable[[str], Campaign | None],
     linkedid: str,
     outcome: str,
     now: datetime,
@@ -480,7 +482,11 @@ async def close_attempt(
         row.ended_at, row.system_outcome, row.detail = now, outcome, detail
         contact = await session.get(Contact, row.contact_id)
         if contact is not None and contact.status in (el.DIALLING, el.TALKING):
-            if row.outcome is None:  # no operator's outcome yet: the call's own decides
+            campaign = campaign_of(row.campaign_id)
+            if row.outcome is not None:  # the operator saved it during the call
+                nxt = el.after_outcome(row.outcome, row.callback_at, now)
+                contact.status, contact.next_at = nxt.status, nxt.next_at
+            else:  # no operator's outcome (yet): the call's own decides
                 if campaign is None:
                     nxt = el.Next(el.PENDING, now + timedelta(hours=2), outcome)
                 else:
