@@ -58,6 +58,7 @@ CONF_TEMPLATES = {
     "rtp.conf": "asterisk_conf/rtp.conf.j2",
     "pjsip.conf": "asterisk_conf/pjsip.conf.j2",
     "queues.conf": "asterisk_conf/queues.conf.j2",
+    "amd.conf": "asterisk_conf/amd.conf.j2",
     "extensions.conf": "dialplan/extensions.conf.j2",
 }
 SECRET_FILES = {"manager.conf", "pjsip.conf"}

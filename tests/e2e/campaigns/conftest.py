@@ -58,8 +58,16 @@ class ContactPhones:
              "synth", "0.6", "sine", "440", ":", "synth", "3", "sine", "0", "vol", "0"],
             check=True,
         )  # fmt: skip
+        silence = self.workdir / "silence.wav"
+        subprocess.run(
+            ["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(silence),
+             "synth", "7", "sine", "0", "vol", "0"],
+            check=True,
+        )  # fmt: skip
         scenario = self.workdir / "contacts.xml"
-        scenario.write_text((HERE / "contacts.xml").read_text().replace("HELLO_WAV", str(hello)))
+        text = (HERE / "contacts.xml").read_text()
+        text = text.replace("HELLO_WAV", str(hello)).replace("SILENCE_WAV", str(silence))
+        scenario.write_text(text)
         with open(self.workdir / "contacts.log", "wb") as out:
             self.process = subprocess.Popen(  # noqa: S603
                 [sipp_binary(), "-sf", str(scenario), "-i", TRUNK, "-p", str(self.port),
@@ -248,4 +256,4 @@ async def rig(tmp_path_factory: Any, asterisk_available: None) -> AsyncIterator[
         phones.stop()
 
 
-__all__ = ["AmiEvents", "Rig", "e164", "number"]
+__all__ = ["AmiEvents", "Desk", "Rig", "e164", "number"]
