@@ -55,6 +55,11 @@ ENGINE_STALE = timedelta(seconds=30)
 LOST_GRACE = timedelta(seconds=10)  # a call this young may not be listed by Asterisk yet
 ORIGINATE_FAILED_WAIT = 2.0  # its Hangup, with the real cause, may still come
 LONGEST_SLEEP = 600.0
+# The queue pause of an operator held for a call says which: "outbound:<linkedid>" or
+# "outbound:preview-<contact>"; a hold whose call or card is over is released by any engine
+# (the one that held it may have died).
+HOLD = "outbound:"
+PREVIEW_PREFIX = "preview-"
 
 
 @dataclass
@@ -288,9 +293,9 @@ class CampaignDialer(Feature):
     # -- placing a call -------------------------------------------------------------------
 
     async def _prompt_file(self, prompt: Any, language: str) -> str:
-        if prompt.name not in self._files:
-            self._files[prompt.name] = await self.services.prompts.file_for(prompt, language)
-        return self._files[prompt.name]
+        if prompt.id not in self._files:
+            self._files[prompt.id] = await self.services.prompts.file_for(prompt, language)
+        return self._files[prompt.id]
 
     async def call(
         self, campaign: Campaign, attempt: store.AttemptRecord, operator: str | None
@@ -306,7 +311,7 @@ class CampaignDialer(Feature):
                 campaign.id, attempt.contact_id, attempt.linkedid, services.clock()
             )
             if self.portal is not None:
-                await self.portal.pause(operator, True, "outbound")
+                await self.portal.pause(operator, True, f"{HOLD}{attempt.linkedid}")
         try:
             drop = await self._prompt_file(speech.drop_prompt(campaign), campaign.language)
             announce = speech.announcement_prompt(campaign)
@@ -361,7 +366,7 @@ class CampaignDialer(Feature):
     ) -> None:
         self.reserved[operator] = Reservation(campaign.id, contact.id, None, now)
         if self.portal is not None:
-            await self.portal.pause(operator, True, "outbound")
+            await self.portal.pause(operator, True, f"{HOLD}{PREVIEW_PREFIX}{contact.id}")
             self.portal.board.tell(
                 operator, {"kind": "preview", "linkedid": f"preview-{contact.id}",
                            "state": "preview"},
@@ -510,13 +515,44 @@ class CampaignDialer(Feature):
         ami = self.services.ami
         if ami is None:
             return
-        try:
-            listed = await ami.send_action_list([("Action", "QueueStatus")])
-        except (AmiError, TimeoutError) as exc:
-            log.warning("campaigns: QueueStatus failed: %s", exc)
+        listed = await self._queue_status()
+        if listed is None:
             return
         self.waiting.reset([dict(e.items()) for e in listed if e.event == "QueueEntry"])
+        await self._release_stale_holds(_holds(listed))
         self.wake()
+
+    async def _queue_status(self) -> list[Message] | None:
+        ami = self.services.ami
+        if ami is None:
+            return None
+        try:
+            return await ami.send_action_list([("Action", "QueueStatus")])
+        except (AmiError, TimeoutError) as exc:
+            log.warning("campaigns: QueueStatus failed: %s", exc)
+            return None
+
+    async def _release_stale_holds(self, holds: dict[str, str]) -> None:
+        """Operators paused for a call (or card) that is over, by an engine that is gone."""
+        sessions = self.services.sessions
+        for operator, reason in holds.items():
+            if not reason.startswith(HOLD) or operator in self.reserved:
+                continue
+            what = reason[len(HOLD) :]
+            if what.startswith(PREVIEW_PREFIX):
+                found = await store.get_contact(sessions, int(what[len(PREVIEW_PREFIX) :] or 0))
+                over = found is None or found.status != el.PREVIEWING
+            else:
+                attempt = await store.attempt_by_linkedid(sessions, what)
+                over = attempt is None or attempt.ended_at is not None
+            if over and self.portal is not None:  # the hold was ours: undo it whoever asks
+                log.info("%s was held for %s, which is over: released", operator, what)
+                live = self.portal.board.operators.get(operator)
+                if live is not None:
+                    live.wants_available = True
+                if live is None or not (live.wrap_up or live.on_call):
+                    await self.portal.pause(operator, False, "")
+                self.wake()
 
     # -- housekeeping ---------------------------------------------------------------------
 
@@ -527,6 +563,11 @@ class CampaignDialer(Feature):
         now = services.clock()
         await store.heartbeat(services.sessions, self.engine_id, now)
         await store.release_dead_previews(services.sessions, now, ENGINE_STALE)
+        board = self.portal.board.operators if self.portal is not None else {}
+        if any(live.paused and op not in self.reserved for op, live in board.items()):
+            listed = await self._queue_status()  # the reasons: the board may not know them
+            if listed is not None:
+                await self._release_stale_holds(_holds(listed))
         ami = services.ami
         if ami is None or not ami.connected:
             return
@@ -579,3 +620,12 @@ class CampaignDialer(Feature):
             "waiting": {q: len(c) for q, c in self.waiting.callers.items() if c},
             "last_step": self.last_step.isoformat() if self.last_step else None,
         }
+
+
+def _holds(listed: list[Message]) -> dict[str, str]:
+    """Operator -> pause reason, of the paused members QueueStatus listed."""
+    return {
+        e.get("Name") or e.get("MemberName") or "": e.get("PausedReason", "")
+        for e in listed
+        if e.event == "QueueMember" and e.get("Paused") == "1"
+    }

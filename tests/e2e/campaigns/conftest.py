@@ -145,6 +145,12 @@ class Rig:
         assert found is not None
         return found
 
+    async def new_desks(self) -> None:
+        """A new engine knows no login: the operators log in again."""
+        for desk in self.desks.values():
+            await desk.close()
+        self.desks.clear()
+
     async def desk(self, operator: str) -> Desk:
         if operator not in self.desks:
             desk = Desk(self.stack, operator)

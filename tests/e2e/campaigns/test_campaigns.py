@@ -3,15 +3,18 @@ answer or hang up; operators' phones that answer; an operator at the console."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from datetime import UTC, date, datetime, timedelta
+import signal
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import AmiEvents, Desk, Rig, e164, number
 from sqlalchemy import select
 
-from ivr.campaigns import lists
+from ivr.campaigns import lists, store
 from ivr.campaigns.models import Appointment, Attempt, Contact
 from ivr.campaigns.report import progress
 from ivr.stack import poll
@@ -23,7 +26,7 @@ HEADER = ["numero", "debitore", "importo", "scadenza", "fattura"]
 async def test_a_progressive_reminder_campaign_runs_to_the_end(rig: Rig) -> None:
     desk = await rig.desk("op1")
     rows = [
-        [number(71, 1), "Mario Rossi", "1.250,00", "15/10/2026", "F-101"],
+        [number(76, 9), "Mario Rossi", "1.250,00", "15/10/2026", "F-101"],
         [number(72, 1), "Luca Neri", "80", "2026-10-20", "F-102"],
         [number(73, 1), "Gino Bruni", "99,90", "01/11/2026", "F-103"],
         [number(74, 1), "Anna Verdi", "10", "02/11/2026", "F-104"],
@@ -50,7 +53,7 @@ async def test_a_progressive_reminder_campaign_runs_to_the_end(rig: Rig) -> None
 
     by_number = {a.number: a for a in attempts}
     assert {n: a.system_outcome for n, a in by_number.items()} == {
-        e164(71, 1): "connected",
+        e164(76, 9): "connected",
         e164(72, 1): "no-answer",
         e164(73, 1): "busy",
         e164(74, 1): "hung-up",
@@ -60,7 +63,7 @@ async def test_a_progressive_reminder_campaign_runs_to_the_end(rig: Rig) -> None
     ordered = sorted(attempts, key=lambda a: a.placed_at)
     for before, after in zip(ordered, ordered[1:], strict=False):
         assert before.ended_at is not None and before.ended_at <= after.placed_at
-    mario = by_number[e164(71, 1)]
+    mario = by_number[e164(76, 9)]
     assert mario.outcome == "promise" and mario.outcome_by == "op1"
     assert mario.promise_amount == Decimal("1250.00")
     assert mario.placed_at <= mario.answered_at <= mario.connected_at <= mario.ended_at
@@ -68,7 +71,7 @@ async def test_a_progressive_reminder_campaign_runs_to_the_end(rig: Rig) -> None
     assert rig.stack.settings.host_path(__import__("pathlib").Path(mario.recording_path)).exists()
     assert by_number[e164(72, 1)].answered_at is None
     contacts = {c.number: c for c in await rig.contacts("reminders")}
-    assert contacts[e164(71, 1)].status == "done" and contacts[e164(71, 1)].result == "promise"
+    assert contacts[e164(76, 9)].status == "done" and contacts[e164(76, 9)].result == "promise"
     assert {contacts[e164(k, 1)].status for k in (72, 73, 74)} == {"exhausted"}
     report = await progress(rig.sessions, rig.campaign("reminders"), "running", mario.ended_at)
     assert report.left == 0 and report.contacts == 4 and report.dialled == 4
@@ -215,3 +218,186 @@ async def test_ratio_with_machine_detection_drops_within_3_s_and_rests_the_numbe
     assert "register" in {r.reason for r in await rig.refusals("offers")}
     assert dialled  # the events were seen at all
     await rig.stop("offers")
+
+
+async def test_ratio_places_one_line_per_free_operator_once_the_drop_budget_is_spent(
+    rig: Rig,
+) -> None:
+    await rig.desk("op1")
+    await seed_day(rig, "capped", answered=100, dropped=3)  # 3 % already: no drop left
+    rows = [[number(71, 5), "Primo"], [number(71, 6), "Secondo"]]
+    await rig.add_contacts("capped", ["numero", "nome"], rows)
+    await rig.start("capped")
+    attempts = await rig.wait_attempts(
+        "capped", lambda a: len([x for x in a if x.engine != "earlier" and x.ended_at]) == 2
+    )
+    await rig.idle()
+    first, second = [a for a in attempts if a.engine != "earlier"]
+    assert first.system_outcome == second.system_outcome == "connected"
+    assert first.connected_at is not None and second.placed_at >= first.connected_at
+    assert second.dropped_at is None and first.dropped_at is None
+    states = await store.states(rig.sessions)
+    assert states["capped"].ratio is not None and states["capped"].ratio < 2  # it adapted down
+    await rig.stop("capped")
+
+
+async def test_refused_contacts_are_logged_with_their_reason_and_never_dialled(rig: Rig) -> None:
+    desk = await rig.desk("op1")
+    campaign = rig.campaign("screened")
+    header = ["numero", "nome"]
+    rows = [
+        [number(71, 10), "Non chiamare (centro)"],
+        [number(71, 11), "Non chiamare (cliente)"],
+        ["899123456", "Numero a pagamento"],
+        [number(71, 12), "Nel registro"],
+        [number(71, 13), "Chiamabile"],
+    ]
+    checked = await rig.add_contacts("screened", header, rows)
+    stale = await rig.add_contacts("screened", header, [[number(71, 14), "Mai verificato"]],
+                                   name="unchecked.csv")  # fmt: skip
+    now = datetime.now(UTC)
+    await lists.add_do_not_call(rig.sessions, "*", [e164(71, 10)], "asked", "test", now)
+    await lists.add_do_not_call(rig.sessions, "acme", [e164(71, 11)], "asked", "test", now)
+    await lists.apply_register(
+        rig.sessions, campaign, {e164(71, 12)}, date.today(), now, [checked.list_id]
+    )
+    async with AmiEvents(rig.stack) as events:
+        await rig.start("screened")
+        [called] = await rig.wait_attempts("screened", lambda a: bool(a) and a[0].connected_at)
+        # "Do not call me": on the center's list at once.
+        status, _ = await desk.post(
+            "/campaign/outcome", {"attempt": str(called.id), "outcome": "do-not-call"}
+        )
+        assert status == 200
+        await rig.wait_attempts("screened", lambda a: all(x.ended_at for x in a))
+        await rig.idle()
+        trunk_calls = [
+            e
+            for e in events.seen
+            if e.event == "Newchannel" and e.get("Channel", "").startswith("PJSIP/trunk")
+        ]
+    assert called.number == e164(71, 13)
+    assert len(await rig.attempts("screened")) == 1 and len(trunk_calls) == 1
+    contacts = {c.number: c for c in await rig.contacts("screened")}
+    assert {n: (c.status, c.refusal) for n, c in contacts.items() if c.status == "refused"} == {
+        e164(71, 10): ("refused", "do-not-call"),
+        e164(71, 11): ("refused", "client-do-not-call"),
+        "+39899123456": ("refused", "dial-policy"),
+        e164(71, 12): ("refused", "register"),
+    }
+    assert contacts[e164(71, 14)].status == "pending"  # its list was never checked
+    reasons = {r.reason: r.detail for r in await rig.refusals("screened")}
+    assert set(reasons) == {"do-not-call", "client-do-not-call", "dial-policy", "register",
+                            "register-stale"}  # fmt: skip
+    assert "premium" in reasons["dial-policy"]
+    assert f"#{stale.list_id}" in reasons["register-stale"]
+    assert await lists.on_do_not_call(rig.sessions, e164(71, 13), "acme") == {"*"}
+    await rig.stop("screened")
+
+
+async def test_an_inbound_caller_gets_the_next_free_operator_before_any_outbound_call(
+    rig: Rig,
+) -> None:
+    await rig.desk("op1")
+    await rig.desk("op2")
+    rows = [[number(76, k), f"Lungo {k}"] for k in (2, 3)]
+    rows += [[number(71, k), f"Dopo {k}"] for k in (7, 8)]
+    await rig.add_contacts("blended", ["numero", "nome"], rows)
+    async with AmiEvents(rig.stack) as events:
+        await rig.start("blended")
+        await rig.wait_attempts("blended", lambda a: len([x for x in a if x.connected_at]) == 2)
+        # Both operators talk; a caller of the desk arrives and waits for one of them.
+        inbound = asyncio.create_task(
+            rig.stack.call("0611000001", caller_num="0612000021", hold_ms=1500, timeout=90)
+        )
+        joined = await events.wait(
+            lambda e: e.event == "QueueCallerJoin" and e.get("CallerIDNum") == "0612000021"
+        )
+        connected = await events.wait(
+            lambda e: e.event == "AgentConnect" and e.get("CallerIDNum") == "0612000021",
+            timeout=60,
+        )
+        assert (await inbound).ok
+        attempts = await rig.wait_attempts(
+            "blended", lambda a: len(a) == 4 and all(x.ended_at for x in a), timeout=90
+        )
+        await rig.idle()
+    waited_from = datetime.fromtimestamp(float(joined["Timestamp"]), UTC)
+    served_at = datetime.fromtimestamp(float(connected["Timestamp"]), UTC)
+    placed = sorted(a.placed_at for a in attempts)
+    # No outbound call was placed while the caller waited; the campaign went on after.
+    assert not [t for t in placed if waited_from <= t <= served_at], (
+        waited_from,
+        served_at,
+        placed,
+    )
+    assert placed[-1] > served_at
+    assert all(a.system_outcome == "connected" for a in attempts)
+    await rig.stop("blended")
+
+
+def saturday_evening() -> str:
+    """The next Saturday at 19:01 in Rome, as the engine's clock setting writes it."""
+    rome = ZoneInfo("Europe/Rome")
+    today = datetime.now(rome).date()
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+    return datetime.combine(saturday, time(19, 1), rome).isoformat()
+
+
+async def test_saturday_at_19_01_places_nothing_and_says_why(rig: Rig) -> None:
+    stack = rig.stack
+    await stack.stop_engine()
+    stack.extra_env["IVR_CLOCK_START"] = saturday_evening()
+    try:
+        await stack.start_engine()
+        await rig.new_desks()
+        await rig.desk("op1")
+        await rig.desk("op2")
+        await rig.add_contacts("weekdays", ["numero", "nome"], [[number(71, 15), "Sabato"]])
+        await rig.start("weekdays")
+        refusals = await poll(lambda: rig.refusals("weekdays"), bool, 30, "the window's refusal")
+    finally:
+        del stack.extra_env["IVR_CLOCK_START"]
+    [closed] = refusals
+    assert closed.reason == "window" and closed.contact_id is None
+    assert "Sat" in closed.detail and "19:01" in closed.detail and "Mon" in closed.detail
+    assert "09:00" in closed.detail
+    assert await rig.attempts("weekdays") == []
+    await rig.stop("weekdays")
+    await stack.stop_engine()
+    await stack.start_engine()
+    await rig.new_desks()
+
+
+async def test_killed_mid_call_the_engine_resumes_and_dials_nobody_twice(rig: Rig) -> None:
+    stack = rig.stack
+    await rig.desk("op1")
+    rows = [[number(72, 2), "Squilla", "10", "01/10/2026", "R-1"],
+            [number(71, 16), "Risponde", "20", "01/10/2026", "R-2"]]  # fmt: skip
+    await rig.add_contacts("resume", HEADER, rows)
+    async with AmiEvents(stack) as events:
+        await rig.start("resume")
+        await rig.wait_attempts("resume", lambda a: len(a) == 1)
+        await events.wait(
+            lambda e: e.event == "Newchannel" and e.get("Channel", "").startswith("PJSIP/trunk")
+        )
+        # The first contact's phone rings: the engine dies without a goodbye.
+        await stack.stop_engine(signal.SIGKILL)
+        await stack.start_engine()
+        await rig.new_desks()
+        await rig.desk("op1")  # the operator logs in again to the new engine
+        attempts = await rig.wait_attempts(
+            "resume", lambda a: len(a) == 2 and all(x.ended_at for x in a), timeout=90
+        )
+        await rig.idle()
+        trunk = [e for e in events.seen if e.event == "Newchannel"
+                 and e.get("Channel", "").startswith("PJSIP/trunk")]  # fmt: skip
+    first, second = attempts
+    assert first.number == e164(72, 2) and second.number == e164(71, 16)
+    assert first.engine != second.engine  # placed by the engine that died, then the new one
+    assert first.system_outcome == "no-answer"  # completed from the events by the new engine
+    assert second.system_outcome == "connected"
+    assert [e.get("Uniqueid") for e in trunk] == [first.linkedid, second.linkedid]
+    contacts = await rig.contacts("resume")
+    assert [c.attempts for c in contacts] == [1, 1]
+    await rig.stop("resume")
