@@ -89,11 +89,11 @@ class ContactPhones:
 class Desk:
     """An operator at the console, logged in over HTTP."""
 
-    def __init__(self, stack: Stack, operator: str) -> None:
+    def __init__(self, stack: Stack, operator: str, http_port: int | None = None) -> None:
         self.stack = stack
         self.operator = operator
         s = stack.settings
-        self.base = f"http://{s.bind}:{s.ports.http}/console"
+        self.base = f"http://{s.bind}:{http_port or s.ports.http}/console"
         self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         self.csrf = ""
 
