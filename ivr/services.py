@@ -50,6 +50,9 @@ class Services:
     sessions: async_sessionmaker[Any]
     clock: Callable[[], datetime] = utcnow
     ami: AmiClient | None = None
+    # The outbound campaigns in force (ivr.campaigns.model.Campaigns), for the AGI routes;
+    # set by the campaigns' feature when it starts.
+    campaigns: Callable[[], Any] | None = None
     prompts: Prompts = field(init=False)
     overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
 

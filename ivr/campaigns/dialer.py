@@ -101,6 +101,7 @@ class CampaignDialer(Feature):
 
     async def start(self) -> None:
         self.reload()
+        self.services.campaigns = lambda: self.campaigns
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._loop(), name="campaign-dialer"),

@@ -590,3 +590,12 @@ async def next_due(sessions: Sessions, campaign_ids: list[str]) -> datetime | No
             )
         )
     return value
+
+
+async def campaigns_of_number(sessions: Sessions, number: str) -> list[str]:
+    """The campaigns that have this number (E.164) among their contacts."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(Contact.campaign_id).where(Contact.number == number).distinct()
+        )
+        return list(rows)

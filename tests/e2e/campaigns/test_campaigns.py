@@ -336,6 +336,27 @@ async def test_an_inbound_caller_gets_the_next_free_operator_before_any_outbound
     await rig.stop("blended")
 
 
+async def test_a_call_back_to_the_campaign_number_hears_who_called_and_reaches_an_operator(
+    rig: Rig,
+) -> None:
+    stack = rig.stack
+    result = await stack.call("0611000090", caller_num=number(71, 1), hold_ms=1500, digits="1",
+                              dtmf_delay_ms=1500, timeout=60)  # fmt: skip
+    assert result.ok, result.output[-1500:]
+    record = await stack.wait_record(
+        lambda r: r.caller_number == number(71, 1) and r.ended_at is not None
+    )
+    assert record.route == "campaign-callback"
+    assert record.client_id == "acme" and record.client_name == "Acme Servizi"
+    assert record.outcome == "answered" and record.operator == "op1"
+    # No key: a goodbye, nobody rung.
+    result = await stack.call("0611000090", caller_num="0612000031", hold_ms=15000, timeout=60)
+    record = await stack.wait_record(
+        lambda r: r.caller_number == "0612000031" and r.ended_at is not None
+    )
+    assert record.route == "campaign-callback" and record.operator is None
+
+
 def saturday_evening() -> str:
     """The next Saturday at 19:01 in Rome, as the engine's clock setting writes it."""
     rome = ZoneInfo("Europe/Rome")
