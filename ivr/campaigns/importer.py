@@ -112,6 +112,18 @@ def column_name(header: str) -> str:
     return _CANONICAL.get(key, key)
 
 
+def spreadsheet_number(value: Any, text: str) -> str:
+    """A phone number a spreadsheet stored as a number has lost its leading zero (06...
+    became 6...): an Italian landline gets it back; 39... of 11 digits or more is +39...."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return text
+    if len(text) >= 11 and text.startswith("39"):
+        return "+" + text
+    if text[:1] not in ("0", "3"):
+        return "0" + text
+    return text
+
+
 def parse_money(text: str) -> Decimal:
     """Italian or English writing: "1.234,56", "1234,5", "1,234.56", "€ 80"."""
     cleaned = _MONEY_JUNK.sub("", text)
@@ -214,7 +226,7 @@ def _contact(
     number = ""
     if texts.get("number"):
         try:
-            number = normalise(texts["number"])
+            number = normalise(spreadsheet_number(row["number"], texts["number"]))
         except NumberError as exc:
             fail("number", str(exc))
     zone = texts.get("timezone") or None

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
 RUNNING, PAUSED, STOPPED = "running", "paused", "stopped"
 ACCOUNT_PREFIX = "cmp-"  # every campaign call's account code and channel id start so
+CLAIM_BATCHES = 10  # batches of refused contacts looked through in one claim
 
 
 def _postgres(session: AsyncSession) -> bool:
@@ -181,59 +182,82 @@ async def claim(
     if not operators:
         return []
     out: list[Claimed] = []
+    wanted = list(operators)
+    seen: set[int] = set()
     async with sessions.begin() as session:
-        query = (
-            select(Contact)
-            .where(
-                Contact.campaign_id == campaign.id,
-                Contact.status == el.PENDING,
-                Contact.next_at <= now,
-            )
-            .order_by(Contact.next_at, Contact.id)
-            .limit(len(operators) * 4 + 8)
-        )
+        fresh = None
         if campaign.register_required:  # a list not checked lately is not dialled at all
             fresh = await _fresh_lists(session, campaign, now, register_max_days)
-            query = query.where(Contact.list_id.in_(fresh))
-        if _postgres(session):
-            query = query.with_for_update(skip_locked=True)
-        rows = list(await session.scalars(query))
-        if not rows:
-            return []
-        facts = await _facts(session, campaign, rows, now)
-        wanted = list(operators)
-        for row in rows:
+        for _ in range(CLAIM_BATCHES):
+            # Lock no more rows than still wanted: what this engine locks, another skips.
+            query = (
+                select(Contact)
+                .where(
+                    Contact.campaign_id == campaign.id,
+                    Contact.status == el.PENDING,
+                    Contact.next_at <= now,
+                )
+                .order_by(Contact.next_at, Contact.id)
+                .limit(len(wanted))
+            )
+            if fresh is not None:
+                query = query.where(Contact.list_id.in_(fresh))
+            if seen:
+                query = query.where(Contact.id.not_in(seen))
+            if _postgres(session):
+                query = query.with_for_update(skip_locked=True)
+            rows = list(await session.scalars(query))
+            if not rows:
+                break
+            seen.update(row.id for row in rows)
+            facts = await _facts(session, campaign, rows, now)
+            for row in rows:
+                refusal = el.judge(campaign, facts[row.id], now, policy, register_max_days)
+                if refusal is not None:
+                    await _refuse(session, campaign, row, refusal, now)
+                    continue
+                claimed = await _take(session, campaign, row, engine, wanted[0], now,
+                                      recording_dir)  # fmt: skip
+                if claimed is not None:
+                    wanted.pop(0)
+                    out.append(claimed)
             if not wanted:
                 break
-            refusal = el.judge(campaign, facts[row.id], now, policy, register_max_days)
-            if refusal is not None:
-                await _refuse(session, campaign, row, refusal, now)
-                continue
-            preview = campaign.mode == PREVIEW
-            status = el.PREVIEWING if preview else el.DIALLING
-            result = await session.execute(
-                update(Contact)
-                .where(Contact.id == row.id, Contact.status == el.PENDING)
-                .values(
-                    status=status,
-                    claimed_by=engine,
-                    claimed_at=now,
-                    attempts=Contact.attempts + (0 if preview else 1),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if not getattr(result, "rowcount", 0):
-                continue  # another engine has it
-            operator = wanted.pop(0)
-            attempt = None
-            if not preview:
-                attempt = await _add_attempt(
-                    session, campaign, row.id, row.attempts + 1, row.number, engine, operator,
-                    now, recording_dir,
-                )  # fmt: skip
-            await session.refresh(row)
-            out.append(Claimed(ContactRecord.of(row), attempt, operator))
     return out
+
+
+async def _take(
+    session: AsyncSession,
+    campaign: Campaign,
+    row: Contact,
+    engine: str,
+    operator: str | None,
+    now: datetime,
+    recording_dir: str | None,
+) -> Claimed | None:
+    """Claim one contact (compare-and-set on its status) and write its attempt."""
+    preview = campaign.mode == PREVIEW
+    result = await session.execute(
+        update(Contact)
+        .where(Contact.id == row.id, Contact.status == el.PENDING)
+        .values(
+            status=el.PREVIEWING if preview else el.DIALLING,
+            claimed_by=engine,
+            claimed_at=now,
+            attempts=Contact.attempts + (0 if preview else 1),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        return None  # another engine has it
+    attempt = None
+    if not preview:
+        attempt = await _add_attempt(
+            session, campaign, row.id, row.attempts + 1, row.number, engine, operator, now,
+            recording_dir,
+        )  # fmt: skip
+    await session.refresh(row)
+    return Claimed(ContactRecord.of(row), attempt, operator)
 
 
 async def _fresh_lists(
