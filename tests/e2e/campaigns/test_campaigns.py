@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ivr.campaigns import lists, store
 from ivr.campaigns.models import Appointment, Attempt, Contact
 from ivr.campaigns.report import progress
+from ivr.portal import portal_password
 from ivr.stack import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -59,10 +60,12 @@ async def test_a_progressive_reminder_campaign_runs_to_the_end(rig: Rig) -> None
         e164(74, 1): "hung-up",
     }
     assert all(a.seq == 1 and a.operator == "op1" and a.mode == "progressive" for a in attempts)
-    # One call at a time for the one operator: each placed after the previous ended.
+    # One call at a time for the one operator: each placed once the previous one was over
+    # for the operator (not answered, or talked to the end).
     ordered = sorted(attempts, key=lambda a: a.placed_at)
     for before, after in zip(ordered, ordered[1:], strict=False):
-        assert before.ended_at is not None and before.ended_at <= after.placed_at
+        over = before.connected_at or before.ended_at
+        assert over is not None and over <= after.placed_at
     mario = by_number[e164(76, 9)]
     assert mario.outcome == "promise" and mario.outcome_by == "op1"
     assert mario.promise_amount == Decimal("1250.00")
@@ -334,6 +337,31 @@ async def test_an_inbound_caller_gets_the_next_free_operator_before_any_outbound
     assert placed[-1] > served_at
     assert all(a.system_outcome == "connected" for a in attempts)
     await rig.stop("blended")
+
+
+async def test_the_supervisor_sees_each_campaign_live(rig: Rig) -> None:
+    supervisor = Desk(rig.stack, "supervisor")
+    try:
+        data = {"user": "supervisor",
+                "password": portal_password(rig.stack.settings, "supervisor")}  # fmt: skip
+        async with supervisor.http.post(f"{supervisor.base}/login", data=data) as response:
+            assert response.status == 200
+        async with supervisor.http.get(
+            f"{supervisor.base}/campaigns", headers={"Accept-Language": "it"}
+        ) as response:
+            assert response.status == 200
+            page = await response.text()
+    finally:
+        await supervisor.close()
+    sections = dict(re.findall(r'<section class="campaign" data-campaign="([^"]+)">(.*?)</section>',
+                               page, re.S))  # fmt: skip
+    reminders = sections["reminders"]
+    assert '<td data-field="left">0 / 4</td>' in reminders
+    assert '<progress max="4" value="4"' in reminders
+    assert "Contatti rimasti" in reminders  # Italian, as the browser asked
+    offers = sections["offers"]
+    assert re.search(r'data-field="drop-rate">[0-9.]+ % \(1 / 10[0-9]\)', offers), offers
+    assert "promise: 1" not in offers and "<td>promise</td><td>1</td>" in reminders
 
 
 async def test_a_call_back_to_the_campaign_number_hears_who_called_and_reaches_an_operator(
