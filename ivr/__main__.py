@@ -112,6 +112,10 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if getattr(args, "campaign", False):
+        from ivr.campaigns.demo import run_campaign_demo
+
+        return asyncio.run(run_campaign_demo(_settings(args)))
     from ivr.demo import run_demo
 
     return asyncio.run(run_demo(_settings(args)))
@@ -134,9 +138,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("reload", help="check and load the routing rules again").set_defaults(
         func=cmd_reload
     )
-    sub.add_parser("demo", help="a whole demo with real Asterisk and sipp").set_defaults(
-        func=cmd_demo
+    demo = sub.add_parser("demo", help="a whole demo with real Asterisk and sipp")
+    demo.add_argument(
+        "--campaign", action="store_true", help="a short campaign worked between inbound calls"
     )
+    demo.set_defaults(func=cmd_demo)
     ast = sub.add_parser("asterisk", help="the Asterisk PBX").add_subparsers(
         dest="action", required=True
     )

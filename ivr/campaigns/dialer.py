@@ -19,7 +19,7 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -198,6 +198,10 @@ class CampaignDialer(Feature):
                 due.append(opens)
                 continue
             running.append(campaign)
+        for operator, held in list(self.reserved.items()):  # cards of a paused campaign
+            state = states.get(held.campaign_id)
+            if held.linkedid is None and (state is None or state.status != store.RUNNING):
+                await self.skip_preview(operator)
         due += await self._expire_previews(now)
         free = self.free_operators()
         taken: set[str] = set()
@@ -205,7 +209,7 @@ class CampaignDialer(Feature):
             self._rotation = (self._rotation + 1) % len(running)
         for campaign in running[self._rotation :] + running[: self._rotation]:
             ops = [op for op in free if op in campaign.operators and op not in taken]
-            if not ops:
+            if not ops and campaign.mode != RATIO:  # ratio also dials for the busy soon free
                 continue
             placed = await self._work(campaign, ops, states, now)
             taken.update(ops if campaign.mode == RATIO else placed)
@@ -254,11 +258,15 @@ class CampaignDialer(Feature):
         wanted: list[str | None] = list(ops)
         if campaign.mode == RATIO:
             today = await store.today(services.sessions, campaign, now, self.engine_id)
-            day = pacing.Day(today.placed, today.answered, today.dropped)
+            day = pacing.Day(
+                today.placed, today.answered, today.dropped, today.answer_seconds,
+                today.calls, today.call_seconds + today.calls * settings.wrapup_seconds / 2,
+            )  # fmt: skip
             ratio = await self._ratio(campaign, day, states)
             lines = pacing.ratio_lines(
-                len(ops), today.ringing + today.waiting, ratio, day, settings.campaign_drop_cap
-            )
+                len(ops), self._soon(campaign, day, now), today.ringing, today.waiting, ratio,
+                day, settings.campaign_drop_cap,
+            )  # fmt: skip
             wanted = [None] * lines
         claimed = await store.claim(
             services.sessions, campaign, engine=self.engine_id, now=now, operators=wanted,
@@ -276,6 +284,25 @@ class CampaignDialer(Feature):
                 assert item.attempt is not None
                 await self.call(campaign, item.attempt, item.operator)
         return used
+
+    def _soon(self, campaign: Campaign, day: pacing.Day, now: datetime) -> tuple[float, ...]:
+        """Each of the campaign's operators at the console who is talking or writing up a
+        call: the chance of being free when a line placed now is answered."""
+        if self.portal is None:
+            return ()
+        settings = self.services.settings
+        out = []
+        for op in campaign.operators:
+            live = self.portal.board.operators.get(op)
+            if live is None or live.sessions <= 0 or op in self.reserved:
+                continue
+            if live.state == "wrap-up":
+                elapsed = (datetime.now(UTC) - live.since).total_seconds()  # the board's time
+                remaining = max(0.0, settings.wrapup_seconds - elapsed)
+                out.append(pacing.chance_free(day, remaining, settings.campaign_drop_wait))
+            elif live.state == "on call":
+                out.append(pacing.chance_free(day, None, settings.campaign_drop_wait))
+        return tuple(out)
 
     async def _ratio(self, campaign: Campaign, day: pacing.Day, states: dict[str, Any]) -> float:
         state = states.get(campaign.id)

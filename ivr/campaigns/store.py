@@ -572,6 +572,9 @@ class Today:
     dropped: int = 0
     ringing: int = 0  # this engine's calls not answered yet
     waiting: int = 0  # this engine's answered calls not connected yet
+    answer_seconds: float = 0.0  # placed -> answered, summed over today's answered calls
+    calls: int = 0  # today's connected calls that ended
+    call_seconds: float = 0.0  # connected -> ended, summed
 
 
 async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: str) -> Today:
@@ -588,7 +591,8 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
                 )
             )
         ).all()  # fmt: skip
-    placed = answered = connected = dropped = ringing = waiting = 0
+    placed = answered = connected = dropped = ringing = waiting = calls = 0
+    answer_seconds = call_seconds = 0.0
     for answered_at, amd, connected_at, dropped_at, ended_at, by, placed_at in rows:
         if placed_at >= since:
             placed += 1
@@ -596,12 +600,20 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
             answered += human
             connected += connected_at is not None
             dropped += dropped_at is not None
+            if human and answered_at is not None:
+                answer_seconds += (answered_at - placed_at).total_seconds()
+            if connected_at is not None and ended_at is not None:
+                calls += 1
+                call_seconds += (ended_at - connected_at).total_seconds()
         if ended_at is None and by == engine:
             if answered_at is None:
                 ringing += 1
             elif connected_at is None and dropped_at is None:
                 waiting += 1
-    return Today(placed, answered, connected, dropped, ringing, waiting)
+    return Today(
+        placed, answered, connected, dropped, ringing, waiting, answer_seconds, calls,
+        call_seconds,
+    )  # fmt: skip
 
 
 async def next_due(sessions: Sessions, campaign_ids: list[str]) -> datetime | None:

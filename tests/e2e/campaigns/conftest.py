@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,9 +22,8 @@ from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt, Contact, Refusal
 from ivr.portal import portal_password
-from ivr.ports import free_udp_port
 from ivr.routing import load_rules
-from ivr.sipp import sipp_binary
+from ivr.sipp.contacts import ContactPhones, contact_number
 from ivr.stack import AmiEvents, Stack, poll, stack_settings
 
 HERE = Path(__file__).resolve().parent
@@ -34,56 +32,12 @@ TRUNK = "127.0.0.2"
 
 
 def number(kind: int, n: int) -> str:
-    """A contact's number as a list writes it: 06 71 00 00 n (behaviour 71..76)."""
-    return f"06{kind}{n:05d}"
+    """A contact's number as a list writes it: 06, behaviour 71..77 (contacts.py), then n."""
+    return contact_number(kind, n)
 
 
 def e164(kind: int, n: int) -> str:
     return f"+39{number(kind, n)}"
-
-
-class ContactPhones:
-    """contacts.xml answering every call the trunk places."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_udp_port(TRUNK)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        hello = self.workdir / "hello.wav"  # a short "hello", then silence: a person for AMD()
-        subprocess.run(
-            ["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(hello),
-             "synth", "0.6", "sine", "440", ":", "synth", "3", "sine", "0", "vol", "0"],
-            check=True,
-        )  # fmt: skip
-        silence = self.workdir / "silence.wav"
-        subprocess.run(
-            ["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(silence),
-             "synth", "7", "sine", "0", "vol", "0"],
-            check=True,
-        )  # fmt: skip
-        scenario = self.workdir / "contacts.xml"
-        text = (HERE / "contacts.xml").read_text()
-        text = text.replace("HELLO_WAV", str(hello)).replace("SILENCE_WAV", str(silence))
-        scenario.write_text(text)
-        with open(self.workdir / "contacts.log", "wb") as out:
-            self.process = subprocess.Popen(  # noqa: S603
-                [sipp_binary(), "-sf", str(scenario), "-i", TRUNK, "-p", str(self.port),
-                 "-mp", str(free_udp_port(TRUNK)), "-nostdin", "-trace_err",
-                 "-error_file", str(self.workdir / "contacts.err")],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir,
-            )  # fmt: skip
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 class Desk:
@@ -254,6 +208,7 @@ async def rig(tmp_path_factory: Any, asterisk_available: None) -> AsyncIterator[
         await stack.start()
         await stack.phone("op1", ring_ms=300)
         await stack.phone("op2", ring_ms=300)
+        await stack.phone("op3", ring_ms=5000)
         yield rig
     finally:
         for desk in rig.desks.values():
@@ -262,4 +217,4 @@ async def rig(tmp_path_factory: Any, asterisk_available: None) -> AsyncIterator[
         phones.stop()
 
 
-__all__ = ["AmiEvents", "Desk", "Rig", "e164", "number"]
+__all__ = ["AmiEvents", "ContactPhones", "Desk", "Rig", "e164", "number"]
