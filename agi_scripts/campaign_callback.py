@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from agi_scripts.inbound_plan import plan
 from ivr import variables as v
 from ivr.campaigns import speech
+from ivr.campaigns.activity import campaigns_of_number
 from ivr.campaigns.model import Campaign
-from ivr.campaigns.store import campaigns_of_number
 from ivr.dialpolicy import NumberError, normalise
 from ivr.records import repo
 from ivr.routing.decision import CallInfo, ClientCard, Decision, Step

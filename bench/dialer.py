@@ -121,8 +121,8 @@ def contact_rows(rng: random.Random, count: int, serial: int) -> list[list[str]]
     return rows
 
 
-async def seed_history(stack: Stack, campaign: Any, answered: int) -> None:
-    """The earlier part of the day: answered calls, none dropped."""
+async def seed_history(stack: Stack, campaign: Any, answered: int, rng: random.Random) -> None:
+    """The earlier part of the day: answered calls like this afternoon's, none dropped."""
     when = now() - timedelta(hours=1)
     rows = [[f"02{8000000 + n}", f"Mattina {n}"] for n in range(answered)]
     parsed = importer.parse_rows(campaign.kind, ["numero", "nome"], enumerate(rows, start=2))
@@ -134,8 +134,11 @@ async def seed_history(stack: Stack, campaign: Any, answered: int) -> None:
             session.add(Attempt(
                 campaign_id=campaign.id, client_id=campaign.client_id, contact_id=contact.id,
                 seq=1, number=contact.number, linkedid=f"cmp-morning-{campaign.id}-{n}",
-                engine="morning", mode=campaign.mode, placed_at=when, answered_at=when,
-                connected_at=when, ended_at=when, system_outcome="connected", data={},
+                engine="morning", mode=campaign.mode, placed_at=when,
+                answered_at=when + timedelta(seconds=rng.randint(1, 6)),
+                connected_at=when + timedelta(seconds=7),
+                ended_at=when + timedelta(seconds=7 + rng.randint(5, 12)),
+                system_outcome="connected", data={},
             ))  # fmt: skip
 
 
@@ -188,7 +191,8 @@ async def run(args: argparse.Namespace) -> dict[str, Figures]:
         rules = load_rules(RULES)
         campaigns = load_campaigns(RULES, rules, settings)
         for mode in MODES:
-            await seed_history(stack, campaigns.by_id[f"bench-{mode}"], args.history)
+            await seed_history(stack, campaigns.by_id[f"bench-{mode}"], args.history,
+                               random.Random(args.seed))  # fmt: skip
         serial = 0
         engine_pid = stack.engine.pid if stack.engine else 0
         for round_ in range(args.rounds):

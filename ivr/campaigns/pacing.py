@@ -121,6 +121,8 @@ def ratio_lines(
     if capacity <= 0 and not soon:
         return 0
     capacity = max(0, capacity)
+    if day.answered >= MEASURED_AFTER and day.drop_rate > SAFETY * cap:
+        soon = ()  # the estimates were wrong today: no line ahead until the rate is back down
     p = day.answer_rate
     ceiling = math.floor((free + len(soon)) * max(ratio, MIN_RATIO) + 1e-9)
     budget = max(0.0, drops_left(day, cap))

@@ -520,12 +520,7 @@ class Portal(Feature):
             note = await self._escalate(call, outcome)
             await store.set_escalation(self.services.sessions, call.linkedid, note)
         log.info("outcome of call %s saved by %s", call.linkedid, login.user)
-        if live.wrap_up and live.on_call != call.linkedid:
-            await self._end_wrapup(login.user)
-        elif live.wrap_up:
-            live.wrap_up = False  # still talking: when the call ends, no wrap-up is due
-            if live.wants_available:
-                await self._pause(login.user, False, "")
+        await self.end_wrapup(login.user, call.linkedid)
         if form.notes:
             return await self._console(login, saved=call.linkedid, problem=" ".join(form.notes))
         raise self._redirect(f"/?saved={call.linkedid}")
