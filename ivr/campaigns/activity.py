@@ -13,6 +13,8 @@ from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt, Contact, DialerEngine
 from ivr.campaigns.store import Sessions
 
+LENGTHS = 200  # the latest calls whose lengths tell when a call in progress may end
+
 # -- engines --------------------------------------------------------------------------------
 
 
@@ -52,6 +54,7 @@ class Today:
     answer_seconds: float = 0.0  # placed -> answered, summed over today's answered calls
     calls: int = 0  # today's connected calls that ended
     call_seconds: float = 0.0  # connected -> ended, summed
+    lengths: tuple[float, ...] = ()  # the latest LENGTHS of them, in seconds
 
 
 async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: str) -> Today:
@@ -70,6 +73,7 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
         ).all()  # fmt: skip
     placed = answered = connected = dropped = ringing = waiting = calls = 0
     answer_seconds = call_seconds = 0.0
+    lengths: list[tuple[datetime, float]] = []
     for answered_at, amd, connected_at, dropped_at, ended_at, by, placed_at in rows:
         if placed_at >= since:
             placed += 1
@@ -81,15 +85,18 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
                 answer_seconds += (answered_at - placed_at).total_seconds()
             if connected_at is not None and ended_at is not None:
                 calls += 1
-                call_seconds += (ended_at - connected_at).total_seconds()
+                length = (ended_at - connected_at).total_seconds()
+                call_seconds += length
+                lengths.append((ended_at, length))
         if ended_at is None and by == engine:
             if answered_at is None:
                 ringing += 1
             elif connected_at is None and dropped_at is None:
                 waiting += 1
+    latest = tuple(n for _, n in sorted(lengths)[-LENGTHS:])
     return Today(
         placed, answered, connected, dropped, ringing, waiting, answer_seconds, calls,
-        call_seconds,
+        call_seconds, latest,
     )  # fmt: skip
 
 

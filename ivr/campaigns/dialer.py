@@ -240,6 +240,7 @@ class CampaignDialer(Follower, Feature):
             day = pacing.Day(
                 today.placed, today.answered, today.dropped, today.answer_seconds,
                 today.calls, today.call_seconds + today.calls * settings.wrapup_seconds / 2,
+                today.lengths,
             )  # fmt: skip
             ratio = await self._ratio(campaign, day, states)
             lines = pacing.ratio_lines(
@@ -280,7 +281,10 @@ class CampaignDialer(Follower, Feature):
                 remaining = max(0.0, settings.wrapup_seconds - elapsed)
                 out.append(pacing.chance_free(day, remaining, settings.campaign_drop_wait))
             elif live.state == "on call":
-                out.append(pacing.chance_free(day, None, settings.campaign_drop_wait))
+                elapsed = (datetime.now(UTC) - live.since).total_seconds()
+                after = min(settings.wrapup_seconds, 10)  # most write the outcome meanwhile
+                out.append(pacing.chance_free(day, None, settings.campaign_drop_wait, elapsed,
+                                              after))  # fmt: skip
         return tuple(out)
 
     async def _ratio(self, campaign: Campaign, day: pacing.Day, states: dict[str, Any]) -> float:

@@ -36,6 +36,7 @@ class Day:
     answer_seconds: float = 0.0  # summed over the answered calls: placed -> answered
     calls: int = 0  # connected calls that ended
     call_seconds: float = 0.0  # summed: connected -> ended, wrap-up included when known
+    lengths: tuple[float, ...] = ()  # the latest calls' lengths (connected -> ended), seconds
 
     @property
     def answer_rate(self) -> float:
@@ -95,13 +96,23 @@ def expected_drops(lines: int, p: float, free: int, soon: tuple[float, ...]) -> 
     return total
 
 
-def chance_free(day: Day, remaining: float | None, wait: float) -> float:
+def chance_free(
+    day: Day, remaining: float | None, wait: float, elapsed: float | None = None, after: float = 0.0
+) -> float:
     """The chance a busy operator is free when a line placed now is answered and has waited
-    `wait` seconds: certain for a wrap-up ending by then (`remaining` known), else today's
+    `wait` seconds: certain for a wrap-up ending by then (`remaining` known); for a call
+    `elapsed` seconds long so far, the share of today's calls that long which ended within the
+    horizon (then `after` seconds of wrap-up); with too few calls measured, today's average
     call length taken as memoryless."""
     horizon = day.time_to_answer + wait
     if remaining is not None:
         return 1.0 if remaining <= horizon else 0.0
+    if elapsed is not None and len(day.lengths) >= MEASURED_AFTER:
+        longer = [n for n in day.lengths if n > elapsed]
+        if len(longer) >= 5:  # enough calls this long to judge by
+            ended = [n for n in longer if n + after <= elapsed + horizon]
+            return len(ended) / len(longer)
+        return 0.0  # longer than (nearly) any call today: no telling when it ends
     return 1.0 - math.exp(-horizon / day.call_length)
 
 

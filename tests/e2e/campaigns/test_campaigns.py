@@ -339,6 +339,44 @@ async def test_an_inbound_caller_gets_the_next_free_operator_before_any_outbound
     await rig.stop("blended")
 
 
+async def test_in_a_real_browser_the_preview_card_pops_and_the_operator_calls(rig: Rig) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    s = rig.stack.settings
+    await rig.add_contacts("browsed", ["numero", "nome"], [[number(76, 7), "Giorgio Blu"]])
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = await browser.new_page(locale="it-IT")
+            await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
+            await page.fill("#user", "op1")
+            await page.fill("#password", portal_password(s, "op1"))
+            await page.click("#login")
+            await expect(page.locator("#state")).to_be_visible()
+            await expect(page.locator("body")).to_have_attribute("data-live", "yes")
+            await rig.start("browsed")
+            # The card pops by itself (server-sent events), with the script filled in.
+            await expect(page.locator("#call")).to_be_visible(timeout=30_000)
+            await expect(page.locator("#contact-name")).to_have_text("Giorgio Blu")
+            await expect(page.locator("#script")).to_contain_text("Buongiorno Giorgio Blu")
+            await page.click("#call")
+            await expect(page.locator("#outcome-interested")).to_be_visible(timeout=30_000)
+            await rig.wait_attempts("browsed", lambda a: bool(a) and a[0].connected_at)
+            await page.check("#outcome-interested")
+            await page.fill("#notes", "Richiamare per il preventivo")
+            await page.click("#save")
+            await expect(page.locator("#saved")).to_be_visible()
+        finally:
+            await browser.close()
+    [attempt] = await rig.wait_attempts("browsed", lambda a: bool(a) and a[0].ended_at)
+    await rig.idle()
+    assert attempt.outcome == "interested" and attempt.notes == "Richiamare per il preventivo"
+    assert attempt.mode == "preview" and attempt.operator == "op1"
+    await rig.stop("browsed")
+
+
 async def test_the_supervisor_sees_each_campaign_live(rig: Rig) -> None:
     supervisor = Desk(rig.stack, "supervisor")
     try:
