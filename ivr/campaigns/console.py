@@ -182,6 +182,8 @@ class OutboundConsole:
         if attempt is None or campaign is None or attempt.operator != login.user:
             raise web.HTTPForbidden(text=tr(lang, "This call was not answered by you."))
         form = read_outcome(campaign, data, now, lang)
+        if attempt.connected_at is None:  # nobody talked to the contact: nothing to record
+            form.errors["attempt"] = tr(lang, "This call was not answered: there is no outcome.")
         if form.ok:
             problem = await results.save_outcome(sessions, campaign, form, login.user, now)
             if problem == results.TAKEN:

@@ -78,8 +78,8 @@ class Operator:
         while True:
             async with self.http.get(f"{self.base}/panel") as response:
                 page = await response.text()
-            found = re.search(r'name="attempt" value="([0-9]+)"', page)
-            if found and "Calling the contact" not in page and found.group(1) not in done:
+            found = re.search(r'name="attempt" value="([0-9]+)"', page)  # answered: the form
+            if found and found.group(1) not in done:
                 done.add(found.group(1))
                 promise = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
                 data = {"csrf": self.csrf, "attempt": found.group(1), "outcome": "promise",
@@ -99,7 +99,10 @@ async def run_campaign_demo(settings: Settings) -> int:
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(settings.rules, folder / "rules")
     (folder / "rules" / "campaigns" / f"{CAMPAIGN}.yaml").write_text(CAMPAIGN_FILE)
-    settings = dataclasses.replace(settings, rules=folder / "rules", wrapup_seconds=3)
+    settings = dataclasses.replace(  # a database of its own: each run starts afresh
+        settings, rules=folder / "rules", wrapup_seconds=3,
+        db_url=f"sqlite+aiosqlite:///{folder / 'demo.db'}",
+    )  # fmt: skip
     phones = ContactPhones(folder / "contacts")
     phones.start()
     render_instance(settings, trunk=Trunk(TRUNK, phones.port))
@@ -109,6 +112,7 @@ async def run_campaign_demo(settings: Settings) -> int:
     engine = Engine(settings)
     started = demo_clock()
     origin = time.monotonic()
+    real_start = datetime.now(UTC)
     desks: list[Operator] = []
     tasks: list[asyncio.Task[None]] = []
     print("Starting Asterisk, the engine, two operators and the debtors' phones ...")
@@ -156,10 +160,12 @@ async def run_campaign_demo(settings: Settings) -> int:
             local = a.placed_at.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S")
             what = a.outcome or a.system_outcome or "in progress"
             print(f"{local:8} {who:14} {a.number:15} {a.operator or '-':8} {what}")
+        offset = started - real_start  # the call records keep Asterisk's own (real) times
         for call in inbound:
-            local = (call.answered_at or call.when).astimezone(ZoneInfo(zone)).strftime("%H:%M:%S")
-            print(f"inbound {CALLER} -> {CLIENT_NUMBER}: {call.outcome} by {call.operator} "
-                  f"at {local}")  # fmt: skip
+            answered = (call.answered_at or call.when) + offset
+            local = answered.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S")
+            print(f"{local:8} inbound call {CALLER} -> Rossi Idraulica, answered by"
+                  f" {call.operator}: before any new outbound call of that operator")  # fmt: skip
         print("\nMore: ivr campaign report, and the supervisor's /console/campaigns page.")
         return 0 if result.ok and inbound and len(attempts) == len(rows) else 1
     finally:
