@@ -116,7 +116,7 @@ class OutboundConsole:
             contact = await store.get_contact(sessions, held.contact_id)
             if campaign is None or contact is None:
                 return None
-            return await self._card(login, lang, campaign, contact, None, None)
+            return await self._card(login, lang, campaign, contact, None, None, False)
         linkedid = live.on_call or live.ringing or (held.linkedid if held else None)
         linkedid = linkedid or live.last_call
         if form is not None:
@@ -133,7 +133,12 @@ class OutboundConsole:
         contact = await store.get_contact(sessions, attempt.contact_id)
         if campaign is None or contact is None:
             return None
-        return await self._card(login, lang, campaign, contact, attempt, form)
+        # the console's board knows of the answer before this feature has written it down
+        connected = attempt.connected_at is not None or attempt.linkedid in (
+            live.on_call,
+            live.last_call,
+        )
+        return await self._card(login, lang, campaign, contact, attempt, form, connected)
 
     async def _card(
         self,
@@ -143,6 +148,7 @@ class OutboundConsole:
         contact: store.ContactRecord,
         attempt: store.AttemptRecord | None,
         form: OutcomeForm | None,
+        connected: bool,
     ) -> str:
         now = self.dialer.services.clock()
         slots: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
@@ -162,7 +168,7 @@ class OutboundConsole:
             "card.html", lang, root=self.root, login=login, campaign=campaign, contact=contact,
             attempt=attempt, form=form, script=script_text(campaign, contact, login.user),
             outcomes=[(o, labels[o]) for o in OUTCOMES[campaign.kind]], slots=slots,
-            zone=campaign.zone,
+            zone=campaign.zone, connected=connected,
         )  # fmt: skip
 
     # -- the operator's actions ---------------------------------------------------------

@@ -28,9 +28,11 @@ _PG_MIGRATION_LOCK = 0x1F0CA11
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
+        # First the wait: switching to WAL needs the database to itself, and another engine
+        # may be creating the tables right now.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # WAL lets readers (the portal, `ivr calls`) run while an AGI process writes.
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
