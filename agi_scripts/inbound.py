@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from agi_scripts import campaign_callback
 from agi_scripts.inbound_plan import operator_display, plan, read_call
 from ivr import variables as v
 from ivr.records import repo
@@ -86,6 +87,8 @@ async def play_announcement(
 
 async def handle(call: AgiCall, services: Services) -> None:
     linkedid, info = read_call(call.env, call.args)
+    if await campaign_callback.handle(call, services, linkedid, info):
+        return  # a call back to a number an outbound campaign presents
     rules = services.rules.current  # this call keeps these rules, whatever reloads meanwhile
     now = services.clock()
     info, decision = await run_menus(call, services, rules, info, now)

@@ -4,13 +4,14 @@
 .venv/bin/python -m bench routing          # rules load and decision time only
 .venv/bin/python -m bench area             # the client area's list
 .venv/bin/python -m bench calls --calls 300 --rate 20 --hold-ms 5000
+.venv/bin/python -m bench dialer --operators 6 --seconds 60 --rounds 2
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import area, calls, routing
+from bench import area, calls, dialer, routing
 
 
 def main(argv: list[str]) -> None:
@@ -24,8 +25,11 @@ def main(argv: list[str]) -> None:
     if which in ("all", "calls"):
         print("== calls through Asterisk: static dialplan / FastAGI / classic AGI")
         calls.cli(argv[1:] if which == "calls" else [])
-    if which not in ("all", "routing", "calls", "area"):
-        raise SystemExit(f"unknown benchmark {which!r}: all, routing, area or calls")
+    if which in ("all", "dialer"):
+        print("== outbound dialer: preview / progressive / ratio")
+        dialer.cli(argv[1:] if which == "dialer" else [])
+    if which not in ("all", "routing", "calls", "area", "dialer"):
+        raise SystemExit(f"unknown benchmark {which!r}: all, routing, area, calls or dialer")
 
 
 if __name__ == "__main__":

@@ -44,12 +44,14 @@ def render_instance(
 ) -> Path:
     """Render this instance's Asterisk config from the templates and the routing rules."""
     from ivr.asterisk.render import Operator, queues_of, render
+    from ivr.campaigns.queues import campaign_queues
     from ivr.routing import load_rules
 
     rules = load_rules(settings.rules)
     operators = [Operator(op.endpoint, op.name) for op in rules.operators.values()]
     fallback = [rules.operators[m].endpoint for m in rules.groups[rules.fallback_group].members]
     queues = queues_of(rules, settings.ring_timeout)
+    queues += campaign_queues(settings, rules)
     return render(settings, operators, fallback, trunk=trunk, bench=bench, queues=queues)
 
 
@@ -110,6 +112,10 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if getattr(args, "campaign", False):
+        from ivr.campaigns.demo import run_campaign_demo
+
+        return asyncio.run(run_campaign_demo(_settings(args)))
     from ivr.demo import run_demo
 
     return asyncio.run(run_demo(_settings(args), keep=args.keep))
@@ -117,6 +123,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from ivr.area.cli import register as register_users
+    from ivr.campaigns.cli import register as register_campaigns
     from ivr.escalation.report import register as register_escalations
     from ivr.portal.cli import register as register_console
     from ivr.privacy.run import register as register_privacy
@@ -135,6 +142,9 @@ def parser() -> argparse.ArgumentParser:
     )
     demo = sub.add_parser("demo", help="a whole demo with real Asterisk and sipp")
     demo.add_argument("--keep", action="store_true", help="keep it running until Ctrl-C")
+    demo.add_argument(
+        "--campaign", action="store_true", help="a short campaign worked between inbound calls"
+    )
     demo.set_defaults(func=cmd_demo)
     ast = sub.add_parser("asterisk", help="the Asterisk PBX").add_subparsers(
         dest="action", required=True
@@ -153,6 +163,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("words", nargs="+")
     cli.set_defaults(func=cmd_asterisk_cli)
     register_calls(sub)
+    register_campaigns(sub)
     register_console(sub)
     register_escalations(sub)
     register_privacy(sub)

@@ -13,6 +13,7 @@ import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,26 @@ class Settings:
     # The client area's address as clients reach it, for the links in its emails; empty:
     # http://<bind>:<ports.http>/area.
     area_url: str = ""
+    # Outbound campaigns (ivr/campaigns). Calling windows when a campaign file gives none, in
+    # the contact's time zone, never on Sunday or a holiday ("HH:MM-HH:MM", commas between
+    # ranges): promotion and appointments per the telemarketing code of conduct as commonly
+    # reported, eve = a day before a holiday; reminders their own.
+    campaign_hours_weekdays: str = "09:00-20:00"
+    campaign_hours_saturday: str = "10:00-19:00"
+    campaign_hours_eve: str = "10:00-19:00"
+    reminder_hours_weekdays: str = "09:00-20:00"
+    reminder_hours_saturday: str = "09:00-13:00"
+    # Silent calls (the data-protection authority's 2014 rules): dropped calls stay at most
+    # this share of the answered calls per campaign per day; a dropped number rests so many
+    # days; an answered contact waits at most so many seconds for an operator (under 3).
+    campaign_drop_cap: float = 0.03
+    campaign_drop_rest_days: int = 5
+    campaign_drop_wait: int = 2
+    # A list checked against the opposition register longer ago than this is not dialled.
+    campaign_register_max_days: int = 15
+    # The engine's clock starts at this ISO instant and runs on from there (tests, demos);
+    # empty: the real time.
+    clock_start: str = ""
     log_level: str = "INFO"
 
     # Paths as Asterisk sees them; host paths are derived with host_path().
@@ -204,6 +225,17 @@ def validate(settings: Settings) -> Settings:
             f"setting 'web_secure_cookies': {settings.web_secure_cookies!r} is auto, always "
             "or never"
         )
+    if not 0 <= settings.campaign_drop_cap <= 1:
+        raise ConfigError("setting 'campaign_drop_cap': a share between 0 and 1 (0.03 is 3 %)")
+    if not 0 < settings.campaign_drop_wait < 3:
+        raise ConfigError("setting 'campaign_drop_wait': 1 or 2 seconds (the limit is 3)")
+    if settings.clock_start:
+        try:
+            start = datetime.fromisoformat(settings.clock_start)
+        except ValueError as exc:
+            raise ConfigError(f"setting 'clock_start': {exc}") from exc
+        if start.tzinfo is None:
+            raise ConfigError("setting 'clock_start': give the offset (+01:00) or Z")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"setting 'log_level': {settings.log_level!r} is not a level")
     trunk_networks(settings.trunk_addresses)

@@ -25,7 +25,7 @@ from ivr.records.listen import PgRelay, is_postgresql
 from ivr.routing import RulesHolder
 from ivr.routing.diskcache import DiskRulesCache
 from ivr.routing.watch import RulesWatcher
-from ivr.services import Services, utcnow
+from ivr.services import Services, clock_of, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class Engine:
             rules=holder,
             sessions=db.session_factory(self.db),
             ami=self.ami,
+            clock=clock_of(settings),
         )
         self.agi = AgiServer(
             routes(self.services),

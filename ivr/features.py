@@ -14,15 +14,19 @@ if TYPE_CHECKING:
 
 def build(services: Services) -> list[Feature]:
     from ivr.area import Area
+    from ivr.campaigns.dialer import CampaignDialer
     from ivr.escalation.service import Escalations
     from ivr.outbound import Outbound
     from ivr.portal import Portal
     from ivr.privacy.run import DailyPurge
 
+    portal = Portal(services)
     return [
         Outbound(services),  # first: the others count the calls out it sees
         Escalations(services),  # first: it reads the message's call record of the event
-        Portal(services),  # the operator console (/console) and the supervisor page
+        portal,  # the operator console (/console) and the supervisor page
+        # after the console: it reads who is free from the console's board
+        CampaignDialer(services, portal),
         DailyPurge(services),  # personal data past each client's retention
         Area(services),  # the clients' reserved area (/area)
     ]

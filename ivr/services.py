@@ -7,9 +7,10 @@ route and every feature; nothing else imports the wiring.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -32,6 +33,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def clock_of(settings: Settings) -> Callable[[], datetime]:
+    """The engine's clock: the real time, or one that starts at settings.clock_start and runs
+    on at the real pace (a test's "Saturday 19:01" in a real `ivr serve`)."""
+    if not settings.clock_start:
+        return utcnow
+    start = datetime.fromisoformat(settings.clock_start).astimezone(UTC)
+    origin = time.monotonic()
+
+    def clock() -> datetime:
+        return start + timedelta(seconds=time.monotonic() - origin)
+
+    return clock
+
+
 @dataclass
 class Services:
     """The engine's shared parts: settings, rules, database sessions, clock, AMI."""
@@ -41,6 +56,9 @@ class Services:
     sessions: async_sessionmaker[Any]
     clock: Callable[[], datetime] = utcnow
     ami: AmiClient | None = None
+    # The outbound campaigns in force (ivr.campaigns.model.Campaigns), for the AGI routes;
+    # set by the campaigns' feature when it starts.
+    campaigns: Callable[[], Any] | None = None
     prompts: Prompts = field(init=False)
     overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
     outbound: OutboundCalls = field(init=False)  # calls out now; may_dial() for every number

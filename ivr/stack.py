@@ -82,6 +82,7 @@ class Stack:
         self.settings = settings
         self.workdir = workdir
         self.trunk = trunk  # where the trunk's outgoing calls go (sipp contacts' phones)
+        self.extra_env: dict[str, str] = {}  # more IVR_* settings for the engine process
         self.asterisk = Asterisk(settings)
         self.engine: asyncio.subprocess.Process | None = None
         self.engine_log = workdir / "engine.log"
@@ -124,6 +125,7 @@ class Stack:
         )
         if s.asterisk_root is not None:
             env["IVR_ASTERISK_ROOT"] = str(s.asterisk_root)
+        env.update(self.extra_env)
         return env
 
     async def start(self) -> None:

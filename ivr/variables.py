@@ -28,6 +28,19 @@ ESCALATION_ATTEMPT = "IVR_ESCALATION_ATTEMPT"
 TIMEOUT_ABSOLUTE = "TIMEOUT(absolute)"
 PROMPT_ALLOWANCE = 120  # seconds a prompt may play, on top of a menu's wait for a key
 
+# On a call the engine places for an outbound campaign (ivr/campaigns/dialer.py): its
+# attempt, whether to detect a machine (1), the operator reserved for it (a Dial() string,
+# empty: the campaign's queue), the seconds an answered contact waits for an operator, the
+# message played when none takes the call, the recording announcement and file.
+CAMPAIGN_ATTEMPT = "IVR_CAMPAIGN_ATTEMPT"
+CAMPAIGN_AMD = "IVR_CAMPAIGN_AMD"
+CAMPAIGN_OPERATOR = "IVR_CAMPAIGN_OPERATOR"
+CAMPAIGN_QUEUE = "IVR_CAMPAIGN_QUEUE"
+CAMPAIGN_WAIT = "IVR_CAMPAIGN_WAIT"
+CAMPAIGN_DROP_FILE = "IVR_CAMPAIGN_DROP_FILE"
+CAMPAIGN_ANNOUNCE = "IVR_CAMPAIGN_ANNOUNCE"
+CAMPAIGN_RECORD = "IVR_CAMPAIGN_RECORD"
+
 # Read from Asterisk.
 AGISTATUS = "AGISTATUS"
 DIALSTATUS = "DIALSTATUS"

@@ -19,7 +19,9 @@ from ivr.config import Settings
 log = logging.getLogger(__name__)
 
 # Folders of the run folder Asterisk writes into (the rest it only reads).
-WRITABLE = ("db", "spool", "run", "log", "cache", "messages")
+WRITABLE = ("db", "spool", "run", "log", "cache", "messages", "recordings")
+# Folders both write into (Asterisk its recordings, the engine their subfolders).
+SHARED = ("messages", "recordings")
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,23 @@ def hand_over(settings: Settings, run: Path, etc: Path, secret_files: set[str]) 
         folder = run / name
         for path in [folder, *folder.rglob("*")]:
             os.chown(path, owner.uid, owner.gid, follow_symlinks=False)
-    # Recordings and prompts are read by both: new files in messages/ keep the group.
-    os.chmod(run / "messages", 0o2775)
+    # Recordings and prompts are read by both: new files in these keep the group.
+    for name in SHARED:
+        os.chmod(run / name, 0o2775)
     for path in etc.iterdir():
         os.chown(path, 0, owner.gid)
         os.chmod(path, 0o640 if path.name in secret_files else 0o644)
     log.debug("run folder %s handed to %s (%d:%d)", run, owner.user, owner.uid, owner.gid)
+
+
+def shared_folder(path: Path) -> None:
+    """Make path (inside a shared folder of the run folder) with its parent's owner and group,
+    so that Asterisk, running as its own user, may write into it as well as the engine."""
+    if path.is_dir():
+        return
+    if not path.parent.is_dir():
+        shared_folder(path.parent)
+    path.mkdir()
+    parent = path.parent.stat()
+    os.chown(path, parent.st_uid, parent.st_gid)
+    os.chmod(path, 0o2775)

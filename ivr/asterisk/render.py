@@ -49,7 +49,7 @@ NOLOAD = (
     "res_pjsip_exten_state app_stasis res_pjsip_geolocation res_stasis res_stasis_answer "
     "res_stasis_broadcast app_stasis_broadcast res_stasis_device_state res_stasis_playback "
     "res_stasis_recording res_stasis_snoop res_pjsip_notify res_parking app_agent_pool "
-    "app_confbridge app_page app_alarmreceiver app_amd app_followme res_clialiases "
+    "app_confbridge app_page app_alarmreceiver app_followme res_clialiases "
     "res_http_media_cache res_adsi app_adsiprog app_getcpeid res_pjsip_config_wizard"
 ).split()
 
@@ -61,6 +61,7 @@ CONF_TEMPLATES = {
     "rtp.conf": "asterisk_conf/rtp.conf.j2",
     "pjsip.conf": "asterisk_conf/pjsip.conf.j2",
     "queues.conf": "asterisk_conf/queues.conf.j2",
+    "amd.conf": "asterisk_conf/amd.conf.j2",
     "extensions.conf": "dialplan/extensions.conf.j2",
 }
 # Files holding a secret: the AMI secret, SIP passwords, the FastAGI token in AGI URLs.
@@ -103,7 +104,18 @@ def callerid_name(value: object) -> str:
     return conf_value(text)
 
 
-RUN_SUBDIRS = ("etc", "db", "keys", "spool", "run", "log", "cache", "agi-bin", "messages")
+RUN_SUBDIRS = (
+    "etc",
+    "db",
+    "keys",
+    "spool",
+    "run",
+    "log",
+    "cache",
+    "agi-bin",
+    "messages",
+    "recordings",
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,9 @@ class Queue:
     members: tuple[QueueMember, ...]
     ring_seconds: int = 15
     wrapup_seconds: int = 0
+    # A member in several queues is offered first to the queue of highest weight that has a
+    # caller waiting: inbound groups outweigh the outbound campaigns' queues.
+    weight: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,9 @@ class Trunk:
 
     address: str = "127.0.0.2"
     port: int = 5060
+
+
+INBOUND_WEIGHT = 10  # outbound campaigns' queues weigh 0: inbound callers are served first
 
 
 def penalty_of(rules: Rules, group_id: str, operator: str) -> int:
@@ -157,6 +175,7 @@ def queues_of(rules: Rules, ring_seconds: int) -> list[Queue]:
                 for op in group.members
             ),
             ring_seconds=max(1, min(ring_seconds, group.timeout)),
+            weight=INBOUND_WEIGHT,
         )
         for group in rules.groups.values()
     ]

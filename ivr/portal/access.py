@@ -70,6 +70,9 @@ class ConsoleAccess:
     def _spawn(self, work: Any, operator: str) -> None:
         raise NotImplementedError
 
+    def _desk_changed(self, operator: str) -> None:
+        """The operator logged in or out, or changed state: other features are told."""
+
     def _now(self) -> datetime:
         return self.services.clock()
 
@@ -126,6 +129,7 @@ class ConsoleAccess:
             live.sessions += 1
             live.wants_available = not live.paused
             await store.note_operator(self.services.sessions, user, "login", self._now())
+            self._desk_changed(user)
             self._watch_presence(user)  # paused if no console page opens
         raise response
 
@@ -158,6 +162,7 @@ class ConsoleAccess:
             live.wants_available = False
             await self._pause(operator, True, "logged out")
         await store.note_operator(self.services.sessions, operator, "logout", self._now())
+        self._desk_changed(operator)
 
     # -- presence: the console's event stream --------------------------------------------
 
@@ -184,6 +189,7 @@ class ConsoleAccess:
         log.warning("console: %s has had no console open: paused", operator)
         await self._pause(operator, True, GONE_REASON)
         await store.note_operator(self.services.sessions, operator, "pause", self._now())
+        self._desk_changed(operator)
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         session = await self.auth.current(request)

@@ -81,6 +81,37 @@ class Portal(ConsoleAccess, Feature):
         self._tasks: set[asyncio.Task[None]] = set()
         self.env = templates()
         self.env.filters["local"] = _local
+        # Other features' parts of the console (the outbound card): their routes, their card
+        # in place of the inbound one, told when an operator logs in, out or changes state.
+        self.extensions: list[Any] = []
+
+    def extend(self, extension: Any) -> None:
+        self.extensions.append(extension)
+
+    async def pause(self, operator: str, paused: bool, reason: str) -> str | None:
+        """Pause or unpause the operator in every queue; an error message, or None."""
+        return await self._pause(operator, paused, reason)
+
+    async def end_wrapup(self, operator: str, linkedid: str) -> None:
+        """The outcome of `linkedid` is written down: the wrap-up rules of an inbound call."""
+        live = self.board.live(operator)
+        if live.wrap_up and live.on_call != linkedid:
+            await self._end_wrapup(operator)
+        elif live.wrap_up:
+            live.wrap_up = False  # still talking: when the call ends, no wrap-up is due
+            if live.wants_available:
+                await self._pause(operator, False, "")
+
+    def _desk_changed(self, operator: str) -> None:
+        for extension in self.extensions:
+            extension.desk_changed(operator)
+
+    async def _extension_panel(self, login: Login, request: web.Request | None) -> str | None:
+        for extension in self.extensions:
+            html = await extension.panel(login, self.board.live(login.user), request)
+            if html is not None:
+                return str(html)
+        return None
 
     @property
     def rules(self) -> Rules:
@@ -227,6 +258,8 @@ class Portal(ConsoleAccess, Feature):
         app.router.add_post("/outcome", self.save_outcome)
         app.router.add_get("/supervisor", self.supervisor)
         app.router.add_static("/static", STATIC)
+        for extension in self.extensions:
+            extension.add_routes(app)
 
         async def on_shutdown(_app: web.Application) -> None:
             await self.close()  # ends the event streams, which would hold the shutdown
@@ -259,6 +292,7 @@ class Portal(ConsoleAccess, Feature):
             reason = "" if live.wants_available else "break"
             error = await self._pause(login.user, wanted == "pause", reason)
         await store.note_operator(self.services.sessions, login.user, wanted, self._now())
+        self._desk_changed(login.user)
         if error:
             return await self._console(login, status=502, problem=f"Asterisk refused: {error}")
         raise self._redirect("/")
@@ -272,7 +306,7 @@ class Portal(ConsoleAccess, Feature):
         if login.user == SUPERVISOR:
             raise self._redirect("/supervisor")
         saved = request.query.get("saved", "")
-        return await self._console(login, saved=saved)
+        return await self._console(login, saved=saved, request=request)
 
     async def _console(
         self,
@@ -282,8 +316,12 @@ class Portal(ConsoleAccess, Feature):
         form: OutcomeForm | None = None,
         saved: str = "",
         problem: str = "",
+        request: web.Request | None = None,
+        panel_html: str | None = None,
     ) -> web.Response:
         live = self.board.live(login.user)
+        if panel_html is None and form is None:
+            panel_html = await self._extension_panel(login, request)
         panel = await self._panel_context(login, form)
         recent = await self._recent(login.user)
         return self._render(
@@ -295,11 +333,21 @@ class Portal(ConsoleAccess, Feature):
             saved=saved,
             problem=problem,
             recent=recent,
+            panel_html=panel_html,
             **panel,
         )
 
+    async def console_page(
+        self, login: Login, request: web.Request, panel_html: str, status: int = 200
+    ) -> web.Response:
+        """The console with another feature's card in the panel (a form shown again)."""
+        return await self._console(login, status=status, request=request, panel_html=panel_html)
+
     async def panel(self, request: web.Request) -> web.Response:
         login = await self._operator(request)
+        html = await self._extension_panel(login, request)
+        if html is not None:
+            return self._render("frame.html", body=html)
         context = await self._panel_context(login, None)
         return self._render("panel.html", login=login, **context)
 
@@ -389,12 +437,7 @@ class Portal(ConsoleAccess, Feature):
             note = await self._escalate(call, outcome)
             await store.set_escalation(self.services.sessions, call.linkedid, note)
         log.info("outcome of call %s saved by %s", call.linkedid, login.user)
-        if live.wrap_up and live.on_call != call.linkedid:
-            await self._end_wrapup(login.user)
-        elif live.wrap_up:
-            live.wrap_up = False  # still talking: when the call ends, no wrap-up is due
-            if live.wants_available:
-                await self._pause(login.user, False, "")
+        await self.end_wrapup(login.user, call.linkedid)
         if form.notes:
             return await self._console(login, saved=call.linkedid, problem=" ".join(form.notes))
         raise self._redirect(f"/?saved={call.linkedid}")

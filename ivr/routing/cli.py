@@ -85,16 +85,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from ivr.campaigns.load import load_campaigns
+
     try:
         rules = load_rules(args.path)
+        campaigns = load_campaigns(args.path, rules) if args.path.is_dir() else None
     except RulesError as exc:
         print(exc, file=sys.stderr)
         count = len(exc.problems)
         print(f"failed: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
-    for warning in rules.warnings:
+    for warning in (*rules.warnings, *(campaigns.warnings if campaigns else ())):
         print(warning)
-    print(f"ok: {rules.summary()}")
+    print(f"ok: {rules.summary()}" + (f", {len(campaigns.by_id)} campaigns" if campaigns else ""))
     return 0
 
 

@@ -107,17 +107,21 @@ def _default(f: dataclasses.Field[Any]) -> Any:
 def generate() -> dict[str, Any]:
     """The JSON schema of both file kinds: shared definitions and one client."""
     builder = _Builder()
+    from ivr.campaigns.spec import CampaignSpec
+
     shared = builder.ref(spec.SharedSpec)
     client = builder.ref(spec.ClientSpec)
+    campaign = builder.ref(CampaignSpec)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "Routing rules",
         "description": (
-            "shared.yaml (operators, groups, calendars, prompts, ladders) or "
-            "clients/<id>.yaml (one client). Generated from ivr/routing/spec.py."
+            "shared.yaml (operators, groups, calendars, prompts, ladders), "
+            "clients/<id>.yaml (one client) or campaigns/<id>.yaml (one outbound campaign). "
+            "Generated from ivr/routing/spec.py and ivr/campaigns/spec.py."
         ),
-        "anyOf": [shared, client],
+        "anyOf": [shared, client, campaign],
         "$defs": dict(sorted(builder.defs.items())),
     }
 

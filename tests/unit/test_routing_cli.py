@@ -27,7 +27,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_check_ok_prints_a_summary(capsys):
     code, out, _ = run(capsys, "check", str(RULES))
     assert code == 0
-    assert out == "ok: 3 clients, 5 numbers, 3 operators, 3 groups (0 warnings)\n"
+    assert out == "ok: 3 clients, 5 numbers, 3 operators, 3 groups (0 warnings), 3 campaigns\n"
 
 
 def test_check_reports_warnings_and_errors(capsys, tmp_path):
@@ -39,7 +39,7 @@ def test_check_reports_warnings_and_errors(capsys, tmp_path):
     assert code == 0
     assert out.splitlines() == [
         f"{extra}:5:5: warning: rule can never match: rules[0] before it matches every call",
-        "ok: 4 clients, 6 numbers, 3 operators, 3 groups (1 warning)",
+        "ok: 4 clients, 6 numbers, 3 operators, 3 groups (1 warning), 3 campaigns",
     ]
     extra.write_text('name: Extra\nnumbers: ["0611111111"]\nrules:\n  - to: dya\n')
     code, out, err = run(capsys, "check", str(rules))

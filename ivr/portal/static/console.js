@@ -11,7 +11,7 @@
   source.addEventListener("call", async function (e) {
     const news = JSON.parse(e.data);
     state.textContent = news.state;
-    const fresh = ["hello", "ringing", "connected"].includes(news.kind);
+    const fresh = ["hello", "ringing", "connected", "preview"].includes(news.kind);
     // A call that rang and was taken elsewhere (or given up) leaves the card it popped.
     const gone = news.kind === "missed" && news.linkedid === shown;
     if (gone || (fresh && news.linkedid && news.linkedid !== shown)) {

@@ -1,0 +1,121 @@
+"""What the dialer needs to know of today and of the other engines: the day's figures per
+campaign (for the pacing), the next contact due, the engines' heartbeats. Storage only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from ivr.campaigns import eligibility as el
+from ivr.campaigns.model import Campaign
+from ivr.campaigns.models import Attempt, Contact, DialerEngine
+from ivr.campaigns.store import Sessions
+
+LENGTHS = 200  # the latest calls whose lengths tell when a call in progress may end
+
+# -- engines --------------------------------------------------------------------------------
+
+
+async def heartbeat(sessions: Sessions, engine: str, now: datetime) -> None:
+    async with sessions.begin() as session:
+        row = await session.get(DialerEngine, engine)
+        if row is None:
+            session.add(DialerEngine(id=engine, started_at=now, seen_at=now))
+        else:
+            row.seen_at = now
+
+
+async def release_dead_previews(sessions: Sessions, now: datetime, stale: timedelta) -> int:
+    """Previews held by engines not seen for `stale` go back to the list."""
+    async with sessions.begin() as session:
+        alive = select(DialerEngine.id).where(DialerEngine.seen_at >= now - stale)
+        result = await session.execute(
+            update(Contact)
+            .where(Contact.status == el.PREVIEWING, Contact.claimed_by.not_in(alive))
+            .values(status=el.PENDING, claimed_by=None, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- figures the pacing needs ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Today:
+    placed: int = 0
+    answered: int = 0  # by a person (machines are not answered calls here)
+    connected: int = 0
+    dropped: int = 0
+    ringing: int = 0  # this engine's calls not answered yet
+    waiting: int = 0  # this engine's answered calls not connected yet
+    answer_seconds: float = 0.0  # placed -> answered, summed over today's answered calls
+    calls: int = 0  # today's connected calls that ended
+    call_seconds: float = 0.0  # connected -> ended, summed
+    lengths: tuple[float, ...] = ()  # the latest LENGTHS of them, in seconds
+
+
+async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: str) -> Today:
+    since = el.local_midnight(now, campaign.zone)
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(
+                    Attempt.answered_at, Attempt.amd, Attempt.connected_at, Attempt.dropped_at,
+                    Attempt.ended_at, Attempt.engine, Attempt.placed_at,
+                ).where(
+                    Attempt.campaign_id == campaign.id,
+                    (Attempt.placed_at >= since) | Attempt.ended_at.is_(None),
+                )
+            )
+        ).all()  # fmt: skip
+    placed = answered = connected = dropped = ringing = waiting = calls = 0
+    answer_seconds = call_seconds = 0.0
+    lengths: list[tuple[datetime, float]] = []
+    for answered_at, amd, connected_at, dropped_at, ended_at, by, placed_at in rows:
+        if placed_at >= since:
+            placed += 1
+            human = answered_at is not None and not (amd or "").startswith("MACHINE")
+            answered += human
+            connected += connected_at is not None
+            dropped += dropped_at is not None
+            if human and answered_at is not None:
+                answer_seconds += (answered_at - placed_at).total_seconds()
+            if connected_at is not None and ended_at is not None:
+                calls += 1
+                length = (ended_at - connected_at).total_seconds()
+                call_seconds += length
+                lengths.append((ended_at, length))
+        if ended_at is None and by == engine:
+            if answered_at is None:
+                ringing += 1
+            elif connected_at is None and dropped_at is None:
+                waiting += 1
+    latest = tuple(n for _, n in sorted(lengths)[-LENGTHS:])
+    return Today(
+        placed, answered, connected, dropped, ringing, waiting, answer_seconds, calls,
+        call_seconds, latest,
+    )  # fmt: skip
+
+
+async def next_due(sessions: Sessions, campaign_ids: list[str]) -> datetime | None:
+    if not campaign_ids:
+        return None
+    async with sessions() as session:
+        value = await session.scalar(
+            select(func.min(Contact.next_at)).where(
+                Contact.campaign_id.in_(campaign_ids), Contact.status == el.PENDING
+            )
+        )
+    return value
+
+
+async def campaigns_of_number(sessions: Sessions, number: str) -> list[str]:
+    """The campaigns that have this number (E.164) among their contacts."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(Contact.campaign_id).where(Contact.number == number).distinct()
+        )
+        return list(rows)

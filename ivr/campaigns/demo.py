@@ -1,0 +1,197 @@
+"""`ivr demo --campaign`: a short reminder campaign worked between inbound calls.
+
+Real Asterisk, the engine, two operators' phones at the console, the debtors' phones behind
+the trunk (they answer, are busy, never answer, hang up), and a caller who rings the client's
+line while the campaign runs: the caller gets the next free operator before any new outbound
+call. Like `ivr demo`, the engine's clock says a weekday morning in Rome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import re
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from sqlalchemy import select
+
+from ivr.asterisk.instance import Asterisk
+from ivr.asterisk.render import Trunk
+from ivr.campaigns import importer, lists, store
+from ivr.campaigns.load import load_campaigns
+from ivr.campaigns.models import Attempt
+from ivr.config import Settings, operator_password
+from ivr.demo import demo_clock
+from ivr.engine import Engine
+from ivr.portal import portal_password
+from ivr.records import repo
+from ivr.sipp import Phone, place_calls
+from ivr.sipp.contacts import TRUNK, ContactPhones, contact_number
+
+CAMPAIGN = "demo-solleciti"
+CLIENT_NUMBER = "0611111111"  # Rossi Idraulica in the example rules
+CALLER = "0612345678"
+DEBTORS = [  # behaviour (ivr/sipp/campaign_contacts.xml), debtor, amount
+    (76, "Mario Bianchi", "1.250,00"),
+    (76, "Lucia Verdi", "310,50"),
+    (72, "Paolo Neri", "99,00"),
+    (73, "Anna Russo", "45,00"),
+    (76, "Marco Gallo", "780,00"),
+    (74, "Sara Conti", "12,00"),
+]
+CAMPAIGN_FILE = """# Written by `ivr demo --campaign`: progressive reminders for Rossi Idraulica.
+name: Solleciti (demo)
+client: rossi-idraulica
+kind: reminder
+groups: [day]
+caller_id: "0611111199"
+pacing: {mode: progressive, ring: 6}
+attempts: {max: 1}
+script: "Buongiorno {debtor}: la fattura {invoice} di {amount} risulta non saldata."
+"""
+
+
+class Operator:
+    """An operator at the console who notes a promise to pay for each answered debtor."""
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        self.base = f"http://{settings.bind}:{settings.ports.http}/console"
+        self.settings, self.name = settings, name
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.csrf = ""
+
+    async def login(self) -> None:
+        data = {"user": self.name, "password": portal_password(self.settings, self.name)}
+        async with self.http.post(f"{self.base}/login", data=data) as response:
+            found = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+        assert found is not None, "console login failed"
+        self.csrf = found.group(1)
+
+    async def work(self) -> None:
+        done: set[str] = set()
+        while True:
+            async with self.http.get(f"{self.base}/panel") as response:
+                page = await response.text()
+            found = re.search(r'name="attempt" value="([0-9]+)"', page)  # answered: the form
+            if found and found.group(1) not in done:
+                done.add(found.group(1))
+                promise = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+                data = {"csrf": self.csrf, "attempt": found.group(1), "outcome": "promise",
+                        "promise_amount": "100", "promise_date": promise}  # fmt: skip
+                async with self.http.post(f"{self.base}/campaign/outcome", data=data):
+                    pass
+            await asyncio.sleep(0.5)  # the operator glances at the console
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+async def run_campaign_demo(settings: Settings) -> int:
+    from ivr.__main__ import render_instance
+
+    folder = settings.state_dir / "demo-campaign"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(settings.rules, folder / "rules")
+    (folder / "rules" / "campaigns" / f"{CAMPAIGN}.yaml").write_text(CAMPAIGN_FILE)
+    settings = dataclasses.replace(  # a database of its own: each run starts afresh
+        settings, rules=folder / "rules", wrapup_seconds=3,
+        db_url=f"sqlite+aiosqlite:///{folder / 'demo.db'}",
+    )  # fmt: skip
+    phones = ContactPhones(folder / "contacts")
+    phones.start()
+    render_instance(settings, trunk=Trunk(TRUNK, phones.port))
+    asterisk = Asterisk(settings)
+    if await asterisk.running():
+        await asterisk.stop()
+    engine = Engine(settings)
+    started = demo_clock()
+    origin = time.monotonic()
+    real_start = datetime.now(UTC)
+    desks: list[Operator] = []
+    tasks: list[asyncio.Task[None]] = []
+    print("Starting Asterisk, the engine, two operators and the debtors' phones ...")
+    await asterisk.start()
+    try:
+        await engine.start()
+        assert engine.services is not None and engine.ami is not None
+        engine.services.clock = lambda: started + timedelta(seconds=time.monotonic() - origin)
+        await engine.ami.wait_connected(15)
+        sessions = engine.services.sessions
+        for name in ("op1", "op2"):
+            await Phone(name, operator_password(settings, name), (settings.bind,
+                        settings.ports.sip), folder, ring_ms=300).start()  # fmt: skip
+            desk = Operator(settings, name)
+            await desk.login()
+            desks.append(desk)
+            tasks.append(asyncio.create_task(desk.work()))
+        campaign = load_campaigns(settings.rules, engine.services.rules.current, settings).by_id[
+            CAMPAIGN
+        ]
+        rows = [[contact_number(kind, n), who, amount, "2026-10-31", f"F-{n:03d}"]
+                for n, (kind, who, amount) in enumerate(DEBTORS, start=1)]  # fmt: skip
+        parsed = importer.parse_rows("reminder", ["numero", "debitore", "importo", "scadenza",
+                                                  "fattura"], enumerate(rows, start=2))  # fmt: skip
+        await lists.import_contacts(sessions, campaign, parsed, "demo.csv", engine.services.clock())
+        print(f"Campaign {CAMPAIGN}: {len(rows)} debtors, progressive, operators op1 and op2")
+        await store.set_status(sessions, CAMPAIGN, store.RUNNING, engine.services.clock(), "demo")
+        for feature in engine.features:
+            if feature.name == "campaigns":
+                feature.wake()  # type: ignore[attr-defined]
+        await asyncio.sleep(4)  # the first debtors are talking to both operators
+        print(f"A customer calls Rossi Idraulica ({CLIENT_NUMBER}) while both operators talk")
+        result = await place_calls((settings.bind, settings.ports.sip), CLIENT_NUMBER,
+                                   caller_num=CALLER, caller_name="Cliente", hold_ms=4000,
+                                   timeout=120)  # fmt: skip
+        attempts = await _wait_done(sessions, len(rows))
+        await asyncio.sleep(1)
+        inbound = [r for r in await repo.list_calls(sessions, limit=20)
+                   if r.caller_number == CALLER]  # fmt: skip
+        print()
+        zone = campaign.zone
+        print(f"{'placed':8} {'debtor':14} {'number':15} {'operator':8} result")
+        for a in attempts:
+            who = next(d for d in rows if a.number.endswith(d[0].lstrip("0")))[1]
+            local = a.placed_at.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S")
+            what = a.outcome or a.system_outcome or "in progress"
+            print(f"{local:8} {who:14} {a.number:15} {a.operator or '-':8} {what}")
+        offset = started - real_start  # the call records keep Asterisk's own (real) times
+        for call in inbound:
+            answered = (call.answered_at or call.when) + offset
+            local = answered.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S")
+            print(f"{local:8} inbound call {CALLER} -> Rossi Idraulica, answered by"
+                  f" {call.operator}: before any new outbound call of that operator")  # fmt: skip
+        print("\nMore: ivr campaign report, and the supervisor's /console/campaigns page.")
+        return 0 if result.ok and inbound and len(attempts) == len(rows) else 1
+    finally:
+        for task in tasks:
+            task.cancel()
+        for desk in desks:
+            await desk.close()
+        with contextlib.suppress(Exception):
+            await engine.close()
+        await asterisk.stop()
+        phones.stop()
+
+
+async def _wait_done(sessions: store.Sessions, count: int, timeout: float = 180.0) -> list[Attempt]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    rows: list[Attempt] = []
+    while loop.time() < deadline:
+        async with sessions() as session:
+            rows = list(await session.scalars(
+                select(Attempt).where(Attempt.campaign_id == CAMPAIGN).order_by(Attempt.placed_at)
+            ))  # fmt: skip
+        if len(rows) >= count and all(r.ended_at for r in rows):
+            return rows
+        await asyncio.sleep(0.5)  # polling the rows until every call has ended
+    return rows
+
+
+__all__ = ["Path", "run_campaign_demo"]

@@ -1,0 +1,156 @@
+"""How many calls to place now: pure arithmetic over who is free and what today looks like.
+
+preview and progressive: one call per free operator, that operator reserved for it (so an
+answered contact always has its operator: never a dropped call).
+
+ratio: the lines in flight are chosen so that the drops to expect stay under the limit. Each
+line ringing is answered with probability p (today's answer rate); the operators that will
+take those answers are the free ones plus each busy one with its chance of being free by then
+(certain for a wrap-up that ends before today's average time to answer, else the chance that a
+call of today's average length ends in that time). The number of
+lines is the largest whose expected drops stay below a safety share (80 %) of the cap (3 % of
+the expected answers), never above N lines per operator (N adapts to the day's drop rate),
+and never spending more drops than the day still allows: dropped calls stay at most `cap`
+of the answered ones per campaign per day.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+MIN_RATIO = 1.0
+PRIOR_ANSWER_RATE = 0.5  # until the day has enough calls to measure it
+PRIOR_ANSWER_SECONDS = 5.0
+PRIOR_CALL_SECONDS = 90.0
+MEASURED_AFTER = 20
+SAFETY = 0.8  # aim below the cap: the estimates are estimates
+
+
+@dataclass(frozen=True)
+class Day:
+    placed: int = 0
+    answered: int = 0  # by a person
+    dropped: int = 0
+    answer_seconds: float = 0.0  # summed over the answered calls: placed -> answered
+    calls: int = 0  # connected calls that ended
+    call_seconds: float = 0.0  # summed: connected -> ended, wrap-up included when known
+    lengths: tuple[float, ...] = ()  # the latest calls' lengths (connected -> ended), seconds
+
+    @property
+    def answer_rate(self) -> float:
+        if self.placed < MEASURED_AFTER:
+            return PRIOR_ANSWER_RATE
+        return min(0.99, max(0.05, self.answered / self.placed))
+
+    @property
+    def drop_rate(self) -> float:
+        return self.dropped / self.answered if self.answered else 0.0
+
+    @property
+    def time_to_answer(self) -> float:
+        if self.answered < MEASURED_AFTER:
+            return PRIOR_ANSWER_SECONDS
+        return max(0.5, self.answer_seconds / self.answered)
+
+    @property
+    def call_length(self) -> float:
+        if self.calls < MEASURED_AFTER:
+            return PRIOR_CALL_SECONDS
+        return max(1.0, self.call_seconds / self.calls)
+
+
+def drops_left(day: Day, cap: float) -> float:
+    """How many more drops the day allows now (may be negative: over the limit)."""
+    return cap * day.answered - day.dropped
+
+
+def _distribution(probabilities: tuple[float, ...]) -> list[float]:
+    """P(k of these independent events happen), k = 0..n (Poisson binomial)."""
+    out = [1.0]
+    for q in probabilities:
+        nxt = [0.0] * (len(out) + 1)
+        for k, pk in enumerate(out):
+            nxt[k] += pk * (1 - q)
+            nxt[k + 1] += pk * q
+        out = nxt
+    return out
+
+
+@cache
+def _binomial(n: int, p: float) -> tuple[float, ...]:
+    return tuple(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1))
+
+
+def expected_drops(lines: int, p: float, free: int, soon: tuple[float, ...]) -> float:
+    """E[max(0, answers - operators)]: answers ~ B(lines, p); operators: the free ones and
+    each busy one with its own chance of being free in time (`soon`)."""
+    answers = _binomial(lines, round(p, 3))
+    freed = _distribution(soon)
+    total = 0.0
+    for x, px in enumerate(answers):
+        if x <= free or px == 0.0:
+            continue
+        total += px * sum(py * max(0, x - free - y) for y, py in enumerate(freed))
+    return total
+
+
+def chance_free(
+    day: Day, remaining: float | None, wait: float, elapsed: float | None = None, after: float = 0.0
+) -> float:
+    """The chance a busy operator is free when a line placed now is answered and has waited
+    `wait` seconds: certain for a wrap-up ending by then (`remaining` known); for a call
+    `elapsed` seconds long so far, the share of today's calls that long which ended within the
+    horizon (then `after` seconds of wrap-up); with too few calls measured, today's average
+    call length taken as memoryless."""
+    horizon = day.time_to_answer + wait
+    if remaining is not None:
+        return 1.0 if remaining <= horizon else 0.0
+    if elapsed is not None and len(day.lengths) >= MEASURED_AFTER:
+        longer = [n for n in day.lengths if n > elapsed]
+        if len(longer) >= 5:  # enough calls this long to judge by
+            ended = [n for n in longer if n + after <= elapsed + horizon]
+            return len(ended) / len(longer)
+        return 0.0  # longer than (nearly) any call today: no telling when it ends
+    return 1.0 - math.exp(-horizon / day.call_length)
+
+
+def ratio_lines(
+    free: int,
+    soon: tuple[float, ...],
+    ringing: int,
+    waiting: int,
+    ratio: float,
+    day: Day,
+    cap: float,
+) -> int:
+    """New calls for a ratio campaign: `free` operators free, `soon` the chance of each busy
+    one to be free in time, `ringing` of its lines not answered yet, `waiting` answered and
+    not connected."""
+    capacity = free - waiting
+    if capacity <= 0 and not soon:
+        return 0
+    capacity = max(0, capacity)
+    if day.answered >= MEASURED_AFTER and day.drop_rate > SAFETY * cap:
+        soon = ()  # the estimates were wrong today: no line ahead until the rate is back down
+    p = day.answer_rate
+    ceiling = math.floor((free + len(soon)) * max(ratio, MIN_RATIO) + 1e-9)
+    budget = max(0.0, drops_left(day, cap))
+    best = min(capacity, ceiling)  # one line per free operator: no drop to expect
+    for lines in range(best + 1, ceiling + 1):
+        drops = expected_drops(lines, p, capacity, soon)
+        if drops > SAFETY * cap * lines * p or drops > budget:
+            break
+        best = lines
+    return max(0, best - ringing)
+
+
+def adapt(ratio: float, day: Day, cap: float, top: float) -> float:
+    """N after the day's latest answered call: down fast when drops near the cap, up slowly
+    while they stay well below it."""
+    if day.answered and day.drop_rate > cap * SAFETY:
+        return max(MIN_RATIO, round(ratio - 0.25, 2))
+    if day.answered >= MEASURED_AFTER and day.drop_rate < cap * 0.5:
+        return min(top, round(ratio + 0.1, 2))
+    return ratio

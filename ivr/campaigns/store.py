@@ -1,0 +1,535 @@
+"""Campaign rows: claim contacts and write each attempt before its call, then complete it.
+
+Every write is safe to repeat or to race: a contact is claimed by a compare-and-set on its
+status (and, on PostgreSQL, rows another engine is claiming are skipped with FOR UPDATE SKIP
+LOCKED), an attempt is unique per (contact, seq), an attempt is closed once (the first writer
+wins). Storage only: no protocol is imported here.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.campaigns import eligibility as el
+from ivr.campaigns.model import CONNECTED, DROPPED, PREVIEW, Campaign
+from ivr.campaigns.models import (
+    Attempt,
+    CampaignState,
+    Contact,
+    ContactList,
+    DoNotCall,
+    Refusal,
+)
+from ivr.dialpolicy import DialPolicy
+
+log = logging.getLogger(__name__)
+Sessions = async_sessionmaker[AsyncSession]
+RUNNING, PAUSED, STOPPED = "running", "paused", "stopped"
+ACCOUNT_PREFIX = "cmp-"  # every campaign call's account code and channel id start so
+CLAIM_BATCHES = 10  # batches of refused contacts looked through in one claim
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def new_linkedid() -> str:
+    return f"{ACCOUNT_PREFIX}{secrets.token_hex(10)}"
+
+
+def account(attempt_id: int) -> str:
+    return f"{ACCOUNT_PREFIX}{attempt_id}"
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    id: int
+    campaign_id: str
+    list_id: int
+    number: str
+    name: str
+    zone: str | None
+    debtor: str | None
+    amount_due: Any
+    due_date: date | None
+    invoice: str | None
+    company: str | None
+    contact_person: str | None
+    address: str | None
+    extra: dict[str, Any]
+    status: str
+    attempts: int
+    next_at: datetime
+    last_outcome: str | None
+    result: str | None
+    refusal: str | None
+
+    @classmethod
+    def of(cls, row: Contact) -> ContactRecord:
+        return cls(
+            row.id, row.campaign_id, row.list_id, row.number, row.name, row.zone, row.debtor,
+            row.amount_due, row.due_date, row.invoice, row.company, row.contact_person,
+            row.address, dict(row.extra or {}), row.status, row.attempts, row.next_at,
+            row.last_outcome, row.result, row.refusal,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    id: int
+    campaign_id: str
+    client_id: str
+    contact_id: int
+    seq: int
+    number: str
+    linkedid: str
+    engine: str
+    mode: str
+    operator: str | None
+    placed_at: datetime
+    answered_at: datetime | None
+    amd: str | None
+    connected_at: datetime | None
+    dropped_at: datetime | None
+    ended_at: datetime | None
+    system_outcome: str | None
+    detail: str | None
+    recording_path: str | None
+    outcome: str | None
+    outcome_by: str | None
+    outcome_at: datetime | None
+    promise_amount: Any
+    promise_date: date | None
+    callback_at: datetime | None
+    appointment_id: int | None
+    notes: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Attempt) -> AttemptRecord:
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Claimed:
+    contact: ContactRecord
+    attempt: AttemptRecord | None  # None: a preview, no call yet
+    operator: str | None  # the operator it is for (None: any)
+
+
+# -- campaign state -----------------------------------------------------------------------
+
+
+async def set_status(
+    sessions: Sessions, campaign_id: str, status: str, now: datetime, by: str | None = None
+) -> None:
+    for _ in range(2):  # a racing first insert: update it then
+        try:
+            async with sessions.begin() as session:
+                row = await session.get(CampaignState, campaign_id)
+                if row is None:
+                    session.add(CampaignState(campaign_id=campaign_id, status=status,
+                                              changed_at=now, changed_by=by))  # fmt: skip
+                else:
+                    row.status, row.changed_at, row.changed_by = status, now, by
+            return
+        except IntegrityError:
+            continue
+
+
+async def states(sessions: Sessions) -> dict[str, CampaignState]:
+    async with sessions() as session:
+        return {row.campaign_id: row for row in await session.scalars(select(CampaignState))}
+
+
+async def set_ratio(sessions: Sessions, campaign_id: str, ratio: float) -> None:
+    async with sessions.begin() as session:
+        await session.execute(
+            update(CampaignState)
+            .where(CampaignState.campaign_id == campaign_id)
+            .values(ratio=ratio)
+        )
+
+
+# -- claims ---------------------------------------------------------------------------------
+
+
+async def claim(
+    sessions: Sessions,
+    campaign: Campaign,
+    *,
+    engine: str,
+    now: datetime,
+    operators: list[str | None],
+    policy: DialPolicy,
+    register_max_days: int,
+    recording_dir: str | None = None,
+) -> list[Claimed]:
+    """Claim up to len(operators) contacts that may be called now, one per operator (None:
+    any operator); write each one's attempt row before anything is dialled. Contacts that may
+    not be called are refused (and logged) or put off until they may."""
+    if not operators:
+        return []
+    out: list[Claimed] = []
+    wanted = list(operators)
+    seen: set[int] = set()
+    async with sessions.begin() as session:
+        fresh = None
+        if campaign.register_required:  # a list not checked lately is not dialled at all
+            fresh = await _fresh_lists(session, campaign, now, register_max_days)
+        for _ in range(CLAIM_BATCHES):
+            # Lock no more rows than still wanted: what this engine locks, another skips.
+            query = (
+                select(Contact)
+                .where(
+                    Contact.campaign_id == campaign.id,
+                    Contact.status == el.PENDING,
+                    Contact.next_at <= now,
+                )
+                .order_by(Contact.next_at, Contact.id)
+                .limit(len(wanted))
+            )
+            if fresh is not None:
+                query = query.where(Contact.list_id.in_(fresh))
+            if seen:
+                query = query.where(Contact.id.not_in(seen))
+            if _postgres(session):
+                query = query.with_for_update(skip_locked=True)
+            rows = list(await session.scalars(query))
+            if not rows:
+                break
+            seen.update(row.id for row in rows)
+            facts = await _facts(session, campaign, rows, now)
+            for row in rows:
+                refusal = el.judge(campaign, facts[row.id], now, policy, register_max_days)
+                if refusal is not None:
+                    await _refuse(session, campaign, row, refusal, now)
+                    continue
+                claimed = await _take(session, campaign, row, engine, wanted[0], now,
+                                      recording_dir)  # fmt: skip
+                if claimed is not None:
+                    wanted.pop(0)
+                    out.append(claimed)
+            if not wanted:
+                break
+    return out
+
+
+async def _take(
+    session: AsyncSession,
+    campaign: Campaign,
+    row: Contact,
+    engine: str,
+    operator: str | None,
+    now: datetime,
+    recording_dir: str | None,
+) -> Claimed | None:
+    """Claim one contact (compare-and-set on its status) and write its attempt."""
+    preview = campaign.mode == PREVIEW
+    result = await session.execute(
+        update(Contact)
+        .where(Contact.id == row.id, Contact.status == el.PENDING)
+        .values(
+            status=el.PREVIEWING if preview else el.DIALLING,
+            claimed_by=engine,
+            claimed_at=now,
+            attempts=Contact.attempts + (0 if preview else 1),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        return None  # another engine has it
+    attempt = None
+    if not preview:
+        attempt = await _add_attempt(
+            session, campaign, row.id, row.attempts + 1, row.number, engine, operator, now,
+            recording_dir,
+        )  # fmt: skip
+    await session.refresh(row)
+    return Claimed(ContactRecord.of(row), attempt, operator)
+
+
+async def _fresh_lists(
+    session: AsyncSession, campaign: Campaign, now: datetime, max_days: int
+) -> list[int]:
+    today = now.astimezone(el.ZoneInfo(campaign.zone)).date()
+    fresh = []
+    for list_id, name, checked in await session.execute(
+        select(ContactList.id, ContactList.name, ContactList.register_checked_on).where(
+            ContactList.campaign_id == campaign.id
+        )
+    ):
+        if el.register_fresh(checked, today, max_days):
+            fresh.append(list_id)
+            continue
+        when = checked.isoformat() if checked else "never"
+        await log_refusal(
+            session, campaign.id, el.REGISTER_STALE,
+            f"list {name!r} (#{list_id}) not dialled: checked against the opposition register"
+            f" {when}, more than {max_days} days ago",
+            now, key=f"list{list_id}|{el.REGISTER_STALE}|{today.isoformat()}",
+        )  # fmt: skip
+    return fresh
+
+
+async def _facts(
+    session: AsyncSession, campaign: Campaign, rows: list[Contact], now: datetime
+) -> dict[int, el.ContactFacts]:
+    numbers = {row.number for row in rows}
+    dnc: dict[str, set[str]] = defaultdict(set)
+    for scope, number in await session.execute(
+        select(DoNotCall.scope, DoNotCall.number).where(
+            DoNotCall.number.in_(numbers), DoNotCall.scope.in_(["*", campaign.client_id])
+        )
+    ):
+        dnc[number].add(scope)
+    checked = dict(
+        (
+            await session.execute(
+                select(ContactList.id, ContactList.register_checked_on).where(
+                    ContactList.id.in_({row.list_id for row in rows})
+                )
+            )
+        ).all()
+    )
+    since = el.local_midnight(now, campaign.zone)
+    today = dict(
+        (
+            await session.execute(
+                select(Attempt.contact_id, func.count())
+                .where(Attempt.contact_id.in_([r.id for r in rows]), Attempt.placed_at >= since)
+                .group_by(Attempt.contact_id)
+            )
+        ).all()
+    )
+    return {
+        row.id: el.ContactFacts(
+            number=row.number,
+            zone=row.zone,
+            attempts=row.attempts,
+            attempts_today=today.get(row.id, 0),
+            list_checked_on=checked.get(row.list_id),
+            in_register=row.in_register,
+            do_not_call=frozenset(dnc.get(row.number, ())),
+        )
+        for row in rows
+    }
+
+
+async def _refuse(
+    session: AsyncSession, campaign: Campaign, row: Contact, refusal: el.Refusal, now: datetime
+) -> None:
+    if refusal.permanent:
+        row.status = el.EXHAUSTED if refusal.reason == el.ATTEMPTS else el.REFUSED
+        row.refusal = refusal.reason
+    else:
+        row.next_at = refusal.until or now + timedelta(days=1)
+    day = now.astimezone(el.ZoneInfo(campaign.zone)).date().isoformat()
+    await log_refusal(
+        session, campaign.id, refusal.reason, refusal.detail, now,
+        contact_id=row.id, number=row.number, key=f"{row.id}|{refusal.reason}|{day}",
+    )  # fmt: skip
+
+
+async def log_refusal(
+    session: AsyncSession,
+    campaign_id: str,
+    reason: str,
+    detail: str,
+    now: datetime,
+    *,
+    contact_id: int | None = None,
+    number: str | None = None,
+    key: str,
+) -> None:
+    """One row per key: the same refusal found again is not logged again."""
+    dedupe = f"{campaign_id}|{key}"[:255]
+    exists = await session.scalar(select(Refusal.id).where(Refusal.dedupe_key == dedupe))
+    if exists is None:
+        session.add(
+            Refusal(
+                campaign_id=campaign_id,
+                contact_id=contact_id,
+                number=number,
+                reason=reason,
+                detail=detail,
+                at=now,
+                dedupe_key=dedupe,
+            )  # fmt: skip
+        )
+        log.info("campaign %s: not calling %s: %s", campaign_id, number or "-", detail)
+
+
+async def note_refusal(
+    sessions: Sessions, campaign_id: str, reason: str, detail: str, now: datetime, key: str
+) -> None:
+    """A refusal of the whole campaign (its window, its dates), logged once per key."""
+    try:
+        async with sessions.begin() as session:
+            await log_refusal(session, campaign_id, reason, detail, now, key=key)
+    except IntegrityError:
+        pass  # another engine logged it first
+
+
+async def _add_attempt(
+    session: AsyncSession,
+    campaign: Campaign,
+    contact_id: int,
+    seq: int,
+    number: str,
+    engine: str,
+    operator: str | None,
+    now: datetime,
+    recording_dir: str | None,
+) -> AttemptRecord:
+    row = Attempt(
+        campaign_id=campaign.id, client_id=campaign.client_id, contact_id=contact_id, seq=seq,
+        number=number, linkedid=new_linkedid(), engine=engine, mode=campaign.mode,
+        operator=operator, placed_at=now, data={},
+    )  # fmt: skip
+    session.add(row)
+    await session.flush()
+    if recording_dir and campaign.recording:
+        row.recording_path = f"{recording_dir}/{campaign.id}/{row.id}.wav"
+    return AttemptRecord.of(row)
+
+
+async def start_preview_call(
+    sessions: Sessions,
+    campaign: Campaign,
+    contact_id: int,
+    *,
+    engine: str,
+    operator: str,
+    now: datetime,
+    recording_dir: str | None = None,
+) -> AttemptRecord | None:
+    """The operator pressed call on a preview card: the attempt row, then the call."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(Contact)
+            .where(Contact.id == contact_id, Contact.status == el.PREVIEWING)
+            .values(status=el.DIALLING, attempts=Contact.attempts + 1, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(result, "rowcount", 0):
+            return None
+        row = await session.get(Contact, contact_id)
+        assert row is not None
+        await session.refresh(row)
+        return await _add_attempt(
+            session, campaign, row.id, row.attempts, row.number, engine, operator, now,
+            recording_dir,
+        )  # fmt: skip
+
+
+async def release(sessions: Sessions, contact_id: int, status_from: str) -> bool:
+    """A preview skipped or expired: the contact goes back, untouched."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(Contact)
+            .where(Contact.id == contact_id, Contact.status == status_from)
+            .values(status=el.PENDING, claimed_by=None, claimed_at=None)
+        )
+    return bool(getattr(result, "rowcount", 0))
+
+
+# -- what a call did ------------------------------------------------------------------------
+
+
+async def attempt_by_linkedid(sessions: Sessions, linkedid: str) -> AttemptRecord | None:
+    async with sessions() as session:
+        row = await session.scalar(select(Attempt).where(Attempt.linkedid == linkedid))
+        return None if row is None else AttemptRecord.of(row)
+
+
+async def get_attempt(sessions: Sessions, attempt_id: int) -> AttemptRecord | None:
+    async with sessions() as session:
+        row = await session.get(Attempt, attempt_id)
+        return None if row is None else AttemptRecord.of(row)
+
+
+async def get_contact(sessions: Sessions, contact_id: int) -> ContactRecord | None:
+    async with sessions() as session:
+        row = await session.get(Contact, contact_id)
+        return None if row is None else ContactRecord.of(row)
+
+
+async def note(sessions: Sessions, linkedid: str, **values: Any) -> bool:
+    """Write facts about an attempt (answered_at, amd, connected_at, operator, dropped_at),
+    each only where it is not known yet: the first delivery of an event wins."""
+    async with sessions.begin() as session:
+        row = await session.scalar(select(Attempt).where(Attempt.linkedid == linkedid))
+        if row is None:
+            return False
+        changed = False
+        for name, value in values.items():
+            if getattr(row, name) is None and value is not None:
+                setattr(row, name, value)
+                changed = True
+        return changed
+
+
+async def close_attempt(
+    sessions: Sessions,
+    campaign_of: Callable[[str], Campaign | None],
+    linkedid: str,
+    outcome: str,
+    now: datetime,
+    detail: str | None,
+    rest_days: int,
+) -> AttemptRecord | None:
+    """The call ended: its system outcome, and what becomes of the contact. None when it was
+    closed before (by another engine, or by a second delivery of the event)."""
+    async with sessions.begin() as session:
+        query = select(Attempt).where(Attempt.linkedid == linkedid, Attempt.ended_at.is_(None))
+        if _postgres(session):
+            query = query.with_for_update()
+        row = await session.scalar(query)
+        if row is None:
+            return None
+        if row.dropped_at is not None:
+            outcome = DROPPED
+        elif row.connected_at is not None:
+            outcome = CONNECTED
+        row.ended_at, row.system_outcome, row.detail = now, outcome, detail
+        contact = await session.get(Contact, row.contact_id)
+        if contact is not None and contact.status in (el.DIALLING, el.TALKING):
+            campaign = campaign_of(row.campaign_id)
+            if row.outcome is not None:  # the operator saved it during the call
+                nxt = el.after_outcome(row.outcome, row.callback_at, now)
+                contact.status, contact.next_at = nxt.status, nxt.next_at
+            else:  # no operator's outcome (yet): the call's own decides
+                if campaign is None:
+                    nxt = el.Next(el.PENDING, now + timedelta(hours=2), outcome)
+                else:
+                    nxt = el.after_call(campaign, outcome, now, contact.attempts, rest_days)
+                contact.status, contact.next_at = nxt.status, max(contact.next_at, nxt.next_at)
+            contact.last_outcome = outcome
+            contact.claimed_by = None
+        if outcome == DROPPED:  # no campaign calls this number again for rest_days
+            rest_until = now + timedelta(days=rest_days)
+            await session.execute(
+                update(Contact)
+                .where(Contact.number == row.number, Contact.next_at < rest_until)
+                .values(next_at=rest_until)
+                .execution_options(synchronize_session=False)
+            )
+        return AttemptRecord.of(row)
+
+
+async def open_attempts(sessions: Sessions) -> list[AttemptRecord]:
+    """Attempts whose call has not ended (as far as the rows know)."""
+    async with sessions() as session:
+        rows = await session.scalars(select(Attempt).where(Attempt.ended_at.is_(None)))
+        return [AttemptRecord.of(row) for row in rows]

@@ -1,0 +1,77 @@
+"""What AMI says about campaign calls and about the operators, read into plain facts.
+
+Pure helpers: the hang-up cause of an unanswered call as a system outcome; the endpoint of an
+operator's channel; inbound callers waiting per queue (app_queue's join and leave events).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+from ivr.campaigns.model import BUSY, HUNG_UP, MACHINE, NO_ANSWER, UNREACHABLE
+from ivr.campaigns.store import ACCOUNT_PREFIX
+from ivr.records.repo import operator_of
+
+CAMPAIGN_QUEUE_PREFIX = "cmp-"
+# Q.850 causes of a call that was never answered.
+BUSY_CAUSES = frozenset({"17"})
+NO_ANSWER_CAUSES = frozenset({"16", "18", "19", "21", "0", ""})
+# Anything else (1 unallocated number, 3 no route, 27 destination out of order, 28 invalid
+# number, 34 no circuit, 38 network out of order, 41/42 failure, congestion): unreachable.
+
+
+def is_campaign_call(linkedid: str) -> bool:
+    return linkedid.startswith(ACCOUNT_PREFIX)
+
+
+def unanswered_outcome(cause: str) -> str:
+    if cause in BUSY_CAUSES:
+        return BUSY
+    if cause in NO_ANSWER_CAUSES:
+        return NO_ANSWER
+    return UNREACHABLE
+
+
+def ended_outcome(cause: str, answered: bool, amd: str | None) -> str:
+    """A campaign call's system outcome from its hang-up (connected and dropped calls are
+    decided from the rows: store.close_attempt)."""
+    if not answered:
+        return unanswered_outcome(cause)
+    if (amd or "").startswith("MACHINE"):
+        return MACHINE
+    return HUNG_UP  # answered, and gone before an operator took it
+
+
+def endpoint_of(channel: str) -> str | None:
+    return operator_of(channel) if channel.startswith("PJSIP/") else None
+
+
+class Waiting:
+    """Inbound callers waiting in each queue, from QueueCallerJoin/Leave/Abandon; the
+    campaigns' own queues are not inbound and are left out."""
+
+    def __init__(self) -> None:
+        self.callers: dict[str, set[str]] = defaultdict(set)
+
+    def apply(self, event: Mapping[str, str]) -> bool:
+        name = event.get("Event", "")
+        queue = event.get("Queue", "")
+        if not queue or queue.startswith(CAMPAIGN_QUEUE_PREFIX):
+            return False
+        caller = event.get("Uniqueid") or event.get("Linkedid") or ""
+        if name in ("QueueCallerJoin", "QueueEntry"):
+            self.callers[queue].add(caller)
+            return True
+        if name in ("QueueCallerLeave", "QueueCallerAbandon"):
+            self.callers[queue].discard(caller)
+            return True
+        return False
+
+    def reset(self, entries: list[Mapping[str, str]]) -> None:
+        self.callers.clear()
+        for entry in entries:
+            self.apply(entry)
+
+    def count(self, queue: str) -> int:
+        return len(self.callers.get(queue, ()))

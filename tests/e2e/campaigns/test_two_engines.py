@@ -1,0 +1,119 @@
+"""Two engines sharing one PostgreSQL (and one Asterisk) split a campaign's contacts: each
+dials for the operators at its own console, and nobody is dialled twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from conftest import RULES, TRUNK, AmiEvents, ContactPhones, Desk, Rig, e164, number
+from pg_server import new_database
+
+from ivr.asterisk.render import Trunk
+from ivr.ports import free_tcp_port
+from ivr.stack import Stack, stack_settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+
+class SecondEngine:
+    """Another `ivr serve` on the same Asterisk and database, with its own HTTP and AGI."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.http = free_tcp_port()
+        self.log = stack.workdir / "engine-b.log"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        env = {**self.stack.engine_env(), "IVR_PORT_HTTP": str(self.http),
+               "IVR_PORT_AGI": str(free_tcp_port())}  # fmt: skip
+        with open(self.log, "ab") as out:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ivr", "serve", env=env, stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while loop.time() < deadline:
+            status = await asyncio.to_thread(self.status)
+            if status and status["ami"]["connected"]:
+                return
+            await asyncio.sleep(0.1)  # polling the engine's status while it starts
+        raise AssertionError(f"engine B did not start: {self.log.read_text()[-2000:]}")
+
+    def status(self) -> dict[str, Any] | None:
+        url = f"http://{self.stack.settings.bind}:{self.http}/api/status"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                data: dict[str, Any] = json.loads(response.read())
+                return data
+        except OSError:
+            return None
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 20)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def pair(
+    tmp_path_factory: Any, asterisk_available: None, postgres_server: str
+) -> AsyncIterator[tuple[Rig, SecondEngine]]:
+    tmp: Path = tmp_path_factory.mktemp("two-engines")
+    phones = ContactPhones(tmp / "work")
+    settings = stack_settings(tmp, RULES, db_url=await new_database(postgres_server))
+    stack = Stack(settings, tmp / "work", trunk=Trunk(TRUNK, phones.port))
+    stack.extra_env["IVR_WRAPUP_SECONDS"] = "1"
+    phones.start()
+    rig = Rig(stack, phones)
+    second = SecondEngine(stack)
+    try:
+        await stack.start()
+        await second.start()
+        await stack.phone("op1", ring_ms=200)
+        await stack.phone("op2", ring_ms=200)
+        yield rig, second
+    finally:
+        for desk in rig.desks.values():
+            await desk.close()
+        await second.stop()
+        await stack.close()
+        phones.stop()
+
+
+async def test_two_engines_on_one_postgresql_split_the_work_and_dial_nobody_twice(
+    pair: tuple[Rig, SecondEngine],
+) -> None:
+    rig, second = pair
+    await rig.desk("op1")  # at engine A's console
+    other = Desk(rig.stack, "op2", http_port=second.http)  # at engine B's
+    await other.login()
+    rig.desks["op2"] = other
+    rows = [[number(71, 20 + n), f"Contatto {n}"] for n in range(8)]
+    await rig.add_contacts("blended", ["numero", "nome"], rows)
+    async with AmiEvents(rig.stack) as events:
+        await rig.start("blended")
+        attempts = await rig.wait_attempts(
+            "blended", lambda a: len(a) == 8 and all(x.ended_at for x in a), timeout=120
+        )
+        await rig.idle()
+        placed = [e for e in events.seen if e.event == "Newchannel"
+                  and e.get("Channel", "").startswith("PJSIP/trunk")]  # fmt: skip
+    assert sorted(a.number for a in attempts) == sorted(e164(71, 20 + n) for n in range(8))
+    assert len({a.contact_id for a in attempts}) == 8 and {a.seq for a in attempts} == {1}
+    assert len(placed) == 8  # eight calls left through the trunk, one per contact
+    assert len({a.engine for a in attempts}) == 2, [a.engine for a in attempts]
+    by_engine: dict[str, set[str]] = {}
+    for a in attempts:
+        by_engine.setdefault(a.engine, set()).add(a.operator or "")
+    assert sorted(tuple(sorted(ops)) for ops in by_engine.values()) == [("op1",), ("op2",)]
+    assert all(a.system_outcome == "connected" for a in attempts)

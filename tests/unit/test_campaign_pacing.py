@@ -1,0 +1,82 @@
+"""Pacing: how many lines a ratio campaign places, and the drops it may expect."""
+
+from __future__ import annotations
+
+import random
+
+from ivr.campaigns.pacing import Day, adapt, chance_free, expected_drops, ratio_lines
+
+CAP = 0.03
+DAY = Day(placed=400, answered=320, dropped=2, answer_seconds=320 * 3.0, calls=320,
+          call_seconds=320 * 60.0)  # fmt: skip
+
+
+def test_one_line_per_free_operator_is_always_allowed_and_never_more_at_once() -> None:
+    assert ratio_lines(4, (), 0, 0, 3.0, DAY, CAP) == 4
+    assert ratio_lines(4, (), 3, 0, 3.0, DAY, CAP) == 1  # three of its lines still ring
+    assert ratio_lines(4, (), 0, 4, 3.0, DAY, CAP) == 0  # four answered wait for operators
+    assert ratio_lines(0, (), 0, 0, 3.0, DAY, CAP) == 0
+
+
+def test_lines_are_placed_ahead_for_operators_about_to_be_free() -> None:
+    wrapping_up = (chance_free(DAY, 0.5, 2),) * 3  # their wrap-up ends before any answer
+    assert wrapping_up == (1.0, 1.0, 1.0)
+    assert ratio_lines(1, wrapping_up, 0, 0, 3.0, DAY, CAP) > 1
+    talking = (chance_free(DAY, None, 2),) * 3  # long calls: little chance to end in time
+    assert ratio_lines(1, talking, 0, 0, 3.0, DAY, CAP) == 1
+
+
+def test_no_line_beyond_the_free_operators_once_the_days_drops_are_spent() -> None:
+    assert ratio_lines(2, (0.9, 0.9), 0, 0, 3.0, DAY, CAP) == 3
+    low = Day(placed=100, answered=100, dropped=2)  # 2 %: one more drop would pass 3 %
+    # operators certain to be free in time: no drop to expect, whatever the budget
+    assert ratio_lines(2, (1.0, 1.0), 0, 0, 3.0, low, CAP) == 4
+    # drops past the safety line today: the estimates were wrong, no line ahead at all
+    spent = Day(placed=100, answered=100, dropped=3)
+    assert ratio_lines(2, (1.0, 1.0), 0, 0, 3.0, spent, CAP) == 2
+    assert ratio_lines(2, (1.0, 1.0), 0, 0, 1.0, DAY, CAP) == 4  # N: at most 1 per operator
+
+
+def test_expected_drops() -> None:
+    assert expected_drops(3, 1.0, 3, ()) == 0.0
+    assert expected_drops(4, 1.0, 3, ()) == 1.0
+    assert abs(expected_drops(2, 0.5, 1, ()) - 0.25) < 1e-9
+    assert abs(expected_drops(2, 1.0, 1, (0.5,)) - 0.5) < 1e-9
+
+
+def test_the_ratio_adapts_to_the_days_drop_rate() -> None:
+    assert adapt(2.0, Day(placed=100, answered=100, dropped=3), CAP, 3.0) == 1.75
+    assert adapt(2.0, Day(placed=100, answered=100, dropped=0), CAP, 3.0) == 2.1
+    assert adapt(3.0, Day(placed=100, answered=100, dropped=0), CAP, 3.0) == 3.0
+
+
+def test_in_a_simulated_day_the_drops_stay_within_the_cap() -> None:
+    """Operators, calls answered at random after a random delay (some never), random
+    lengths: the pacing's own promise, measured over many decisions."""
+    rng = random.Random(5)
+    answered = dropped = placed = 0
+    for _ in range(3000):
+        day = Day(placed=placed + 200, answered=answered + 160, dropped=dropped,
+                  answer_seconds=(answered + 160) * 3.0, calls=answered + 160,
+                  call_seconds=(answered + 160) * 20.0)  # fmt: skip
+        free = rng.randint(0, 4)
+        soon = tuple(chance_free(day, rng.choice([0.5, None]), 2) for _ in range(rng.randint(0, 4)))
+        lines = ratio_lines(free, soon, 0, 0, 3.0, day, CAP)
+        placed += lines
+        answers = sum(rng.random() < 0.8 for _ in range(lines))
+        operators = free + sum(rng.random() < q for q in soon)
+        answered += answers
+        dropped += max(0, answers - operators)
+    assert answered > 3000
+    assert dropped / answered <= CAP, (dropped, answered)
+
+
+def test_a_call_near_its_usual_end_is_likely_to_free_its_operator_in_time() -> None:
+    lengths = tuple(float(n) for n in range(5, 13)) * 5  # calls of 5 to 12 s
+    day = Day(placed=100, answered=80, answer_seconds=80 * 3.0, calls=40, call_seconds=340,
+              lengths=lengths)  # fmt: skip
+    early = chance_free(day, None, 2, elapsed=1.0)  # horizon 5 s: only calls of up to 6 s
+    late = chance_free(day, None, 2, elapsed=9.0)  # every call this long ends by 14 s
+    assert early == 0.25 and late == 1.0
+    assert chance_free(day, None, 2, elapsed=30.0) == 0.0  # longer than any: no telling
+    assert chance_free(day, None, 2, elapsed=9.0, after=10.0) == 0.0  # then a long wrap-up
