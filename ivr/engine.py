@@ -10,17 +10,23 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.agi.server import AgiServer
 from ivr.ami.client import AmiClient
+from ivr.ami.facts import call_facts
 from ivr.ami.message import Message
 from ivr.config import Settings
 from ivr.feature import Feature
 from ivr.features import build as build_features
-from ivr.records import db, repo
+from ivr.metrics import Metrics
+from ivr.records import db
+from ivr.records.batch import Change
+from ivr.records.facts import IN_PROGRESS
+from ivr.records.writer import RecordWriter
 from ivr.routing import RulesHolder
 from ivr.routing.diskcache import DiskRulesCache
 from ivr.routing.watch import RulesWatcher
@@ -28,8 +34,9 @@ from ivr.services import Services, utcnow
 
 log = logging.getLogger(__name__)
 
-# The AMI events that call records are built from.
-RECORD_EVENTS = frozenset({"Newchannel", "DialEnd", "Hangup", "UserEvent"})
+# How long the AMI consumer waits for its facts to be written before the features hear of
+# the events (they read the records); a database that is away does not hold the events up.
+RECORDS_WAIT = 1.0
 
 
 class Engine:
@@ -42,6 +49,8 @@ class Engine:
         self.features: list[Feature] = []
         self.http: Any = None
         self.watcher: RulesWatcher | None = None
+        self.metrics = Metrics()
+        self.records: RecordWriter | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -51,6 +60,9 @@ class Engine:
         settings = self.settings
         await db.upgrade(settings.db_url)
         self.db = db.make_engine(settings.db_url)
+        self.records = RecordWriter(settings.db_url, on_batch=self.metrics.batch)
+        self.records.listen(self._committed)
+        await self.records.start()
         # a restart on unchanged rules reads them back compiled
         holder = RulesHolder(
             settings.rules, cache=DiskRulesCache(settings.state_dir / "rules-cache")
@@ -68,13 +80,20 @@ class Engine:
             rules=holder,
             sessions=db.session_factory(self.db),
             ami=self.ami,
+            records=self.records,
+            metrics=self.metrics,
         )
+        table = routes(self.services)
         self.agi = AgiServer(
-            routes(self.services),
+            table,
             host=settings.bind,
             port=settings.ports.agi,
             read_timeout=settings.agi_read_timeout,
+            on_served=lambda route, seconds: self.metrics.agi_seconds.labels(
+                route if route in table else "unknown"
+            ).observe(seconds),
         )
+        self._watch_figures()
         await self.agi.start()
         await self.ami.start()
         self.features = build_features(self.services)
@@ -96,17 +115,32 @@ class Engine:
             holder.digest,
         )
 
+    def _watch_figures(self) -> None:
+        m, ami, records = self.metrics, self.ami, self.records
+        assert ami is not None and records is not None
+        m.watch(m.ami_queue, lambda: ami.backlog)
+        m.watch(m.ami_dropped, lambda: ami.dropped)
+        m.watch(m.records_pending, lambda: records.pending)
+
+    def _committed(self, changes: Sequence[Change]) -> None:
+        """Count each record as it ends."""
+        for change in changes:
+            outcome = change.values["outcome"]
+            if change.was_open and outcome != IN_PROGRESS:
+                self.metrics.calls.labels(change.values["client_id"] or "", outcome).inc()
+
     async def on_events(self, events: list[Message]) -> None:
-        """Events as they queued up: their call records in one transaction, then each
-        event's own handlers, in order, each failure kept to its event."""
-        if self.services is None:
+        """Events as they queued up: their facts to the records writer (and, while the
+        database answers, written before the features hear of them), then each event's own
+        handlers, in order, each failure kept to its event."""
+        if self.services is None or self.records is None:
             return
-        facts = [dict(e.items()) for e in events if e.event in RECORD_EVENTS]
+        self.metrics.ami_events.inc(len(events))
+        facts = call_facts(events)
         if facts:
-            try:
-                await repo.apply_events(self.services.sessions, facts)
-            except Exception:  # the records miss these facts; the handlers below still run
-                log.exception("writing %d AMI events to the call records failed", len(facts))
+            seq = self.records.submit(facts)
+            if self.records.healthy:
+                await self.records.wait_written(seq, RECORDS_WAIT)
         for feature in self.features:  # after the records: features read the calls
             try:
                 await feature.on_events(events)
@@ -124,6 +158,7 @@ class Engine:
         assert self.services is not None
         ok, text = self.services.rules.reload()
         (log.info if ok else log.error)("rules reload: %s", text)
+        self.metrics.rules_reloads.labels("ok" if ok else "error").inc()
         return ok, text
 
     def status(self) -> dict[str, Any]:
@@ -136,7 +171,20 @@ class Engine:
                 "calls_handled": self.agi.calls_handled if self.agi else 0,
                 "calls_failed": self.agi.calls_failed if self.agi else 0,
             },
-            "ami": {"connected": bool(self.ami and self.ami.connected)},
+            "ami": {
+                "connected": bool(self.ami and self.ami.connected),
+                "backlog": self.ami.backlog if self.ami else 0,
+                "dropped": self.ami.dropped if self.ami else 0,
+            },
+            "records": (
+                {
+                    "pending": self.records.pending,
+                    "refused": self.records.refused,
+                    "last_error": self.records.last_error,
+                }
+                if self.records
+                else None
+            ),
             "rules": (
                 {
                     "digest": holder.digest,
@@ -181,6 +229,8 @@ class Engine:
             await self.agi.close()
         if self.ami is not None:
             await self.ami.close()
+        if self.records is not None:
+            await self.records.close()
         if self.db is not None:
             await self.db.dispose()
         log.info("engine stopped")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from ivr import variables
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[AgiCall], Awaitable[None]]
 FailureHook = Callable[[AgiCall, BaseException | None, str], Awaitable[None]]
+ServedHook = Callable[[str, float], None]  # (route, seconds the route held the call)
 
 MAX_ENV_LINES = 256
 CLOSE_TIMEOUT = 2.0
@@ -37,12 +39,14 @@ class AgiServer:
         port: int = 0,
         read_timeout: float = 10.0,
         on_failure: FailureHook | None = None,
+        on_served: ServedHook | None = None,
     ) -> None:
         self._routes = dict(routes)
         self._host = host
         self._port = port
         self.read_timeout = read_timeout
         self._on_failure = on_failure
+        self._on_served = on_served
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.calls_handled = 0
@@ -127,6 +131,14 @@ class AgiServer:
             return None
 
     async def _serve(self, call: AgiCall) -> None:
+        began = time.perf_counter()
+        try:
+            await self._route(call)
+        finally:
+            if self._on_served is not None:
+                self._on_served(call.route, time.perf_counter() - began)
+
+    async def _route(self, call: AgiCall) -> None:
         handler = self._routes.get(call.route)
         if handler is None:
             self.calls_failed += 1

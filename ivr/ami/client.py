@@ -5,7 +5,10 @@ reconnects with a capped backoff, forever, until close(). Responses are matched 
 ActionID. Events go on one queue drained by one consumer task, which awaits on_event for each
 in arrival order, so what handlers write happens in the order Asterisk said it. on_connect
 runs on that same consumer after each login, so a resynchronisation never overlaps an event
-handler; events that arrive meanwhile are handled after it, in order.
+handler; events that arrive meanwhile are handled after it, in order. The queue is bounded:
+when the consumer falls that far behind, new events are dropped (and counted) and on_connect
+runs again once the queue has drained, to resynchronise what the dropped events would have
+said.
 
 Why not panoramisk's Manager: it runs each event callback as a separate future (so they
 overlap, can apply out of order and lose their exceptions), leaves actions pending forever
@@ -29,6 +32,7 @@ BANNER_PREFIX = "Asterisk Call Manager/"
 _READ_LIMIT = 1 << 20  # one header line; Asterisk's longest (a dialplan Output) is far below
 _BACKLOG_WARNING = 1000  # queued events not yet handled: on_event is falling behind
 _BATCH_MAX = 500  # events handed to on_batch at once
+QUEUE_MAX = 50_000  # events received and not yet handled; past this they are dropped
 
 EventHandler = Callable[[Message], Awaitable[None]]
 BatchHandler = Callable[[list[Message]], Awaitable[None]]
@@ -95,6 +99,7 @@ class AmiClient:
         action_timeout: float = 10.0,
         events: str = "on",
         ping_interval: float = 20.0,
+        queue_max: int = QUEUE_MAX,
     ) -> None:
         self.host = host
         self.port = port
@@ -111,7 +116,10 @@ class AmiClient:
         self._link: _Link | None = None
         self._logged_in = asyncio.Event()
         self._queue: asyncio.Queue[Message | None] = asyncio.Queue()  # None: "just logged in"
+        self._queue_max = queue_max
         self._backlog_warned = False
+        self.dropped = 0  # events dropped because the queue was full
+        self._lost = False  # events were dropped since the last resynchronisation
         self._id_prefix = secrets.token_hex(4)
         self._ids = itertools.count(1)
         self._run_task: asyncio.Task[None] | None = None
@@ -119,6 +127,11 @@ class AmiClient:
         self._closing = False
 
     # -- public API ------------------------------------------------------------------------
+
+    @property
+    def backlog(self) -> int:
+        """Events received and not yet handled."""
+        return self._queue.qsize()
 
     @property
     def connected(self) -> bool:
@@ -399,6 +412,12 @@ class AmiClient:
             logger.debug("AMI message neither response nor event: %r", message)
 
     def _enqueue(self, message: Message) -> None:
+        if self._queue.qsize() >= self._queue_max:
+            if not self._lost:
+                logger.error("AMI event queue full (%d): dropping events", self._queue_max)
+            self.dropped += 1
+            self._lost = True
+            return
         self._queue.put_nowait(message)
         backlog = self._queue.qsize()
         if backlog >= _BACKLOG_WARNING and not self._backlog_warned:
@@ -433,6 +452,9 @@ class AmiClient:
             except Exception:
                 assert message is not None
                 logger.exception("AMI event handler failed on %s", message.event)
+            if self._lost and self._queue.empty():
+                self._lost = False
+                logged_in = True  # what the dropped events said is asked for again
             if logged_in and self._on_connect is not None:
                 try:
                     await self._on_connect()
