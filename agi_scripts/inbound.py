@@ -144,4 +144,3 @@ async def handle(call: AgiCall, services: Services) -> None:
         decision.why,
         f", keys {info.digits}" if info.digits else "",
     )
-

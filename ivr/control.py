@@ -1,4 +1,5 @@
-"""The engine's control API on loopback: status and rules reload for `ivr status`/`ivr reload`."""
+"""The engine's control API on loopback: status and rules reload for `ivr status`/`ivr reload`,
+and /metrics for Prometheus."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+from ivr.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from ivr.engine import Engine
@@ -20,9 +23,15 @@ def control_app(engine: Engine) -> web.Application:
         ok, text = engine.reload_rules()
         return web.json_response({"ok": ok, "message": text}, status=200 if ok else 422)
 
+    async def metrics(request: web.Request) -> web.Response:
+        response = web.Response(body=engine.metrics.text())
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
+
     app = web.Application()
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/reload", reload)
+    app.router.add_get("/metrics", metrics)
     for feature in engine.features:
         for prefix, sub in feature.web_apps().items():
             app.add_subapp(prefix, sub)

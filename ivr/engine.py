@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,7 +26,6 @@ from ivr.features import build as build_features
 from ivr.metrics import Metrics
 from ivr.records import db
 from ivr.records.batch import Change
-from ivr.records.facts import IN_PROGRESS
 from ivr.records.writer import RecordWriter
 from ivr.routing import RulesHolder
 from ivr.routing.diskcache import DiskRulesCache
@@ -102,7 +102,7 @@ class Engine:
         warmed = await self.services.prompts.warm(holder.current)
         log.info("%d text prompts ready", warmed)
         self.http = await start_control(self)
-        self.watcher = RulesWatcher(settings.rules, self.reload_rules)  # reloads on a file change
+        self.watcher = RulesWatcher(settings.rules, self.reload_rules)  # told by the kernel
         await self.watcher.start()
         log.info(
             "engine ready: agi=%s:%d ami=%s:%d http=%s:%d rules=%s",
@@ -125,9 +125,9 @@ class Engine:
     def _committed(self, changes: Sequence[Change]) -> None:
         """Count each record as it ends."""
         for change in changes:
-            outcome = change.values["outcome"]
-            if change.was_open and outcome != IN_PROGRESS:
-                self.metrics.calls.labels(change.values["client_id"] or "", outcome).inc()
+            values = change.values
+            if not change.had_ended and values["ended_at"] is not None:
+                self.metrics.calls.labels(values["client_id"] or "", values["outcome"]).inc()
 
     async def on_events(self, events: list[Message]) -> None:
         """Events as they queued up: their facts to the records writer (and, while the
@@ -154,9 +154,9 @@ class Engine:
             except Exception:
                 log.exception("%s: resynchronising after the AMI login failed", feature.name)
 
-    def reload_rules(self) -> tuple[bool, str]:
+    def reload_rules(self, changed: Collection[Path] = ()) -> tuple[bool, str]:
         assert self.services is not None
-        ok, text = self.services.rules.reload()
+        ok, text = self.services.rules.reload(changed)
         (log.info if ok else log.error)("rules reload: %s", text)
         self.metrics.rules_reloads.labels("ok" if ok else "error").inc()
         return ok, text
@@ -207,7 +207,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, self.reload_rules)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.reload_rules())
         await self.start()
         try:
             await self._stopping.wait()

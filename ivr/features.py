@@ -13,10 +13,12 @@ if TYPE_CHECKING:
 
 
 def build(services: Services) -> list[Feature]:
+    from ivr.account.reconcile import Reconciler
     from ivr.escalation.service import Escalations
     from ivr.portal import Portal
 
     return [
+        Reconciler(services),  # the records against Asterisk's own account of the calls
         Escalations(services),  # first: it reads the message's call record of the event
         Portal(services),  # the operator console (/console) and the supervisor page
     ]

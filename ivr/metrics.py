@@ -37,9 +37,7 @@ class Metrics:
             buckets=AGI_BUCKETS,
             registry=r,
         )
-        self.ami_events = Counter(
-            "ivr_ami_events", "AMI events received from Asterisk", registry=r
-        )
+        self.ami_events = Counter("ivr_ami_events", "AMI events received from Asterisk", registry=r)
         self.ami_queue = Gauge(
             "ivr_ami_queue_depth", "AMI events received and not yet handled", registry=r
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from ivr import variables
+from ivr.account import cel
 from ivr.ami.events import LISTENED
 from ivr.config import Settings, operator_password
 from ivr.variables import dial_string
@@ -28,7 +29,7 @@ MODULE_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 # Modules that cost start-up time or per-call CPU and that this engine does not use.
 NOLOAD = (
     "cdr_adaptive_odbc cdr_csv cdr_custom cdr_manager cdr_odbc cdr_pgsql cdr_radius "
-    "cdr_sqlite3_custom cdr_tds cel_custom cel_manager cel_odbc cel_pgsql cel_radius "
+    "cdr_sqlite3_custom cdr_tds cel_manager cel_odbc cel_pgsql cel_radius "
     "cel_sqlite3_custom cel_tds chan_iax2 chan_motif chan_unistim chan_console chan_websocket "
     "chan_audiosocket res_ari res_ari_applications res_ari_asterisk res_ari_bridges "
     "res_ari_channels res_ari_device_states res_ari_endpoints res_ari_events res_ari_model "
@@ -42,7 +43,7 @@ NOLOAD = (
     "res_pjsip_stir_shaken res_stir_shaken res_geolocation res_aeap res_speech_aeap "
     "res_resolver_unbound res_http_websocket res_pjsip_transport_websocket "
     "res_websocket_client app_festival res_stun_monitor res_pjsip_outbound_publish "
-    "res_pjsip_publish_asterisk res_cdrel_custom app_cdr app_forkcdr func_cdr "
+    "res_pjsip_publish_asterisk app_cdr app_forkcdr func_cdr "
     "res_pjsip_exten_state app_stasis res_pjsip_geolocation res_stasis res_stasis_answer "
     "res_stasis_broadcast app_stasis_broadcast res_stasis_device_state res_stasis_playback "
     "res_stasis_recording res_stasis_snoop res_pjsip_notify res_parking app_agent_pool "
@@ -58,6 +59,8 @@ CONF_TEMPLATES = {
     "rtp.conf": "asterisk_conf/rtp.conf.j2",
     "pjsip.conf": "asterisk_conf/pjsip.conf.j2",
     "queues.conf": "asterisk_conf/queues.conf.j2",
+    "cel.conf": "asterisk_conf/cel.conf.j2",
+    "cel_custom.conf": "asterisk_conf/cel_custom.conf.j2",
     "extensions.conf": "dialplan/extensions.conf.j2",
 }
 SECRET_FILES = {"manager.conf", "pjsip.conf"}
@@ -162,6 +165,10 @@ def render(
         "queues": queues or [],
         "bench": bench,
         "ami_events": LISTENED,
+        "cel_events": cel.EVENTS,
+        "cel_apps": cel.APPS,
+        "cel_fields": cel.FIELDS,
+        "cel_file": str(settings.run_dir / "log" / cel.FILE_NAME),
     }
     env = environment(settings.home)
     etc = run / "etc"

@@ -170,6 +170,9 @@ async def start_escalation(
         async with sessions.begin() as session:
             session.add(row)
         log.info("escalation %d started: call %s, ladder %s", row.id, linkedid, ladder)
+        alarms = getattr(services_or_sessions, "alarms", None)
+        if alarms is not None:
+            alarms.wake("escalations")  # the engine's scheduler picks the new ladder up now
         return row.id
     except IntegrityError:
         async with sessions() as session:

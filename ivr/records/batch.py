@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ivr.records.facts import COLUMNS, IN_PROGRESS, Fact, Row, blank, merge
+from ivr.records.facts import COLUMNS, Fact, Row, blank, merge, unknown_only
 from ivr.records.models import Base
 
 CHUNK = 500  # linkedids per SELECT ... IN (...)
@@ -31,10 +31,10 @@ KEY_MAX = 255
 
 @dataclass(frozen=True)
 class Change:
-    """A record the batch changed: its values after, and whether it was open before."""
+    """A record the batch changed: its values after, and whether it had ended before."""
 
     linkedid: str
-    was_open: bool
+    had_ended: bool
     values: Mapping[str, Any]
     sources: frozenset[str]
 
@@ -96,9 +96,7 @@ def _fold(conn: Connection, facts: list[Fact], now: datetime) -> list[Change]:
     calls = table("calls")
     linkedids = sorted({fact.linkedid for fact in facts})
     fresh = [{**blank(), "linkedid": lid, "updated_at": now} for lid in linkedids]
-    conn.execute(
-        _insert(conn)(calls).on_conflict_do_nothing(index_elements=["linkedid"]), fresh
-    )
+    conn.execute(_insert(conn)(calls).on_conflict_do_nothing(index_elements=["linkedid"]), fresh)
     current: dict[str, dict[str, Any]] = {}
     for start in range(0, len(linkedids), CHUNK):
         query = (
@@ -115,9 +113,12 @@ def _fold(conn: Connection, facts: list[Fact], now: datetime) -> list[Change]:
     sources: dict[str, set[str]] = {}
     for fact in facts:
         values = current[fact.linkedid]
-        if fact.only_open and values["outcome"] != IN_PROGRESS:
-            continue
-        values.update(merge(values, fact.facts))
+        facts = fact.facts
+        if fact.only_open:
+            if before[fact.linkedid]["ended_at"] is not None:
+                continue
+            facts = unknown_only(values, facts)
+        values.update(merge(values, facts))
         sources.setdefault(fact.linkedid, set()).add(fact.source)
     changed = [lid for lid in linkedids if current[lid] != before[lid]]
     if changed:
@@ -133,7 +134,7 @@ def _fold(conn: Connection, facts: list[Fact], now: datetime) -> list[Change]:
     return [
         Change(
             lid,
-            before[lid]["outcome"] == IN_PROGRESS,
+            before[lid]["ended_at"] is not None,
             current[lid],
             frozenset(sources.get(lid, ())),
         )

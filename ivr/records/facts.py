@@ -8,6 +8,7 @@ outcome derived again from the result.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,8 +70,8 @@ class Fact:
 
     A fact from the engine's own decisions (source "agi") is also kept in call_events, with
     `data`, as the trace of what the engine decided. `only_open`: apply only to a call that
-    has no record yet or whose record is still in progress (a rebuild never overwrites a
-    record the engine built live).
+    has no record yet or whose record has not ended (a rebuild never overwrites a record
+    the engine saw to its end).
     """
 
     linkedid: str
@@ -95,6 +96,21 @@ def blank() -> dict[str, Any]:
     values: dict[str, Any] = dict.fromkeys(COLUMNS)
     values.update(outcome=IN_PROGRESS, rebuilt=False, end_inferred=False)
     return values
+
+
+def unknown_only(current: Mapping[str, Any], facts: Facts) -> Facts:
+    """Facts reduced to what the record does not know yet: a rebuilt account completes a
+    record the engine built live, never corrects it."""
+    changes: dict[str, Any] = {}
+    if current["arrived_at"] is not None:
+        changes["arrived_at"] = None
+    if current["answered_at"] is not None:
+        changes.update(answered_at=None, operator=None)
+    if current["message_path"] is not None:
+        changes.update(message_path=None, message_at=None)
+    if current["failure_reason"] is not None:
+        changes.update(failure_reason=None, failed_at=None)
+    return dataclasses.replace(facts, authoritative=False, **changes) if changes else facts
 
 
 def derive_outcome(values: Mapping[str, Any]) -> str:

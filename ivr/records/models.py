@@ -98,7 +98,7 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_arrived_at", "arrived_at"),
         Index("ix_calls_client_caller", "client_id", "caller_number", "arrived_at"),
-        Index("ix_calls_outcome", "outcome"),
+        Index("ix_calls_ended_at", "ended_at"),
     )
 
 

@@ -29,7 +29,7 @@ from ivr.records.facts import (
     Facts,
     Row,
 )
-from ivr.records.models import Call
+from ivr.records.models import AccountCursor, Call
 
 log = logging.getLogger(__name__)
 
@@ -237,3 +237,44 @@ async def seconds_since_last_call(
     async with sm() as session:
         last = await session.scalar(query)
     return None if last is None else (now - last).total_seconds()
+
+
+async def open_records(
+    sm: async_sessionmaker[AsyncSession], before: datetime
+) -> list[tuple[str, datetime]]:
+    """Records not ended that began before `before`: (linkedid, latest time known)."""
+    began = func.coalesce(Call.arrived_at, Call.updated_at)
+    query = select(
+        Call.linkedid,
+        Call.arrived_at,
+        Call.answered_at,
+        Call.message_at,
+        Call.failed_at,
+        Call.updated_at,
+    ).where(Call.ended_at.is_(None), began < before)
+    async with sm() as session:
+        rows = (await session.execute(query)).all()
+    return [
+        (row[0], max(t for t in row[1:5] if t is not None) if any(row[1:5]) else row[5])
+        for row in rows
+    ]
+
+
+async def get_cursor(sm: async_sessionmaker[AsyncSession], source: str) -> int:
+    """How far the account `source` has been reconciled (0: from its start)."""
+    async with sm() as session:
+        found = await session.scalar(
+            select(AccountCursor.position).where(AccountCursor.source == source)
+        )
+    return int(found or 0)
+
+
+async def set_cursor(
+    sm: async_sessionmaker[AsyncSession], source: str, position: int, now: datetime
+) -> None:
+    async with sm.begin() as session:
+        found = await session.get(AccountCursor, source)
+        if found is None:
+            session.add(AccountCursor(source=source, position=position, updated_at=now))
+        else:
+            found.position, found.updated_at = position, now

@@ -99,15 +99,17 @@ async def place_calls(
     cwd: Path | None = None,
     digits: str = "",
     dtmf_delay_ms: int = 1000,
+    scenario: Path | None = None,
 ) -> SippResult:
     """Place `count` calls to `number`; each stays `hold_ms` once answered, then hangs up.
 
     With `digits`, each call presses those keys once answered (SIP INFO), `dtmf_delay_ms`
     before each, and stays `hold_ms` after the last one.
     caller_name goes into a SIP quoted-string as it is: escape `"` and `\\` yourself.
+    `scenario`: another caller scenario with the same keys (an unusual request URI).
     """
     with tempfile.TemporaryDirectory(prefix="ivr-sipp-") as folder:
-        scenario = SCENARIOS / "caller.xml"
+        scenario = scenario or SCENARIOS / "caller.xml"
         if digits:
             scenario = Path(folder) / "caller_dtmf.xml"
             scenario.write_text(dtmf_scenario(digits, dtmf_delay_ms))

@@ -26,7 +26,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("end_inferred", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-    op.create_index("ix_calls_outcome", "calls", ["outcome"])
+    op.create_index("ix_calls_ended_at", "calls", ["ended_at"])
     op.create_table(
         "account_cursors",
         sa.Column("source", sa.String(255), nullable=False),
@@ -38,7 +38,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("account_cursors")
-    op.drop_index("ix_calls_outcome", table_name="calls")
+    op.drop_index("ix_calls_ended_at", table_name="calls")
     with op.batch_alter_table("calls") as batch:
         batch.drop_column("end_inferred")
         batch.drop_column("rebuilt")
