@@ -113,12 +113,12 @@ def _fold(conn: Connection, facts: list[Fact], now: datetime) -> list[Change]:
     sources: dict[str, set[str]] = {}
     for fact in facts:
         values = current[fact.linkedid]
-        facts = fact.facts
+        told = fact.facts
         if fact.only_open:
             if before[fact.linkedid]["ended_at"] is not None:
                 continue
-            facts = unknown_only(values, facts)
-        values.update(merge(values, facts))
+            told = unknown_only(values, told)
+        values.update(merge(values, told))
         sources.setdefault(fact.linkedid, set()).add(fact.source)
     changed = [lid for lid in linkedids if current[lid] != before[lid]]
     if changed:
