@@ -30,6 +30,7 @@ from ivr.portal.auth import SUPERVISOR, check_password
 from ivr.portal.board import Board, Change, Live
 from ivr.portal.forms import CATEGORIES, LIMITS, OutcomeForm, read_outcome
 from ivr.records import repo
+from ivr.records.facts import Row
 
 if TYPE_CHECKING:
     from ivr.routing.model import Rules
@@ -101,7 +102,9 @@ class Portal(Feature):
     async def _on_event(self, event: Message) -> None:
         data = dict(event.items())
         row = store.queue_event_row(data)
-        if row is not None:
+        if row is not None and self.services.records is not None:
+            self.services.record(Row("queue_events", row))  # batched, off the event path
+        elif row is not None:
             await store.add_queue_event(self.services.sessions, row)
         change = self.board.apply(data)
         if change is not None:

@@ -3,6 +3,7 @@ Asterisk's account complete a record without ever correcting what the engine saw
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -207,3 +208,31 @@ async def test_write_at_once_uses_the_same_fold(sm):
     assert await write(sm, [opened("9.1"), ami("9.1", ended_at=at(3))]) == 1
     assert (await get_call(sm, "9.1")).outcome == "abandoned"
     assert await write(sm, [ami("9.1", ended_at=at(3))]) == 0  # the same fact again
+
+
+async def test_postgresql_has_connect_and_statement_timeouts(postgres_server):
+    from ivr.records import db
+
+    url = await new_database(postgres_server)
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            timeout = (await conn.execute(text("SHOW statement_timeout"))).scalar()
+    finally:
+        await engine.dispose()
+    assert timeout == f"{db.PG_STATEMENT_TIMEOUT_MS // 1000}s"
+
+    # A server that takes the connection and never says a word.
+    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    mute = make_engine(f"postgresql+asyncpg://ivr@127.0.0.1:{port}/ivr")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    try:
+        with pytest.raises((TimeoutError, OSError)):
+            async with mute.connect():
+                pass
+    finally:
+        await mute.dispose()
+        silent.close()
+    assert loop.time() - began < db.PG_CONNECT_TIMEOUT + 5  # not the OS's minutes
