@@ -85,6 +85,7 @@ class Stack:
         self.asterisk = Asterisk(settings)
         self.engine: asyncio.subprocess.Process | None = None
         self.engine_log = workdir / "engine.log"
+        self.engine_overrides: dict[str, str] = {}  # IVR_* for the engine alone (a relay)
         self.phones: list[Phone] = []
         self.db = db.make_engine(settings.db_url)
         self.sessions = db.session_factory(self.db)
@@ -116,6 +117,7 @@ class Stack:
         )
         if s.asterisk_root is not None:
             env["IVR_ASTERISK_ROOT"] = str(s.asterisk_root)
+        env.update(self.engine_overrides)
         return env
 
     async def start(self) -> None:

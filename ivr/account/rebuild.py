@@ -36,11 +36,14 @@ def rebuild(
     rules: Rules,
     message_exists: Callable[[str], bool],
     closed_at: datetime | None = None,
+    *,
+    live: bool = False,
 ) -> Fact | None:
     """The facts of an inbound call's account; None for any other call.
 
-    closed_at: the call is known to be over though the account never says it ended (an
-    Asterisk that stopped mid-call writes no LINKEDID_END).
+    live: the call is still up (only what it did so far). Otherwise a call whose account
+    never says it ended (an Asterisk that stopped mid-call writes no LINKEDID_END) is closed
+    at `closed_at`, or at its last event.
     """
     start = account.start
     if start is None or not start.context.startswith(INBOUND_CONTEXT_PREFIX):
@@ -84,7 +87,7 @@ def rebuild(
         answered_at=answered.at if answered else None,
         operator=operator_of(answered.channel) if answered else None,
         ended_at=ended,
-        closed_at=None if ended else (closed_at or account.last_at),
+        closed_at=None if ended or live else (closed_at or account.last_at),
         message_path=message[0] if message else None,
         message_at=message[1] if message else None,
         rebuilt=True,

@@ -3,9 +3,9 @@
 On start and after every AMI (re)connection, the engine asks Asterisk which channels exist
 (CoreShowChannels), reads Asterisk's own account of calls from where the last reconciliation
 stopped, and then:
-- every inbound call the account shows as over gets its record rebuilt (or completed) from
-  the account; a record the engine built live and saw end is never touched (idempotent by
-  linkedid: only records still in progress are written);
+- every inbound call in the account gets its record rebuilt (or completed) from it, a call
+  still up with what it did so far; a record the engine built live and saw end is never
+  touched, and a live value is never corrected (idempotent by linkedid);
 - a record still in progress whose call no longer exists is closed from the account, or as
   ended at its latest known time with outcome `unknown`.
 A FastAGI request that claims a call Asterisk never reported (no Newchannel for it within a
@@ -187,10 +187,10 @@ class Reconciler(Feature):
         for account in accounts.values():
             if not is_inbound(account):
                 continue
-            if account.ended_at is None and account.linkedid in live:
+            up = account.ended_at is None and account.linkedid in live
+            if up:  # read again next time; what it did so far is recorded now
                 keep = min(keep, account.first_position)
-                continue
-            fact = rebuild(account, rules, self._message_exists)
+            fact = rebuild(account, rules, self._message_exists, live=up)
             if fact is not None:
                 facts.append(fact)
                 covered.add(account.linkedid)

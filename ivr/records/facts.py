@@ -61,7 +61,7 @@ class Facts:
     failed_at: datetime | None = None
     # The call is known to be over by this time, with no word of how it ended.
     closed_at: datetime | None = None
-    rebuilt: bool = False  # from Asterisk's own account, not from the live events
+    rebuilt: bool = False  # from Asterisk's own account: marks the record if it adds anything
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,8 @@ def merge(current: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         )
     ):
         values["failure_reason"], values["failed_at"] = facts.failure_reason, facts.failed_at
-    if facts.rebuilt:
-        values["rebuilt"] = True
     values["outcome"] = derive_outcome(values)
-    return {name: value for name, value in values.items() if value != current[name]}
+    changes = {name: value for name, value in values.items() if value != current[name]}
+    if facts.rebuilt and changes and not current["rebuilt"]:
+        changes["rebuilt"] = True  # the account told something the live events had not
+    return changes
