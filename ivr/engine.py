@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.agi.server import AgiServer
 from ivr.ami.client import AmiClient
-from ivr.ami.facts import call_facts
+from ivr.ami.facts import record_events
 from ivr.ami.message import Message
 from ivr.config import Settings
 from ivr.feature import Feature
@@ -136,11 +136,7 @@ class Engine:
         if self.services is None or self.records is None:
             return
         self.metrics.ami_events.inc(len(events))
-        facts = call_facts(events)
-        if facts:
-            seq = self.records.submit(facts)
-            if self.records.healthy:
-                await self.records.wait_written(seq, RECORDS_WAIT)
+        await record_events(self.records, events, RECORDS_WAIT)
         for feature in self.features:  # after the records: features read the calls
             try:
                 await feature.on_events(events)

@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from ivr.ami.message import Fields, Message, encode, parse
@@ -29,7 +30,8 @@ from ivr.ami.message import Fields, Message, encode, parse
 logger = logging.getLogger(__name__)
 
 BANNER_PREFIX = "Asterisk Call Manager/"
-_READ_LIMIT = 1 << 20  # one header line; Asterisk's longest (a dialplan Output) is far below
+_READ_LIMIT = 1 << 20  # one message; Asterisk's longest (a Command's Output) is far below
+_CHUNK = 1 << 16
 _BACKLOG_WARNING = 1000  # queued events not yet handled: on_event is falling behind
 _BATCH_MAX = 500  # events handed to on_batch at once
 QUEUE_MAX = 50_000  # events received and not yet handled; past this they are dropped
@@ -368,26 +370,14 @@ class AmiClient:
     async def _read_loop(self, link: _Link) -> None:
         """Read until EOF; lives exactly as long as the connection (the ping bounds it)."""
         try:
-            while (message := await self._read_message(link.reader)) is not None:
+            async for message in _messages(link.reader):
                 self._dispatch(link, message)
-        except (OSError, ValueError) as exc:  # ValueError: a line over _READ_LIMIT
+        except (OSError, ValueError) as exc:  # ValueError: a message over _READ_LIMIT
             logger.warning("AMI read from %s:%d failed: %r", self.host, self.port, exc)
         finally:
             # Not logged in any more by the time a waiting action hears of the loss.
             self._logged_in.clear()
             link.fail_pending("AMI link lost")
-
-    @staticmethod
-    async def _read_message(reader: asyncio.StreamReader) -> Message | None:
-        lines: list[bytes] = []
-        while True:
-            line = await reader.readline()
-            if not line:
-                return None  # EOF; a half message is dropped
-            if line.strip():
-                lines.append(line)
-            elif lines:
-                return parse(b"".join(lines))
 
     def _dispatch(self, link: _Link, message: Message) -> None:
         action_id = message.action_id
@@ -460,3 +450,21 @@ class AmiClient:
                     await self._on_connect()
                 except Exception:
                     logger.exception("AMI on_connect failed")
+
+
+# A message ends with an empty line: CRLF CRLF from Asterisk, a bare LF tolerated.
+_END = re.compile(rb"\r?\n\r?\n")
+
+
+async def _messages(reader: asyncio.StreamReader) -> AsyncIterator[Message]:
+    """Every message until EOF (a half message at EOF is dropped), read in large chunks: one
+    read and one split for many messages, not one read per header line."""
+    pending = b""
+    while chunk := await reader.read(_CHUNK):
+        pending += chunk
+        *blocks, pending = _END.split(pending)
+        for block in blocks:
+            if block.strip():
+                yield parse(block)
+        if len(pending) > _READ_LIMIT:
+            raise ValueError(f"an AMI message longer than {_READ_LIMIT} bytes")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from ivr.ami.message import Message, unescape_c
 from ivr.records.facts import INBOUND_CONTEXT_PREFIX, Fact, Facts
+from ivr.records.writer import RecordWriter
 
 # The events call records are built from (ivr/ami/events.py lets them through).
 RECORD_EVENTS = frozenset({"Newchannel", "DialEnd", "Hangup", "UserEvent"})
@@ -95,3 +96,14 @@ def call_facts(events: Iterable[Message]) -> list[Fact]:
         if event.event in RECORD_EVENTS and (fact := event_fact(event)) is not None:
             out.append(fact)
     return out
+
+
+async def record_events(writer: RecordWriter, events: Iterable[Message], wait: float) -> None:
+    """Hand a batch's facts to the records writer; while the database answers, wait (at
+    most `wait` seconds) until they are written, so that what reads the records next sees
+    them. A database that is away holds nothing up."""
+    facts = call_facts(events)
+    if facts:
+        seq = writer.submit(facts)
+        if writer.healthy:
+            await writer.wait_written(seq, wait)
