@@ -119,10 +119,8 @@ async def handle(call: AgiCall, services: Services) -> None:
     info, decision = await run_menus(call, services, rules, info, now, attribute)
     values = plan(decision, services.settings, linkedid)
     try:  # the decision goes to Asterisk first; the record's facts follow, queued
-        for name, value in values.items():
-            await call.set_variable(name, value)
         display = operator_display(decision, info.caller_name, info.caller)
-        await call.set_variable("CALLERID(name)", display)
+        await call.set_variables({**values, "CALLERID(name)": display})
     finally:
         client = decision.client
         services.record(

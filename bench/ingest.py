@@ -170,7 +170,7 @@ async def ingest(url: str, events: list[bytes]) -> tuple[float, int]:
     async def on_batch(batch: list[Message]) -> None:
         nonlocal seen, facts
         facts += len(call_facts(batch))
-        await record_events(writer, batch, 1.0)
+        record_events(writer, batch)
         seen += len(batch)
         if seen >= len(events):
             done.set()

@@ -34,10 +34,6 @@ from ivr.services import Services, utcnow
 
 log = logging.getLogger(__name__)
 
-# How long the AMI consumer waits for its facts to be written before the features hear of
-# the events (they read the records); a database that is away does not hold the events up.
-RECORDS_WAIT = 1.0
-
 
 class Engine:
     def __init__(self, settings: Settings) -> None:
@@ -130,13 +126,13 @@ class Engine:
                 self.metrics.calls.labels(values["client_id"] or "", values["outcome"]).inc()
 
     async def on_events(self, events: list[Message]) -> None:
-        """Events as they queued up: their facts to the records writer (and, while the
-        database answers, written before the features hear of them), then each event's own
-        handlers, in order, each failure kept to its event."""
+        """Events as they queued up: their facts to the records writer (queued, never
+        waited for: a feature that reads a record asks the writer to flush first), then each
+        event's own handlers, in order, each failure kept to its event."""
         if self.services is None or self.records is None:
             return
         self.metrics.ami_events.inc(len(events))
-        await record_events(self.records, events, RECORDS_WAIT)
+        record_events(self.records, events)
         for feature in self.features:  # after the records: features read the calls
             try:
                 await feature.on_events(events)

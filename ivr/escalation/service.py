@@ -59,6 +59,7 @@ GRACE = timedelta(seconds=3)  # a channel being set up may not be listed yet
 # Events kept for an Originate whose response has not reached _place yet (they race).
 EARLY_MAX = 1000
 CAUSE_WAIT = timedelta(seconds=2)
+RECORD_WAIT = 2.0  # seconds to wait for the call's record before reading it
 ALARM = "escalations"  # services.alarms.wake(ALARM): a ladder was stored or a call ended
 
 
@@ -296,6 +297,9 @@ class Escalations(Feature):
         linkedid = event.get("Linkedid", "")
         if not ladder or not linkedid:
             return
+        records = getattr(self.services, "records", None)
+        if records is not None and records.healthy:
+            await records.flush(RECORD_WAIT)  # the events before this one, on record
         record = await repo.get_call(self.services.sessions, linkedid)
         try:
             await store.start_escalation(

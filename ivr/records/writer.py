@@ -38,6 +38,9 @@ CommitHook = Callable[[Sequence[Change]], None]
 BATCH_MAX = 2000  # items in one transaction
 PENDING_MAX = 200_000  # items waiting while the database is away
 DEADLINE = 1.0  # seconds one batch may take (SQLite: its busy timeout)
+# Seconds the writer lets facts gather after the first one: at a few calls a second, events
+# come one at a time, and one transaction each would cost more than the calls themselves.
+LINGER = 0.05
 RETRY_FIRST, RETRY_MAX = 0.1, 2.0
 
 
@@ -48,11 +51,13 @@ class RecordWriter:
         *,
         pending_max: int = PENDING_MAX,
         deadline: float = DEADLINE,
+        linger: float = LINGER,
         on_batch: Callable[[int, float, bool], None] | None = None,
     ) -> None:
         self.url = url
         self.pending_max = pending_max
         self.deadline = deadline
+        self.linger = linger
         self._listeners: list[CommitHook] = []
         self._on_batch = on_batch  # (items, seconds, ok): for the metrics
         self._queue: collections.deque[Item] = collections.deque()
@@ -148,6 +153,8 @@ class RecordWriter:
             if not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
+                if self.linger > 0 and len(self._queue) < BATCH_MAX:
+                    await asyncio.sleep(self.linger)  # let the rest of this moment's facts come
             batch = [self._queue[n] for n in range(min(BATCH_MAX, len(self._queue)))]
             began = time.perf_counter()
             try:
