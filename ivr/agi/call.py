@@ -26,11 +26,14 @@ from ivr.agi.protocol import (
 )
 
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_,-]*\))?")
-# A value MSet can carry as it is: nothing that its argument parsing would read (a comma, a
-# quote, a backslash, '=', a brace) and nothing a caller could have typed (the engine's own
-# words: routes, dial strings, numbers, paths). Anything else goes by SET VARIABLE, quoted.
+# A value MSet can carry as it is: nothing its argument parsing reads (a comma, a quote, a
+# backslash, '=', brackets, '$'), no control character, no blank at either end (it would be
+# trimmed). The routes only pass it the engine's own words (routes, dial strings, numbers,
+# paths, names from the rules); a value a caller typed goes by SET VARIABLE, quoted.
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_./&@:+#*-]*")
+_PLAIN_VALUE = re.compile(
+    r"(?:[^\s,\"'\\=()\[\]{}$|;\x00-\x1f\x7f](?:[^,\"'\\=()\[\]{}$|;\x00-\x1f\x7f]*[^\s,\"'\\=()\[\]{}$|;\x00-\x1f\x7f])?)?"
+)
 _MSET_MAX = 1500  # bytes of one MSet command line (a line over 2,000 is refused)
 _DIGITS = re.compile(r"[0-9*#A-D]*")
 

@@ -109,21 +109,21 @@ class AgiServer:
             self._tasks.discard(task)
 
     async def _read_env(self, reader: asyncio.StreamReader) -> dict[str, str] | None:
-        lines: list[str] = []
+        """The agi_* block, read in one go up to its blank line."""
         try:
             async with asyncio.timeout(self.read_timeout):
-                while True:
-                    raw = await reader.readline()
-                    if not raw.endswith(b"\n"):
-                        if lines or raw:
-                            raise AgiError("connection closed inside the AGI environment")
-                        return None  # a bare connect and close: a port probe, not a call
-                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                    if not line:
-                        break
-                    lines.append(line)
-                    if len(lines) > MAX_ENV_LINES:
-                        raise AgiError("AGI environment too long")
+                try:
+                    raw = await reader.readuntil(b"\n\n")
+                except asyncio.IncompleteReadError as exc:
+                    if exc.partial:
+                        raise AgiError("connection closed inside the AGI environment") from exc
+                    return None  # a bare connect and close: a port probe, not a call
+                except asyncio.LimitOverrunError as exc:
+                    raise AgiError("AGI environment too long") from exc
+            lines = raw.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+            lines = [line for line in lines if line]
+            if len(lines) > MAX_ENV_LINES:
+                raise AgiError("AGI environment too long")
             return parse_env(lines)
         except (AgiError, TimeoutError, ValueError, ConnectionError) as exc:
             self.calls_failed += 1

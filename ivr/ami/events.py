@@ -26,3 +26,10 @@ LISTENED = (
     "AgentComplete",
     "QueueMemberPause",
 )
+
+# Events of an operator's phone leg that nobody reads (the console follows an operator through
+# DialBegin, DialEnd and Hangup): filtered out by Asterisk, (event, header, exact value).
+EXCLUDED = (
+    ("Newchannel", "Context", "ivr-operators"),
+    ("HangupRequest", "Context", "ivr-operators"),
+)

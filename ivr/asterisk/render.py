@@ -16,7 +16,7 @@ import jinja2
 
 from ivr import variables
 from ivr.account import cel
-from ivr.ami.events import LISTENED
+from ivr.ami.events import EXCLUDED, LISTENED
 from ivr.config import Settings, operator_password
 from ivr.variables import dial_string
 
@@ -165,6 +165,7 @@ def render(
         "queues": queues or [],
         "bench": bench,
         "ami_events": LISTENED,
+        "ami_excluded": EXCLUDED,
         "cel_events": cel.EVENTS,
         "cel_apps": cel.APPS,
         "cel_fields": cel.FIELDS,

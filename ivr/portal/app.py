@@ -100,7 +100,7 @@ class Portal(Feature):
             log.exception("console: %s event failed", event.event)
 
     async def _on_event(self, event: Message) -> None:
-        data = dict(event.items())
+        data = event  # a Mapping: looked up by name, no copy per event
         row = store.queue_event_row(data)
         if row is not None and self.services.records is not None:
             self.services.record(Row("queue_events", row))  # batched, off the event path

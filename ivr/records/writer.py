@@ -40,7 +40,7 @@ PENDING_MAX = 200_000  # items waiting while the database is away
 DEADLINE = 1.0  # seconds one batch may take (SQLite: its busy timeout)
 # Seconds the writer lets facts gather after the first one: at a few calls a second, events
 # come one at a time, and one transaction each would cost more than the calls themselves.
-LINGER = 0.05
+LINGER = 0.2
 RETRY_FIRST, RETRY_MAX = 0.1, 2.0
 
 
