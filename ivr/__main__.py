@@ -25,9 +25,11 @@ def _settings(args: argparse.Namespace) -> config.Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import uvloop  # libuv's event loop: the same asyncio, a fraction of the CPU per socket
+
     from ivr.engine import Engine
 
-    asyncio.run(Engine(_settings(args)).run())
+    uvloop.run(Engine(_settings(args)).run())
     return 0
 
 
