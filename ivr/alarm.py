@@ -7,7 +7,8 @@ With nothing due it sleeps for good: an idle engine spends no CPU on it.
     alarm = services.alarms.get("escalations")
     await run_schedule("escalations", step, alarm)   # step() -> seconds to the next due, or None
     ...
-    services.alarms.wake("escalations")              # a new job was stored
+    services.alarms.wake("escalations")              # a new job was stored (in this process;
+                                                     # another one POSTs /api/wake/NAME)
 """
 
 from __future__ import annotations
@@ -63,8 +64,12 @@ class Alarms:
             found = self._alarms[name] = Alarm()
         return found
 
-    def wake(self, name: str) -> None:
-        self.get(name).wake()
+    def wake(self, name: str) -> bool:
+        """Wake the scheduler `name`; False if there is none of that name."""
+        found = self._alarms.get(name)
+        if found is not None:
+            found.wake()
+        return found is not None
 
 
 async def run_schedule(

@@ -27,6 +27,7 @@ FIELDS = (
     "Name",
     "AppName",
     "AppData",
+    "AccountCode",
 )
 EVENTS = ("CHAN_START", "ANSWER", "APP_START", "LINKEDID_END")
 APPS = ("record",)
@@ -48,6 +49,7 @@ class CelEvent:
     caller_name: str
     app: str
     app_data: str
+    account: str = ""  # set on calls the engine placed itself
 
 
 @dataclass
@@ -84,7 +86,7 @@ def parse_time(value: str) -> datetime | None:
 
 
 def _event(row: list[str]) -> CelEvent | None:
-    if len(row) < len(FIELDS):
+    if len(row) < len(FIELDS) - 1:  # AccountCode came last: older lines lack it
         return None
     values = dict(zip(FIELDS, row, strict=False))
     at = parse_time(values["EventTime"])
@@ -102,6 +104,7 @@ def _event(row: list[str]) -> CelEvent | None:
         caller_name=values["Name"],
         app=values["AppName"],
         app_data=values["AppData"],
+        account=values.get("AccountCode", ""),
     )
 
 

@@ -27,8 +27,14 @@ def _known(value: str) -> str | None:
 
 
 def is_inbound(account: CallAccount) -> bool:
+    """A call that came in: its first channel entered our inbound contexts and is not one
+    the engine placed (those carry an account code, see ivr/ami/facts.is_inbound)."""
     start = account.start
-    return start is not None and start.context.startswith(INBOUND_CONTEXT_PREFIX)
+    return (
+        start is not None
+        and start.context.startswith(INBOUND_CONTEXT_PREFIX)
+        and not start.account
+    )
 
 
 def rebuild(
@@ -46,7 +52,7 @@ def rebuild(
     at `closed_at`, or at its last event.
     """
     start = account.start
-    if start is None or not start.context.startswith(INBOUND_CONTEXT_PREFIX):
+    if start is None or not is_inbound(account):
         return None
     called = _NOT_DIGITS.sub("", start.exten) if start.exten != "s" else ""
     client_id = rules.number_index.get(called) if called else None

@@ -49,12 +49,17 @@ def _known(value: str | None) -> str | None:
 
 
 def is_inbound(event: Mapping[str, str]) -> bool:
-    """The caller's own channel of a call in our inbound contexts."""
+    """The caller's own channel of a call in our inbound contexts.
+
+    A call the engine placed (an escalation's, through the trunk, whose endpoint context is
+    inbound) carries an account code; a carrier's call does not.
+    """
     linkedid = event.get("Linkedid", "")
     return (
         bool(linkedid)
         and event.get("Uniqueid") == linkedid
         and event.get("Context", "").startswith(INBOUND_CONTEXT_PREFIX)
+        and not event.get("AccountCode")
     )
 
 

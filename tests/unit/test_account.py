@@ -148,3 +148,18 @@ def test_rebuild_ignores_other_calls_and_closes_one_that_never_ended(tmp_path):
     cut = folded(rebuild(calls["100.0"], rules, lambda _: False).facts)
     assert cut["outcome"] == "answered"
     assert cut["end_inferred"] and cut["ended_at"].timestamp() == 103.25  # its last event
+
+
+def test_a_call_the_engine_placed_is_not_an_inbound_call(tmp_path):
+    """An escalation's call leaves through the trunk, whose endpoint context is inbound."""
+    placed = (
+        line("CHAN_START", "500", "500.0", "500.0", "PJSIP/trunk-0011", "ivr-in-trunk", "s").rstrip(
+            "\n"
+        )
+        + ',"esc-7"\n'
+    )
+    path = tmp_path / "cel.csv"
+    path.write_text(placed)
+    calls, _ = read_account(path, 0)
+    assert calls["500.0"].start.account == "esc-7"
+    assert rebuild(calls["500.0"], load_rules(RULES), lambda _: False) is None
