@@ -31,9 +31,7 @@ def is_inbound(account: CallAccount) -> bool:
     the engine placed (those carry an account code, see ivr/ami/facts.is_inbound)."""
     start = account.start
     return (
-        start is not None
-        and start.context.startswith(INBOUND_CONTEXT_PREFIX)
-        and not start.account
+        start is not None and start.context.startswith(INBOUND_CONTEXT_PREFIX) and not start.account
     )
 
 
