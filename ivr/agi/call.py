@@ -28,9 +28,9 @@ from ivr.agi.protocol import (
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_,-]*\))?")
 # A value MSet can carry as it is: nothing its argument parsing reads (a comma, a quote, a
 # backslash, '=', brackets, '$'), no control character, no blank at either end (it would be
-# trimmed). The routes only pass it the engine's own words (routes, dial strings, numbers,
-# paths, names from the rules); a value a caller typed goes by SET VARIABLE, quoted.
-_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# trimmed): inside MSet's quoted AGI argument such a value is read as plain text, whoever
+# wrote it (a caller's name included). Any other value goes by SET VARIABLE, quoted.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([a-z]+\))?")  # IVR_ROUTE, CALLERID(name)
 _PLAIN_VALUE = re.compile(
     r"(?:[^\s,\"'\\=()\[\]{}$|;\x00-\x1f\x7f](?:[^,\"'\\=()\[\]{}$|;\x00-\x1f\x7f]*[^\s,\"'\\=()\[\]{}$|;\x00-\x1f\x7f])?)?"
 )

@@ -93,9 +93,15 @@ async def test_hostile_caller_name_is_stored_harmlessly(stack: Stack) -> None:
     assert record.outcome == "answered" and record.operator == "op1"
     # The operator's phone shows the client's name first; the quoting survived the AGI line.
     assert unescape_c(dialed["CallerIDName"]).startswith('Acme Plumbing: Mario \\"Boss')
-    # The table is intact and the next call is recorded as usual.
-    second = await stack.call(ACME, caller_num="0612555001", caller_name="Next Caller")
+    # The table is intact and the next call is recorded as usual; a plain name reaches the
+    # operator's phone the same way (set in the one MSet of the route's plain values).
+    async with Events(stack) as events:
+        second = await stack.call(ACME, caller_num="0612555001", caller_name="Next Caller")
+        shown = await events.wait(
+            lambda e: e.event == "DialEnd" and e.get("CallerIDNum") == "0612555001"
+        )
     assert second.ok
+    assert shown["CallerIDName"] == "Acme Plumbing: Next Caller"
     await stack.wait_record(lambda r: r.caller_number == "0612555001" and r.outcome == "answered")
 
 

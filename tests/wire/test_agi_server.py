@@ -102,6 +102,8 @@ async def test_set_variables_sends_plain_values_in_one_mset(agi_server, agi_peer
                 v.CLIENT_NAME: "Rossi, Bianchi & C.",
                 "CALLERID(name)": 'Evil "Bob",IVR_ROUTE=hangup',
                 v.PRIORITY: "0",
+                "CALLERID(num)": "Caffè Roma: 0612",  # plain text, whoever typed it
+                "CONNECTEDLINE(name)": "${SHELL(id)}",
             }
         )
 
@@ -114,8 +116,10 @@ async def test_set_variables_sends_plain_values_in_one_mset(agi_server, agi_peer
     assert lines == [
         b'SET VARIABLE IVR_CLIENT_NAME "Rossi, Bianchi & C."\n',
         b'SET VARIABLE CALLERID(name) "Evil \\"Bob\\",IVR_ROUTE=hangup"\n',
+        b'SET VARIABLE CONNECTEDLINE(name) "${SHELL(id)}"\n',
         b'EXEC MSet "IVR_ROUTE=operators,IVR_TARGETS_1=PJSIP/op1&PJSIP/op2,'
-        b'IVR_MESSAGE_FILE=/srv/ivr/demo/messages/acme/1700000000.1,IVR_PRIORITY=0"\n',
+        b"IVR_MESSAGE_FILE=/srv/ivr/demo/messages/acme/1700000000.1,IVR_PRIORITY=0,"
+        + "CALLERID(num)=Caffè Roma: 0612\"\n".encode(),
     ]
     assert outcome.error is None
 
