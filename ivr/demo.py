@@ -42,7 +42,7 @@ async def wait_ended(
     records: list[repo.CallRecord] = []
     while loop.time() < deadline:
         records = await repo.list_calls(engine.services.sessions, limit=linkedids)
-        if len(records) >= linkedids and all(r.outcome != "in-progress" for r in records):
+        if len(records) >= linkedids and all(r.ended_at is not None for r in records):
             return records
         await asyncio.sleep(0.2)  # polling the records until every call has ended
     return records
