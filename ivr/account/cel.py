@@ -33,7 +33,6 @@ EVENTS = ("CHAN_START", "ANSWER", "APP_START", "LINKEDID_END")
 APPS = ("record",)
 FILE_NAME = "ivr-cel.csv"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-READ_MAX = 64 << 20  # bytes read at once; the rest waits for the next read
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def read_account(path: Path, position: int) -> tuple[dict[str, CallAccount], int
             if size < position:
                 position = 0
             handle.seek(position)
-            data = handle.read(READ_MAX)
+            data = handle.read()  # a day's account is tens of megabytes: read it whole
     except FileNotFoundError:
         return {}, 0
     calls: dict[str, CallAccount] = {}

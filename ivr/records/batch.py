@@ -115,8 +115,9 @@ def _fold(conn: Connection, facts: list[Fact], now: datetime) -> list[Change]:
         values = current[fact.linkedid]
         told = fact.facts
         if fact.only_open:
-            if before[fact.linkedid]["ended_at"] is not None:
-                continue
+            was = before[fact.linkedid]
+            if was["ended_at"] is not None and not was["end_inferred"]:
+                continue  # seen to its end: never touched again
             told = unknown_only(values, told)
         values.update(merge(values, told))
         sources.setdefault(fact.linkedid, set()).add(fact.source)

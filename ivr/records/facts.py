@@ -70,8 +70,8 @@ class Fact:
 
     A fact from the engine's own decisions (source "agi") is also kept in call_events, with
     `data`, as the trace of what the engine decided. `only_open`: apply only to a call that
-    has no record yet or whose record has not ended (a rebuild never overwrites a record
-    the engine saw to its end).
+    has no record yet or whose end was not seen (a rebuild never touches a record the engine
+    saw to its end, and only fills what a record does not know).
     """
 
     linkedid: str

@@ -236,3 +236,13 @@ async def test_postgresql_has_connect_and_statement_timeouts(postgres_server):
         await mute.dispose()
         silent.close()
     assert loop.time() - began < db.PG_CONNECT_TIMEOUT + 5  # not the OS's minutes
+
+
+async def test_a_call_closed_as_unknown_is_still_completed_from_the_account(writer, sm):
+    await writer.wait_written(writer.submit([opened("10.1")]), 10)
+    closed = Fact("10.1", Facts(closed_at=at(30)), source="account", only_open=True)
+    await writer.wait_written(writer.submit([closed]), 10)
+    late = account("10.1", ended_at=at(25), answered_at=at(4), operator="op1")
+    await writer.wait_written(writer.submit([late]), 10)
+    record = await get_call(sm, "10.1")
+    assert (record.outcome, record.ended_at, record.end_inferred) == ("answered", at(25), False)

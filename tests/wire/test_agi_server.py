@@ -119,7 +119,7 @@ async def test_set_variables_sends_plain_values_in_one_mset(agi_server, agi_peer
         b'SET VARIABLE CONNECTEDLINE(name) "${SHELL(id)}"\n',
         b'EXEC MSet "IVR_ROUTE=operators,IVR_TARGETS_1=PJSIP/op1&PJSIP/op2,'
         b"IVR_MESSAGE_FILE=/srv/ivr/demo/messages/acme/1700000000.1,IVR_PRIORITY=0,"
-        + "CALLERID(num)=Caffè Roma: 0612\"\n".encode(),
+        + 'CALLERID(num)=Caffè Roma: 0612"\n'.encode(),
     ]
     assert outcome.error is None
 
