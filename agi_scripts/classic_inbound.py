@@ -39,7 +39,8 @@ def main() -> None:
     now = datetime.now(UTC)
     decision = evaluate(rules, info, now)
     values = plan(decision, settings, linkedid)
-    with sqlite3.connect(settings.run_dir / "classic.db", timeout=10) as db:
+    # db/ is the folder Asterisk (an unprivileged user) may write in.
+    with sqlite3.connect(settings.run_dir / "db" / "classic.db", timeout=10) as db:
         db.execute(SCHEMA)
         db.execute(
             "INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",

@@ -51,8 +51,7 @@ async def handle(call: AgiCall, services: Services) -> None:
                 await call.stream_file(await prompts.file_for(speech.THANKS, "en"))
                 return
             if key == "3":
-                await _acknowledged(call, services, attempt, "pressed 3: connected to the caller")
-                await _connect(call, services, run)
+                await _connect(call, services, attempt, run)
                 return
             detail = "heard it again" if key == "2" else "no key pressed"
     finally:
@@ -72,12 +71,23 @@ async def _acknowledged(
     )
 
 
-async def _connect(call: AgiCall, services: Services, run: store.RunRecord) -> None:
+async def _connect(
+    call: AgiCall, services: Services, attempt: store.AttemptRecord, run: store.RunRecord
+) -> None:
+    """Press 3: acknowledged, and the contact is put through to the caller's number if the
+    dial policy allows it and a call out is free; otherwise told why not."""
     prompts = services.prompts
-    number = speech.dialable(run.callback)
-    if not number:
+    if not speech.dialable(run.callback):
+        await _acknowledged(call, services, attempt, "pressed 3: the caller left no number")
         await call.stream_file(await prompts.file_for(speech.NO_CALLBACK, "en"))
         return
+    dial = services.outbound.may_dial(services.rules.current, run.client_id, run.callback or "")
+    if not dial:
+        log.warning("escalation %d: not calling the caller back: %s", run.id, dial.reason)
+        await _acknowledged(call, services, attempt, f"pressed 3: not dialled: {dial.reason}")
+        await call.stream_file(await prompts.file_for(speech.CANNOT_CONNECT, "en"))
+        return
+    await _acknowledged(call, services, attempt, "pressed 3: connected to the caller")
     await call.stream_file(await prompts.file_for(speech.CONNECTING, "en"))
-    target = services.settings.outbound_dial.format(number=number)
+    target = services.settings.outbound_dial.format(number=dial.number)
     await call.exec("Dial", target, str(services.settings.ring_timeout))

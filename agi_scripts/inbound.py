@@ -59,6 +59,7 @@ async def run_menus(
         key = ""
         offers = max(1, menu.retries)  # the rules' `retries`: how often the prompt is offered
         for attempt in range(1, offers + 1):
+            await call.set_variable(v.TIMEOUT_ABSOLUTE, str(menu.timeout + v.PROMPT_ALLOWANCE))
             key = await call.get_data(prompt, menu.timeout * 1000, 1)
             if key in menu.options:
                 break
@@ -72,6 +73,8 @@ async def run_menus(
             decision = evaluate(rules, info, now, overrides)
         else:
             decision = replace(decision, chain=decision.chain[1:])  # no key: the default
+    if answered:  # back to the dialplan's deadline for the rest of the routing
+        await call.set_variable(v.TIMEOUT_ABSOLUTE, str(services.settings.agi_deadline))
     return info, decision
 
 
@@ -88,6 +91,7 @@ async def play_announcement(
         rules, client.id if client else None, step.prompt, language
     )
     await call.answer()
+    await call.set_variable(v.TIMEOUT_ABSOLUTE, str(v.PROMPT_ALLOWANCE))
     await call.stream_file(prompt)
 
 
@@ -117,7 +121,17 @@ async def handle(call: AgiCall, services: Services) -> None:
         )
 
     info, decision = await run_menus(call, services, rules, info, now, attribute)
-    values = plan(decision, services.settings, linkedid)
+    client_id = decision.client.id if decision.client else None
+    refused: list[tuple[str, str]] = []
+    values = plan(
+        decision,
+        services.settings,
+        linkedid,
+        dial=lambda number: services.outbound.may_dial(rules, client_id, number),
+        refused=refused,
+    )
+    for number, reason in refused:
+        log.warning("call %s: not forwarding to %s: %s", linkedid, number, reason)
     try:  # the decision goes to Asterisk first; the record's facts follow, queued
         display = operator_display(decision, info.caller_name, info.caller)
         await call.set_variables({**values, "CALLERID(name)": display})

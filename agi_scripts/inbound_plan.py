@@ -6,7 +6,7 @@ classic one-process-per-call script can use it too.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ivr import variables as v
@@ -15,6 +15,7 @@ from ivr.variables import dial_string
 
 if TYPE_CHECKING:
     from ivr.config import Settings
+    from ivr.outbound import Dial
 
 _NOT_DIGITS = re.compile(r"[^0-9]")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
@@ -35,8 +36,19 @@ def read_call(env: Mapping[str, str], args: Sequence[str]) -> tuple[str, CallInf
     return linkedid, info
 
 
-def plan(decision: Decision, settings: Settings, linkedid: str) -> dict[str, str]:
-    """The channel variables that carry a decision to the dialplan."""
+def plan(
+    decision: Decision,
+    settings: Settings,
+    linkedid: str,
+    dial: Callable[[str], Dial] | None = None,
+    refused: list[tuple[str, str]] | None = None,
+) -> dict[str, str]:
+    """The channel variables that carry a decision to the dialplan.
+
+    `dial` judges each forward step's number (the dial policy, the cap on calls out): a
+    refused one is skipped, as if the rules had not had it, and noted in `refused` as
+    (number, reason); the number allowed is dialled as `dial` wrote it (E.164).
+    """
     client = decision.client
     folder = _SAFE_ID.sub("_", client.id) if client else "unrouted"
     message_max = settings.message_max_seconds
@@ -52,19 +64,30 @@ def plan(decision: Decision, settings: Settings, linkedid: str) -> dict[str, str
         v.PRIORITY: str(decision.priority),
     }
     ringing = 0
+    used = 0  # steps of the chain taken (rung or skipped)
     for step in decision.chain:
         if step.kind == "operators" and step.operators:
             target = dial_string(step.operators)
         elif step.kind == "forward" and step.number:
-            target = settings.outbound_dial.format(number=step.number)
+            number = step.number
+            if dial is not None:
+                verdict = dial(number)
+                if not verdict:
+                    used += 1
+                    if refused is not None:
+                        refused.append((number, verdict.reason))
+                    continue
+                number = verdict.number
+            target = settings.outbound_dial.format(number=number)
         else:
             break
+        used += 1
         ringing += 1
         out[f"{v.TARGETS}_{ringing}"] = target
         out[f"{v.RING_TIMEOUT}_{ringing}"] = str(step.timeout)
         if step.kind == "operators" and step.group:
             out[f"{v.QUEUE}_{ringing}"] = step.group  # the whole group: its queue
-    after = decision.chain[ringing] if ringing < len(decision.chain) else Step(kind="message")
+    after = decision.chain[used] if used < len(decision.chain) else Step(kind="message")
     if after.kind == "escalate" and after.ladder:
         out[v.ESCALATE] = after.ladder
     after_route = "hangup" if after.kind in {"hangup", "announce"} else "message"

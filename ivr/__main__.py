@@ -120,6 +120,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     from ivr.escalation.report import register as register_escalations
     from ivr.portal.cli import register as register_console
+    from ivr.privacy.run import register as register_privacy
     from ivr.records.report import register as register_calls
     from ivr.routing.cli import register as register_rules
 
@@ -155,6 +156,7 @@ def parser() -> argparse.ArgumentParser:
     register_calls(sub)
     register_console(sub)
     register_escalations(sub)
+    register_privacy(sub)
     register_rules(sub)
     return top
 

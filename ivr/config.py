@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_HOME = Path(__file__).resolve().parent.parent
+_PLAIN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class ConfigError(Exception):
@@ -47,7 +49,20 @@ class Settings:
     rules: Path = PROJECT_HOME / "routing_rules"
     ami_user: str = "ivr"
     ami_secret: str = ""
+    # The carrier's addresses: only INVITEs from these (addresses or CIDRs, comma-separated)
+    # are trunk calls; anything else is challenged and refused by Asterisk.
+    trunk_addresses: str = "127.0.0.2"
+    # FastAGI requests must carry this token (rendered into the dialplan); generated.
+    agi_token: str = ""
+    # Asterisk drops root for this user (and its group) when started as root.
+    asterisk_user: str = "asterisk"
+    # Calls Asterisk takes at once (its maxcalls); above it new INVITEs are refused. 0: no cap.
+    max_calls: int = 200
     agi_read_timeout: float = 10.0
+    # Seconds Asterisk gives the engine to route a call; past it (an engine that accepted
+    # the FastAGI connection and went silent) the call goes to the failure context. The
+    # engine extends it while a caller is in a menu.
+    agi_deadline: int = 8
     ring_timeout: int = 20
     message_max_seconds: int = 120
     # How a call to an outside number (forwarding, escalation) leaves: through the trunk.
@@ -56,6 +71,13 @@ class Settings:
     # to a contact may last before the engine stops waiting for its outcome.
     escalation_tick: float = 1.0
     escalation_call_max: int = 300
+    # Rate limits on outbound calls: ladders started per caller number and per client in
+    # any hour, and calls out through the trunk up at once (ladders, callbacks, forwards).
+    escalation_per_caller_hour: int = 3
+    escalation_per_client_hour: int = 10
+    outbound_max_calls: int = 4
+    # The daily purge of personal data past each client's retention (engine's local time).
+    purge_at: str = "03:30"
     # Mail to the contacts when a ladder starts; no mail when smtp_host is empty.
     smtp_host: str = ""
     smtp_port: int = 25
@@ -163,7 +185,32 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError(f"setting 'instance': {settings.instance!r} must be a plain name")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"setting 'log_level': {settings.log_level!r} is not a level")
+    trunk_networks(settings.trunk_addresses)
+    for name in ("ami_user", "ami_secret", "agi_token", "asterisk_user"):
+        value = getattr(settings, name)
+        if value and not _PLAIN.fullmatch(value):
+            # These land in Asterisk's config files and in the dialplan's AGI URL.
+            raise ConfigError(f"setting {name!r}: letters, digits, '_' and '-' only")
+    for name in ("escalation_per_caller_hour", "escalation_per_client_hour", "outbound_max_calls"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"setting {name!r}: 0 or more")
+    if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", settings.purge_at):
+        raise ConfigError(f"setting 'purge_at': {settings.purge_at!r} is not HH:MM")
     return settings
+
+
+def trunk_networks(text: str) -> list[str]:
+    """The carrier's addresses and networks, each checked: '127.0.0.2, 10.0.0.0/24'."""
+    found = [part for part in re.split(r"[\s,]+", text) if part]
+    if not found:
+        raise ConfigError("setting 'trunk_addresses': give at least one address")
+    out = []
+    for part in found:
+        try:
+            out.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as exc:
+            raise ConfigError(f"setting 'trunk_addresses': {exc}") from exc
+    return out
 
 
 def load(
@@ -193,6 +240,9 @@ def load(
     if not settings.ami_secret:
         secret = _secret(settings.state_dir / "ami.secret")
         settings = dataclasses.replace(settings, ami_secret=secret)
+    if not settings.agi_token:
+        token = _secret(settings.state_dir / "agi.token")
+        settings = dataclasses.replace(settings, agi_token=token)
     return validate(settings)
 
 

@@ -88,6 +88,7 @@ class Engine:
             on_served=lambda route, seconds: self.metrics.agi_seconds.labels(
                 route if route in table else "unknown"
             ).observe(seconds),
+            token=settings.agi_token,
         )
         self._watch_figures()
         await self.agi.start()
@@ -162,6 +163,7 @@ class Engine:
                 "active_calls": self.agi.active_calls if self.agi else 0,
                 "calls_handled": self.agi.calls_handled if self.agi else 0,
                 "calls_failed": self.agi.calls_failed if self.agi else 0,
+                "calls_refused": self.agi.calls_refused if self.agi else 0,
             },
             "ami": {
                 "connected": bool(self.ami and self.ami.connected),

@@ -15,10 +15,14 @@ if TYPE_CHECKING:
 def build(services: Services) -> list[Feature]:
     from ivr.account.reconcile import Reconciler
     from ivr.escalation.service import Escalations
+    from ivr.outbound import Outbound
     from ivr.portal import Portal
+    from ivr.privacy.run import DailyPurge
 
     return [
+        Outbound(services),  # first: the others count the calls out it sees
         Reconciler(services),  # the records against Asterisk's own account of the calls
         Escalations(services),  # first: it reads the message's call record of the event
         Portal(services),  # the operator console (/console) and the supervisor page
+        DailyPurge(services),  # personal data past each client's retention
     ]

@@ -24,6 +24,12 @@ class PromptError(Exception):
     pass
 
 
+def cached_name(prompt: Prompt, language: str) -> str:
+    """The file (no extension) a text prompt is synthesised into: by language and text."""
+    key = hashlib.sha256(f"{language}\n{prompt.text or ''}".encode()).hexdigest()[:16]
+    return f"{language}-{key}"
+
+
 class Prompts:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -44,8 +50,7 @@ class Prompts:
         if prompt.file:
             return prompt.file
         text = prompt.text or ""
-        key = hashlib.sha256(f"{language}\n{text}".encode()).hexdigest()[:16]
-        name = f"{language}-{key}"
+        name = cached_name(prompt, language)
         target = self._host(f"{name}.wav")
         if not target.exists():
             lock = self._locks.setdefault(name, asyncio.Lock())

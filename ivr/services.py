@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ivr.alarm import Alarms
 from ivr.config import Settings
 from ivr.metrics import Metrics
+from ivr.outbound import OutboundCalls
 from ivr.prompts import Prompts
 from ivr.routing import OverridesFile, RulesHolder
 from ivr.routing.overrides import OVERRIDES_FILE
@@ -46,9 +47,11 @@ class Services:
     alarms: Alarms = field(default_factory=Alarms)
     prompts: Prompts = field(init=False)
     overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
+    outbound: OutboundCalls = field(init=False)  # calls out now; may_dial() for every number
 
     def __post_init__(self) -> None:
         self.prompts = Prompts(self.settings)
+        self.outbound = OutboundCalls(self.settings)
         self.overrides = OverridesFile(self.settings.state_dir / OVERRIDES_FILE)
 
     def record(self, *items: Fact | Row) -> None:

@@ -23,6 +23,11 @@ ESCALATE = "IVR_ESCALATE"  # the ladder to start once the caller's message is re
 # On a call the engine places to a ladder's contact: the attempt's id, for the AGI route.
 ESCALATION_ATTEMPT = "IVR_ESCALATION_ATTEMPT"
 
+# Written by the engine: seconds the call may stay in the AGI from now (the dialplan sets a
+# short deadline before asking the engine; a menu's wait needs more).
+TIMEOUT_ABSOLUTE = "TIMEOUT(absolute)"
+PROMPT_ALLOWANCE = 120  # seconds a prompt may play, on top of a menu's wait for a key
+
 # Read from Asterisk.
 AGISTATUS = "AGISTATUS"
 DIALSTATUS = "DIALSTATUS"

@@ -13,7 +13,7 @@ from ivr.agi.server import Handler
 _ROUTE_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 # AGI(agi://host:port/NAME...) or AGI({{ agi_url }}/NAME...); the host may itself be Jinja.
 _AGI_CALL = re.compile(
-    r"\bE?AGI\(\s*(?:agi://(?:\{\{.*?\}\}|[^/\s,(){}])*|\{\{.*?\}\})/(?P<name>[^/?,)\s]+)",
+    r"\bE?AGI\(\s*(?:agi://(?:\{\{.*?\}\}|[^/\s,(){}])*|\{\{.*?\}\})/(?P<name>[^/?,(){}\s]+)",
     re.IGNORECASE,
 )
 

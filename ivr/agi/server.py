@@ -7,6 +7,7 @@ channel still listens, so the caller reaches the failure context instead of bein
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import re
 import time
@@ -23,6 +24,9 @@ FailureHook = Callable[[AgiCall, BaseException | None, str], Awaitable[None]]
 ServedHook = Callable[[str, float], None]  # (route, seconds the route held the call)
 
 MAX_ENV_LINES = 256
+# The query parameter of every AGI URL in the dialplan that carries the instance's token:
+# agi://host:port/inbound?token=... . A request without it is not from our Asterisk.
+AGI_TOKEN = "token"
 CLOSE_TIMEOUT = 2.0
 # The reason lands inside dialplan function arguments (IF, UserEvent): keep it plain.
 _REASON_UNSAFE = re.compile(r"[^A-Za-z0-9 _.-]")
@@ -40,8 +44,12 @@ class AgiServer:
         read_timeout: float = 10.0,
         on_failure: FailureHook | None = None,
         on_served: ServedHook | None = None,
+        token: str | None = None,
     ) -> None:
+        """`token`: requests must carry it (AGI_TOKEN in the script's query) or are closed
+        unanswered; None accepts any (the wire tests' scripted peers)."""
         self._routes = dict(routes)
+        self._token = token.encode() if token is not None else None
         self._host = host
         self._port = port
         self.read_timeout = read_timeout
@@ -51,6 +59,7 @@ class AgiServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.calls_handled = 0
         self.calls_failed = 0
+        self.calls_refused = 0  # requests without the instance's token
 
     async def start(self) -> None:
         if self._server is not None:
@@ -130,7 +139,22 @@ class AgiServer:
             logger.warning("FastAGI: dropping a connection with a bad environment: %r", exc)
             return None
 
+    def _authorised(self, call: AgiCall) -> bool:
+        """Does the request carry the instance's token? Constant time; never logged."""
+        given = call.query.pop(AGI_TOKEN, None)  # routes never see it, so never log it
+        if self._token is None:
+            return True
+        return given is not None and hmac.compare_digest(given.encode(), self._token)
+
     async def _serve(self, call: AgiCall) -> None:
+        if not self._authorised(call):
+            self.calls_refused += 1
+            logger.warning(
+                "FastAGI: refused a %r request without the instance's token (channel %s)",
+                call.route[:40],
+                _channel(call)[:80],
+            )
+            return  # closed unanswered: it is not a call of our Asterisk
         began = time.perf_counter()
         try:
             await self._route(call)

@@ -7,7 +7,6 @@ Asterisk spent on the calls. Replies to actions (QueueStatus's lists) are not fi
 """
 
 LISTENED = (
-    "FullyBooted",  # the AMI client: Asterisk is ready
     # call records
     "Newchannel",
     "DialBegin",
@@ -33,3 +32,9 @@ EXCLUDED = (
     ("Newchannel", "Context", "ivr-operators"),
     ("HangupRequest", "Context", "ivr-operators"),
 )
+# The AMI classes the engine's user is given (manager.conf), and no more: events of the
+# classes it reads, and the actions it sends. Originate needs `originate`; QueuePause
+# `agent`; CoreShowChannels `reporting`; QueueStatus and Ping any class. Without `system` and
+# `command`, Asterisk refuses Originate of System/Exec and the Command action.
+READ_CLASSES = ("call", "agent", "user")
+WRITE_CLASSES = ("originate", "agent", "reporting")

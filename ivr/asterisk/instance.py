@@ -8,6 +8,7 @@ import logging
 import socket
 from pathlib import Path
 
+from ivr.asterisk.account import account
 from ivr.asterisk.provision import asterisk_command
 from ivr.config import Settings
 
@@ -28,6 +29,11 @@ class Asterisk:
 
     def _command(self, *args: str) -> list[str]:
         return [*asterisk_command(self.settings.asterisk_root), "-C", str(self.conf), *args]
+
+    def _run_as(self) -> list[str]:
+        """-U/-G: started by root, Asterisk drops to its own unprivileged account."""
+        owner = account(self.settings)
+        return ["-U", owner.user, "-G", owner.group] if owner else []
 
     async def cli(self, command: str, timeout: float = 10.0) -> str:
         """Run one CLI command through the instance's control socket."""
@@ -57,7 +63,7 @@ class Asterisk:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as console:
             self.process = await asyncio.create_subprocess_exec(
-                *self._command("-f", "-n"),
+                *self._command("-f", "-n", *self._run_as()),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=console,
                 stderr=asyncio.subprocess.STDOUT,
@@ -89,7 +95,7 @@ class Asterisk:
             return
         self.check_ports()
         proc = await asyncio.create_subprocess_exec(
-            *self._command("-n"),
+            *self._command("-n", *self._run_as()),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,

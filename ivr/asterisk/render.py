@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,10 @@ import jinja2
 
 from ivr import variables
 from ivr.account import cel
-from ivr.ami.events import EXCLUDED, LISTENED
-from ivr.config import Settings, operator_password
+from ivr.agi.server import AGI_TOKEN
+from ivr.ami.events import EXCLUDED, LISTENED, READ_CLASSES, WRITE_CLASSES
+from ivr.asterisk.account import hand_over
+from ivr.config import Settings, operator_password, trunk_networks
 from ivr.variables import dial_string
 
 if TYPE_CHECKING:
@@ -63,7 +66,46 @@ CONF_TEMPLATES = {
     "cel_custom.conf": "asterisk_conf/cel_custom.conf.j2",
     "extensions.conf": "dialplan/extensions.conf.j2",
 }
-SECRET_FILES = {"manager.conf", "pjsip.conf"}
+# Files holding a secret: the AMI secret, SIP passwords, the FastAGI token in AGI URLs.
+SECRET_FILES = {"manager.conf", "pjsip.conf", "extensions.conf"}
+# A section name (and an endpoint, queue or member id) is one plain word.
+SECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What would end or reshape a caller ID "name" <id> written in pjsip.conf.
+_CALLERID_UNSAFE = re.compile(r'["<>\\]')
+
+
+class RenderError(ValueError):
+    """A value cannot be written into an Asterisk config file safely."""
+
+
+def section(value: object) -> str:
+    """A section, endpoint or queue name: one plain word, or RenderError."""
+    text = str(value)
+    if not SECTION.fullmatch(text):
+        raise RenderError(f"{text!r} cannot name an Asterisk section: letters, digits, _ . -")
+    return text
+
+
+def conf_value(value: object) -> str:
+    """A value after `key =`: one line, with `;` (a comment otherwise) escaped as Asterisk's
+    config parser expects. Leading and trailing blanks would be stripped, so they are refused."""
+    text = str(value)
+    if _CONTROL.search(text) or text != text.strip():
+        raise RenderError(
+            f"{text!r}: no control characters or surrounding blanks in a config value"
+        )
+    return text.replace(";", "\\;")
+
+
+def callerid_name(value: object) -> str:
+    """The name part of a `callerid = "name" <id>` line."""
+    text = str(value)
+    if _CALLERID_UNSAFE.search(text):
+        raise RenderError(f"{text!r}: no quotes, angle brackets or backslashes in a caller ID name")
+    return conf_value(text)
+
+
 RUN_SUBDIRS = ("etc", "db", "keys", "spool", "run", "log", "cache", "agi-bin", "messages")
 
 
@@ -93,7 +135,8 @@ class Queue:
 
 @dataclass(frozen=True)
 class Trunk:
-    """Where diverted calls come from: the carrier's gateway (a sipp caller in tests)."""
+    """Where calls to outside numbers go: the carrier's gateway (a sipp phone in tests).
+    Diverted calls are accepted from the addresses of the setting trunk_addresses only."""
 
     address: str = "127.0.0.2"
     port: int = 5060
@@ -123,7 +166,7 @@ def queues_of(rules: Rules, ring_seconds: int) -> list[Queue]:
 
 
 def environment(home: Path) -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(home)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -131,6 +174,8 @@ def environment(home: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters.update(section=section, conf=conf_value, callerid_name=callerid_name)
+    return env
 
 
 def render(
@@ -157,11 +202,13 @@ def render(
         "noload": NOLOAD,
         "agi_url": settings.agi_url,
         "trunk": trunk or Trunk(),
+        "trunk_match": ",".join(trunk_networks(settings.trunk_addresses)),
+        "agi_query": f"?{AGI_TOKEN}={settings.agi_token}",
         "operators": [
             {"id": op.id, "name": op.name, "password": operator_password(settings, op.id)}
             for op in operators
         ],
-        "fallback_targets": dial_string(fallback),
+        "fallback_targets": dial_string([section(op) for op in fallback]),
         "queues": queues or [],
         "bench": bench,
         "ami_events": LISTENED,
@@ -170,12 +217,15 @@ def render(
         "cel_apps": cel.APPS,
         "cel_fields": cel.FIELDS,
         "cel_file": str(settings.run_dir / "log" / cel.FILE_NAME),
+        "ami_read": ",".join(READ_CLASSES),
+        "ami_write": ",".join(WRITE_CLASSES),
     }
     env = environment(settings.home)
     etc = run / "etc"
     for name, template in CONF_TEMPLATES.items():
         text = env.get_template(template).render(context)
         _write(etc / name, text, secret=name in SECRET_FILES)
+    hand_over(settings, run, etc, SECRET_FILES)
     log.info("rendered Asterisk config for %s into %s", settings.instance, etc)
     return etc
 

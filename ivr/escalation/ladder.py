@@ -24,7 +24,10 @@ FAILED = "failed"  # the call could not be placed (trunk down, congestion, bad n
 ANSWERED = "answered"  # answered without acknowledgement: no key, a hang-up, a voicemail
 ACKNOWLEDGED = "acknowledged"
 UNKNOWN = "unknown"  # the engine lost sight of the call (it restarted meanwhile)
-OUTCOMES = (NO_ANSWER, BUSY, FAILED, ANSWERED, ACKNOWLEDGED, UNKNOWN)
+# Not dialled: the dial policy refuses the contact's number (an attempt), or a rate limit or
+# a withheld caller kept the ladder from starting (a run).
+REFUSED = "refused"
+OUTCOMES = (NO_ANSWER, BUSY, FAILED, ANSWERED, ACKNOWLEDGED, UNKNOWN, REFUSED)
 
 # What a ladder ended with.
 RUNNING = "running"

@@ -33,13 +33,17 @@ class EscalationRun(Base):
     message_path: Mapped[str | None] = mapped_column(Text)
     caller_name: Mapped[str | None] = mapped_column(String(255))
     callback: Mapped[str | None] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
     mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     mail_result: Mapped[str | None] = mapped_column(Text)
+    # The number the call came from ("" withheld): what the per-caller rate limit counts.
+    caller_number: Mapped[str | None] = mapped_column(String(64))
+    # Why the ladder was refused (status "refused"): a rate limit, a withheld caller.
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class EscalationAttempt(Base):

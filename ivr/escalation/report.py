@@ -37,6 +37,8 @@ def format_text(found: list[tuple[RunRecord, list[AttemptRecord]]]) -> str:
     for run, attempts in found:
         who = visible(run.caller_name or "unknown caller")
         status = run.status
+        if run.reason:
+            status += f": {visible(run.reason)}"
         if run.acknowledged_by:
             status += f" by {visible(run.acknowledged_by)} at {_time(run.acknowledged_at)}"
         client = visible(run.client_name or run.client_id or "-")

@@ -19,6 +19,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ivr import dialpolicy
 from ivr import variables as v
 from ivr.alarm import run_schedule
 from ivr.ami.client import AmiError
@@ -29,6 +30,7 @@ from ivr.escalation.ladder import (
     BUSY,
     FAILED,
     NO_ANSWER,
+    REFUSED,
     STOPPED,
     UNKNOWN,
     Finished,
@@ -163,6 +165,13 @@ class Escalations(Feature):
         if ami is None or not ami.connected:
             return  # nothing claimed: the step stays due until AMI is back
         contact = step.contact
+        rules = services.rules.current
+        verdict = dialpolicy.check(rules.dial_policy_for(run.client_id), contact.number)
+        if not verdict:
+            await self._refuse(run, step, now, verdict.reason)
+            return
+        if services.outbound.full(pending=len(self._awaiting)):
+            return  # nothing claimed: the step stays due until a call out ends
         attempt_id = await store.claim_attempt(
             services.sessions, run.id, step.slot, contact.name, contact.number, now
         )
@@ -173,7 +182,7 @@ class Escalations(Feature):
         display = " ".join((run.client_name or run.client_id or "").replace('"', "").split())
         fields = [
             ("Action", "Originate"),
-            ("Channel", services.settings.outbound_dial.format(number=contact.number)),
+            ("Channel", services.settings.outbound_dial.format(number=verdict.number)),
             ("Context", CONTEXT),
             ("Exten", "s"),
             ("Priority", "1"),
@@ -200,6 +209,21 @@ class Escalations(Feature):
             early = self._early.pop(response.action_id, None)
             if early is not None:
                 await self._originate_response(early)
+
+    async def _refuse(self, run: store.RunRecord, step: Place, now: datetime, reason: str) -> None:
+        """The dial policy refuses the contact's number: never dialled, the ladder goes on."""
+        sessions = self.services.sessions
+        contact = step.contact
+        attempt_id = await store.claim_attempt(
+            sessions, run.id, step.slot, contact.name, contact.number, now
+        )
+        if attempt_id is None:
+            return
+        log.warning(
+            "escalation %d: not calling %s (%s): %s", run.id, contact.name, contact.number, reason
+        )
+        await store.close_attempt(sessions, attempt_id, REFUSED, now, f"not dialled: {reason}")
+        self.wake()
 
     def _lost(self, attempt: store.AttemptRecord, plan: Plan, now: datetime) -> bool:
         """May nobody be waiting for this call's outcome any more?
@@ -292,7 +316,11 @@ class Escalations(Feature):
         self._causes[attempt_id] = cause
 
     async def _message_left(self, event: Message) -> None:
-        """The IVR's emergency option: the caller's message is recorded, start the ladder."""
+        """The IVR's emergency option: the caller's message is recorded, start the ladder.
+
+        Only for a call this engine routed, and a ladder its client's rules offer: a caller
+        number carrying line breaks can forge whole AMI events (tests/faults/test_sip.py).
+        """
         ladder = event.get("Escalate", "")
         linkedid = event.get("Linkedid", "")
         if not ladder or not linkedid:
@@ -301,17 +329,28 @@ class Escalations(Feature):
         if records is not None and records.healthy:
             await records.flush(RECORD_WAIT)  # the events before this one, on record
         record = await repo.get_call(self.services.sessions, linkedid)
+        rules = self.services.rules.current
+        if record is None or ladder not in rules.ladders_of(record.client_id):
+            log.warning(
+                "call %s: ignoring a message event for ladder %r that no routed call offers",
+                linkedid[:64],
+                ladder[:64],
+            )
+            return
         try:
             await store.start_escalation(
                 self.services,
                 linkedid=linkedid,
-                client_id=record.client_id if record else None,
+                client_id=record.client_id,
                 ladder=ladder,
                 message_path=event.get("Path") or None,
-                caller_name=record.caller_name if record else None,
-                callback=record.caller_number if record else None,
+                caller_name=record.caller_name,
+                callback=record.caller_number,
+                caller_number=record.caller_number,
             )
         except KeyError as exc:
             log.error("call %s: cannot escalate: %s", linkedid, exc)
             return
+        except store.EscalationRefused:
+            return  # stored with its reason, and logged
         self.wake()

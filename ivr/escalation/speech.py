@@ -18,6 +18,10 @@ MENU = Prompt(
 )
 THANKS = Prompt("escalation-thanks", text="Thank you. The message is acknowledged. Goodbye.")
 CONNECTING = Prompt("escalation-connecting", text="Thank you. Connecting you to the caller.")
+CANNOT_CONNECT = Prompt(
+    "escalation-cannot-connect",
+    text="The caller's number cannot be dialled from here. The message is acknowledged.",
+)
 NO_CALLBACK = Prompt(
     "escalation-no-callback", text="The caller left no number. The message is acknowledged."
 )

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.escalation.ladder import ACKNOWLEDGED, RUNNING, Attempt, Plan, Slot
+from ivr.escalation.ladder import ACKNOWLEDGED, REFUSED, RUNNING, Attempt, Plan, Slot
+from ivr.escalation.limits import WINDOW_SECONDS, Limits, refusal
 from ivr.escalation.models import EscalationAttempt, EscalationRun
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ class RunRecord:
     acknowledged_by: str | None
     mailed_at: datetime | None
     mail_result: str | None
+    caller_number: str | None = None
+    reason: str | None = None  # why it was refused
 
     @classmethod
     def of(cls, row: EscalationRun) -> RunRecord:
@@ -110,7 +113,19 @@ class RunRecord:
             row.acknowledged_by,
             row.mailed_at,
             row.mail_result,
+            row.caller_number,
+            row.reason,
         )
+
+
+class EscalationRefused(Exception):
+    """The ladder was not started (a rate limit, a withheld caller); the refused run is
+    stored, so `ivr escalations` and the supervisor show it."""
+
+    def __init__(self, run_id: int, reason: str) -> None:
+        super().__init__(reason)
+        self.run_id = run_id
+        self.reason = reason
 
 
 def _now() -> datetime:
@@ -131,18 +146,23 @@ async def start_escalation(
     message_path: str | None,
     caller_name: str | None,
     callback: str | None,
+    caller_number: str | None = None,
     now: datetime | None = None,
 ) -> int:
     """Start the ladder `ladder` for the call `linkedid`; return the run's id.
 
-    Idempotent per (call, ladder): the same trigger twice returns the first run. Given only
-    sessions (the operator console), the engine's scheduler looks the ladder and the client
-    up in its rules when it picks the run up; given the engine's Services, that happens now,
-    so an unknown ladder is refused at once with a KeyError.
+    Idempotent per (call, ladder): the same trigger twice returns the first run. Given the
+    engine's Services (the IVR, the console), the ladder and the client are looked up now,
+    so an unknown ladder is refused at once with a KeyError, and the rate limits apply: a
+    refused start is stored with its reason and raises EscalationRefused. Given only
+    sessions (code with no rules), the scheduler looks the ladder up when it picks the run
+    up, and no limit applies.
     """
     sessions = _sessions(services_or_sessions)
     plan: dict[str, Any] | None = None
     client_name: str | None = None
+    now = now or _now()
+    reason: str | None = None
     rules = getattr(getattr(services_or_sessions, "rules", None), "current", None)
     if rules is not None:
         found = rules.ladders.get(ladder)
@@ -152,6 +172,15 @@ async def start_escalation(
         timezone = client.card.timezone if client else "UTC"
         client_name = client.card.name if client else None
         plan = Plan.of(found, timezone).to_json()
+        settings = getattr(services_or_sessions, "settings", None)
+        if settings is not None:
+            limits = Limits(
+                settings.escalation_per_caller_hour,
+                settings.escalation_per_client_hour,
+                bool(client and client.escalate_withheld),
+            )
+            by_caller, by_client = await _recent(sessions, caller_number, client_id, now)
+            reason = refusal(limits, caller_number, by_caller, by_client)
     key = f"{linkedid}|{ladder}"
     row = EscalationRun(
         key=key,
@@ -163,17 +192,15 @@ async def start_escalation(
         message_path=message_path or None,
         caller_name=caller_name or None,
         callback=callback or None,
-        started_at=now or _now(),
-        status=RUNNING,
+        caller_number=caller_number,
+        started_at=now,
+        status=RUNNING if reason is None else REFUSED,
+        ended_at=None if reason is None else now,
+        reason=reason,
     )
     try:
         async with sessions.begin() as session:
             session.add(row)
-        log.info("escalation %d started: call %s, ladder %s", row.id, linkedid, ladder)
-        alarms = getattr(services_or_sessions, "alarms", None)
-        if alarms is not None:
-            alarms.wake("escalations")  # the engine's scheduler picks the new ladder up now
-        return row.id
     except IntegrityError:
         async with sessions() as session:
             existing = await session.scalar(
@@ -184,6 +211,43 @@ async def start_escalation(
             "escalation for call %s, ladder %s already started (%d)", linkedid, ladder, existing
         )
         return existing
+    if reason is not None:
+        log.warning("escalation for call %s, ladder %s refused: %s", linkedid, ladder, reason)
+        raise EscalationRefused(row.id, reason)
+    log.info("escalation %d started: call %s, ladder %s", row.id, linkedid, ladder)
+    alarms = getattr(services_or_sessions, "alarms", None)
+    if alarms is not None:
+        alarms.wake("escalations")  # the engine's scheduler picks the new ladder up now
+    return row.id
+
+
+async def _recent(
+    sessions: Sessions, caller_number: str | None, client_id: str | None, now: datetime
+) -> tuple[int, int]:
+    """Ladders started (not refused) in the last hour by this number and for this client."""
+    since = now - timedelta(seconds=WINDOW_SECONDS)
+    started = (EscalationRun.started_at >= since, EscalationRun.status != REFUSED)
+    async with sessions() as session:
+        by_caller = by_client = 0
+        if caller_number:
+            by_caller = (
+                await session.scalar(
+                    select(func.count())
+                    .select_from(EscalationRun)
+                    .where(*started, EscalationRun.caller_number == caller_number)
+                )
+                or 0
+            )
+        if client_id:
+            by_client = (
+                await session.scalar(
+                    select(func.count())
+                    .select_from(EscalationRun)
+                    .where(*started, EscalationRun.client_id == client_id)
+                )
+                or 0
+            )
+    return by_caller, by_client
 
 
 async def set_plan(sessions: Sessions, run_id: int, plan: Plan, client_name: str | None) -> None:
@@ -343,3 +407,28 @@ async def list_runs(sessions: Sessions, limit: int = 50) -> list[RunRecord]:
             select(EscalationRun).order_by(EscalationRun.started_at.desc()).limit(limit)
         )
         return [RunRecord.of(row) for row in rows]
+
+
+async def refused_since(sessions: Sessions, since: datetime) -> list[RunRecord]:
+    """Ladders refused since `since` (newest first): the supervisor's page lists them, with
+    the calls refused by the dial policy (refused_attempts_since)."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(EscalationRun)
+            .where(EscalationRun.status == REFUSED, EscalationRun.started_at >= since)
+            .order_by(EscalationRun.started_at.desc())
+            .limit(100)
+        )
+        return [RunRecord.of(row) for row in rows]
+
+
+async def refused_attempts_since(sessions: Sessions, since: datetime) -> list[AttemptRecord]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(EscalationAttempt, EscalationRun)
+            .join(EscalationRun, EscalationAttempt.run_id == EscalationRun.id)
+            .where(EscalationAttempt.outcome == REFUSED, EscalationAttempt.placed_at >= since)
+            .order_by(EscalationAttempt.placed_at.desc())
+            .limit(100)
+        )
+        return [AttemptRecord.of(attempt, run) for attempt, run in rows.all()]

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -508,6 +508,7 @@ class Portal(Feature):
                 message_path=call.message_path,
                 caller_name=outcome.caller_name,
                 callback=outcome.callback,
+                caller_number=call.caller_number,
             )
         except Exception as exc:  # the outcome is saved; the escalation is reported
             log.exception("escalation of call %s failed to start", call.linkedid)
@@ -515,17 +516,7 @@ class Portal(Feature):
         return f"urgent: escalation {ladder} started (run {run})"
 
     def _ladder_of(self, client_id: str | None) -> str | None:
-        client = self.rules.clients.get(client_id) if client_id else None
-        if client is None:
-            return None
-        chains = [rule.chain for rule in client.rules]
-        for menu in client.menus.values():
-            chains += [*menu.options.values(), menu.default]
-        for chain in chains:
-            for target in chain:
-                if target.step.kind == "escalate" and target.step.ladder:
-                    return target.step.ladder
-        return None
+        return next(iter(self.rules.ladders_of(client_id)), None)
 
     # -- the supervisor --------------------------------------------------------------------
 
@@ -539,6 +530,7 @@ class Portal(Feature):
         await self.sync_pauses()
         operators = [self.board.live(op).view() for op in self.rules.operators]
         queues = {group: figures.waiting.get(group, 0) for group in self.rules.groups}
+        refused = await self._refused(now - timedelta(days=1))
         return self._render(
             "supervisor.html",
             login=login,
@@ -547,7 +539,26 @@ class Portal(Feature):
             queues=queues,
             within=store.ANSWERED_WITHIN,
             now=now,
+            refused=refused,
         )
+
+    async def _refused(self, since: datetime) -> list[dict[str, Any]]:
+        """What the perimeter refused lately: ladders (rate limits, withheld callers) and
+        contacts' numbers the dial policy would not dial, newest first."""
+        from ivr.escalation import store as escalation
+
+        sessions = self.services.sessions
+        rows = [
+            {"at": r.started_at, "client": r.client_name or r.client_id or "-",
+             "what": f"ladder {r.ladder} for {r.caller_number or 'a withheld caller'}",
+             "reason": r.reason or ""}
+            for r in await escalation.refused_since(sessions, since)
+        ] + [
+            {"at": a.placed_at, "client": a.linkedid,
+             "what": f"call to {a.contact_name} ({a.number})", "reason": a.detail or ""}
+            for a in await escalation.refused_attempts_since(sessions, since)
+        ]  # fmt: skip
+        return sorted(rows, key=lambda row: row["at"], reverse=True)
 
 
 def _sse(message: dict[str, Any]) -> bytes:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ivr.routing import perimeter
 from ivr.routing import spec as s
 from ivr.routing.clock import (
     ALWAYS,
@@ -42,6 +43,7 @@ from ivr.routing.model import (
     Menu,
     Operator,
     Prompt,
+    Retention,
     Rule,
     Rules,
     Target,
@@ -213,6 +215,8 @@ class Compiler:
     _zones: dict[str, ZoneInfo] = field(default_factory=dict)
     _steps: dict[tuple[str, int | None], Step] = field(default_factory=dict)
     _chosen: dict[tuple[str | None, ...], tuple[str, ...]] = field(default_factory=dict)
+    _center: Retention = field(default_factory=Retention)
+    _specs: dict[str, s.ClientSpec] = field(default_factory=dict)
 
     def error(self, where: Where, message: str) -> None:
         self.problems.append(Problem.at(where, message))
@@ -226,6 +230,8 @@ class Compiler:
         self, shared: s.SharedSpec, clients: list[tuple[s.ClientSpec, str]], digest: str
     ) -> Rules:
         self._shared(shared)
+        perimeter.check_shared(shared, self.error)
+        center = self._center = perimeter.retention(shared.retention, Retention(), self.error)
         built: dict[str, Client] = {}
         numbers: dict[str, str] = {}
         claimed: dict[str, Where] = {}
@@ -239,6 +245,7 @@ class Compiler:
                 )
                 continue
             built[client.id] = client
+            self._specs[client.id] = spec
             for i, number in enumerate(client.numbers):
                 where = spec.where(f"numbers[{i}]")
                 if number in claimed:
@@ -255,6 +262,8 @@ class Compiler:
             )
         else:
             unknown_chain = (self._group_step(fallback, None), Step(kind="message"))
+        policy = perimeter.policy(shared.dial_policy)
+        perimeter.dial_warnings(policy, self.ladders, shared.ladders, built, self._specs, self.warn)
         return Rules(
             operators=self.operators,
             groups=self.groups,
@@ -269,6 +278,8 @@ class Compiler:
             calendars=tuple(self.calendars),
             source=self.source,
             unknown_chain=unknown_chain,
+            dial_policy=policy,
+            retention=center,
         )
 
     def _compiled(self, shared: s.SharedSpec, spec: s.ClientSpec, rel: str) -> Client | None:
@@ -316,7 +327,6 @@ class Compiler:
         for name, ladder in shared.ladders.items():
             contacts = []
             for contact in ladder.contacts:
-                self._digits(contact.where("number"), contact.number)
                 self._positive(contact, "wait", contact.wait)
                 on_call = self._window(contact, contact.days, contact.hours)
                 contacts.append(
@@ -458,8 +468,25 @@ class Compiler:
         menus = {name: self._menu(name, m, ctx) for name, m in spec.menus.items()}
         rules = tuple(self._rule(i, r, ctx) for i, r in enumerate(spec.rules))
         self._rule_warnings(rules, spec)
+        perimeter.check_client(spec, client_id, self.error)
+        own = None
+        if spec.retention is not None:  # what it does not say is the center's
+            own = perimeter.retention(spec.retention, self._center, self.error)
         return Client(
-            client_id, card, rel, zone, tuple(numbers), rules, schedule, book, menus, prompts
+            client_id,
+            card,
+            rel,
+            zone,
+            tuple(numbers),
+            rules,
+            schedule,
+            book,
+            menus,
+            prompts,
+            spec.dial_allow,
+            spec.dial_deny,
+            spec.escalate_withheld,
+            own,
         )
 
     def _zone(self, spec: s.ClientSpec) -> ZoneInfo | None:
@@ -724,7 +751,6 @@ class Compiler:
             step = Step(kind="announce", prompt=d.announce, timeout=timeout)
         elif kind == "forward":
             assert d.forward is not None
-            self._digits(d.where("forward"), d.forward)
             step = Step(kind="forward", number=d.forward, timeout=timeout)
         elif kind == "menu":
             assert d.menu is not None

@@ -121,6 +121,15 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """Days personal data is kept before the daily purge removes it."""
+
+    recordings: int = 90  # recorded messages (sound files)
+    messages: int = 365  # what operators wrote down (outcomes)
+    numbers: int = 365  # callers' numbers and names on the records
+
+
+@dataclass(frozen=True)
 class Client:
     id: str
     card: ClientCard
@@ -135,6 +144,8 @@ class Client:
     # The client's own exceptions to the center's outbound dial policy (E.164 prefixes).
     dial_allow: tuple[str, ...] = ()
     dial_deny: tuple[str, ...] = ()
+    escalate_withheld: bool = False  # a withheld caller may start a ladder
+    retention: Retention | None = None  # None: the center's
 
     @property
     def name(self) -> str:
@@ -159,6 +170,11 @@ class Rules:
     source: str = ""  # the path it was loaded from
     unknown_chain: tuple[Step, ...] = ()  # what a number nobody claims gets
     dial_policy: DialPolicy = field(default_factory=DialPolicy)  # every number dialled out
+    retention: Retention = field(default_factory=Retention)  # the center's default
+
+    def retention_for(self, client_id: str | None) -> Retention:
+        client = self.clients.get(client_id) if client_id else None
+        return client.retention if client and client.retention else self.retention
 
     def dial_policy_for(self, client_id: str | None) -> DialPolicy:
         """The center's policy with the client's own allow/deny prefixes on top."""
@@ -166,6 +182,17 @@ class Rules:
         if client is None:
             return self.dial_policy
         return self.dial_policy.merged(client.dial_allow, client.dial_deny)
+
+    def ladders_of(self, client_id: str | None) -> tuple[str, ...]:
+        """The escalation ladders the client's rules and menus may start, in rules order."""
+        client = self.clients.get(client_id) if client_id else None
+        if client is None:
+            return ()
+        chains = [rule.chain for rule in client.rules]
+        for menu in client.menus.values():
+            chains += [*menu.options.values(), menu.default]
+        found = [t.step.ladder for chain in chains for t in chain if t.step.kind == "escalate"]
+        return tuple(dict.fromkeys(ladder for ladder in found if ladder))
 
     def prompt(self, client_id: str | None, name: str) -> Prompt | None:
         """A prompt by name: the client's own first, then the shared ones."""

@@ -208,6 +208,29 @@ def _describe(hint: Any) -> str:
     return str(hint)
 
 
+# Every string of a rules file, whatever its field: no control characters but tab and
+# line break (a NUL or an escape sequence is never meant, and may end up in a config file).
+_BASELINE = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f]*")
+
+
+@cache
+def _rule(meta_items: tuple[tuple[str, Any], ...]) -> tuple[re.Pattern[str], str, str] | None:
+    """The pattern a field's strings must match, its hint and its noun; None: baseline."""
+    meta = dict(meta_items)
+    if "pattern" not in meta or meta.get("compiled"):
+        return None
+    hint = meta.get("hint") or f"must match {meta['pattern']}"
+    return re.compile(meta["pattern"]), hint, meta.get("what", "")
+
+
+def _checks(meta: Mapping[str, Any] | None) -> tuple[re.Pattern[str], str, str] | None:
+    if not meta:
+        return None
+    return _rule(
+        tuple((k, v) for k, v in meta.items() if k in ("pattern", "hint", "what", "compiled"))
+    )
+
+
 class Decoder:
     """Decodes one file's node tree; collects problems instead of stopping at the first."""
 
@@ -222,25 +245,43 @@ class Decoder:
         self.problems.append(Problem.at(self.where(node), message))
         return _BAD
 
-    def decode(self, node: yaml.Node, hint: Any, what: str) -> Any:
+    def decode(
+        self, node: yaml.Node, hint: Any, what: str, checks: tuple[Any, ...] | None = None
+    ) -> Any:
+        """`checks`: the pattern (and its hint) a string value, or each string in a list or
+        mapping of strings, must match; see spec.py."""
         shape = _shape(hint)
         kind = shape[0]
         if kind == "union":
-            return self._union(node, shape, hint, what)
+            return self._union(node, shape, hint, what, checks)
         if kind == "spec":
             return self.decode_spec(node, shape[1], what)
         if kind == "list":
-            return self._list(node, shape[1], what, shape[2])
+            return self._list(node, shape[1], what, shape[2], checks)
         if kind == "dict":
-            return self._mapping(node, shape[1], what)
+            return self._mapping(node, shape[1], what, checks)
         if type(node) is not yaml.ScalarNode or node.tag == NULL_TAG:
             return self.error(node, f"{what}: expected {_describe(hint)}, got {_kind(node)}")
-        return self._scalar(node, shape, hint, what)
+        return self._scalar(node, shape, hint, what, checks)
 
-    def _scalar(self, node: yaml.ScalarNode, shape: tuple[Any, ...], hint: Any, what: str) -> Any:
+    def _scalar(
+        self,
+        node: yaml.ScalarNode,
+        shape: tuple[Any, ...],
+        hint: Any,
+        what: str,
+        checks: tuple[Any, ...] | None = None,
+    ) -> Any:
         text = node.value
         base = shape[1]
         if base is str:
+            if checks is not None:
+                pattern, message, noun = checks
+                if not pattern.match(text):
+                    label = noun or what.rsplit(".", 1)[-1].split("[", 1)[0]
+                    return self.error(node, f"{label} {text!r}: {message}")
+            elif not _BASELINE.fullmatch(text):
+                return self.error(node, f"{what}: {text!r}: no control characters")
             return text
         if base is bool:
             if node.tag == BOOL_TAG:
@@ -261,7 +302,14 @@ class Decoder:
             return text
         return self.error(node, f"{what}: expected {_describe(hint)}, got {_kind(node)}")
 
-    def _union(self, node: yaml.Node, shape: tuple[Any, ...], hint: Any, what: str) -> Any:
+    def _union(
+        self,
+        node: yaml.Node,
+        shape: tuple[Any, ...],
+        hint: Any,
+        what: str,
+        checks: tuple[Any, ...] | None = None,
+    ) -> Any:
         _, for_mapping, for_list, for_scalar, nullable = shape
         if type(node) is yaml.MappingNode:
             option = for_mapping
@@ -275,20 +323,29 @@ class Decoder:
             option = for_scalar
         if option is None:
             return self.error(node, f"{what}: expected {_describe(hint)}, got {_kind(node)}")
-        return self.decode(node, option, what)
+        return self.decode(node, option, what, checks)
 
-    def _list(self, node: yaml.Node, item: Any, what: str, one_or_many: bool) -> Any:
+    def _list(
+        self,
+        node: yaml.Node,
+        item: Any,
+        what: str,
+        one_or_many: bool,
+        checks: tuple[Any, ...] | None = None,
+    ) -> Any:
         if not isinstance(node, yaml.SequenceNode):
             if one_or_many and not (isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG):
-                value = self.decode(node, item, what)
+                value = self.decode(node, item, what, checks)
                 return _BAD if value is _BAD else (value,)
             return self.error(node, f"{what}: expected a list, got {_kind(node)}")
-        values = [self.decode(n, item, f"{what}[{i}]") for i, n in enumerate(node.value)]
+        values = [self.decode(n, item, f"{what}[{i}]", checks) for i, n in enumerate(node.value)]
         if any(v is _BAD for v in values):
             return _BAD
         return tuple(values)
 
-    def _mapping(self, node: yaml.Node, item: Any, what: str) -> Any:
+    def _mapping(
+        self, node: yaml.Node, item: Any, what: str, checks: tuple[Any, ...] | None = None
+    ) -> Any:
         if not isinstance(node, yaml.MappingNode):
             return self.error(node, f"{what}: expected a mapping, got {_kind(node)}")
         out: dict[str, Any] = {}
@@ -302,7 +359,7 @@ class Decoder:
                 self.error(key_node, f"{what}: duplicate key {key!r}")
                 bad = True
                 continue
-            value = self.decode(value_node, item, f"{what}.{key}")
+            value = self.decode(value_node, item, f"{what}.{key}", checks)
             if value is _BAD:
                 bad = True
             out[key] = value
@@ -340,7 +397,9 @@ class Decoder:
             marks[key] = _pack(value_node)
             marks["{" + key + "}"] = _pack(key_node)
             self._item_marks(value_node, key, marks)
-            value = self.decode(value_node, info.hint, f"{what}.{key}" if what else key)
+            value = self.decode(
+                value_node, info.hint, f"{what}.{key}" if what else key, _checks(info.meta)
+            )
             if value is _BAD:
                 bad = True
             elif "keys" in info.meta and isinstance(value_node, yaml.MappingNode):

@@ -17,17 +17,62 @@ TIME = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"
 DIGITS = r"^[0-9]+$"
 CALLER = r"^[0-9]+\*?$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # ids: they become queue, endpoint and file names
+# Text on one line: no control characters (a line break would start a new config line, an
+# AGI command or a mail header), no blanks around it.
+LINE = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+# A person's name as a caller ID shows it ("Anna" <op1> in pjsip.conf): one line, and none
+# of the characters that end or reshape that form.
+PERSON = r'^[^\s"<>\\\x00-\x1f\x7f]([^"<>\\\x00-\x1f\x7f]*[^\s"<>\\\x00-\x1f\x7f])?$'
+# Text that may run over lines (spoken prompts, notes for operators): no other controls.
+TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+PHONE = r"^\+?[0-9]{3,15}$"  # an outside number: national, or E.164 with its +
+PREFIX = r"^\+[0-9]{1,15}$"  # the start of E.164 numbers: +39, +3989, +41...
+EMAIL = r"^[^@\s<>\"(),;:\\\x00-\x1f\x7f]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$"
+# A sound file Asterisk plays: a name or a path, no ".." and nothing but plain characters.
+FILE = r"^(?!.*\.\.)[A-Za-z0-9_/][A-Za-z0-9_./-]*$"
+LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+ZONE = r"^[A-Za-z][A-Za-z0-9_+/-]*$"
 Strategy = Literal["ringall", "linear", "rrmemory", "leastrecent", "fewestcalls", "random"]
+DialClass = Literal[
+    "landline",
+    "mobile",
+    "toll-free",
+    "shared-cost",
+    "premium",
+    "special",
+    "nomadic",
+    "international",
+    "unknown",
+]
+# The loader checks these values itself, with messages more precise than a pattern's; the
+# pattern is for editors (the JSON schema).
+CHECKED = {"compiled": True}
 
 
 @dataclass(frozen=True, kw_only=True)
 class OperatorSpec(Spec):
-    name: str = field(default="", metadata=doc("Name shown to colleagues and in records."))
-    endpoint: str | None = field(
-        default=None, metadata=doc("PJSIP endpoint to ring; the operator's id when absent.")
+    name: str = field(
+        default="",
+        metadata=doc(
+            "Name shown to colleagues and in records.",
+            pattern=PERSON,
+            hint="one line, no quotes, angle brackets or backslashes",
+        ),
     )
-    languages: tuple[str, ...] = field(default=(), metadata=doc("Languages spoken: it, en..."))
-    skills: tuple[str, ...] = field(default=(), metadata=doc("Free skill tags: plumbing..."))
+    endpoint: str | None = field(
+        default=None,
+        metadata=doc(
+            "PJSIP endpoint to ring; the operator's id when absent.",
+            pattern=NAME,
+            hint="one word: letters, digits, _ . - (not first)",
+        ),
+    )
+    languages: tuple[str, ...] = field(
+        default=(), metadata=doc("Languages spoken: it, en...", pattern=LANGUAGE)
+    )
+    skills: tuple[str, ...] = field(
+        default=(), metadata=doc("Free skill tags: plumbing...", pattern=NAME)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,19 +84,21 @@ class GroupSpec(Spec):
         default=None,
         metadata=doc(
             "Members with this skill are offered the group's calls first; the others (queue"
-            " penalty 1) only when no member with the skill is free."
+            " penalty 1) only when no member with the skill is free.",
+            pattern=NAME,
         ),
     )
 
 
 @dataclass(frozen=True, kw_only=True)
 class HolidaySpec(Spec):
-    name: str = field(metadata=doc("Said in the decision: 'holiday: <name>'."))
+    name: str = field(metadata=doc("Said in the decision: 'holiday: <name>'.", pattern=LINE))
     date: str | None = field(
         default=None,
         metadata=doc(
             "MM-DD every year, or YYYY-MM-DD once.",
             pattern=r"^([0-9]{4}-)?[0-9]{2}-[0-9]{2}$",
+            **CHECKED,
         ),
     )
     through: str | None = field(
@@ -62,11 +109,14 @@ class HolidaySpec(Spec):
         default=None, metadata=doc("Days after Easter Sunday: 0 Easter, 1 Easter Monday.")
     )
     until: str | None = field(
-        default=None, metadata=doc("Partial day: usual hours, but closed from HH:MM.", pattern=TIME)
+        default=None,
+        metadata=doc("Partial day: usual hours, but closed from HH:MM.", pattern=TIME, **CHECKED),
     )
     hours: tuple[str, ...] | None = field(
         default=None,
-        metadata=doc("Partial day: these hours replace the usual ones.", pattern=TIME_RANGE),
+        metadata=doc(
+            "Partial day: these hours replace the usual ones.", pattern=TIME_RANGE, **CHECKED
+        ),
     )
 
 
@@ -80,22 +130,45 @@ class CalendarSpec(Spec):
 
 @dataclass(frozen=True, kw_only=True)
 class PromptSpec(Spec):
-    file: str | None = field(default=None, metadata=doc("Sound file, without extension."))
-    text: str | None = field(default=None, metadata=doc("Text spoken in the client's language."))
+    file: str | None = field(
+        default=None,
+        metadata=doc(
+            "Sound file, without extension.",
+            pattern=FILE,
+            hint="a sound's name or path: letters, digits, _ . / - and no '..'",
+        ),
+    )
+    text: str | None = field(
+        default=None,
+        metadata=doc("Text spoken in the client's language.", pattern=TEXT),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class ContactSpec(Spec):
-    name: str = field(metadata=doc("Who is called."))
-    number: str = field(metadata=doc("Outside number, digits only.", pattern=DIGITS))
+    name: str = field(metadata=doc("Who is called.", pattern=LINE))
+    number: str = field(
+        metadata=doc(
+            "Outside number: national (0612345678) or E.164 with its + (+41441234567).",
+            pattern=PHONE,
+            hint="digits, with an optional leading +",
+        )
+    )
     wait: int = field(default=300, metadata=doc("Seconds to wait for an answer before the next."))
-    email: str | None = field(default=None, metadata=doc("Told by email when a ladder starts."))
+    email: str | None = field(
+        default=None,
+        metadata=doc(
+            "Told by email when a ladder starts.", pattern=EMAIL, hint="an address: name@host"
+        ),
+    )
     days: str | None = field(
         default=None, metadata=doc("On call only on these days: mon-fri, sat,sun...")
     )
     hours: tuple[str, ...] | None = field(
         default=None,
-        metadata=doc("On call only at these local times (HH:MM-HH:MM).", pattern=TIME_RANGE),
+        metadata=doc(
+            "On call only at these local times (HH:MM-HH:MM).", pattern=TIME_RANGE, **CHECKED
+        ),
     )
 
 
@@ -114,11 +187,15 @@ class DestinationSpec(Spec):
     group: str | None = field(default=None, metadata=doc("Ring this operator group."))
     operator: str | None = field(default=None, metadata=doc("Ring this one operator."))
     skill: str | None = field(
-        default=None, metadata=doc("Only operators with this skill (of the group, or all).")
+        default=None,
+        metadata=doc("Only operators with this skill (of the group, or all).", pattern=NAME),
     )
     language: str | None = field(
         default=None,
-        metadata=doc("Only operators speaking this language; 'client': the client's language."),
+        metadata=doc(
+            "Only operators speaking this language; 'client': the client's language.",
+            pattern=LANGUAGE,
+        ),
     )
     message: bool = field(default=False, metadata=doc("Take a message."))
     max_seconds: int | None = field(default=None, metadata=doc("Longest message, in seconds."))
@@ -127,14 +204,21 @@ class DestinationSpec(Spec):
     )
     announce: str | None = field(default=None, metadata=doc("Play this prompt, then hang up."))
     forward: str | None = field(
-        default=None, metadata=doc("Ring this outside number.", pattern=DIGITS)
+        default=None,
+        metadata=doc(
+            "Ring this outside number (the dial policy decides whether it may be).",
+            pattern=PHONE,
+            hint="digits, with an optional leading +",
+        ),
     )
     menu: str | None = field(default=None, metadata=doc("Go into this menu of the client."))
     hangup: bool = field(default=False, metadata=doc("Hang up."))
     timeout: int | None = field(default=None, metadata=doc("Seconds before the next step."))
     hours: tuple[str, ...] | None = field(
         default=None,
-        metadata=doc("Use this step only at these local times (HH:MM-HH:MM).", pattern=TIME_RANGE),
+        metadata=doc(
+            "Use this step only at these local times (HH:MM-HH:MM).", pattern=TIME_RANGE, **CHECKED
+        ),
     )
     days: str | None = field(
         default=None, metadata=doc("Use this step only on these days: mon-fri, sat,sun...")
@@ -171,14 +255,16 @@ class WhenSpec(Spec):
     days: str | None = field(default=None, metadata=doc("Days: mon-fri, sat,sun, daily..."))
     hours: tuple[str, ...] | None = field(
         default=None,
-        metadata=doc("Local times HH:MM-HH:MM; may span midnight.", pattern=TIME_RANGE),
+        metadata=doc("Local times HH:MM-HH:MM; may span midnight.", pattern=TIME_RANGE, **CHECKED),
     )
     caller_in: tuple[str, ...] = field(
         default=(), metadata=doc("The caller is in one of these caller lists of the client.")
     )
     caller: tuple[str, ...] = field(
         default=(),
-        metadata=doc("Caller numbers; a trailing * makes a prefix: 0039*.", pattern=CALLER),
+        metadata=doc(
+            "Caller numbers; a trailing * makes a prefix: 0039*.", pattern=CALLER, **CHECKED
+        ),
     )
     withheld: bool | None = field(default=None, metadata=doc("The caller withheld the number."))
     repeat_within: int | None = field(
@@ -188,7 +274,9 @@ class WhenSpec(Spec):
 
 @dataclass(frozen=True, kw_only=True)
 class RuleSpec(Spec):
-    name: str = field(default="", metadata=doc("A label for people reading decisions."))
+    name: str = field(
+        default="", metadata=doc("A label for people reading decisions.", pattern=TEXT)
+    )
     when: WhenSpec = field(default_factory=WhenSpec, metadata=doc("Conditions."))
     to: Destinations = field(metadata=doc("The chain: steps tried in order."))
     priority: str | None = field(default=None, metadata=doc("A priority level name."))
@@ -200,20 +288,40 @@ class ClientSpec(Spec):
         default=None,
         metadata=doc("Client id; the file name without .yaml when absent.", pattern=NAME),
     )
-    name: str = field(metadata=doc("Company name, as the operator says it."))
-    numbers: tuple[str, ...] = field(
-        metadata=doc("Numbers diverted to us, digits only.", pattern=DIGITS)
+    name: str = field(
+        metadata=doc(
+            "Company name, as the operator says it.",
+            pattern=PERSON,
+            hint="one line, no quotes, angle brackets or backslashes",
+        )
     )
-    timezone: str = field(default="UTC", metadata=doc("IANA time zone: Europe/Rome."))
-    language: str = field(default="en", metadata=doc("Language of prompts and operators."))
-    greeting: str = field(default="", metadata=doc("What the operator says on answering."))
-    instructions: str = field(default="", metadata=doc("Notes shown to the operator."))
+    numbers: tuple[str, ...] = field(
+        metadata=doc(
+            "Numbers diverted to us, digits only.",
+            pattern=DIGITS,
+            hint="digits only (no +, spaces or dashes)",
+            what="number",
+        )
+    )
+    timezone: str = field(
+        default="UTC", metadata=doc("IANA time zone: Europe/Rome.", pattern=ZONE, **CHECKED)
+    )
+    language: str = field(
+        default="en", metadata=doc("Language of prompts and operators.", pattern=LANGUAGE)
+    )
+    greeting: str = field(
+        default="", metadata=doc("What the operator says on answering.", pattern=TEXT)
+    )
+    instructions: str = field(
+        default="", metadata=doc("Notes shown to the operator.", pattern=TEXT)
+    )
     hours: dict[str, tuple[str, ...]] | None = field(
         default=None,
         metadata=doc(
             "Weekly hours: day(s) -> HH:MM-HH:MM ranges (mon-fri, sat, daily...); "
             "absent: always open.",
             pattern=TIME_RANGE,
+            **CHECKED,
         ),
     )
     calendars: tuple[str, ...] = field(default=(), metadata=doc("Shared holiday calendars."))
@@ -226,6 +334,7 @@ class ClientSpec(Spec):
             "Named caller lists (vip, blocked...): numbers; trailing * for a prefix.",
             pattern=CALLER,
             keys=NAME,
+            **CHECKED,
         ),
     )
     prompts: dict[str, PromptSpec] = field(
@@ -234,6 +343,69 @@ class ClientSpec(Spec):
     menus: dict[str, MenuSpec] = field(default_factory=dict, metadata=doc("IVR menus.", keys=NAME))
     rules: tuple[RuleSpec, ...] = field(
         default=(), metadata=doc("Tried in order; the first that matches decides.")
+    )
+    dial_allow: tuple[str, ...] = field(
+        default=(),
+        metadata=doc(
+            "E.164 prefixes this client's calls may dial although the center's policy refuses"
+            " them (+41: Switzerland).",
+            pattern=PREFIX,
+            hint="a + and digits: +41, +39800",
+        ),
+    )
+    dial_deny: tuple[str, ...] = field(
+        default=(),
+        metadata=doc(
+            "E.164 prefixes this client's calls never dial.",
+            pattern=PREFIX,
+            hint="a + and digits: +39333",
+        ),
+    )
+    escalate_withheld: bool = field(
+        default=False,
+        metadata=doc("A caller who withholds the number may start an escalation ladder."),
+    )
+    retention: RetentionSpec | None = field(
+        default=None, metadata=doc("This client's own retention; the center's when absent.")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DialPolicySpec(Spec):
+    """Which numbers the engine may dial: ladder contacts, callbacks, forward steps."""
+
+    allow: tuple[DialClass, ...] = field(
+        default=("landline", "mobile"),
+        metadata=doc("Kinds of number that may be dialled (the Italian numbering plan)."),
+    )
+    allow_prefixes: tuple[str, ...] = field(
+        default=(),
+        metadata=doc(
+            "E.164 prefixes allowed whatever their kind; the longest match wins.",
+            pattern=PREFIX,
+            hint="a + and digits: +41, +39800",
+        ),
+    )
+    deny_prefixes: tuple[str, ...] = field(
+        default=(),
+        metadata=doc(
+            "E.164 prefixes refused whatever their kind (a deny wins a tie).",
+            pattern=PREFIX,
+            hint="a + and digits: +39899",
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionSpec(Spec):
+    """Days personal data is kept; the daily purge removes what is older."""
+
+    recordings: int | None = field(default=None, metadata=doc("Recorded messages, in days."))
+    messages: int | None = field(
+        default=None, metadata=doc("Messages taken by operators (the outcomes), in days.")
+    )
+    numbers: int | None = field(
+        default=None, metadata=doc("Callers' numbers and names on the call records, in days.")
     )
 
 
@@ -261,4 +433,18 @@ class SharedSpec(Spec):
     )
     clients: tuple[ClientSpec, ...] = field(
         default=(), metadata=doc("Clients, when everything is in one file.")
+    )
+    dial_policy: DialPolicySpec | None = field(
+        default=None,
+        metadata=doc(
+            "What the engine may dial; absent: Italian landlines and mobiles only (no"
+            " international, premium, shared-cost or short numbers)."
+        ),
+    )
+    retention: RetentionSpec | None = field(
+        default=None,
+        metadata=doc(
+            "Days personal data is kept, for every client that says nothing of its own"
+            " (absent: recordings 90, messages 365, numbers 365)."
+        ),
     )

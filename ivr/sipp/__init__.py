@@ -83,6 +83,11 @@ async def _run(args: list[str], timeout: float, cwd: Path | None = None) -> Sipp
     return parse_result(proc.returncode, out.decode(errors="replace"))
 
 
+async def run_scenario(args: list[str], timeout: float, cwd: Path | None = None) -> SippResult:
+    """sipp with these arguments (a scenario of one's own), its statistics read back."""
+    return await _run(args, timeout, cwd)
+
+
 async def place_calls(
     server: tuple[str, int],
     number: str,

@@ -24,11 +24,6 @@ CALLS = 4
 DECIDED_WITHIN = 1.0  # seconds from the call's arrival (its AGI request) to joining the desk
 
 
-@pytest.fixture(autouse=True)
-def _asterisk(asterisk_available: None) -> None:
-    """Provisioned first, never skipped."""
-
-
 async def calls_routed_while_the_database_is_away(
     stack: Stack, prefix: str
 ) -> dict[str, str | None]:

@@ -15,11 +15,13 @@ import pytest_asyncio
 from ivr.alarm import Alarms
 from ivr.ami.message import Message
 from ivr.config import Settings
+from ivr.dialpolicy import DialPolicy
 from ivr.escalation import store
 from ivr.escalation.service import Escalations
 from ivr.escalation.speech import dialable
+from ivr.outbound import OutboundCalls
 from ivr.records.db import make_engine, session_factory, upgrade
-from ivr.routing.model import Contact, Ladder
+from ivr.routing.model import Contact, Ladder, Rules
 
 T0 = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
 LADDER = Ladder("night", (Contact("Mario", "3331", 10), Contact("Luca", "3332", 10)))
@@ -70,16 +72,22 @@ async def sessions(tmp_path: Path) -> AsyncIterator[store.Sessions]:
         await engine.dispose()
 
 
-def services(sessions: store.Sessions, clock: Clock, ami: FakeAmi) -> Any:
-    rules = SimpleNamespace(ladders={"night": LADDER}, clients={})
+def services(
+    sessions: store.Sessions, clock: Clock, ami: FakeAmi, policy: DialPolicy | None = None
+) -> Any:
+    # The test contacts' short numbers are allowed by prefix (+39): the policy is not the point.
+    policy = policy or DialPolicy(allow_prefixes=("+39",))
+    rules = Rules({}, {}, "x", {}, {}, "", ladders={"night": LADDER}, dial_policy=policy)
+    settings = Settings(outbound_dial="PJSIP/{number}@carrier", outbound_max_calls=0)
     return SimpleNamespace(
-        settings=Settings(outbound_dial="PJSIP/{number}@carrier"),
+        settings=settings,
         sessions=sessions,
         clock=clock,
         ami=ami,
         rules=SimpleNamespace(current=rules),
         prompts=FakePrompts(),
         alarms=Alarms(),
+        outbound=OutboundCalls(settings),
     )
 
 
@@ -94,6 +102,45 @@ async def _start(sessions: store.Sessions) -> None:
         callback="0612345678",
         now=T0,
     )
+
+
+async def test_a_contact_the_dial_policy_refuses_is_never_called_and_the_ladder_goes_on(
+    sessions: store.Sessions,
+) -> None:
+    clock, ami = Clock(), FakeAmi()
+    policy = DialPolicy(allow_prefixes=("+39",), deny_prefixes=("+393331",))
+    escalations = Escalations(services(sessions, clock, ami, policy))
+    await _start(sessions)
+
+    await escalations.tick()  # Mario is refused at once, Luca is called
+    await escalations.tick()
+
+    attempts = await store.attempts_for_call(sessions, "1.1")
+    assert [(a.contact_name, a.outcome, a.detail) for a in attempts] == [
+        ("Mario", "refused", "not dialled: refused by prefix +393331"),
+        ("Luca", None, None),
+    ]
+    assert [a["Channel"] for a in ami.sent] == ["PJSIP/+393332@carrier"]
+
+
+async def test_no_call_is_placed_while_the_cap_on_calls_out_is_reached(
+    sessions: store.Sessions,
+) -> None:
+    clock, ami = Clock(), FakeAmi()
+    escalation_services = services(sessions, clock, ami)
+    escalation_services.settings = Settings(
+        outbound_dial="PJSIP/{number}@carrier", outbound_max_calls=1
+    )
+    escalation_services.outbound = OutboundCalls(escalation_services.settings)
+    escalation_services.outbound.channels.add("PJSIP/carrier-0001")  # a forward step is up
+    escalations = Escalations(escalation_services)
+    await _start(sessions)
+
+    await escalations.tick()
+    assert ami.sent == [] and await store.attempts_for_call(sessions, "1.1") == []
+    escalation_services.outbound.channels.clear()
+    await escalations.tick()
+    assert len(ami.sent) == 1
 
 
 def response(action_id: str, reason: str) -> Message:
@@ -112,7 +159,7 @@ async def test_a_due_step_is_written_then_originated_through_the_outbound_patter
     [attempt] = await store.attempts_for_call(sessions, "1.1")
     [originate] = ami.sent
     assert originate["Action"] == "Originate"
-    assert originate["Channel"] == "PJSIP/3331@carrier"
+    assert originate["Channel"] == "PJSIP/+393331@carrier"  # E.164, the + kept
     assert originate["Context"] == "ivr-out-escalation"
     assert originate["Account"] == f"esc-{attempt.id}"
     assert originate["Variable"] == f"IVR_ESCALATION_ATTEMPT={attempt.id}"
@@ -178,7 +225,7 @@ async def test_a_new_engine_resumes_where_the_killed_one_was(sessions: store.Ses
 
     attempts = await store.attempts_for_call(sessions, "1.1")
     assert [(a.contact_name, a.outcome) for a in attempts] == [("Mario", "unknown"), ("Luca", None)]
-    assert [f["Channel"] for f in ami_after.sent] == ["PJSIP/3332@carrier"]
+    assert [f["Channel"] for f in ami_after.sent] == ["PJSIP/+393332@carrier"]
 
 
 async def test_a_busy_cause_that_comes_after_the_failure_still_says_busy(
@@ -252,6 +299,7 @@ async def test_with_no_ladder_running_the_scheduler_sleeps_until_woken(
         message_path=None,
         caller_name="Maria",
         callback="0612345678",
+        caller_number="0612345678",
         now=T0,
     )
     assert escalations.alarm.wakes == 1  # storing a ladder wakes the scheduler

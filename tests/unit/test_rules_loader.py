@@ -23,7 +23,7 @@ prompts:
   menu: {text: "Premere 1"}
 ladders:
   night:
-    contacts: [{name: Mario, number: "333"}]
+    contacts: [{name: Mario, number: "3331234567"}]
 """
 
 CLIENT = """\

@@ -19,6 +19,7 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 from wire.agi_peer import AgiPeer, default_env
 
+from ivr.agi.server import AGI_TOKEN
 from ivr.records import repo
 from ivr.sipp import SCENARIOS
 from ivr.stack import Stack, stack_settings
@@ -141,7 +142,10 @@ async def test_metrics_during_a_real_call(stack: Stack) -> None:
 
 
 async def test_a_fastagi_claim_for_a_call_asterisk_never_had_is_closed(stack: Stack) -> None:
-    env = default_env(stack.settings.ports.agi, "inbound", "1700000000.999")
+    # With the instance's token: a request our own Asterisk could have made, for a call it
+    # never had (a channel gone before the engine looked, a confused peer).
+    script = f"inbound?{AGI_TOKEN}={stack.settings.agi_token}"
+    env = default_env(stack.settings.ports.agi, script, "1700000000.999")
     env.update(agi_extension=ACME, agi_callerid="0612600001", agi_calleridname="Nobody")
     peer = await AgiPeer.connect(stack.settings.ports.agi, env)
     await peer.rest_answering()

@@ -334,7 +334,7 @@ async def test_pressing_3_acknowledges_and_connects_the_contact_to_the_caller(ri
         await rig.wake()
         run, attempts = await rig.wait_run("esc-6")
         dialled = await events.wait(
-            lambda e: e.event == "DialBegin" and e.get("DialString") == "7100777@trunk"
+            lambda e: e.event == "DialBegin" and e.get("DialString") == "+397100777@trunk"
         )
         answered = await events.wait(
             lambda e: (

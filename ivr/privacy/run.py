@@ -1,0 +1,179 @@
+"""Running the purge and the erasure over every handler (ivr.privacy), and removing the
+files they name; the `ivr purge` and `ivr erase` commands; the engine's daily purge."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ivr.feature import Feature
+from ivr.privacy import Cutoffs, Removed, Scope, handlers, variants
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from ivr.config import Settings
+    from ivr.routing.model import Retention, Rules
+    from ivr.services import Services
+
+log = logging.getLogger(__name__)
+# The only folders (of the run folder) a purge or an erasure deletes files from: a path read
+# from the database never sends it anywhere else.
+FILE_FOLDERS = ("messages", "prompts")
+
+
+async def purge(
+    sessions: async_sessionmaker[AsyncSession], rules: Rules, settings: Settings, now: datetime
+) -> Removed:
+    """Everything past its client's retention, in one transaction; then its files."""
+    groups: dict[Retention, set[str]] = {}
+    for client in rules.clients.values():
+        if client.retention is not None:
+            groups.setdefault(client.retention, set()).add(client.id)
+    own = frozenset(c for ids in groups.values() for c in ids)
+    steps = [(Scope(besides=own), rules.retention)]
+    steps += [(Scope(only=frozenset(ids)), retention) for retention, ids in groups.items()]
+    removed = Removed()
+    async with sessions.begin() as session:
+        for scope, retention in steps:
+            cutoffs = Cutoffs.of(retention, now)
+            for handler in handlers():
+                await handler.purge(session, scope, cutoffs, removed)
+    remove_files(settings, removed)
+    return removed
+
+
+async def erase(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, number: str
+) -> Removed:
+    """Every row and file of the calls of this number, or that name it, in one transaction."""
+    numbers = variants(number)
+    removed = Removed()
+    async with sessions.begin() as session:
+        linkedids: set[str] = set()
+        for handler in handlers():
+            linkedids |= await handler.linkedids(session, numbers)
+        for handler in handlers():
+            await handler.erase(session, frozenset(linkedids), numbers, removed)
+    remove_files(settings, removed)
+    return removed
+
+
+def remove_files(settings: Settings, removed: Removed) -> list[Path]:
+    """Delete the named files that exist under FILE_FOLDERS; count them as "files"."""
+    roots = [settings.host_path(settings.run_dir / folder).resolve() for folder in FILE_FOLDERS]
+    gone: list[Path] = []
+    for name in sorted(removed.files):
+        path = Path(name) if name.startswith("/") else settings.run_dir / name
+        host = settings.host_path(path).resolve()
+        if not any(host.is_relative_to(root) for root in roots):
+            log.warning("not deleting %s: outside the folders of recordings and prompts", host)
+            continue
+        if host.is_file():
+            host.unlink()
+            gone.append(host)
+    removed.add("files", len(gone))
+    removed.files = {str(path) for path in gone}
+    return gone
+
+
+def next_due(now: datetime, at: str) -> datetime:
+    """The next HH:MM (in now's time zone) strictly after now."""
+    hour, minute = (int(part) for part in at.split(":"))
+    due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return due if due > now else due + timedelta(days=1)
+
+
+class DailyPurge(Feature):
+    """Sleeps until the setting purge_at (the engine's local time), purges, and again."""
+
+    name = "purge"
+    sleep = staticmethod(asyncio.sleep)
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self._task: asyncio.Task[None] | None = None
+        self.last: dict[str, Any] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="daily-purge")
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.wait([self._task])
+
+    async def _loop(self) -> None:
+        services = self.services
+        while True:
+            now = services.clock().astimezone()
+            due = next_due(now, services.settings.purge_at)
+            await self.sleep((due - now).total_seconds())
+            try:
+                removed = await purge(
+                    services.sessions, services.rules.current, services.settings, services.clock()
+                )
+            except Exception:
+                log.exception("the daily purge failed; it runs again tomorrow")
+                continue
+            self.last = {"at": services.clock().isoformat(), "removed": removed.counts}
+            log.info("daily purge: %s", removed.counts or "nothing to remove")
+
+    def status(self) -> dict[str, Any]:
+        return {"at": self.services.settings.purge_at, "last": self.last}
+
+
+def _report(title: str, removed: Removed) -> str:
+    lines = [title]
+    lines += [f"  {kind}: {count}" for kind, count in sorted(removed.counts.items())]
+    lines += [f"  removed {path}" for path in sorted(removed.files)]
+    if len(lines) == 1:
+        lines.append("  nothing")
+    return "\n".join(lines) + "\n"
+
+
+async def _with_sessions(settings: Settings, work: Any) -> Removed:
+    from ivr.records.db import make_engine, session_factory, upgrade
+
+    await upgrade(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        return await work(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def run_erase(args: argparse.Namespace) -> int:
+    from ivr.config import load
+
+    settings = load()
+    removed = asyncio.run(_with_sessions(settings, lambda s: erase(s, settings, args.number)))
+    shown = ", ".join(sorted(variants(args.number)))
+    print(_report(f"erased every trace of {args.number} (as {shown}):", removed), end="")
+    return 0
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    from ivr.config import load
+    from ivr.routing import load_rules
+    from ivr.services import utcnow
+
+    settings = load()
+    rules = load_rules(settings.rules)
+    removed = asyncio.run(_with_sessions(settings, lambda s: purge(s, rules, settings, utcnow())))
+    print(_report("purged what is past its retention:", removed), end="")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add `erase` and `purge` to the `ivr` command's subparsers."""
+    parser = sub.add_parser("erase", help="remove a caller's data everywhere, and say what")
+    parser.add_argument("--number", required=True, help="the caller's number, in any form")
+    parser.set_defaults(func=run_erase)
+    sub.add_parser("purge", help="remove now what is past each client's retention").set_defaults(
+        func=run_purge
+    )
