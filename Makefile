@@ -9,7 +9,7 @@ STAMP := var/stamps
 DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint unit e2e bench sysdeps venv asterisk clean
+.PHONY: demo test lint unit e2e bench soak sysdeps venv asterisk clean
 
 demo: $(STAMP)/venv $(STAMP)/sysdeps
 	$(BIN)/ivr asterisk provision
@@ -29,6 +29,11 @@ lint: $(STAMP)/venv
 bench: $(STAMP)/venv $(STAMP)/sysdeps
 	$(BIN)/ivr asterisk provision
 	$(BIN)/python -m bench
+
+# SOAK_ARGS="--calls 1200 --rate 20 --hold-ms 3000" (the defaults)
+soak: $(STAMP)/venv $(STAMP)/sysdeps
+	$(BIN)/ivr asterisk provision
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 sysdeps: $(STAMP)/sysdeps
 venv: $(STAMP)/venv

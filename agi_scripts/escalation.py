@@ -56,6 +56,7 @@ async def handle(call: AgiCall, services: Services) -> None:
             detail = "heard it again" if key == "2" else "no key pressed"
     finally:
         await store.close_attempt(sessions, attempt_id, ANSWERED, services.clock(), detail)
+        services.alarms.wake("escalations")  # the ladder's next step, or its end, is due now
 
 
 async def _acknowledged(

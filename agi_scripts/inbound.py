@@ -1,15 +1,19 @@
 """A diverted call arrives: whose is it, where does it go, and the call record is opened.
 
-Steps: read the call -> decide (pure) -> open the record (one transaction) -> set the
-variables the dialplan jumps on. Anything that raises ends in the dialplan's failure context,
-which still rings the fallback operators.
+Steps: read the call -> decide (pure) -> set the variables the dialplan jumps on -> hand the
+record's facts to the records writer (no database on the call's path). A call that meets a
+menu is attributed to its client before the menu plays, so a caller who hangs up in it is
+still the client's. Anything that raises ends in the dialplan's failure context, which still
+rings the fallback operators.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from agi_scripts import campaign_callback
@@ -28,12 +32,18 @@ log = logging.getLogger(__name__)
 
 
 async def run_menus(
-    call: AgiCall, services: Services, rules: Rules, info: CallInfo, now: datetime
+    call: AgiCall,
+    services: Services,
+    rules: Rules,
+    info: CallInfo,
+    now: datetime,
+    before_menu: Callable[[Decision], None] = lambda decision: None,
 ) -> tuple[CallInfo, Decision]:
     """Offer each menu the decision starts with; evaluate again with every key pressed.
 
     A menu is offered `retries` times while nothing or a wrong key is pressed; then the
-    rules' default for that menu applies (the chain after the menu step).
+    rules' default for that menu applies (the chain after the menu step). before_menu runs
+    once, before the first menu is offered.
     """
     overrides = services.overrides.current()  # once per call, like the rules
     decision = evaluate(rules, info, now, overrides)
@@ -41,6 +51,7 @@ async def run_menus(
     while decision.chain and decision.chain[0].kind == "menu":
         menu = decision.chain[0]
         if not answered:
+            before_menu(decision)
             await call.answer()
             answered = True
         language = decision.client.language if decision.client else "en"
@@ -91,7 +102,28 @@ async def handle(call: AgiCall, services: Services) -> None:
         return  # a call back to a number an outbound campaign presents
     rules = services.rules.current  # this call keeps these rules, whatever reloads meanwhile
     now = services.clock()
-    info, decision = await run_menus(call, services, rules, info, now)
+    fact = partial(
+        repo.open_fact,
+        linkedid=linkedid,
+        channel=call.env.get("agi_channel", ""),
+        caller_number=info.caller,
+        caller_name=info.caller_name,
+        arrived_at=now,
+    )
+
+    def attribute(decision: Decision) -> None:
+        client = decision.client
+        services.record(
+            fact(
+                client_id=client.id if client else None,
+                client_name=client.name if client else None,
+                called=info.called,
+                route=None,
+                kind="client",
+            )
+        )
+
+    info, decision = await run_menus(call, services, rules, info, now, attribute)
     client_id = decision.client.id if decision.client else None
     refused: list[tuple[str, str]] = []
     values = plan(
@@ -103,22 +135,19 @@ async def handle(call: AgiCall, services: Services) -> None:
     )
     for number, reason in refused:
         log.warning("call %s: not forwarding to %s: %s", linkedid, number, reason)
-    await repo.open_call(
-        services.sessions,
-        linkedid=linkedid,
-        channel=call.env.get("agi_channel", ""),
-        client_id=decision.client.id if decision.client else None,
-        client_name=decision.client.name if decision.client else None,
-        called=info.called,
-        caller_number=info.caller,
-        caller_name=info.caller_name,
-        arrived_at=now,
-        route=values[v.ROUTE],
-    )
-    for name, value in values.items():
-        await call.set_variable(name, value)
-    display = operator_display(decision, info.caller_name, info.caller)
-    await call.set_variable("CALLERID(name)", display)
+    try:  # the decision goes to Asterisk first; the record's facts follow, queued
+        display = operator_display(decision, info.caller_name, info.caller)
+        await call.set_variables({**values, "CALLERID(name)": display})
+    finally:
+        client = decision.client
+        services.record(
+            fact(
+                client_id=client.id if client else None,
+                client_name=client.name if client else None,
+                called=info.called,
+                route=values[v.ROUTE],
+            )
+        )
     if values[v.ROUTE] == "hangup":
         await play_announcement(call, services, rules, decision)
     log.info(

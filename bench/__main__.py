@@ -1,9 +1,11 @@
 """`make bench`: every benchmark, printing figures side by side; nothing asserts on time.
 
-.venv/bin/python -m bench                  # both
+.venv/bin/python -m bench                  # all of them
 .venv/bin/python -m bench routing          # rules load and decision time only
 .venv/bin/python -m bench area             # the client area's list
 .venv/bin/python -m bench calls --calls 300 --rate 20 --hold-ms 5000
+.venv/bin/python -m bench ingest           # AMI events/s into SQLite and PostgreSQL
+.venv/bin/python -m bench idle             # an idle engine with 10,000 client files
 .venv/bin/python -m bench dialer --operators 6 --seconds 60 --rounds 2
 """
 
@@ -11,11 +13,16 @@ from __future__ import annotations
 
 import sys
 
-from bench import area, calls, dialer, routing
+from bench import area, calls, dialer, idle, ingest, routing
+
+WHICH = ("all", "routing", "area", "calls", "ingest", "idle", "dialer")
 
 
 def main(argv: list[str]) -> None:
     which = argv[0] if argv else "all"
+    rest = argv[1:] if which != "all" else []
+    if which not in WHICH:
+        raise SystemExit(f"unknown benchmark {which!r}: {', '.join(WHICH)}")
     if which in ("all", "routing"):
         print("== routing rules: 10,000 clients x 5 numbers")
         routing.run()
@@ -24,12 +31,16 @@ def main(argv: list[str]) -> None:
         area.run()
     if which in ("all", "calls"):
         print("== calls through Asterisk: static dialplan / FastAGI / classic AGI")
-        calls.cli(argv[1:] if which == "calls" else [])
+        calls.cli(rest)
+    if which in ("all", "ingest"):
+        print("== AMI ingest: a day of events replayed as fast as they go")
+        ingest.cli(rest)
+    if which in ("all", "idle"):
+        print("== idle: no call, 10,000 client files")
+        idle.cli(rest)
     if which in ("all", "dialer"):
         print("== outbound dialer: preview / progressive / ratio")
-        dialer.cli(argv[1:] if which == "dialer" else [])
-    if which not in ("all", "routing", "calls", "area", "dialer"):
-        raise SystemExit(f"unknown benchmark {which!r}: all, routing, area, calls or dialer")
+        dialer.cli(rest)
 
 
 if __name__ == "__main__":

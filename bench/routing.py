@@ -21,6 +21,7 @@ from typing import Any
 
 from ivr.routing import CallInfo, ParseCache, evaluate, load_rules
 from ivr.routing.diskcache import DiskRulesCache
+from ivr.routing.holder import settle
 
 CLIENTS = 10_000
 NUMBERS_PER_CLIENT = 5
@@ -154,6 +155,7 @@ def run(clients: int = CLIENTS, decisions: int = DECISIONS) -> dict[str, Any]:
         load_rules(root, cache)
         reload_seconds = time.perf_counter() - began
     assert len(rules.number_index) == clients * NUMBERS_PER_CLIENT  # the bench itself is sane
+    settle()  # as the engine's RulesHolder does after every load
     work = calls(decisions, clients)
     for call, instant in work[:1000]:  # warm the caches (zone data, Easter dates)
         evaluate(rules, call, instant)

@@ -9,20 +9,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from ivr.ami.client import AmiClient
 from ivr.asterisk.instance import Asterisk
 from ivr.config import Settings, operator_password
-from ivr.engine import Engine
+from ivr.feature import Feature
 from ivr.records import repo
 from ivr.records.report import format_table
 from ivr.routing import Rules, evaluate, load_rules
 from ivr.routing.decision import CallInfo
+from ivr.services import Services
 from ivr.sipp import Phone, place_calls
 
 log = logging.getLogger(__name__)
+
+
+class Engine(Protocol):
+    """What a demo needs of the engine; the `ivr` command passes in the real one (a demo is
+    not the process's wiring, so it does not import it)."""
+
+    settings: Settings
+    services: Services | None
+    ami: AmiClient | None
+    features: list[Feature]
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+EngineFactory = Callable[[Settings], Engine]
 
 
 def demo_clock(now: datetime | None = None) -> datetime:
@@ -42,13 +63,13 @@ async def wait_ended(
     records: list[repo.CallRecord] = []
     while loop.time() < deadline:
         records = await repo.list_calls(engine.services.sessions, limit=linkedids)
-        if len(records) >= linkedids and all(r.outcome != "in-progress" for r in records):
+        if len(records) >= linkedids and all(r.ended_at is not None for r in records):
             return records
         await asyncio.sleep(0.2)  # polling the records until every call has ended
     return records
 
 
-async def run_demo(settings: Settings, keep: bool = False) -> int:
+async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = False) -> int:
     from ivr.__main__ import render_instance
 
     rules = load_rules(settings.rules)
@@ -59,7 +80,7 @@ async def run_demo(settings: Settings, keep: bool = False) -> int:
         await asterisk.stop()
     workdir = settings.state_dir / "demo"
     at = demo_clock()
-    engine = Engine(settings)
+    engine = make_engine(settings)
     phones: list[Phone] = []
     print(f"Starting Asterisk ({settings.asterisk_root or 'host'}) and the engine ...")
     await asterisk.start()

@@ -10,27 +10,30 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.agi.server import AgiServer
 from ivr.ami.client import AmiClient
+from ivr.ami.facts import record_events
 from ivr.ami.message import Message
 from ivr.config import Settings
 from ivr.feature import Feature
 from ivr.features import build as build_features
-from ivr.records import db, repo
+from ivr.metrics import Metrics
+from ivr.records import db
+from ivr.records.batch import Change
 from ivr.records.listen import PgRelay, is_postgresql
+from ivr.records.writer import RecordWriter
 from ivr.routing import RulesHolder
 from ivr.routing.diskcache import DiskRulesCache
 from ivr.routing.watch import RulesWatcher
 from ivr.services import Services, clock_of, utcnow
 
 log = logging.getLogger(__name__)
-
-# The AMI events that call records are built from.
-RECORD_EVENTS = frozenset({"Newchannel", "DialEnd", "Hangup", "UserEvent"})
 
 
 class Engine:
@@ -44,6 +47,8 @@ class Engine:
         self.http: Any = None
         self.watcher: RulesWatcher | None = None
         self.relay: PgRelay | None = None
+        self.metrics = Metrics()
+        self.records: RecordWriter | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -53,6 +58,9 @@ class Engine:
         settings = self.settings
         await db.upgrade(settings.db_url)
         self.db = db.make_engine(settings.db_url)
+        self.records = RecordWriter(settings.db_url, on_batch=self.metrics.batch)
+        self.records.listen(self._committed)
+        await self.records.start()
         # a restart on unchanged rules reads them back compiled
         holder = RulesHolder(
             settings.rules, cache=DiskRulesCache(settings.state_dir / "rules-cache")
@@ -71,17 +79,24 @@ class Engine:
             sessions=db.session_factory(self.db),
             ami=self.ami,
             clock=clock_of(settings),
+            records=self.records,
+            metrics=self.metrics,
         )
+        table = routes(self.services)
         self.agi = AgiServer(
-            routes(self.services),
+            table,
             host=settings.bind,
             port=settings.ports.agi,
             read_timeout=settings.agi_read_timeout,
+            on_served=lambda route, seconds: self.metrics.agi_seconds.labels(
+                route if route in table else "unknown"
+            ).observe(seconds),
             token=settings.agi_token,
         )
         if is_postgresql(settings.db_url):  # several engines may share it: hear each other
             self.relay = PgRelay(settings.db_url, self.services.wake)
             await self.relay.start()
+        self._watch_figures()
         await self.agi.start()
         await self.ami.start()
         self.features = build_features(self.services)
@@ -90,7 +105,7 @@ class Engine:
         warmed = await self.services.prompts.warm(holder.current)
         log.info("%d text prompts ready", warmed)
         self.http = await start_control(self)
-        self.watcher = RulesWatcher(settings.rules, self.reload_rules)  # reloads on a file change
+        self.watcher = RulesWatcher(settings.rules, self.reload_rules)  # told by the kernel
         await self.watcher.start()
         log.info(
             "engine ready: agi=%s:%d ami=%s:%d http=%s:%d rules=%s",
@@ -103,17 +118,28 @@ class Engine:
             holder.digest,
         )
 
+    def _watch_figures(self) -> None:
+        m, ami, records = self.metrics, self.ami, self.records
+        assert ami is not None and records is not None
+        m.watch(m.ami_queue, lambda: ami.backlog)
+        m.watch(m.ami_dropped, lambda: ami.dropped)
+        m.watch(m.records_pending, lambda: records.pending)
+
+    def _committed(self, changes: Sequence[Change]) -> None:
+        """Count each record as it ends."""
+        for change in changes:
+            values = change.values
+            if not change.had_ended and values["ended_at"] is not None:
+                self.metrics.calls.labels(values["client_id"] or "", values["outcome"]).inc()
+
     async def on_events(self, events: list[Message]) -> None:
-        """Events as they queued up: their call records in one transaction, then each
+        """Events as they queued up: their facts to the records writer (queued, never
+        waited for: a feature that reads a record asks the writer to flush first), then each
         event's own handlers, in order, each failure kept to its event."""
-        if self.services is None:
+        if self.services is None or self.records is None:
             return
-        facts = [dict(e.items()) for e in events if e.event in RECORD_EVENTS]
-        if facts:
-            try:
-                await repo.apply_events(self.services.sessions, facts)
-            except Exception:  # the records miss these facts; the handlers below still run
-                log.exception("writing %d AMI events to the call records failed", len(facts))
+        self.metrics.ami_events.inc(len(events))
+        record_events(self.records, events)
         for feature in self.features:  # after the records: features read the calls
             try:
                 await feature.on_events(events)
@@ -127,10 +153,11 @@ class Engine:
             except Exception:
                 log.exception("%s: resynchronising after the AMI login failed", feature.name)
 
-    def reload_rules(self) -> tuple[bool, str]:
+    def reload_rules(self, changed: Collection[Path] = ()) -> tuple[bool, str]:
         assert self.services is not None
-        ok, text = self.services.rules.reload()
+        ok, text = self.services.rules.reload(changed)
         (log.info if ok else log.error)("rules reload: %s", text)
+        self.metrics.rules_reloads.labels("ok" if ok else "error").inc()
         return ok, text
 
     def status(self) -> dict[str, Any]:
@@ -144,7 +171,20 @@ class Engine:
                 "calls_failed": self.agi.calls_failed if self.agi else 0,
                 "calls_refused": self.agi.calls_refused if self.agi else 0,
             },
-            "ami": {"connected": bool(self.ami and self.ami.connected)},
+            "ami": {
+                "connected": bool(self.ami and self.ami.connected),
+                "backlog": self.ami.backlog if self.ami else 0,
+                "dropped": self.ami.dropped if self.ami else 0,
+            },
+            "records": (
+                {
+                    "pending": self.records.pending,
+                    "refused": self.records.refused,
+                    "last_error": self.records.last_error,
+                }
+                if self.records
+                else None
+            ),
             "rules": (
                 {
                     "digest": holder.digest,
@@ -167,7 +207,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, self.reload_rules)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.reload_rules())
         await self.start()
         try:
             await self._stopping.wait()
@@ -191,6 +231,8 @@ class Engine:
             await self.ami.close()
         if self.relay is not None:
             await self.relay.close()
+        if self.records is not None:
+            await self.records.close()
         if self.db is not None:
             await self.db.dispose()
         log.info("engine stopped")

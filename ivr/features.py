@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 
 def build(services: Services) -> list[Feature]:
+    from ivr.account.reconcile import Reconciler
     from ivr.area import Area
     from ivr.campaigns.dialer import CampaignDialer
     from ivr.escalation.service import Escalations
@@ -23,6 +24,7 @@ def build(services: Services) -> list[Feature]:
     portal = Portal(services)
     return [
         Outbound(services),  # first: the others count the calls out it sees
+        Reconciler(services),  # the records against Asterisk's own account of the calls
         Escalations(services),  # first: it reads the message's call record of the event
         portal,  # the operator console (/console) and the supervisor page
         # after the console: it reads who is free from the console's board

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ivr.alarm import Alarms
 from ivr.config import Settings
+from ivr.metrics import Metrics
 from ivr.outbound import OutboundCalls
 from ivr.prompts import Prompts
 from ivr.routing import OverridesFile, RulesHolder
@@ -24,6 +26,8 @@ from ivr.wake import Wakeups
 
 if TYPE_CHECKING:
     from ivr.ami.client import AmiClient
+    from ivr.records.facts import Fact, Row
+    from ivr.records.writer import RecordWriter
 
 
 log = logging.getLogger(__name__)
@@ -49,7 +53,9 @@ def clock_of(settings: Settings) -> Callable[[], datetime]:
 
 @dataclass
 class Services:
-    """The engine's shared parts: settings, rules, database sessions, clock, AMI."""
+    """The engine's shared parts: settings, rules, database sessions, clock, AMI, the
+    records writer (facts go there, never straight to the database on a call's path), the
+    schedulers' alarms and the metrics."""
 
     settings: Settings
     rules: RulesHolder
@@ -59,6 +65,9 @@ class Services:
     # The outbound campaigns in force (ivr.campaigns.model.Campaigns), for the AGI routes;
     # set by the campaigns' feature when it starts.
     campaigns: Callable[[], Any] | None = None
+    records: RecordWriter | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    alarms: Alarms = field(default_factory=Alarms)
     prompts: Prompts = field(init=False)
     overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
     outbound: OutboundCalls = field(init=False)  # calls out now; may_dial() for every number
@@ -70,3 +79,9 @@ class Services:
         self.prompts = Prompts(self.settings)
         self.outbound = OutboundCalls(self.settings)
         self.overrides = OverridesFile(self.settings.state_dir / OVERRIDES_FILE)
+
+    def record(self, *items: Fact | Row) -> None:
+        """Hand facts to the records writer: no I/O, the call goes on at once."""
+        if self.records is None:
+            raise RuntimeError("no records writer: the engine is not running")
+        self.records.submit(items)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from ivr.agi.protocol import (
@@ -25,6 +26,15 @@ from ivr.agi.protocol import (
 )
 
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_,-]*\))?")
+# A value MSet can carry as it is: nothing its argument parsing reads (a comma, a quote, a
+# backslash, '=', brackets, '$'), no control character, no blank at either end (it would be
+# trimmed): inside MSet's quoted AGI argument such a value is read as plain text, whoever
+# wrote it (a caller's name included). Any other value goes by SET VARIABLE, quoted.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([a-z]+\))?")  # IVR_ROUTE, CALLERID(name)
+_PLAIN_VALUE = re.compile(
+    r"(?:[^\s,\"'\\=()\[\]{}$|;\x00-\x1f\x7f](?:[^,\"'\\=()\[\]{}$|;\x00-\x1f\x7f]*[^\s,\"'\\=()\[\]{}$|;\x00-\x1f\x7f])?)?"
+)
+_MSET_MAX = 1500  # bytes of one MSet command line (a line over 2,000 is refused)
 _DIGITS = re.compile(r"[0-9*#A-D]*")
 
 # Commands whose result=-1 means the channel hung up (or failed for good) mid-command.
@@ -184,6 +194,25 @@ class AgiCall:
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.command("SET VARIABLE", _variable(name), value)
+
+    async def set_variables(self, values: Mapping[str, str]) -> None:
+        """Set several variables with as few round trips as it safely can: the plain ones
+        (see _PLAIN_VALUE) together in MSet commands, every other one by SET VARIABLE."""
+        plain: list[str] = []
+        for name, value in values.items():
+            if _PLAIN_NAME.fullmatch(name) and _PLAIN_VALUE.fullmatch(value):
+                plain.append(f"{name}={value}")
+            else:
+                await self.set_variable(name, value)
+        while plain:
+            chunk: list[str] = []
+            while plain and len(",".join([*chunk, plain[0]])) <= _MSET_MAX:
+                chunk.append(plain.pop(0))
+            if not chunk:  # one pair longer than a line: never with plain values that long
+                name, _, value = plain.pop(0).partition("=")
+                await self.set_variable(name, value)
+                continue
+            await self.exec("MSet", ",".join(chunk), timeout=self.read_timeout)
 
     async def answer(self) -> None:
         await self.command("ANSWER")

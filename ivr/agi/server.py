@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from ivr import variables
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[AgiCall], Awaitable[None]]
 FailureHook = Callable[[AgiCall, BaseException | None, str], Awaitable[None]]
+ServedHook = Callable[[str, float], None]  # (route, seconds the route held the call)
 
 MAX_ENV_LINES = 256
 # The query parameter of every AGI URL in the dialplan that carries the instance's token:
@@ -41,6 +43,7 @@ class AgiServer:
         port: int = 0,
         read_timeout: float = 10.0,
         on_failure: FailureHook | None = None,
+        on_served: ServedHook | None = None,
         token: str | None = None,
     ) -> None:
         """`token`: requests must carry it (AGI_TOKEN in the script's query) or are closed
@@ -51,6 +54,7 @@ class AgiServer:
         self._port = port
         self.read_timeout = read_timeout
         self._on_failure = on_failure
+        self._on_served = on_served
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.calls_handled = 0
@@ -114,21 +118,21 @@ class AgiServer:
             self._tasks.discard(task)
 
     async def _read_env(self, reader: asyncio.StreamReader) -> dict[str, str] | None:
-        lines: list[str] = []
+        """The agi_* block, read in one go up to its blank line."""
         try:
             async with asyncio.timeout(self.read_timeout):
-                while True:
-                    raw = await reader.readline()
-                    if not raw.endswith(b"\n"):
-                        if lines or raw:
-                            raise AgiError("connection closed inside the AGI environment")
-                        return None  # a bare connect and close: a port probe, not a call
-                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                    if not line:
-                        break
-                    lines.append(line)
-                    if len(lines) > MAX_ENV_LINES:
-                        raise AgiError("AGI environment too long")
+                try:
+                    raw = await reader.readuntil(b"\n\n")
+                except asyncio.IncompleteReadError as exc:
+                    if exc.partial:
+                        raise AgiError("connection closed inside the AGI environment") from exc
+                    return None  # a bare connect and close: a port probe, not a call
+                except asyncio.LimitOverrunError as exc:
+                    raise AgiError("AGI environment too long") from exc
+            lines = raw.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+            lines = [line for line in lines if line]
+            if len(lines) > MAX_ENV_LINES:
+                raise AgiError("AGI environment too long")
             return parse_env(lines)
         except (AgiError, TimeoutError, ValueError, ConnectionError) as exc:
             self.calls_failed += 1
@@ -151,6 +155,14 @@ class AgiServer:
                 _channel(call)[:80],
             )
             return  # closed unanswered: it is not a call of our Asterisk
+        began = time.perf_counter()
+        try:
+            await self._route(call)
+        finally:
+            if self._on_served is not None:
+                self._on_served(call.route, time.perf_counter() - began)
+
+    async def _route(self, call: AgiCall) -> None:
         handler = self._routes.get(call.route)
         if handler is None:
             self.calls_failed += 1

@@ -5,7 +5,10 @@ reconnects with a capped backoff, forever, until close(). Responses are matched 
 ActionID. Events go on one queue drained by one consumer task, which awaits on_event for each
 in arrival order, so what handlers write happens in the order Asterisk said it. on_connect
 runs on that same consumer after each login, so a resynchronisation never overlaps an event
-handler; events that arrive meanwhile are handled after it, in order.
+handler; events that arrive meanwhile are handled after it, in order. The queue is bounded:
+when the consumer falls that far behind, new events are dropped (and counted) and on_connect
+runs again once the queue has drained, to resynchronise what the dropped events would have
+said.
 
 Why not panoramisk's Manager: it runs each event callback as a separate future (so they
 overlap, can apply out of order and lose their exceptions), leaves actions pending forever
@@ -17,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from ivr.ami.message import Fields, Message, encode, parse
@@ -26,9 +30,11 @@ from ivr.ami.message import Fields, Message, encode, parse
 logger = logging.getLogger(__name__)
 
 BANNER_PREFIX = "Asterisk Call Manager/"
-_READ_LIMIT = 1 << 20  # one header line; Asterisk's longest (a dialplan Output) is far below
+_READ_LIMIT = 1 << 20  # one message; Asterisk's longest (a Command's Output) is far below
+_CHUNK = 1 << 16
 _BACKLOG_WARNING = 1000  # queued events not yet handled: on_event is falling behind
 _BATCH_MAX = 500  # events handed to on_batch at once
+QUEUE_MAX = 50_000  # events received and not yet handled; past this they are dropped
 
 EventHandler = Callable[[Message], Awaitable[None]]
 BatchHandler = Callable[[list[Message]], Awaitable[None]]
@@ -95,6 +101,7 @@ class AmiClient:
         action_timeout: float = 10.0,
         events: str = "on",
         ping_interval: float = 20.0,
+        queue_max: int = QUEUE_MAX,
     ) -> None:
         self.host = host
         self.port = port
@@ -111,7 +118,10 @@ class AmiClient:
         self._link: _Link | None = None
         self._logged_in = asyncio.Event()
         self._queue: asyncio.Queue[Message | None] = asyncio.Queue()  # None: "just logged in"
+        self._queue_max = queue_max
         self._backlog_warned = False
+        self.dropped = 0  # events dropped because the queue was full
+        self._lost = False  # events were dropped since the last resynchronisation
         self._id_prefix = secrets.token_hex(4)
         self._ids = itertools.count(1)
         self._run_task: asyncio.Task[None] | None = None
@@ -119,6 +129,11 @@ class AmiClient:
         self._closing = False
 
     # -- public API ------------------------------------------------------------------------
+
+    @property
+    def backlog(self) -> int:
+        """Events received and not yet handled."""
+        return self._queue.qsize()
 
     @property
     def connected(self) -> bool:
@@ -355,26 +370,14 @@ class AmiClient:
     async def _read_loop(self, link: _Link) -> None:
         """Read until EOF; lives exactly as long as the connection (the ping bounds it)."""
         try:
-            while (message := await self._read_message(link.reader)) is not None:
+            async for message in _messages(link.reader):
                 self._dispatch(link, message)
-        except (OSError, ValueError) as exc:  # ValueError: a line over _READ_LIMIT
+        except (OSError, ValueError) as exc:  # ValueError: a message over _READ_LIMIT
             logger.warning("AMI read from %s:%d failed: %r", self.host, self.port, exc)
         finally:
             # Not logged in any more by the time a waiting action hears of the loss.
             self._logged_in.clear()
             link.fail_pending("AMI link lost")
-
-    @staticmethod
-    async def _read_message(reader: asyncio.StreamReader) -> Message | None:
-        lines: list[bytes] = []
-        while True:
-            line = await reader.readline()
-            if not line:
-                return None  # EOF; a half message is dropped
-            if line.strip():
-                lines.append(line)
-            elif lines:
-                return parse(b"".join(lines))
 
     def _dispatch(self, link: _Link, message: Message) -> None:
         action_id = message.action_id
@@ -399,6 +402,12 @@ class AmiClient:
             logger.debug("AMI message neither response nor event: %r", message)
 
     def _enqueue(self, message: Message) -> None:
+        if self._queue.qsize() >= self._queue_max:
+            if not self._lost:
+                logger.error("AMI event queue full (%d): dropping events", self._queue_max)
+            self.dropped += 1
+            self._lost = True
+            return
         self._queue.put_nowait(message)
         backlog = self._queue.qsize()
         if backlog >= _BACKLOG_WARNING and not self._backlog_warned:
@@ -433,8 +442,29 @@ class AmiClient:
             except Exception:
                 assert message is not None
                 logger.exception("AMI event handler failed on %s", message.event)
+            if self._lost and self._queue.empty():
+                self._lost = False
+                logged_in = True  # what the dropped events said is asked for again
             if logged_in and self._on_connect is not None:
                 try:
                     await self._on_connect()
                 except Exception:
                     logger.exception("AMI on_connect failed")
+
+
+# A message ends with an empty line: CRLF CRLF from Asterisk, a bare LF tolerated.
+_END = re.compile(rb"\r?\n\r?\n")
+
+
+async def _messages(reader: asyncio.StreamReader) -> AsyncIterator[Message]:
+    """Every message until EOF (a half message at EOF is dropped), read in large chunks: one
+    read and one split for many messages, not one read per header line."""
+    pending = b""
+    while chunk := await reader.read(_CHUNK):
+        pending += chunk
+        *blocks, pending = _END.split(pending)
+        for block in blocks:
+            if block.strip():
+                yield parse(block)
+        if len(pending) > _READ_LIMIT:
+            raise ValueError(f"an AMI message longer than {_READ_LIMIT} bytes")

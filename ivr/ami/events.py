@@ -26,6 +26,12 @@ LISTENED = (
     "QueueMemberPause",
 )
 
+# Events of an operator's phone leg that nobody reads (the console follows an operator through
+# DialBegin, DialEnd and Hangup): filtered out by Asterisk, (event, header, exact value).
+EXCLUDED = (
+    ("Newchannel", "Context", "ivr-operators"),
+    ("HangupRequest", "Context", "ivr-operators"),
+)
 # The AMI classes the engine's user is given (manager.conf), and no more: events of the
 # classes it reads, and the actions it sends. Originate needs `originate`; QueuePause
 # `agent`; CoreShowChannels `reporting`; QueueStatus and Ping any class. Without `system` and

@@ -9,6 +9,7 @@ so that a value taken from a call, such as a caller ID name, can never smuggle i
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 Fields = Mapping[str, str] | Sequence[tuple[str, str]]
 
@@ -19,39 +20,57 @@ class Message(Mapping[str, str]):
     `msg[key]` is the first value of that key; `msg.getall(key)` is every value, in order.
     """
 
-    __slots__ = ("_fields", "_index")
+    # Flat (key, value, key, value, ...) strings and a dict of first values: objects the
+    # garbage collector need not follow, so a backlog of events costs it nothing.
+    __slots__ = ("_flat", "_first")
 
     def __init__(self, fields: Fields = ()) -> None:
         pairs = fields.items() if isinstance(fields, Mapping) else fields
-        self._fields: tuple[tuple[str, str], ...] = tuple((str(k), str(v)) for k, v in pairs)
-        self._index: dict[str, list[str]] = {}
-        for key, value in self._fields:
-            self._index.setdefault(key.lower(), []).append(value)
+        self._set([(str(k), str(v)) for k, v in pairs])
+
+    @classmethod
+    def of_strings(cls, pairs: Sequence[tuple[str, str]]) -> Message:
+        """A message from (key, value) pairs already known to be str (what parse() makes)."""
+        message = cls.__new__(cls)
+        message._set(pairs)
+        return message
+
+    def _set(self, pairs: Sequence[tuple[str, str]]) -> None:
+        self._flat: tuple[str, ...] = tuple(x for pair in pairs for x in pair)
+        self._first: dict[str, str] = {k.lower(): v for k, v in reversed(pairs)}
 
     def __getitem__(self, key: str) -> str:
-        return self._index[key.lower()][0]
+        return self._first[key.lower()]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._first.get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._first
 
     def __iter__(self) -> Iterator[str]:
         seen: set[str] = set()
-        for key, _ in self._fields:
+        for key, _ in self.fields:
             if key.lower() not in seen:
                 seen.add(key.lower())
                 yield key
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._first)
 
     def __repr__(self) -> str:
-        return f"Message({list(self._fields)!r})"
+        return f"Message({list(self.fields)!r})"
 
     def getall(self, key: str) -> list[str]:
         """Every value of `key`, in the order received; [] if absent."""
-        return list(self._index.get(key.lower(), ()))
+        lower = key.lower()
+        return [v for k, v in self.fields if k.lower() == lower]
 
     @property
     def fields(self) -> tuple[tuple[str, str], ...]:
         """Every (key, value) line, in order, duplicates included."""
-        return self._fields
+        flat = self._flat
+        return tuple(zip(flat[::2], flat[1::2], strict=True))
 
     @property
     def event(self) -> str | None:
@@ -102,12 +121,12 @@ def parse(block: bytes | str) -> Message:
     pairs: list[tuple[str, str]] = []
     # Only LF ends a line: str.splitlines() would also split on U+2028, FF, ... in a value.
     for line in text.split("\n"):
-        key, sep, value = line.removesuffix("\r").partition(":")
-        if not sep or not key.strip():
+        key, sep, value = line.partition(":")
+        if not sep or not (key := key.strip()):
             continue
         # Like Asterisk's own header lookup: blanks after the colon are not part of the value.
-        pairs.append((key.strip(), value.lstrip(" \t")))
-    return Message(pairs)
+        pairs.append((key, value.removesuffix("\r").lstrip(" \t")))
+    return Message.of_strings(pairs)
 
 
 def _check(key: str, value: str) -> None:

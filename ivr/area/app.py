@@ -24,6 +24,7 @@ from ivr.area.notify import WAKE_CALLS, WAKE_PREFS, Hub, Notifier
 from ivr.area.pages import Page, build
 from ivr.feature import Feature
 from ivr.records import outbox, repo
+from ivr.records.batch import Change
 from ivr.web.auth import Guard, Policy, WebAuth, WebSession
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from ivr.services import Services
 
 log = logging.getLogger(__name__)
+# Seconds an event's handler waits for the events before it to be on record.
+RECORD_WAIT = 2.0
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -115,6 +118,8 @@ class Area(AreaLogin, Feature):
         wake.on(outbox.WAKE, self._outbox_woken)  # a message saved, on any engine
         wake.on(WAKE_CALLS, self.tell_later)  # a call of this client stored, on any engine
         wake.on(WAKE_PREFS, lambda _payload: self.notifier.wake())
+        if self.services.records is not None:  # a call of a client written: its live lists
+            self.services.records.listen(self._records_written)
         self.notifier.start()
 
     async def close(self) -> None:
@@ -134,15 +139,24 @@ class Area(AreaLogin, Feature):
             except Exception:
                 log.exception("area: handling AMI %s failed", event.event)
 
+    def _records_written(self, changes: Sequence[Change]) -> None:
+        """Records were written (in this engine): tell every engine's pages of their clients."""
+        clients = {c.values.get("client_id") for c in changes} - {None, ""}
+        for client_id in clients:
+            task = asyncio.get_running_loop().create_task(
+                self.services.wake.send(WAKE_CALLS, str(client_id))
+            )
+            self._tells.add(task)
+            task.add_done_callback(self._tells.discard)
+
     async def _on_event(self, event: Message) -> None:
         linkedid = event.get("Linkedid") or ""
-        if event.event == "Hangup" and linkedid and event.get("Uniqueid") == linkedid:
-            call = await repo.get_call(self.services.sessions, linkedid)
-            if call is not None and call.client_id:
-                await self.services.wake.send(WAKE_CALLS, call.client_id)  # the live lists
-        elif event.event == "UserEvent" and event.get("UserEvent") == "IvrMessage":
+        if event.event == "UserEvent" and event.get("UserEvent") == "IvrMessage":
             if not event.get("Path"):
                 return
+            records = self.services.records
+            if records is not None and records.healthy:
+                await records.flush(RECORD_WAIT)  # the call's record is written first
             call = await repo.get_call(self.services.sessions, linkedid)
             if call is None or not call.client_id:
                 return

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from ivr import variables
+from ivr.account import cel
 from ivr.agi.server import AGI_TOKEN
-from ivr.ami.events import LISTENED, READ_CLASSES, WRITE_CLASSES
+from ivr.ami.events import EXCLUDED, LISTENED, READ_CLASSES, WRITE_CLASSES
 from ivr.asterisk.account import hand_over
 from ivr.config import Settings, operator_password, trunk_networks
 from ivr.variables import dial_string
@@ -31,7 +32,7 @@ MODULE_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 # Modules that cost start-up time or per-call CPU and that this engine does not use.
 NOLOAD = (
     "cdr_adaptive_odbc cdr_csv cdr_custom cdr_manager cdr_odbc cdr_pgsql cdr_radius "
-    "cdr_sqlite3_custom cdr_tds cel_custom cel_manager cel_odbc cel_pgsql cel_radius "
+    "cdr_sqlite3_custom cdr_tds cel_manager cel_odbc cel_pgsql cel_radius "
     "cel_sqlite3_custom cel_tds chan_iax2 chan_motif chan_unistim chan_console chan_websocket "
     "chan_audiosocket res_ari res_ari_applications res_ari_asterisk res_ari_bridges "
     "res_ari_channels res_ari_device_states res_ari_endpoints res_ari_events res_ari_model "
@@ -45,7 +46,7 @@ NOLOAD = (
     "res_pjsip_stir_shaken res_stir_shaken res_geolocation res_aeap res_speech_aeap "
     "res_resolver_unbound res_http_websocket res_pjsip_transport_websocket "
     "res_websocket_client app_festival res_stun_monitor res_pjsip_outbound_publish "
-    "res_pjsip_publish_asterisk res_cdrel_custom app_cdr app_forkcdr func_cdr "
+    "res_pjsip_publish_asterisk app_cdr app_forkcdr func_cdr "
     "res_pjsip_exten_state app_stasis res_pjsip_geolocation res_stasis res_stasis_answer "
     "res_stasis_broadcast app_stasis_broadcast res_stasis_device_state res_stasis_playback "
     "res_stasis_recording res_stasis_snoop res_pjsip_notify res_parking app_agent_pool "
@@ -62,6 +63,8 @@ CONF_TEMPLATES = {
     "pjsip.conf": "asterisk_conf/pjsip.conf.j2",
     "queues.conf": "asterisk_conf/queues.conf.j2",
     "amd.conf": "asterisk_conf/amd.conf.j2",
+    "cel.conf": "asterisk_conf/cel.conf.j2",
+    "cel_custom.conf": "asterisk_conf/cel_custom.conf.j2",
     "extensions.conf": "dialplan/extensions.conf.j2",
 }
 # Files holding a secret: the AMI secret, SIP passwords, the FastAGI token in AGI URLs.
@@ -228,6 +231,11 @@ def render(
         "queues": queues or [],
         "bench": bench,
         "ami_events": LISTENED,
+        "ami_excluded": EXCLUDED,
+        "cel_events": cel.EVENTS,
+        "cel_apps": cel.APPS,
+        "cel_fields": cel.FIELDS,
+        "cel_file": str(settings.run_dir / "log" / cel.FILE_NAME),
         "ami_read": ",".join(READ_CLASSES),
         "ami_write": ",".join(WRITE_CLASSES),
     }

@@ -27,8 +27,7 @@ from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt
 from ivr.config import Settings, operator_password
-from ivr.demo import demo_clock
-from ivr.engine import Engine
+from ivr.demo import EngineFactory, demo_clock
 from ivr.portal import portal_password
 from ivr.records import repo
 from ivr.sipp import Phone, place_calls
@@ -92,7 +91,7 @@ class Operator:
         await self.http.close()
 
 
-async def run_campaign_demo(settings: Settings) -> int:
+async def run_campaign_demo(settings: Settings, make_engine: EngineFactory) -> int:
     from ivr.__main__ import render_instance
 
     folder = settings.state_dir / "demo-campaign"
@@ -109,7 +108,7 @@ async def run_campaign_demo(settings: Settings) -> int:
     asterisk = Asterisk(settings)
     if await asterisk.running():
         await asterisk.stop()
-    engine = Engine(settings)
+    engine = make_engine(settings)
     started = demo_clock()
     origin = time.monotonic()
     real_start = datetime.now(UTC)
@@ -142,7 +141,7 @@ async def run_campaign_demo(settings: Settings) -> int:
         await store.set_status(sessions, CAMPAIGN, store.RUNNING, engine.services.clock(), "demo")
         for feature in engine.features:
             if feature.name == "campaigns":
-                feature.wake()  # type: ignore[attr-defined]
+                feature.wake()  # type: ignore[attr-defined]  # the dialer's own
         await asyncio.sleep(4)  # the first debtors are talking to both operators
         print(f"A customer calls Rossi Idraulica ({CLIENT_NUMBER}) while both operators talk")
         result = await place_calls((settings.bind, settings.ports.sip), CLIENT_NUMBER,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
+from ivr.ami.facts import operator_of
 from ivr.campaigns.model import BUSY, HUNG_UP, MACHINE, NO_ANSWER, UNREACHABLE
 from ivr.campaigns.store import ACCOUNT_PREFIX
-from ivr.records.repo import operator_of
 
 CAMPAIGN_QUEUE_PREFIX = "cmp-"
 # Q.850 causes of a call that was never answered.

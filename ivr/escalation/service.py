@@ -3,7 +3,9 @@ the calls over AMI.
 
 The database is the whole state. Each tick reads the running ladders, asks the pure
 next_step() what is due, writes the attempt's row (unique per slot) and only then sends the
-Originate; so an engine killed at any point and started again places no call twice. A call
+Originate; so an engine killed at any point and started again places no call twice. Between
+ticks the scheduler sleeps until the next step falls due, or until a new ladder is stored or
+a call's outcome arrives (ivr/alarm.py): with no ladder running it sleeps for good. A call
 this engine lost sight of (it was placed by an engine that died) is closed once Asterisk no
 longer has its channel: every outgoing channel carries its attempt in its account code.
 """
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ivr import dialpolicy
 from ivr import variables as v
+from ivr.alarm import run_schedule
 from ivr.ami.client import AmiError
 from ivr.ami.message import Message
 from ivr.escalation import mail, store
@@ -59,6 +62,8 @@ GRACE = timedelta(seconds=3)  # a channel being set up may not be listed yet
 # Events kept for an Originate whose response has not reached _place yet (they race).
 EARLY_MAX = 1000
 CAUSE_WAIT = timedelta(seconds=2)
+RECORD_WAIT = 2.0  # seconds to wait for the call's record before reading it
+ALARM = "escalations"  # services.alarms.wake(ALARM): a ladder was stored or a call ended
 
 
 def account(attempt_id: int) -> str:
@@ -75,11 +80,14 @@ class Escalations(Feature):
         self._early: dict[str, Message] = {}  # ActionID -> OriginateResponse not yet matched
         self._failing: dict[int, datetime] = {}  # failed attempt id -> since, awaiting a cause
         self.started_at = services.clock()
-        self._wake = asyncio.Event()
+        self.alarm = services.alarms.get(ALARM)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="escalations")
+        retry = self.services.settings.escalation_tick
+        self._task = asyncio.create_task(
+            run_schedule(self.name, self.tick, self.alarm, retry=retry), name="escalations"
+        )
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():
@@ -87,26 +95,17 @@ class Escalations(Feature):
             await asyncio.wait([self._task])
 
     def wake(self) -> None:
-        self._wake.set()
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                delay = await self.tick()
-            except Exception:
-                log.exception("escalation tick failed")
-                delay = self.services.settings.escalation_tick
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
-            self._wake.clear()
+        self.alarm.wake()
 
     # -- one pass over the running ladders --------------------------------------------------
 
-    async def tick(self) -> float:
-        """Do what is due; return the seconds until the next look."""
+    async def tick(self) -> float | None:
+        """Do what is due; return the seconds until the next look (None: nothing to wait
+        for but a wake-up). While calls are out, Asterisk is asked again every
+        `escalation_tick` seconds at most."""
         services = self.services
-        delay = services.settings.escalation_tick
+        tick = services.settings.escalation_tick
+        delay: float | None = tick if self._failing else None
         unwatched: list[store.AttemptRecord] = []
         to_mail: list[tuple[store.RunRecord, Plan]] = []
         for attempt_id, since in list(self._failing.items()):
@@ -114,6 +113,8 @@ class Escalations(Feature):
                 del self._failing[attempt_id]
                 await self._close(attempt_id, FAILED, "originate reason 0")
         for run, attempts in await store.running(services.sessions):
+            if any(a.outcome is None for a in attempts):
+                delay = min(delay or tick, tick)  # a call is out: its outcome may be lost
             if run.plan is None:
                 resolved = await self._resolve(run)
                 if resolved is None:
@@ -133,15 +134,17 @@ class Escalations(Feature):
                 await store.finish_run(services.sessions, run.id, step.result, now)
             elif isinstance(step, Place):
                 await self._place(run, step, now)
+                delay = min(delay or tick, tick)
             elif isinstance(step, Wait) and step.until is not None:
-                delay = min(delay, (step.until - now).total_seconds())
+                until = (step.until - now).total_seconds()
+                delay = until if delay is None else min(delay, until)
             if run.mailed_at is None:
                 to_mail.append((run, plan))
         if unwatched:
             await self._close_lost(unwatched)
         for run, plan in to_mail:
             await self._mail(run, plan)
-        return max(delay, 0.05)
+        return None if delay is None else max(delay, 0.05)
 
     async def _resolve(self, run: store.RunRecord) -> store.RunRecord | None:
         """A run started with sessions only: its ladder from the rules in force now."""
@@ -324,6 +327,9 @@ class Escalations(Feature):
         linkedid = event.get("Linkedid", "")
         if not ladder or not linkedid:
             return
+        records = getattr(self.services, "records", None)
+        if records is not None and records.healthy:
+            await records.flush(RECORD_WAIT)  # the events before this one, on record
         record = await repo.get_call(self.services.sessions, linkedid)
         rules = self.services.rules.current
         if record is None or ladder not in rules.ladders_of(record.client_id):

@@ -217,6 +217,9 @@ async def start_escalation(
         log.warning("escalation for call %s, ladder %s refused: %s", linkedid, ladder, reason)
         raise EscalationRefused(row.id, reason)
     log.info("escalation %d started: call %s, ladder %s", row.id, linkedid, ladder)
+    alarms = getattr(services_or_sessions, "alarms", None)
+    if alarms is not None:
+        alarms.wake("escalations")  # the engine's scheduler picks the new ladder up now
     return row.id
 
 

@@ -28,6 +28,7 @@ from ivr.portal.auth import SUPERVISOR
 from ivr.portal.board import Board, Change, Live
 from ivr.portal.forms import CATEGORIES, LIMITS, OutcomeForm, read_outcome
 from ivr.records import repo
+from ivr.records.facts import Row
 from ivr.records.outbox import WAKE as OUTBOX
 from ivr.selfservice.store import card_for
 from ivr.web.auth import Guard, Policy, WebAuth
@@ -133,9 +134,11 @@ class Portal(ConsoleAccess, Feature):
             log.exception("console: %s event failed", event.event)
 
     async def _on_event(self, event: Message) -> None:
-        data = dict(event.items())
+        data = event  # a Mapping: looked up by name, no copy per event
         row = store.queue_event_row(data)
-        if row is not None:
+        if row is not None and self.services.records is not None:
+            self.services.record(Row("queue_events", row))  # batched, off the event path
+        elif row is not None:
             await store.add_queue_event(self.services.sessions, row)
         change = self.board.apply(data)
         if change is not None:

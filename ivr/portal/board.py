@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ivr.records.repo import operator_of
+from ivr.ami.facts import operator_of
 
 RINGING, ON_CALL, WRAP_UP = "ringing", "on call", "wrap-up"
 PAUSED, AVAILABLE = "paused", "available"

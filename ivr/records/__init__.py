@@ -1,9 +1,8 @@
-"""Call records: one row per call, built from the AGI request and AMI events in any order."""
+"""Call records: one row per call, built from facts that may arrive in any order."""
 
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.repo import (
     CallRecord,
-    apply_event,
     caller_history,
     get_call,
     list_calls,
@@ -14,7 +13,6 @@ from ivr.records.repo import (
 
 __all__ = [
     "CallRecord",
-    "apply_event",
     "caller_history",
     "get_call",
     "list_calls",

@@ -26,6 +26,10 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 _NEW_FILE_RETRIES = 10
 # Any constant will do: it only has to be the same in every engine sharing the database.
 _PG_MIGRATION_LOCK = 0x1F0CA11
+# A PostgreSQL that does not answer must not hold anything up for long: seconds to connect,
+# and the longest any statement may run (the server cancels it).
+PG_CONNECT_TIMEOUT = 3.0
+PG_STATEMENT_TIMEOUT_MS = 5000
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -45,7 +49,16 @@ def make_engine(url: str) -> AsyncEngine:
     """An async engine; for a SQLite file, its folder is made and WAL is on."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, pool_pre_ping=True)
+        connect_args: dict[str, Any] = {}
+        if parsed.get_driver_name() == "asyncpg":
+            connect_args = {
+                "timeout": PG_CONNECT_TIMEOUT,
+                "command_timeout": PG_STATEMENT_TIMEOUT_MS / 1000 + 1,
+                "server_settings": {"statement_timeout": str(PG_STATEMENT_TIMEOUT_MS)},
+            }
+        return create_async_engine(
+            parsed, pool_pre_ping=True, pool_timeout=PG_CONNECT_TIMEOUT, connect_args=connect_args
+        )
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)

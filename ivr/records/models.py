@@ -9,7 +9,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -78,12 +90,17 @@ class Call(Base):
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     route: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Completed from Asterisk's own account of the call, not (only) from live events.
+    rebuilt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # ended_at is the best time known, not an observed end (the outcome is then "unknown").
+    end_inferred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_calls_arrived_at", "arrived_at"),
         Index("ix_calls_client_caller", "client_id", "caller_number", "arrived_at"),
         # The client area's list: one client's calls, newest first, a page at a time.
         Index("ix_calls_client_arrived", "client_id", "arrived_at", "id"),
+        Index("ix_calls_ended_at", "ended_at"),
     )
 
 
@@ -99,3 +116,13 @@ class CallEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AccountCursor(Base):
+    """How far Asterisk's own account of calls (a file it appends to) has been reconciled."""
+
+    __tablename__ = "account_cursors"
+
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

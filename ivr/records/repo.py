@@ -1,39 +1,49 @@
-"""Call records, built from facts (the AGI request, AMI events) that may come in any order.
+"""Call records: the queries, and the writes that do not go through the records writer.
 
-Every write is one transaction: remember the fact (a second delivery stops here), make sure the
-call's row exists (INSERT ... ON CONFLICT DO NOTHING, so racing writers share one row), then
-merge the fact into it under a row lock. The merge is order-free: earliest arrival and answer,
-latest end, the first answering operator, and the outcome derived again from the result.
+Facts fold into a record the same way wherever they come from (ivr/records/facts.py); the
+engine writes them in batches (ivr/records/writer.py). open_call() and note_failure() write
+one fact at once, for tools and tests.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.ami.message import unescape_c
-from ivr.records.models import Call, CallEvent
+from ivr.records.batch import Change, write_batch
+from ivr.records.facts import (
+    ABANDONED,
+    ANSWERED,
+    FAILED,
+    IN_PROGRESS,
+    MESSAGE_LEFT,
+    UNKNOWN,
+    Fact,
+    Facts,
+    Row,
+)
+from ivr.records.models import AccountCursor, Call
 
 log = logging.getLogger(__name__)
 
-ANSWERED = "answered"
-MESSAGE_LEFT = "message-left"
-ABANDONED = "abandoned"
-FAILED = "failed"
-IN_PROGRESS = "in-progress"
+__all__ = [
+    "ABANDONED",
+    "ANSWERED",
+    "FAILED",
+    "IN_PROGRESS",
+    "MESSAGE_LEFT",
+    "UNKNOWN",
+    "CallRecord",
+    "Facts",
+]
 
-# Our inbound dialplan contexts: ivr-in-trunk, ivr-in-route, ivr-in-message, ivr-in-failure.
-INBOUND_CONTEXT_PREFIX = "ivr-in"
 # What Asterisk writes for an empty caller ID field.
 _UNKNOWN = {"", "<unknown>"}
 
@@ -61,6 +71,8 @@ class CallRecord:
     failed_at: datetime | None
     route: str | None
     updated_at: datetime
+    rebuilt: bool = False  # completed from Asterisk's own account of the call
+    end_inferred: bool = False  # ended_at is the best time known, not an observed end
 
     @property
     def when(self) -> datetime:
@@ -72,156 +84,15 @@ class CallRecord:
         return cls(**{f.name: getattr(call, f.name) for f in dataclasses.fields(cls)})
 
 
-@dataclass(frozen=True)
-class Facts:
-    """What one AGI request or AMI event tells about a call; None means "does not say"."""
-
-    # Who and what: the AGI request's values replace, an event's only fill what is unknown.
-    identity: Mapping[str, str | None] = field(default_factory=dict)
-    authoritative: bool = False
-    arrived_at: datetime | None = None
-    answered_at: datetime | None = None
-    operator: str | None = None
-    ended_at: datetime | None = None
-    message_path: str | None = None
-    message_at: datetime | None = None
-    failure_reason: str | None = None
-    failed_at: datetime | None = None
-
-
-def derive_outcome(values: Mapping[str, Any]) -> str:
-    if values["failure_reason"] and not values["answered_at"] and not values["message_path"]:
-        return FAILED
-    if values["answered_at"]:
-        return ANSWERED
-    if values["message_path"]:
-        return MESSAGE_LEFT
-    if values["ended_at"]:
-        return ABANDONED
-    return IN_PROGRESS
-
-
-def _earlier(new: tuple[Any, ...], old: tuple[Any, ...]) -> bool:
-    """new comes first; ties broken on the other values, so the result never depends on order."""
-    return old[0] is None or new < old
-
-
-def merge(current: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
-    """The column changes that fold facts into a row's current values (pure)."""
-    values = dict(current)
-    for name, value in facts.identity.items():
-        if facts.authoritative or (values[name] is None and value is not None):
-            values[name] = value
-    if facts.arrived_at:
-        values["arrived_at"] = min(filter(None, (values["arrived_at"], facts.arrived_at)))
-    if facts.ended_at:
-        values["ended_at"] = max(filter(None, (values["ended_at"], facts.ended_at)))
-    if facts.answered_at and _earlier(
-        (facts.answered_at, facts.operator or ""),
-        (values["answered_at"], values["operator"] or ""),
-    ):
-        values["answered_at"], values["operator"] = facts.answered_at, facts.operator
-    # A message recorded again replaces the earlier one: the latest is kept.
-    if (
-        facts.message_path is not None
-        and facts.message_at
-        and (
-            values["message_at"] is None
-            or (facts.message_at, facts.message_path)
-            > (values["message_at"], values["message_path"])
-        )
-    ):
-        values["message_path"], values["message_at"] = facts.message_path, facts.message_at
-    # The first failure is the cause; later ones are its consequences.
-    if (
-        facts.failure_reason is not None
-        and facts.failed_at
-        and _earlier(
-            (facts.failed_at, facts.failure_reason),
-            (values["failed_at"], values["failure_reason"] or ""),
-        )
-    ):
-        values["failure_reason"], values["failed_at"] = facts.failure_reason, facts.failed_at
-    values["outcome"] = derive_outcome(values)
-    return {name: value for name, value in values.items() if value != current[name]}
-
-
-_MERGED = [f.name for f in dataclasses.fields(CallRecord) if f.name not in {"id", "updated_at"}]
-
-
-def _insert(session: AsyncSession) -> Any:
-    """The dialect's own insert(), the one that knows ON CONFLICT."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise NotImplementedError(f"call records need SQLite or PostgreSQL, not {name}")
-
-
-async def _record_fact(
-    sm: async_sessionmaker[AsyncSession],
-    linkedid: str,
-    facts: Facts,
-    *,
-    source: str,
-    kind: str,
-    at: datetime,
-    key: str,
-    data: Mapping[str, Any],
-) -> bool:
-    """Apply facts to the call once per key, in one transaction; True if the row changed."""
+async def write(sm: async_sessionmaker[AsyncSession], items: Sequence[Fact | Row]) -> int:
+    """Write facts and rows at once, in one transaction; how many records changed."""
     async with sm.begin() as session:
-        return await _apply_fact(
-            session, linkedid, facts, source=source, kind=kind, at=at, key=key, data=data
-        )
+        conn = await session.connection()
+        changes: list[Change] = await conn.run_sync(write_batch, list(items))
+    return len(changes)
 
 
-async def _apply_fact(
-    session: AsyncSession,
-    linkedid: str,
-    facts: Facts,
-    *,
-    source: str,
-    kind: str,
-    at: datetime,
-    key: str,
-    data: Mapping[str, Any],
-) -> bool:
-    """Apply facts to the call once per key, inside the caller's transaction."""
-    now = datetime.now(UTC)
-    if len(key) > 255:
-        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-    insert = _insert(session)
-    # A write first: on SQLite it takes the write lock before anything is read.
-    fresh = await session.scalar(
-        insert(CallEvent)
-        .values(linkedid=linkedid, source=source, kind=kind, at=at, dedupe_key=key, data=data)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(CallEvent.id)
-    )
-    if fresh is None:
-        log.debug("call %s: %s %s already applied", linkedid, source, kind)
-        return False
-    created = await session.scalar(
-        insert(Call)
-        .values(linkedid=linkedid, outcome=IN_PROGRESS, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["linkedid"])
-        .returning(Call.id)
-    )
-    call = await session.scalar(select(Call).where(Call.linkedid == linkedid).with_for_update())
-    assert call is not None  # inserted above, or by the writer we waited for
-    changes = merge({name: getattr(call, name) for name in _MERGED}, facts)
-    for name, value in changes.items():
-        setattr(call, name, value)
-    if changes:
-        call.updated_at = now
-        await session.flush()  # the next fact of this batch reads what this one wrote
-    return created is not None or bool(changes)
-
-
-async def open_call(
-    sm: async_sessionmaker[AsyncSession],
+def open_fact(
     *,
     linkedid: str,
     channel: str,
@@ -231,9 +102,10 @@ async def open_call(
     caller_number: str,
     caller_name: str,
     arrived_at: datetime,
-    route: str,
-) -> bool:
-    """What the AGI request knows and what the engine decided; True if the record changed."""
+    route: str | None,
+    kind: str = "open",
+) -> Fact:
+    """What the AGI request knows and what the engine decided (route None: not yet)."""
     identity = {
         "channel": channel,
         "client_id": client_id,
@@ -241,141 +113,44 @@ async def open_call(
         "called": called,
         "caller_number": caller_number,
         "caller_name": caller_name,
-        "route": route,
     }
-    key = f"agi|open|{linkedid}|{arrived_at.isoformat()}|{route}|{client_id}"
-    return await _record_fact(
-        sm,
+    if route is not None:
+        identity["route"] = route
+    return Fact(
         linkedid,
         Facts(identity=identity, authoritative=True, arrived_at=arrived_at),
         source="agi",
-        kind="open",
+        kind=kind,
         at=arrived_at,
-        key=key,
         data={**identity, "arrived_at": arrived_at.isoformat()},
     )
 
 
-async def note_failure(
-    sm: async_sessionmaker[AsyncSession], linkedid: str, reason: str, at: datetime
-) -> bool:
+def failure_fact(linkedid: str, reason: str, at: datetime) -> Fact:
     """The engine could not serve the call (the dialplan's failure context takes over)."""
-    return await _record_fact(
-        sm,
+    return Fact(
         linkedid,
         Facts(failure_reason=reason, failed_at=at),
         source="agi",
         kind="failure",
         at=at,
-        key=f"agi|failure|{linkedid}|{at.isoformat()}|{reason}",
         data={"reason": reason, "at": at.isoformat()},
     )
 
 
-def _timestamp(value: str | None) -> datetime:
-    """Asterisk's Timestamp header (epoch seconds, microseconds); now if absent or unreadable."""
-    try:
-        exact = Decimal(value or "")
-        whole = int(exact)
-        return datetime.fromtimestamp(whole, UTC) + timedelta(
-            microseconds=int((exact - whole) * 1_000_000)
-        )
-    except (InvalidOperation, ValueError, OverflowError, OSError):
-        return datetime.now(UTC)
+async def open_call(sm: async_sessionmaker[AsyncSession], **values: Any) -> bool:
+    """open_fact() written at once; True if the record changed."""
+    return await write(sm, [open_fact(**values)]) > 0
 
 
-def operator_of(dest_channel: str) -> str | None:
-    """The endpoint in a channel name: "PJSIP/op1-0000002a" -> "op1"."""
-    _, _, resource = dest_channel.partition("/")
-    resource = resource.split(";", 1)[0]
-    endpoint, dash, suffix = resource.rpartition("-")
-    if dash and endpoint and all(c in "0123456789abcdefABCDEF" for c in suffix):
-        return endpoint
-    return resource or None
+async def note_failure(
+    sm: async_sessionmaker[AsyncSession], linkedid: str, reason: str, at: datetime
+) -> bool:
+    return await write(sm, [failure_fact(linkedid, reason, at)]) > 0
 
 
 def _known(value: str | None) -> str | None:
     return None if value is None or value in _UNKNOWN else value
-
-
-def event_facts(event: Mapping[str, str]) -> tuple[str, str, datetime, Facts] | None:
-    """(linkedid, dedupe extra, time, facts) of an AMI event about an inbound call, else None."""
-    h = {name.lower(): value for name, value in event.items()}
-    linkedid = h.get("linkedid", "")
-    if not linkedid or h.get("uniqueid") != linkedid:
-        return None  # an event of another leg (an operator's channel, a Local channel)
-    if not h.get("context", "").startswith(INBOUND_CONTEXT_PREFIX):
-        return None
-    at = _timestamp(h.get("timestamp"))
-    kind = h.get("event", "").lower()
-    if kind == "newchannel":
-        exten = _known(h.get("exten"))
-        identity = {
-            "channel": _known(h.get("channel")),
-            "called": None if exten == "s" else exten,
-            "caller_number": _known(h.get("calleridnum")),
-            # AMI C-escapes names; the record keeps the name as the caller sent it.
-            "caller_name": _known(unescape_c(h.get("calleridname") or "")),
-        }
-        return linkedid, "", at, Facts(identity=identity, arrived_at=at)
-    if kind == "dialend" and h.get("dialstatus", "").upper() == "ANSWER":
-        operator = operator_of(h.get("destchannel", ""))
-        return linkedid, h.get("destuniqueid", ""), at, Facts(answered_at=at, operator=operator)
-    if kind == "hangup":
-        return linkedid, "", at, Facts(ended_at=at)
-    if kind == "userevent":
-        name = h.get("userevent", "")
-        if name == "IvrMessage" and h.get("path"):
-            return linkedid, name, at, Facts(message_path=h["path"], message_at=at)
-        if name == "IvrFailure":
-            return linkedid, name, at, Facts(failure_reason=h.get("reason", ""), failed_at=at)
-    return None
-
-
-def _event_fact(event: Mapping[str, str]) -> tuple[str, Facts, dict[str, Any]] | None:
-    found = event_facts(event)
-    if found is None:
-        return None
-    linkedid, extra, at, facts = found
-    name = next((v for k, v in event.items() if k.lower() == "event"), "")
-    stamp = next((v for k, v in event.items() if k.lower() == "timestamp"), "")
-    return (
-        linkedid,
-        facts,
-        {
-            "source": "ami",
-            "kind": name,
-            "at": at,
-            "key": f"ami|{name}|{linkedid}|{stamp}|{extra}",
-            "data": dict(event),
-        },
-    )
-
-
-async def apply_event(sm: async_sessionmaker[AsyncSession], event: Mapping[str, str]) -> bool:
-    """Fold an AMI event (header -> value) into its call; True if the record changed.
-
-    Events of other calls and legs are ignored; the same event delivered twice is applied once.
-    """
-    return await apply_events(sm, [event]) > 0
-
-
-async def apply_events(
-    sm: async_sessionmaker[AsyncSession], events: Sequence[Mapping[str, str]]
-) -> int:
-    """Fold several AMI events, in order, in ONE transaction; how many changed a record.
-
-    Under load the engine hands over everything that queued up meanwhile: one commit for
-    many events instead of one each.
-    """
-    facts = [found for found in map(_event_fact, events) if found is not None]
-    if not facts:
-        return 0
-    changed = 0
-    async with sm.begin() as session:
-        for linkedid, fact, fields in facts:
-            changed += await _apply_fact(session, linkedid, fact, **fields)
-    return changed
 
 
 def _when() -> ColumnElement[datetime]:
@@ -462,3 +237,44 @@ async def seconds_since_last_call(
     async with sm() as session:
         last = await session.scalar(query)
     return None if last is None else (now - last).total_seconds()
+
+
+async def open_records(
+    sm: async_sessionmaker[AsyncSession], before: datetime
+) -> list[tuple[str, datetime]]:
+    """Records not ended that began before `before`: (linkedid, latest time known)."""
+    began = func.coalesce(Call.arrived_at, Call.updated_at)
+    query = select(
+        Call.linkedid,
+        Call.arrived_at,
+        Call.answered_at,
+        Call.message_at,
+        Call.failed_at,
+        Call.updated_at,
+    ).where(Call.ended_at.is_(None), began < before)
+    async with sm() as session:
+        rows = (await session.execute(query)).all()
+    return [
+        (row[0], max(t for t in row[1:5] if t is not None) if any(row[1:5]) else row[5])
+        for row in rows
+    ]
+
+
+async def get_cursor(sm: async_sessionmaker[AsyncSession], source: str) -> int:
+    """How far the account `source` has been reconciled (0: from its start)."""
+    async with sm() as session:
+        found = await session.scalar(
+            select(AccountCursor.position).where(AccountCursor.source == source)
+        )
+    return int(found or 0)
+
+
+async def set_cursor(
+    sm: async_sessionmaker[AsyncSession], source: str, position: int, now: datetime
+) -> None:
+    async with sm.begin() as session:
+        found = await session.get(AccountCursor, source)
+        if found is None:
+            session.add(AccountCursor(source=source, position=position, updated_at=now))
+        else:
+            found.position, found.updated_at = position, now

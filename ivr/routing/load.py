@@ -70,6 +70,9 @@ class ParseCache:
     def __init__(self) -> None:
         self._entries: dict[str, tuple[bytes, object | None, list[Problem]]] = {}
         self._seen: set[str] = set()
+        # Compiled clients by file: (shared spec, client spec, client, its problems). A
+        # client compiled from the very same spec objects (unchanged files) is reused.
+        self.compiled: dict[str, tuple[object, object, Client | None, list[Problem]]] = {}
 
     def get(self, file: str, key: bytes) -> tuple[object | None, list[Problem]] | None:
         self._seen.add(file)
@@ -92,6 +95,8 @@ class ParseCache:
         """Forget the files the last load did not read (deleted clients)."""
         self._entries = {f: e for f, e in self._entries.items() if f in self._seen}
         self._seen = set()
+        live = {id(entry[1]) for entry in self._entries.values()}
+        self.compiled = {r: c for r, c in self.compiled.items() if id(c[1]) in live}
 
 
 def load_rules(path: Path, cache: ParseCache | None = None) -> Rules:
@@ -152,7 +157,7 @@ def _load(path: Path, cache: ParseCache | None) -> Rules:
         problems.append(
             Problem.at(shared.where("clients"), "clients go in clients/<id>.yaml in a folder")
         )
-    rules = Compiler(problems, str(path)).build(shared, clients, version)
+    rules = Compiler(problems, str(path), memo=cache).build(shared, clients, version)
     errors = [p for p in problems if not p.warning]
     if errors:
         raise RulesError(errors)
@@ -198,6 +203,7 @@ class Compiler:
 
     problems: list[Problem]
     source: str
+    memo: ParseCache | None = None  # compiled clients of an earlier load, reused if unchanged
     operators: dict[str, Operator] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
     prompts: dict[str, Prompt] = field(default_factory=dict)
@@ -230,7 +236,7 @@ class Compiler:
         numbers: dict[str, str] = {}
         claimed: dict[str, Where] = {}
         for spec, rel in clients:
-            client = self._client(spec, rel)
+            client = self._compiled(shared, spec, rel)
             if client is None:
                 continue
             if client.id in built:
@@ -275,6 +281,20 @@ class Compiler:
             dial_policy=policy,
             retention=center,
         )
+
+    def _compiled(self, shared: s.SharedSpec, spec: s.ClientSpec, rel: str) -> Client | None:
+        """The client compiled before from the same shared and client specs, or now."""
+        memo = self.memo.compiled if self.memo is not None else None
+        if memo is not None:
+            found = memo.get(rel)
+            if found is not None and found[0] is shared and found[1] is spec:
+                self.problems.extend(found[3])
+                return found[2]
+        before = len(self.problems)
+        client = self._client(spec, rel)
+        if memo is not None:
+            memo[rel] = (shared, spec, client, self.problems[before:])
+        return client
 
     def _shared(self, shared: s.SharedSpec) -> None:
         for op_id, op in shared.operators.items():

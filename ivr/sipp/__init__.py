@@ -105,6 +105,7 @@ async def place_calls(
     digits: str = "",
     dtmf_delay_ms: int = 1000,
     audio: Path | None = None,
+    scenario: Path | None = None,
 ) -> SippResult:
     """Place `count` calls to `number`; each stays `hold_ms` once answered, then hangs up.
 
@@ -113,9 +114,10 @@ async def place_calls(
     G.711 mu-law, as `sox ... -r 8000 -c 1 -e u-law` writes it) the caller speaks it once
     answered, as RTP: what a caller says into a message box.
     caller_name goes into a SIP quoted-string as it is: escape `"` and `\\` yourself.
+    `scenario`: another caller scenario with the same keys (an unusual request URI).
     """
     with tempfile.TemporaryDirectory(prefix="ivr-sipp-") as folder:
-        scenario = SCENARIOS / "caller.xml"
+        scenario = scenario or SCENARIOS / "caller.xml"
         if digits and audio:
             raise SippError("a caller either presses keys or speaks, not both")
         if digits:

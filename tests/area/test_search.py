@@ -15,6 +15,7 @@ import pytest_asyncio
 from pg_server import new_database
 from sqlalchemy import delete, select, text
 
+from ivr.ami.facts import event_fact
 from ivr.area import query
 from ivr.area.models import AreaCall
 from ivr.escalation.models import EscalationRun
@@ -48,12 +49,19 @@ async def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     await engine.dispose()
 
 
+async def apply_event(sessions: Any, event: dict[str, str]) -> None:
+    """One AMI event, as the engine's writer folds it into the records."""
+    fact = event_fact(event)
+    assert fact is not None
+    await repo.write(sessions, [fact])
+
+
 async def write_calls(sessions: Any) -> None:
     """As the engine writes them: the AGI request, then the AMI events of the call."""
     for n, (linkedid, number, name, recorded) in enumerate(CALLS):
         at = T0 + timedelta(minutes=n)
         event = {"Linkedid": linkedid, "Uniqueid": linkedid, "Context": "ivr-in-trunk"}
-        await repo.apply_event(
+        await apply_event(
             sessions,
             {**event, "Event": "Newchannel", "CallerIDNum": number, "CallerIDName": name,
              "Exten": "0611000100", "Timestamp": str(at.timestamp())},
@@ -64,12 +72,12 @@ async def write_calls(sessions: Any) -> None:
             arrived_at=at, route="operators",
         )  # fmt: skip
         if recorded:
-            await repo.apply_event(
+            await apply_event(
                 sessions,
                 {**event, "Event": "UserEvent", "UserEvent": "IvrMessage",
                  "Path": f"/m/{linkedid}.wav", "Timestamp": str(at.timestamp() + 20)},
             )  # fmt: skip
-        await repo.apply_event(
+        await apply_event(
             sessions, {**event, "Event": "Hangup", "Timestamp": str(at.timestamp() + 30)}
         )
     for linkedid, (said, callback, message, urgent) in OUTCOMES.items():

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest_asyncio
 
+from ivr.alarm import Alarms
 from ivr.ami.message import Message
 from ivr.config import Settings
 from ivr.dialpolicy import DialPolicy
@@ -85,6 +86,7 @@ def services(
         ami=ami,
         rules=SimpleNamespace(current=rules),
         prompts=FakePrompts(),
+        alarms=Alarms(),
         outbound=OutboundCalls(settings),
     )
 
@@ -278,3 +280,27 @@ async def test_a_hostile_callback_number_reaches_neither_dial_nor_the_caller_id(
     [originate] = ami.sent
     assert originate["CallerID"] == '"Urgent " <0612>'
     assert dialable("06 12\r\n&PJSIP/opx") == "0612"
+
+
+async def test_with_no_ladder_running_the_scheduler_sleeps_until_woken(
+    sessions: store.Sessions,
+) -> None:
+    clock, ami = Clock(), FakeAmi()
+    given = services(sessions, clock, ami)
+    escalations = Escalations(given)
+
+    assert await escalations.tick() is None  # nothing due, ever: no polling
+
+    await store.start_escalation(
+        given,
+        linkedid="9.1",
+        client_id=None,
+        ladder="night",
+        message_path=None,
+        caller_name="Maria",
+        callback="0612345678",
+        caller_number="0612345678",
+        now=T0,
+    )
+    assert escalations.alarm.wakes == 1  # storing a ladder wakes the scheduler
+    assert await escalations.tick() is not None  # its call is out: the outcome is awaited

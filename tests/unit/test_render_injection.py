@@ -25,7 +25,7 @@ def parse(text: str) -> list[Section]:
     'key => value' have the blanks around key and value stripped."""
     sections: list[Section] = []
     in_block = False
-    for raw in text.split("\n"):  # Asterisk reads lines up to \n only
+    for raw in text.split("\n"):  # as config.c does: not at U+0085, U+2028 and the like
         line = ""
         i = 0
         while i < len(raw):

@@ -88,6 +88,42 @@ async def test_set_variable_round_trip(agi_server, agi_peer) -> None:
     assert (server.calls_handled, server.calls_failed) == (1, 0)
 
 
+async def test_set_variables_sends_plain_values_in_one_mset(agi_server, agi_peer) -> None:
+    """One round trip for the engine's own words; what a caller could have typed, or what
+    MSet would split (a comma, '='), still goes alone and quoted."""
+    outcomes = Outcomes()
+
+    async def inbound(call: AgiCall, notes: dict[str, Any]) -> None:
+        await call.set_variables(
+            {
+                v.ROUTE: "operators",
+                f"{v.TARGETS}_1": "PJSIP/op1&PJSIP/op2",
+                v.MESSAGE_FILE: "/srv/ivr/demo/messages/acme/1700000000.1",
+                v.CLIENT_NAME: "Rossi, Bianchi & C.",
+                "CALLERID(name)": 'Evil "Bob",IVR_ROUTE=hangup',
+                v.PRIORITY: "0",
+                "CALLERID(num)": "Caffè Roma: 0612",  # plain text, whoever typed it
+                "CONNECTEDLINE(name)": "${SHELL(id)}",
+            }
+        )
+
+    server = await agi_server({"inbound": outcomes.handler(inbound)})
+    peer = await agi_peer(server.port)
+
+    lines = await peer.rest_answering("200 result=0")
+    outcome = await outcomes.next()
+
+    assert lines == [
+        b'SET VARIABLE IVR_CLIENT_NAME "Rossi, Bianchi & C."\n',
+        b'SET VARIABLE CALLERID(name) "Evil \\"Bob\\",IVR_ROUTE=hangup"\n',
+        b'SET VARIABLE CONNECTEDLINE(name) "${SHELL(id)}"\n',
+        b'EXEC MSet "IVR_ROUTE=operators,IVR_TARGETS_1=PJSIP/op1&PJSIP/op2,'
+        b"IVR_MESSAGE_FILE=/srv/ivr/demo/messages/acme/1700000000.1,IVR_PRIORITY=0,"
+        + 'CALLERID(num)=Caffè Roma: 0612"\n'.encode(),
+    ]
+    assert outcome.error is None
+
+
 async def test_hostile_caller_name_goes_out_as_one_line(agi_server, agi_peer) -> None:
     outcomes = Outcomes()
 

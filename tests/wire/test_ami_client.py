@@ -13,6 +13,7 @@ import pytest
 from ami_peer import AmiPeer, Lines, Recorder
 
 from ivr.ami import AmiActionError, AmiClient, AmiDisconnected, Message
+from ivr.stack import poll
 
 FAST = {"reconnect_delay": 0.01, "reconnect_max_delay": 0.05, "action_timeout": 2.0}
 
@@ -444,3 +445,36 @@ async def test_events_queued_behind_a_slow_batch_come_as_one_batch_in_order(peer
     async with asyncio.timeout(5):
         await all_done.wait()
     assert batches == [["1"], ["2", "3", "4", "5"]]
+
+
+async def test_a_full_event_queue_drops_and_resynchronises_once_drained(peer, make_client):
+    """The consumer stuck (a handler waiting): events beyond the bound are dropped and
+    counted, and on_connect runs again once the queue is empty."""
+    release = asyncio.Event()
+    handled: list[str] = []
+    connects = 0
+
+    async def on_event(message: Message) -> None:
+        await release.wait()
+        handled.append(message.get("N", ""))
+
+    async def on_connect() -> None:
+        nonlocal connects
+        connects += 1
+
+    client = make_client(peer, on_event=on_event, on_connect=on_connect, queue_max=5)
+    await client.start()
+    await client.wait_connected(5)
+    for n in range(12):
+        await peer.send([("Event", "Newchannel"), ("N", str(n))])
+    await peer.send([("Event", "Hangup"), ("N", "last")])
+    filled = await poll(lambda: _value(client.dropped), lambda n: n > 0, 5, "dropped events")
+    assert filled > 0 and client.backlog == 5
+    release.set()
+    await poll(lambda: _value(connects), lambda n: n >= 2, 5, "a second on_connect")
+    assert client.dropped > 0
+    assert len(handled) + client.dropped == 13 + 1  # FullyBooted counts too
+
+
+async def _value(value: int) -> int:
+    return value

@@ -19,6 +19,7 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 
 from ivr.asterisk.render import Trunk
+from ivr.control import call_engine
 from ivr.escalation.store import AttemptRecord, RunRecord, attempts_for_call, runs_for_call
 from ivr.escalation.store import start_escalation as start
 from ivr.ports import free_tcp_port, free_udp_port
@@ -102,7 +103,7 @@ class Rig:
         return str(path)
 
     async def escalate(self, linkedid: str, ladder: str) -> int:
-        return await start(
+        run = await start(
             self.stack.sessions,
             linkedid=linkedid,
             client_id="acme",
@@ -111,6 +112,16 @@ class Rig:
             caller_name="Maria Bianchi",
             callback="0612345678",
         )
+        await self.wake()
+        return run
+
+    async def wake(self) -> None:
+        """A ladder stored by another process: the engine's scheduler sleeps until told."""
+        s = self.stack.settings
+        code, _ = await asyncio.to_thread(
+            call_engine, s.bind, s.ports.http, "/api/wake/escalations", "POST"
+        )
+        assert code == 200
 
     async def wait_run(
         self,
@@ -320,6 +331,7 @@ async def test_pressing_3_acknowledges_and_connects_the_contact_to_the_caller(ri
             caller_name="Maria Bianchi",
             callback="7100777",  # the caller's phone is behind the trunk too; it answers
         )
+        await rig.wake()
         run, attempts = await rig.wait_run("esc-6")
         dialled = await events.wait(
             lambda e: e.event == "DialBegin" and e.get("DialString") == "+397100777@trunk"
