@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def build(services: Services) -> list[Feature]:
     from ivr.area import Area
+    from ivr.billing.schedule import BillingSchedule
     from ivr.campaigns.dialer import CampaignDialer
     from ivr.escalation.service import Escalations
     from ivr.outbound import Outbound
@@ -27,6 +28,7 @@ def build(services: Services) -> list[Feature]:
         portal,  # the operator console (/console) and the supervisor page
         # after the console: it reads who is free from the console's board
         CampaignDialer(services, portal),
+        BillingSchedule(services),  # after the dialer: it reads the campaigns it loaded
         DailyPurge(services),  # personal data past each client's retention
         Area(services),  # the clients' reserved area (/area)
     ]

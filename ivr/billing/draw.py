@@ -130,6 +130,8 @@ async def draw_month(
     try:
         async with sessions.begin() as session:
             people = await population(session, campaigns, client_id, month, zone)
+            if not people:
+                raise DrawError(f"{client_id} had no appointments in {month}: nothing to draw")
             drawn = draw_sample(people, share, minimum, seed)
             row = Draw(client_id=client_id, month=str(month), seed=seed, share=share,
                        minimum=minimum, population=[list(p) for p in people], drawn=drawn,

@@ -228,7 +228,10 @@ async def _adjustments(
         current = {i.key: (s.campaign_id, i.label, i.price or NOTHING) for s in sections
                    for i in s.items}  # fmt: skip
         for key in sorted(set(billed) | {k for k, v in current.items() if v[2]}):
-            campaign_id, label, now_price = current.get(key, (*labels[key], NOTHING))
+            if key in current:
+                campaign_id, label, now_price = current[key]
+            else:
+                (campaign_id, label), now_price = labels[key], NOTHING
             was = billed.get(key, NOTHING)
             if now_price == was:
                 continue

@@ -32,6 +32,7 @@ from ivr.campaigns import eligibility as el
 from ivr.campaigns.follow import HOLD, HOUSEKEEPING_SECONDS, PREVIEW_PREFIX, Follower, Reservation
 from ivr.campaigns.load import files_digest, load_campaigns
 from ivr.campaigns.model import (
+    DIALER_WAKE,
     PREVIEW,
     RATIO,
     UNKNOWN,
@@ -83,6 +84,7 @@ class CampaignDialer(Follower, Feature):
     async def start(self) -> None:
         self.reload()
         self.services.campaigns = lambda: self.campaigns
+        self.services.wake.on(DIALER_WAKE, lambda _payload: self.wake())
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._loop(), name="campaign-dialer"),

@@ -46,6 +46,8 @@ OUTCOMES = {
     VERIFICATION: ("verified", "refuses", "wrong-number", "callback"),
 }
 DO_NOT_CALL = "do-not-call"
+# The dialer's wake-up topic (ivr.wake): contacts were added (a verification draw, a contest).
+DIALER_WAKE = "campaigns"
 CALLBACK = "callback"
 
 
