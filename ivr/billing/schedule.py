@@ -40,7 +40,7 @@ async def due_work(services: Services, campaigns: list[Campaign], now: datetime)
     """Draw and issue whatever is due now; when the next thing is due."""
     settings = services.settings
     rules = services.rules.current
-    upcoming: list[datetime] = [now + timedelta(seconds=LONGEST_SLEEP)]
+    upcoming: list[datetime] = []
     billed = sorted({c.client_id for c in campaigns if c.billing is not None})
     for client_id in billed:
         client = rules.clients.get(client_id)
@@ -69,7 +69,7 @@ async def due_work(services: Services, campaigns: list[Campaign], now: datetime)
             upcoming.append(draw.due_at(current, zone, settings.verify_grace_days))
         if settings.billing_issue_day:
             upcoming.append(issue_due(current, zone, settings.billing_issue_day))
-    return min(upcoming)
+    return min(upcoming, default=now + timedelta(seconds=LONGEST_SLEEP))
 
 
 async def _draw(
