@@ -11,6 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from aiohttp.web_request import FileField
+
 from ivr.area.pages import Page
 from ivr.billing import audit, disputes, payments, render, statement
 from ivr.billing.form import visit_outcome_labels
@@ -229,7 +231,7 @@ class BillingPage(Page):
         ctx = await self.area.ctx(request, admin=True)
         data = await request.post()
         upload = data.get("file")
-        if upload is None or isinstance(upload, str) or not hasattr(upload, "file"):
+        if not isinstance(upload, FileField):
             return await self.payments(request, 422, tr(ctx.lang, "Choose a CSV file."))
         raw = upload.file.read()
         try:
@@ -241,4 +243,3 @@ class BillingPage(Page):
             ctx.user.email, self.area.services.clock(), ctx.zone, ctx.lang,
         )  # fmt: skip
         return await self.payments(request, 200 if not report.bad else 422, report=report)
-

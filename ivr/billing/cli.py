@@ -9,6 +9,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -100,8 +101,10 @@ def cmd_issue(args: argparse.Namespace) -> int:
         print(f"statement {args.month} of {args.client} issued: EUR {view.total:.2f}; it is"
               " frozen from now on (later changes go on the next one)")  # fmt: skip
     else:
-        print(f"statement {args.month} of {args.client} was issued before, on"
-              f" {view.issued_at:%Y-%m-%d %H:%M} by {view.issued_by}: EUR {view.total:.2f}")  # fmt: skip
+        print(
+            f"statement {args.month} of {args.client} was issued before, on"
+            f" {view.issued_at:%Y-%m-%d %H:%M} by {view.issued_by}: EUR {view.total:.2f}"
+        )
     return 0
 
 
@@ -118,8 +121,11 @@ def cmd_payments(args: argparse.Namespace) -> int:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
-    report = ctx.run(lambda s: payments.import_payments(s, ctx.campaigns, args.client, text,
-                                                        path.name, args.by, ctx.now, zone))  # fmt: skip
+    report = ctx.run(
+        lambda s: payments.import_payments(
+            s, ctx.campaigns, args.client, text, path.name, args.by, ctx.now, zone
+        )
+    )
     for line, column, reason in report.bad:
         print(f"{path.name}:{line}: {column}: {reason}")
     print(f"{report.confirmed} payments confirmed, {len(report.bad)} rows not taken")
@@ -169,24 +175,32 @@ def cmd_draw(args: argparse.Namespace) -> int:
     status, drew = 0, False
     for client_id in ctx.verified_clients(args.client):
         zone = ctx.rules.clients[client_id].card.timezone
+
+        async def one(sessions: Sessions, client_id: str = client_id, zone: str = zone) -> Any:
+            return await draw.draw_month(
+                sessions, ctx.campaigns, client_id, args.month, zone,
+                share=settings.verify_share, minimum=settings.verify_minimum,
+                grace_days=settings.verify_grace_days, who=args.by, now=ctx.now,
+            )  # fmt: skip
+
         try:
-            made = ctx.run(lambda s, c=client_id, z=zone: draw.draw_month(
-                s, ctx.campaigns, c, args.month, z, share=settings.verify_share,
-                minimum=settings.verify_minimum, grace_days=settings.verify_grace_days,
-                who=args.by, now=ctx.now,
-            ))  # fmt: skip
+            made = ctx.run(one)
         except draw.DrawError as exc:
             print(f"{client_id}: {exc}")
-            status = max(status, 1 if "cannot be drawn" in str(exc) else 0)
+            status = max(status, 1 if isinstance(exc, draw.NotDue) else 0)
             continue
         row = made.draw
         drew = drew or made.new
         if made.new:
-            print(f"{client_id} {args.month}: drew {len(row.drawn)} of {len(row.population)}"
-                  f" appointments (seed {row.seed}): {', '.join(f'A{a}' for a in row.drawn)}")  # fmt: skip
+            print(
+                f"{client_id} {args.month}: drew {len(row.drawn)} of {len(row.population)}"
+                f" appointments (seed {row.seed}): {', '.join(f'A{a}' for a in row.drawn)}"
+            )
         else:
-            print(f"{client_id} {args.month}: drawn before, on {row.drawn_at:%Y-%m-%d %H:%M} by"
-                  f" {row.drawn_by}; a month is drawn once, never again (ivr verify show)")  # fmt: skip
+            print(
+                f"{client_id} {args.month}: drawn before, on {row.drawn_at:%Y-%m-%d %H:%M} by"
+                f" {row.drawn_by}; a month is drawn once, never again (ivr verify show)"
+            )
     if drew:
         print(_wake(settings))
     return status
@@ -205,15 +219,17 @@ def _wake(settings: config.Settings) -> str:
 def cmd_show(args: argparse.Namespace) -> int:
     ctx = Context(args)
     for client_id in ctx.verified_clients(args.client):
-        row = ctx.run(lambda s, c=client_id: draw.find(s, c, args.month))
+        row = ctx.run(partial(draw.find, client_id=client_id, month=args.month))
         if row is None:
             print(f"{client_id} {args.month}: not drawn")
             continue
         same = "yes" if draw.reproduce(row) else "NO: the stored sample does not match"
         print(f"{client_id} {args.month}: drawn {row.drawn_at:%Y-%m-%d %H:%M} by {row.drawn_by},"
               f" seed {row.seed}, share {row.share:.2%}, minimum {row.minimum}")  # fmt: skip
-        print(f"  population ({len(row.population)}): "
-              + ", ".join(f"A{a} by {op}" for a, op in row.population))
+        print(
+            f"  population ({len(row.population)}): "
+            + ", ".join(f"A{a} by {op}" for a, op in row.population)
+        )
         print(f"  drawn ({len(row.drawn)}): {', '.join(f'A{a}' for a in row.drawn)}")
         print(f"  drawn again from the seed: {same}")
     return 0
@@ -257,7 +273,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                          description=HELP_BILLING, formatter_class=RAW)  # fmt: skip
     actions = top.add_subparsers(dest="action", required=True, metavar="ACTION")
     st = actions.add_parser(
-        "statement", help="print a client's statement of a month; write it as CSV and HTML",
+        "statement",
+        help="print a client's statement of a month; write it as CSV and HTML",
         description="The month's statement (as issued, or the draft): each campaign's results"
         " with their price, the band reached and how far the next one is, what is contested,"
         " credited or not held, and the credits and debits for earlier months.",
@@ -273,7 +290,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     iss.add_argument("--by", default=me, help="who issues it (for the log)")
     iss.set_defaults(func=cmd_issue)
     pay = actions.add_parser(
-        "payments", help="confirm payments a client received, from a CSV file",
+        "payments",
+        help="confirm payments a client received, from a CSV file",
         description="A CSV (comma or semicolon) with the columns invoice (or number),"
         " amount and paid_on: each row confirms the promise to pay of that invoice or debtor."
         " Bad rows are listed with their line and column; the good ones are taken.",
@@ -287,7 +305,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dis.add_argument("--month", type=month_arg, help="only the results of this month")
     dis.set_defaults(func=cmd_disputes)
     dec = actions.add_parser(
-        "decide", help="decide a contest: credit it, or keep the result billed",
+        "decide",
+        help="decide a contest: credit it, or keep the result billed",
         description="credit: the result is no longer billed (a credit line if its statement"
         " was issued); reject: it stays billed. The decision is final and logged.",
     )

@@ -257,8 +257,10 @@ def text(items: list[Evidence], zone: str) -> str:
             lines.append(f"  questioned: contest {e.questioned_by.id} of this client was shown"
                          f" wrong {at(c.questioned_at)}")  # fmt: skip
         if c.status != OPEN:
-            lines.append(f"  decided: {c.status} by {c.decided_by} {at(c.decided_at)}"
-                         + (f" ({c.decision_note})" if c.decision_note else ""))
+            lines.append(
+                f"  decided: {c.status} by {c.decided_by} {at(c.decided_at)}"
+                + (f" ({c.decision_note})" if c.decision_note else "")
+            )
         else:
             lines.append("  decision: open")
         for entry in e.log:

@@ -36,7 +36,11 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 class DrawError(Exception):
-    """The month cannot be drawn (yet): the message says why."""
+    """The month cannot be drawn: the message says why."""
+
+
+class NotDue(DrawError):
+    """The month cannot be drawn yet."""
 
 
 def sample_size(population: int, share: float, minimum: int) -> int:
@@ -119,7 +123,7 @@ async def draw_month(
     """Draw the client's month, once; its appointments become verification calls."""
     if now < due_at(month, zone, grace_days):
         when = due_at(month, zone, grace_days).isoformat(timespec="minutes")
-        raise DrawError(
+        raise NotDue(
             f"{month} cannot be drawn before {when}: its last appointments must be past the"
             f" {grace_days}-day grace period"
         )

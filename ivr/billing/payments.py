@@ -54,9 +54,7 @@ class ImportReport:
     bad: list[tuple[int, str, str]] = field(default_factory=list)  # line, column, reason
 
 
-async def promises(
-    sessions: Sessions, campaigns: list[Campaign], client_id: str
-) -> list[Promise]:
+async def promises(sessions: Sessions, campaigns: list[Campaign], client_id: str) -> list[Promise]:
     """Every promise to pay of the client's campaigns billed on payments, with its payment."""
     ids = counted([c for c in campaigns if c.client_id == client_id], PAID)
     if not ids:
@@ -176,8 +174,10 @@ async def import_payments(
         report.bad.append((1, "", str(exc)))
         return report
     columns = [_column(h) for h in header]
-    if "amount" not in columns or "paid_on" not in columns or not (
-        "invoice" in columns or "number" in columns
+    if (
+        "amount" not in columns
+        or "paid_on" not in columns
+        or not ("invoice" in columns or "number" in columns)
     ):
         report.bad.append(
             (1, "", tr(lang, "The file needs the columns invoice (or number), amount, paid_on."))
@@ -237,7 +237,7 @@ async def _import_row(
 async def _promises_by_reference(
     sessions: Sessions, campaigns: list[Campaign], client_id: str
 ) -> dict[str, int]:
-    """"i:<invoice>" and "n:<number>" -> the latest promise's attempt of that contact."""
+    """ "i:<invoice>" and "n:<number>" -> the latest promise's attempt of that contact."""
     out: dict[str, int] = {}
     for promise_row in await _latest_promises(sessions, campaigns, client_id):
         attempt_id, invoice, number = promise_row

@@ -41,7 +41,9 @@ class BillingData:
     ) -> None:
         contacts = select(Contact.id).where(Contact.number.in_(sorted(numbers)))
         appointments = list(
-            await session.scalars(select(Appointment.id).where(Appointment.contact_id.in_(contacts)))
+            await session.scalars(
+                select(Appointment.id).where(Appointment.contact_id.in_(contacts))
+            )
         )
         attempts = list(
             await session.scalars(select(Attempt.id).where(Attempt.contact_id.in_(contacts)))

@@ -198,7 +198,9 @@ async def gather(
     return out
 
 
-async def _states(session: AsyncSession, client_id: str, found: list[Result], now: datetime) -> None:
+async def _states(
+    session: AsyncSession, client_id: str, found: list[Result], now: datetime
+) -> None:
     appointments = [int(r.key[1:]) for r in found if r.kind == APPOINTMENT]
     checks = {}
     if appointments:

@@ -330,8 +330,14 @@ async def issue(
                 return from_row(found), False
             view = await draft(session, campaigns, client_id, client_name, zone, month, now)
             view.issued_at, view.issued_by = now, by
-            row = Statement(client_id=client_id, month=str(month), issued_at=now,
-                            issued_by=by[:255], total=cents(view.total), data=view.as_data())
+            row = Statement(
+                client_id=client_id,
+                month=str(month),
+                issued_at=now,
+                issued_by=by[:255],
+                total=cents(view.total),
+                data=view.as_data(),
+            )
             session.add(row)  # fmt: skip
             await session.flush()
             for section in view.sections:

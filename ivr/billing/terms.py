@@ -120,9 +120,7 @@ def _decimal(text: str | None) -> Decimal | None:
         return None
 
 
-def build_terms(
-    spec: BillingSpec, kind: str, error: Callable[[Where, str], None]
-) -> Terms | None:
+def build_terms(spec: BillingSpec, kind: str, error: Callable[[Where, str], None]) -> Terms | None:
     """The terms of a campaign of this kind; every problem goes to error(where, message)."""
     ok = True
 

@@ -95,9 +95,7 @@ async def _contact(
     booked = await session.get(Contact, appointment.contact_id)
     if booked is None:
         return None
-    listed = await session.scalar(
-        select(ContactList).where(ContactList.campaign_id == campaign.id)
-    )
+    listed = await session.scalar(select(ContactList).where(ContactList.campaign_id == campaign.id))
     if listed is None:
         listed = ContactList(campaign_id=campaign.id, client_id=campaign.client_id,
                              name=LIST_NAME, imported_at=now, rows=0, added=0, merged=0, bad=0,

@@ -83,8 +83,15 @@ def load_campaigns(rules_path: Path, rules: Rules, settings: Settings | None = N
         if checking is None:
             continue
         if checking.id in built:
-            problems.append(Problem(str(Path(rules_path) / rel), 1, 1, f"campaign id {checking.id!r} is the one of"
-                                    f" {campaign.id!r}'s verification calls: rename it"))  # fmt: skip
+            problems.append(
+                Problem(
+                    str(Path(rules_path) / rel),
+                    1,
+                    1,
+                    f"campaign id {checking.id!r} is the one of"
+                    f" {campaign.id!r}'s verification calls: rename it",
+                )
+            )
             continue
         built[checking.id] = checking
     errors = [p for p in problems if not p.warning]

@@ -147,9 +147,9 @@ class CampaignData:
             removed.file(path)
         if old:
             await session.execute(
-                update(Attempt).where(Attempt.id.in_([i for i, _ in old])).values(
-                    recording_path=None
-                )
+                update(Attempt)
+                .where(Attempt.id.in_([i for i, _ in old]))
+                .values(recording_path=None)
             )
         removed.add("campaign recordings", len(old))
         notes = await session.execute(

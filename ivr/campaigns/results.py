@@ -11,9 +11,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr.campaigns import eligibility as el
 from ivr.billing import audit
 from ivr.billing.verify import record_answer
+from ivr.campaigns import eligibility as el
 from ivr.campaigns.model import DO_NOT_CALL, VERIFICATION, Campaign
 from ivr.campaigns.models import CENTER, Appointment, Attempt, Contact, DoNotCall
 from ivr.campaigns.outcomes import OutcomeForm
@@ -101,8 +101,16 @@ async def _log_result(
     counted = ("sale", "interested")
     if attempt.outcome != outcome_before and (attempt.outcome in counted
                                               or outcome_before in counted):  # fmt: skip
-        await audit.record(session, campaign.client_id, operator, f"S{attempt.id}", "outcome",
-                           {"outcome": outcome_before}, {"outcome": attempt.outcome}, now)
+        await audit.record(
+            session,
+            campaign.client_id,
+            operator,
+            f"S{attempt.id}",
+            "outcome",
+            {"outcome": outcome_before},
+            {"outcome": attempt.outcome},
+            now,
+        )
 
 
 async def _book(

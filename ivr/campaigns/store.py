@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.campaigns import eligibility as el
 from ivr.campaigns.model import CONNECTED, DROPPED, PREVIEW, Campaign
-from ivr.campaigns.privacy import hashed, number_salt
 from ivr.campaigns.models import (
     Attempt,
     CampaignState,
@@ -31,6 +30,7 @@ from ivr.campaigns.models import (
     DoNotCall,
     Refusal,
 )
+from ivr.campaigns.privacy import hashed, number_salt
 from ivr.dialpolicy import DialPolicy
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,17 @@ from ivr.dialpolicy import DialPolicy
 
 async def contest(world: World, appointment: int, reason: str = "did-not-happen",
                   note: str = "") -> tuple[Contest | None, str | None]:  # fmt: skip
-    return await disputes.file(world.sessions, world.campaigns, "acme", "Europe/Rome",
-                               f"A{appointment}", reason, note, "admin@acme", world.now)  # fmt: skip
+    return await disputes.file(
+        world.sessions,
+        world.campaigns,
+        "acme",
+        "Europe/Rome",
+        f"A{appointment}",
+        reason,
+        note,
+        "admin@acme",
+        world.now,
+    )
 
 
 async def test_a_result_is_contested_within_its_period_once_with_a_reason(world: World) -> None:
@@ -148,8 +157,18 @@ async def test_a_drawn_and_verified_appointment_contested_later_is_judged_at_onc
     world: World,
 ) -> None:
     booked = [await world.appointment(rome(d), operator="op1") for d in (2, 3, 4)]
-    made = await draw.draw_month(world.sessions, world.campaigns, "acme", MARCH, "Europe/Rome",
-                                 share=0.04, minimum=3, grace_days=2, who="e", now=world.now)  # fmt: skip
+    made = await draw.draw_month(
+        world.sessions,
+        world.campaigns,
+        "acme",
+        MARCH,
+        "Europe/Rome",
+        share=0.04,
+        minimum=3,
+        grace_days=2,
+        who="e",
+        now=world.now,
+    )
     assert sorted(made.draw.drawn) == booked  # three: all of them
     assert await answer(world, booked[0], "op2", outcome="verified", happened="yes",
                         visited_at="2027-03-02T10:00", spoke_with="Anna",
@@ -170,15 +189,20 @@ async def test_the_audit_log_is_append_only_on_postgresql(
         assert made is not None
         await world.issue(MARCH)
         async with world.engine.begin() as connection:
-            for sql in ("UPDATE billing_lines SET price = 0", "DELETE FROM billing_lines",
-                        "UPDATE billing_statements SET total = 1",
-                        "DELETE FROM billing_audit", "UPDATE billing_audit SET who = 'x'"):  # fmt: skip
+            for sql in (
+                "UPDATE billing_lines SET price = 0",
+                "DELETE FROM billing_lines",
+                "UPDATE billing_statements SET total = 1",
+                "DELETE FROM billing_audit",
+                "UPDATE billing_audit SET who = 'x'",
+            ):
                 with pytest.raises(DBAPIError, match="append-only"):
                     async with connection.begin_nested():
                         await connection.execute(text(sql))
             # only an erasure: before and after emptied, once
-            await connection.execute(text(
-                "UPDATE billing_audit SET before = '{}', after = '{}', erased_at = now()"))  # fmt: skip
+            await connection.execute(
+                text("UPDATE billing_audit SET before = '{}', after = '{}', erased_at = now()")
+            )
             with pytest.raises(DBAPIError, match="append-only"):
                 async with connection.begin_nested():
                     await connection.execute(text("UPDATE billing_audit SET erased_at = NULL"))

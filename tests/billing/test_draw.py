@@ -76,8 +76,18 @@ async def _month(world: World) -> list[int]:
 
 
 async def _draw(world: World, who: str = "engine") -> draw.Drawn:
-    return await draw.draw_month(world.sessions, world.campaigns, "acme", MARCH, "Europe/Rome",
-                                 share=0.04, minimum=3, grace_days=2, who=who, now=world.now)  # fmt: skip
+    return await draw.draw_month(
+        world.sessions,
+        world.campaigns,
+        "acme",
+        MARCH,
+        "Europe/Rome",
+        share=0.04,
+        minimum=3,
+        grace_days=2,
+        who=who,
+        now=world.now,
+    )
 
 
 async def test_a_month_is_drawn_once_when_due_and_can_be_drawn_again_from_its_seed(
@@ -137,8 +147,9 @@ async def test_verification_calls_go_to_another_operator_contested_ones_first(
 
     async with world.sessions() as session:
         by_operator = dict(
-            (await session.execute(select(Verification.contact_id, Verification.not_operator)))
-            .all()
+            (
+                await session.execute(select(Verification.contact_id, Verification.not_operator))
+            ).all()
         )
     only_op1 = [c for c, op in by_operator.items() if op == "op1"]
     # op3 booked nothing: the contested one comes first, whoever booked it.

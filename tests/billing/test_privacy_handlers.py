@@ -66,8 +66,18 @@ async def test_erase_reaches_the_area_the_campaigns_and_billing(world: World) ->
         attempt.number, attempt.notes = NUMBER, "Mario wants a call after 18:00"
         booking_file = recording(world, attempt.recording_path)
     promise = await world.promise("300", rome(3), number=NUMBER)
-    await payments.confirm_one(world.sessions, world.campaigns, "acme", promise, Decimal(300),
-                               rome(10).date(), "admin", "area", world.now, "Europe/Rome")  # fmt: skip
+    await payments.confirm_one(
+        world.sessions,
+        world.campaigns,
+        "acme",
+        promise,
+        Decimal(300),
+        rome(10).date(),
+        "admin",
+        "area",
+        world.now,
+        "Europe/Rome",
+    )
     made, _ = await disputes.file(world.sessions, world.campaigns, "acme", "Europe/Rome",
                                   f"A{appointment}", "other", "Mario Bianchi is not our client",
                                   "admin", world.now)  # fmt: skip
@@ -113,8 +123,15 @@ async def test_erase_reaches_the_area_the_campaigns_and_billing(world: World) ->
     assert await lists.on_do_not_call(world.sessions, NUMBER, "acme") == {"*"}
     checking = world.campaign("visits")
     fresh = await world.contact("visits", number=NUMBER, status="pending", attempts=0)
-    got = await store.claim(world.sessions, checking, engine="e", now=world.now,
-                            operators=["op1"], policy=DialPolicy(), register_max_days=15)  # fmt: skip
+    got = await store.claim(
+        world.sessions,
+        checking,
+        engine="e",
+        now=world.now,
+        operators=["op1"],
+        policy=DialPolicy(),
+        register_max_days=15,
+    )
     assert got == []
     async with world.sessions() as session:
         refused = await session.get(Contact, fresh)
@@ -126,8 +143,18 @@ async def test_the_purge_keeps_each_client_s_retention(world: World) -> None:
     await a_message(world, "new", "0612000002", days_ago=2)
     old = await world.appointment(rome(2))  # a month before "now"
     appointments = [old] + [await world.appointment(rome(d)) for d in (3, 4)]
-    made = await draw.draw_month(world.sessions, world.campaigns, "acme", MARCH, "Europe/Rome",
-                                 share=0.04, minimum=3, grace_days=2, who="e", now=world.now)  # fmt: skip
+    made = await draw.draw_month(
+        world.sessions,
+        world.campaigns,
+        "acme",
+        MARCH,
+        "Europe/Rome",
+        share=0.04,
+        minimum=3,
+        grace_days=2,
+        who="e",
+        now=world.now,
+    )
     assert sorted(made.draw.drawn) == appointments
     async with world.sessions.begin() as session:
         for check in await session.scalars(select(Verification)):

@@ -111,8 +111,17 @@ async def test_what_was_not_held_or_was_credited_is_not_billed(world: World) -> 
                 status="done", happened=False,
             ))  # fmt: skip
     # The center looked at kept's contest and decided it stays billed: that decision wins.
-    contest, problem = await disputes.file(world.sessions, world.campaigns, "acme", "Europe/Rome",
-                                           f"A{credited}", "other", "", "admin", world.now)  # fmt: skip
+    contest, problem = await disputes.file(
+        world.sessions,
+        world.campaigns,
+        "acme",
+        "Europe/Rome",
+        f"A{credited}",
+        "other",
+        "",
+        "admin",
+        world.now,
+    )
     assert problem is None and contest is not None
     assert await disputes.decide(world.sessions, "acme", contest.id, "credit", "boss", "",
                                  world.now) is None  # fmt: skip
@@ -132,12 +141,31 @@ async def test_an_issued_statement_is_frozen_and_later_changes_go_on_the_next(
     assert march.issued and march.total == D("170.00")  # 50 + 50 + 70
 
     # After the statement: a contest on A1 is credited, a payment of March is confirmed.
-    contest, _ = await disputes.file(world.sessions, world.campaigns, "acme", "Europe/Rome",
-                                     f"A{a1}", "duplicate", "twice", "admin", world.now)  # fmt: skip
+    contest, _ = await disputes.file(
+        world.sessions,
+        world.campaigns,
+        "acme",
+        "Europe/Rome",
+        f"A{a1}",
+        "duplicate",
+        "twice",
+        "admin",
+        world.now,
+    )
     assert contest is not None
     await disputes.decide(world.sessions, "acme", contest.id, "credit", "boss", "", world.now)
-    await payments.confirm_one(world.sessions, world.campaigns, "acme", promise, D("500"),
-                               day("2027-03-25"), "admin", "area", world.now, "Europe/Rome")  # fmt: skip
+    await payments.confirm_one(
+        world.sessions,
+        world.campaigns,
+        "acme",
+        promise,
+        D("500"),
+        day("2027-03-25"),
+        "admin",
+        "area",
+        world.now,
+        "Europe/Rome",
+    )
 
     again = await world.statement(MARCH)  # frozen: as it was issued
     assert again.total == D("170.00") and again.issued_at == march.issued_at

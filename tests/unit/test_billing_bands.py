@@ -30,9 +30,7 @@ def per_result(*bands: tuple[int | None, str], mode: str = GRADUATED) -> Scale:
 
 
 def percent(*bands: tuple[str | None, str], mode: str = GRADUATED, by: str = BY_AMOUNT) -> Scale:
-    return Scale(
-        tuple(Band(None if u is None else D(u), percent=D(p)) for u, p in bands), mode, by
-    )
+    return Scale(tuple(Band(None if u is None else D(u), percent=D(p)) for u, p in bands), mode, by)
 
 
 APPOINTMENTS = ((10, "40.00"), (25, "45.00"), (None, "50.00"))
