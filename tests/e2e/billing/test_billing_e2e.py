@@ -97,8 +97,11 @@ async def stack(tmp_path_factory: Any, asterisk_available: None) -> AsyncIterato
 
 async def attempts(stack: Stack, campaign: str) -> list[Attempt]:
     async with stack.sessions() as session:
-        return list(await session.scalars(
-            select(Attempt).where(Attempt.campaign_id == campaign).order_by(Attempt.id)))  # fmt: skip
+        return list(
+            await session.scalars(
+                select(Attempt).where(Attempt.campaign_id == campaign).order_by(Attempt.id)
+            )
+        )
 
 
 async def a_call_to_answer(stack: Stack, campaign: str, done: int) -> Attempt:
@@ -144,8 +147,14 @@ async def test_booked_verified_contested_and_billed(stack: Stack, tmp_path: Path
         panel = await poll(desk.panel, lambda p, c=call: f'name="attempt" value="{c.id}"' in p,
                            30, "the booking form")  # fmt: skip
         slot = re.findall(r'<option value="(giulia\|[^"]+)"', panel)[0]
-        status, page = await desk.save({"attempt": str(call.id), "outcome": "appointment",
-                                        "slot": slot, "address": f"Via Roma {41 + done}"})  # fmt: skip
+        status, page = await desk.save(
+            {
+                "attempt": str(call.id),
+                "outcome": "appointment",
+                "slot": slot,
+                "address": f"Via Roma {41 + done}",
+            }
+        )
         assert status == 200, page[-600:]
     booked = await poll(lambda: attempts(stack, "visits"),
                         lambda got: len(got) == 4 and all(a.ended_at for a in got), 60,
@@ -173,8 +182,9 @@ async def test_booked_verified_contested_and_billed(stack: Stack, tmp_path: Path
     await users.add_user(stack.sessions, "acme", EMAIL, PASSWORD, campaign_now(), role="admin")
     area = f"http://{settings.bind}:{settings.ports.http}/area"
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                   args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
         try:
             page = await browser.new_page(locale="it-IT")
             await page.goto(f"{area}/login")
