@@ -29,6 +29,7 @@ _KEY = re.compile(r"^([ASP])([0-9]{1,12})$")
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 # What became of a result.
 BILLABLE, UPCOMING, NOT_HELD, CREDITED = "billable", "upcoming", "not-held", "credited"
+GIVEN_UP = {"refused": "refused", "exhausted": "unreachable"}  # a contact's -> a verification's
 
 
 def parse_key(key: str) -> tuple[str, int] | None:
@@ -105,6 +106,9 @@ class Result:
     verification: Verification | None = None
     contest: Contest | None = None
     status: str = BILLABLE
+    # The verification's state as it stands: "pending" becomes "refused" or "unreachable"
+    # when its contact will never be called (a do-not-call list, its calls used up).
+    check_status: str | None = None
 
     @property
     def billable(self) -> bool:
@@ -217,9 +221,25 @@ async def _states(
                                   Contest.result_key.in_([r.key for r in found]))
         )
     }  # fmt: skip
+    called: dict[int, str] = {}
+    if checks:
+        called = dict(
+            (
+                await session.execute(
+                    select(Contact.id, Contact.status).where(
+                        Contact.id.in_([c.contact_id for c in checks.values() if c.contact_id])
+                    )
+                )
+            ).all()
+        )
     for result in found:
         if result.kind == APPOINTMENT:
-            result.verification = checks.get(int(result.key[1:]))
+            result.verification = check = checks.get(int(result.key[1:]))
+            if check is not None:
+                contact_status = called.get(check.contact_id or 0, "")
+                result.check_status = check.status
+                if check.status == "pending" and contact_status in GIVEN_UP:
+                    result.check_status = GIVEN_UP[contact_status]
         result.contest = contests.get(result.key)
         result.status = state_of(result, now)
 

@@ -162,7 +162,8 @@ def _summary(result: Result) -> tuple[dict[str, Any] | None, dict[str, Any] | No
                    "questioned": c.questioned_by is not None}  # fmt: skip
     if result.verification is not None:
         v = result.verification
-        verification = {"id": v.id, "status": v.status, "happened": v.happened,
+        verification = {"id": v.id, "status": result.check_status or v.status,
+                        "happened": v.happened,
                         "sampled": v.sampled, "contested": v.contested}  # fmt: skip
     return contest, verification
 

@@ -134,8 +134,8 @@ def build_terms(spec: BillingSpec, kind: str, error: Callable[[Where, str], None
         if counted not in ALLOWED.get(kind, ()):
             fail(
                 spec.where(f"counts[{i}]", "counts"),
-                f"a {kind} campaign's results are {', '.join(ALLOWED.get(kind, ()))}, not"
-                f" {counted!r}",
+                f"the results of {kind} campaigns are {', '.join(ALLOWED.get(kind, ()))},"
+                f" not {counted!r}",
             )
     if not spec.bands:
         fail(spec.where("bands"), "give at least one band (one band: a single price)")

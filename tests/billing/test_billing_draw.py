@@ -180,3 +180,20 @@ async def test_a_contest_on_a_drawn_appointment_moves_its_call_ahead(world: Worl
     assert check.sampled and check.contested and contact is not None
     assert len(others) == 2 and all(contact.next_at < o.next_at for o in others)
     assert target in booked
+
+
+async def test_a_verification_whose_business_cannot_be_called_says_so(world: World) -> None:
+    await _month(world)
+    made = await _draw(world)
+    async with world.sessions.begin() as session:  # on a do-not-call list, say
+        check = await session.scalar(
+            select(Verification).where(Verification.appointment_id == made.draw.drawn[0])
+        )
+        assert check is not None
+        contact = await session.get(Contact, check.contact_id)
+        assert contact is not None
+        contact.status, contact.refusal = "refused", "do-not-call"
+    view = await world.statement(MARCH)
+    shown = {i.key: i.verification for s in view.sections for i in s.items if i.verification}
+    assert shown[f"A{made.draw.drawn[0]}"]["status"] == "refused"
+    assert shown[f"A{made.draw.drawn[1]}"]["status"] == "pending"
