@@ -127,6 +127,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from ivr.area.cli import register as register_users
+    from ivr.billing.cli import register as register_billing
     from ivr.campaigns.cli import register as register_campaigns
     from ivr.escalation.report import register as register_escalations
     from ivr.portal.cli import register as register_console
@@ -166,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
     cli = ast.add_parser("cli", help="run one Asterisk CLI command")
     cli.add_argument("words", nargs="+")
     cli.set_defaults(func=cmd_asterisk_cli)
+    register_billing(sub)
     register_calls(sub)
     register_campaigns(sub)
     register_console(sub)

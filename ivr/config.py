@@ -119,6 +119,16 @@ class Settings:
     campaign_drop_wait: int = 2
     # A list checked against the opposition register longer ago than this is not dialled.
     campaign_register_max_days: int = 15
+    # Billing per result (ivr/billing). Each month's verification sample: this share of a
+    # client's appointments, at least verify_minimum (all when fewer), drawn once the month
+    # is over and verify_grace_days have passed (by the engine when verify_auto_draw, or by
+    # `ivr verify draw`). Statements are issued by the engine on this day of the next month
+    # (0: only by hand, `ivr billing issue`).
+    verify_share: float = 0.04
+    verify_minimum: int = 3
+    verify_grace_days: int = 2
+    verify_auto_draw: bool = True
+    billing_issue_day: int = 5
     # The engine's clock starts at this ISO instant and runs on from there (tests, demos);
     # empty: the real time.
     clock_start: str = ""
@@ -229,6 +239,12 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("setting 'campaign_drop_cap': a share between 0 and 1 (0.03 is 3 %)")
     if not 0 < settings.campaign_drop_wait < 3:
         raise ConfigError("setting 'campaign_drop_wait': 1 or 2 seconds (the limit is 3)")
+    if not 0 < settings.verify_share <= 1:
+        raise ConfigError("setting 'verify_share': a share above 0, at most 1 (0.04 is 4 %)")
+    if settings.verify_minimum < 0 or settings.verify_grace_days < 0:
+        raise ConfigError("settings 'verify_minimum' and 'verify_grace_days': 0 or more")
+    if not 0 <= settings.billing_issue_day <= 28:
+        raise ConfigError("setting 'billing_issue_day': a day from 1 to 28 (0: by hand only)")
     if settings.clock_start:
         try:
             start = datetime.fromisoformat(settings.clock_start)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 def build(services: Services) -> list[Feature]:
     from ivr.account.reconcile import Reconciler
     from ivr.area import Area
+    from ivr.billing.schedule import BillingSchedule
     from ivr.campaigns.dialer import CampaignDialer
     from ivr.escalation.service import Escalations
     from ivr.outbound import Outbound
@@ -29,6 +30,7 @@ def build(services: Services) -> list[Feature]:
         portal,  # the operator console (/console) and the supervisor page
         # after the console: it reads who is free from the console's board
         CampaignDialer(services, portal),
+        BillingSchedule(services),  # after the dialer: it reads the campaigns it loaded
         DailyPurge(services),  # personal data past each client's retention
         Area(services),  # the clients' reserved area (/area)
     ]

@@ -36,10 +36,14 @@ def build(area: Area) -> list[Page]:
     from ivr.area.dashboard import DashboardPage
     from ivr.area.selfservice import SelfServicePage
     from ivr.area.team import TeamPage
+    from ivr.billing.area import BillingPage
+    from ivr.campaigns.area import CampaignsPage
 
     return [
         CallsPage(area),
         DashboardPage(area),
+        CampaignsPage(area),
+        BillingPage(area),
         SelfServicePage(area),
         TeamPage(area),
         AccountPage(area),

@@ -100,15 +100,19 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
     )  # fmt: skip
 
 
-async def next_due(sessions: Sessions, campaign_ids: list[str]) -> datetime | None:
+async def next_due(
+    sessions: Sessions, campaign_ids: list[str], after: datetime | None = None
+) -> datetime | None:
+    """When the next pending contact is due (only those due later than `after`, if given)."""
     if not campaign_ids:
         return None
+    query = select(func.min(Contact.next_at)).where(
+        Contact.campaign_id.in_(campaign_ids), Contact.status == el.PENDING
+    )
+    if after is not None:
+        query = query.where(Contact.next_at > after)
     async with sessions() as session:
-        value = await session.scalar(
-            select(func.min(Contact.next_at)).where(
-                Contact.campaign_id.in_(campaign_ids), Contact.status == el.PENDING
-            )
-        )
+        value = await session.scalar(query)
     return value
 
 

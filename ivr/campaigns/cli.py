@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from ivr import config
 from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
-from ivr.campaigns.model import Campaign, Campaigns
+from ivr.campaigns.model import VERIFICATION, Campaign, Campaigns
 from ivr.campaigns.models import CENTER
 from ivr.campaigns.report import Progress, lists_of, progress, refusals_of
 from ivr.dialpolicy import NumberError, normalise
@@ -141,6 +141,10 @@ def _set_status(args: argparse.Namespace, status: str) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     ctx = Context(args)
     campaign = ctx.campaign(args.campaign)
+    if campaign.kind == VERIFICATION:
+        print(f"ivr: {campaign.id} calls the appointments drawn or contested"
+              " (ivr verify draw): it takes no list", file=sys.stderr)  # fmt: skip
+        return 2
     path: Path = args.file
     try:
         total = importer.count_rows(path)

@@ -32,9 +32,11 @@ from ivr.campaigns import eligibility as el
 from ivr.campaigns.follow import HOLD, HOUSEKEEPING_SECONDS, PREVIEW_PREFIX, Follower, Reservation
 from ivr.campaigns.load import files_digest, load_campaigns
 from ivr.campaigns.model import (
+    DIALER_WAKE,
     PREVIEW,
     RATIO,
     UNKNOWN,
+    VERIFICATION,
     Campaign,
     Campaigns,
 )
@@ -82,6 +84,7 @@ class CampaignDialer(Follower, Feature):
     async def start(self) -> None:
         self.reload()
         self.services.campaigns = lambda: self.campaigns
+        self.services.wake.on(DIALER_WAKE, lambda _payload: self.wake())
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._loop(), name="campaign-dialer"),
@@ -194,7 +197,10 @@ class CampaignDialer(Follower, Feature):
             placed = await self._work(campaign, ops, states, now)
             taken.update(ops if campaign.mode == RATIO else placed)
             if len(placed) < len(ops) or campaign.mode == RATIO:
-                nxt = await activity.next_due(services.sessions, [campaign.id])
+                # A verification call due now but left waits for an operator other than the
+                # one who booked: a freed operator wakes the dialer, no need to look sooner.
+                after = now if campaign.kind == VERIFICATION else None
+                nxt = await activity.next_due(services.sessions, [campaign.id], after)
                 if nxt is not None:
                     due.append(max(nxt, now + timedelta(seconds=0.5)))
         if not due:

@@ -300,6 +300,11 @@ def _csv(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")  # Excel's own "CSV" on Windows
+    return csv_rows(text, path.name)
+
+
+def csv_rows(text: str, name: str) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """A CSV's header and rows, whatever its separator (, ; or tab: Excel writes ;)."""
     sample = text[:4096]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=";,\t")
@@ -309,7 +314,7 @@ def _csv(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
     try:
         header = next(reader)
     except StopIteration:
-        raise ImportError_(f"{path.name}: the file is empty") from None
+        raise ImportError_(f"{name}: the file is empty") from None
     return header, ((n, row) for n, row in enumerate(reader, start=2))
 
 

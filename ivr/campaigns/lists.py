@@ -21,6 +21,7 @@ from ivr.campaigns import eligibility as el
 from ivr.campaigns.importer import Parsed, ParsedContact
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import CENTER, Contact, ContactList, DoNotCall
+from ivr.campaigns.privacy import hashed, number_salt
 from ivr.campaigns.store import Sessions, log_refusal
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ async def import_contacts(
     merged = parsed.merged
     async with sessions.begin() as session:
         listed = ContactList(
-            campaign_id=campaign.id, name=name[:255], imported_at=now, rows=parsed.rows,
+            campaign_id=campaign.id, client_id=campaign.client_id, name=name[:255],
+            imported_at=now, rows=parsed.rows,
             added=0, merged=0, bad=len(parsed.bad), register_checked_on=None,
         )  # fmt: skip
         session.add(listed)
@@ -161,9 +163,10 @@ async def do_not_call(sessions: Sessions, scope: str | None = None) -> list[DoNo
 
 async def on_do_not_call(sessions: Sessions, number: str, client_id: str) -> set[str]:
     async with sessions() as session:
+        kept_as = [number, hashed(await number_salt(session), number)]  # erased: its hash
         rows = await session.scalars(
             select(DoNotCall.scope).where(
-                DoNotCall.number == number, DoNotCall.scope.in_([CENTER, client_id])
+                DoNotCall.number.in_(kept_as), DoNotCall.scope.in_([CENTER, client_id])
             )
         )
         return set(rows)

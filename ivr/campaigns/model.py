@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from ivr.campaigns.windows import CallingWindow
 from ivr.routing.clock import HolidayBook
@@ -11,6 +12,9 @@ from ivr.routing.source import Problem
 
 REMINDER, APPOINTMENT, PROMOTION = "reminder", "appointment", "promotion"
 KINDS = (REMINDER, APPOINTMENT, PROMOTION)
+# Not written in a file: each appointment campaign billed per result has one, made by the
+# loader (ivr/billing/verify.py), whose contacts are the visited businesses drawn or contested.
+VERIFICATION = "verification"
 PREVIEW, PROGRESSIVE, RATIO = "preview", "progressive", "ratio"
 
 # System outcomes (what the call itself did) and the minutes before the next try by default.
@@ -39,8 +43,11 @@ OUTCOMES = {
     REMINDER: ("promise", "paid", "disputes", "wrong-person", "refuses", "callback"),
     APPOINTMENT: ("appointment", "not-interested", "callback", "wrong-number"),
     PROMOTION: ("interested", "sale", "not-interested", "do-not-call", "callback"),
+    VERIFICATION: ("verified", "refuses", "wrong-number", "callback"),
 }
 DO_NOT_CALL = "do-not-call"
+# The dialer's wake-up topic (ivr.wake): contacts were added (a verification draw, a contest).
+DIALER_WAKE = "campaigns"
 CALLBACK = "callback"
 
 
@@ -94,6 +101,8 @@ class Campaign:
     callback: str = ""
     salespeople: dict[str, Salesperson] = field(default_factory=dict)
     file: str = ""
+    billing: Any = None  # ivr.billing.terms.Terms: how the client pays for results; None: not
+    verifies: str = ""  # a verification campaign: the appointment campaign it verifies
 
     @property
     def queue(self) -> str:

@@ -52,6 +52,8 @@ class ContactList(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[str] = mapped_column(String(255), index=True)
+    # whose contacts they are: each client's retention applies to its own (None: before 0009)
+    client_id: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     rows: Mapped[int] = mapped_column(Integer)
@@ -169,6 +171,17 @@ class DoNotCall(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("scope", "number"), Index("ix_do_not_call_number", "number"))
+
+
+class NumberSalt(Base):
+    """The database's own random salt of the numbers kept only as a hash: a number erased
+    from everywhere stays on the do-not-call lists as sha256(salt + number), so it is still
+    refused without being written down (see ivr/campaigns/privacy.py)."""
+
+    __tablename__ = "number_salt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    salt: Mapped[str] = mapped_column(String(64))
 
 
 class Appointment(Base):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ivr.billing.terms import BillingSpec
 from ivr.routing.source import Spec, doc
 from ivr.routing.spec import DIGITS, NAME, TIME_RANGE
 
@@ -147,4 +148,11 @@ class CampaignSpec(Spec):
     salespeople: dict[str, SalespersonSpec] = field(
         default_factory=dict,
         metadata=doc("appointment: the client's salespeople and their calendars.", keys=NAME),
+    )
+    billing: BillingSpec | None = field(
+        default=None,
+        metadata=doc(
+            "Paid per result: what a result is, its price bands, how long the client may"
+            " contest a statement, and (appointments) the verification sample."
+        ),
     )

@@ -30,6 +30,7 @@ from ivr.campaigns.models import (
     DoNotCall,
     Refusal,
 )
+from ivr.campaigns.privacy import hashed, number_salt
 from ivr.dialpolicy import DialPolicy
 
 log = logging.getLogger(__name__)
@@ -215,14 +216,32 @@ async def claim(
                 if refusal is not None:
                     await _refuse(session, campaign, row, refusal, now)
                     continue
-                claimed = await _take(session, campaign, row, engine, wanted[0], now,
+                operator = _operator_for(row, wanted)
+                if operator is _NOBODY:
+                    continue  # only its excluded operator is free: left for another one
+                claimed = await _take(session, campaign, row, engine, operator, now,
                                       recording_dir)  # fmt: skip
                 if claimed is not None:
-                    wanted.pop(0)
+                    wanted.remove(operator)
                     out.append(claimed)
+                if not wanted:
+                    break
             if not wanted:
                 break
     return out
+
+
+_NOBODY = "\0"
+
+
+def _operator_for(row: Contact, wanted: list[str | None]) -> str | None:
+    """The first wanted operator this contact may be given to. A contact that names an
+    operator it must not go to (a verification call: never the one who set the appointment)
+    needs a chosen operator other than that one."""
+    excluded = (row.extra or {}).get("not_operator")
+    if not excluded:
+        return wanted[0]
+    return next((op for op in wanted if op is not None and op != excluded), _NOBODY)
 
 
 async def _take(
@@ -286,13 +305,16 @@ async def _facts(
     session: AsyncSession, campaign: Campaign, rows: list[Contact], now: datetime
 ) -> dict[int, el.ContactFacts]:
     numbers = {row.number for row in rows}
+    salt = await number_salt(session)  # an erased number is listed by its hash only
+    hashes = {hashed(salt, number): number for number in numbers}
     dnc: dict[str, set[str]] = defaultdict(set)
     for scope, number in await session.execute(
         select(DoNotCall.scope, DoNotCall.number).where(
-            DoNotCall.number.in_(numbers), DoNotCall.scope.in_(["*", campaign.client_id])
+            DoNotCall.number.in_(numbers | set(hashes)),
+            DoNotCall.scope.in_(["*", campaign.client_id]),
         )
     ):
-        dnc[number].add(scope)
+        dnc[hashes.get(number, number)].add(scope)
     checked = dict(
         (
             await session.execute(

@@ -3,7 +3,8 @@ one caller's data everywhere (`ivr erase --number N`).
 
 Every table that holds a caller's data plugs in here with a PersonalData handler, listed
 once in handlers(): the call records, the escalations, the operators' outcomes and queue
-events; a feature that adds such a table (the client's area, the campaigns) adds its own.
+events, the client area's notes and notices, the campaigns' contacts and calls, billing's
+verifications, contests and statements; a feature that adds such a table adds its own.
 A handler never deletes files itself: it names them, and the purge or the erasure removes
 them once its transaction is committed.
 """
@@ -97,11 +98,17 @@ class PersonalData(Protocol):
 
 def handlers() -> list[PersonalData]:
     """Every table with a caller's data. A new one is added here."""
+    from ivr.area.privacy import AreaData
+    from ivr.billing.privacy import BillingData
+    from ivr.campaigns.privacy import CampaignData
     from ivr.escalation.privacy import EscalationData
     from ivr.portal.privacy import OperatorData
     from ivr.records.privacy import CallRecordData
 
-    return [CallRecordData(), EscalationData(), OperatorData()]
+    # Billing before the campaigns: it finds its rows by the contacts' numbers, which the
+    # campaigns' handler then makes anonymous.
+    return [CallRecordData(), EscalationData(), OperatorData(), AreaData(), BillingData(),
+            CampaignData()]  # fmt: skip
 
 
 def variants(number: str) -> frozenset[str]:

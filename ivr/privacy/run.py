@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 # The only folders (of the run folder) a purge or an erasure deletes files from: a path read
-# from the database never sends it anywhere else.
-FILE_FOLDERS = ("messages", "prompts")
+# from the database never sends it anywhere else. recordings: the campaigns' calls.
+FILE_FOLDERS = ("messages", "prompts", "recordings")
 
 
 async def purge(

@@ -97,7 +97,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     for warning in (*rules.warnings, *(campaigns.warnings if campaigns else ())):
         print(warning)
-    print(f"ok: {rules.summary()}" + (f", {len(campaigns.by_id)} campaigns" if campaigns else ""))
+    files = [c for c in campaigns.by_id.values() if not c.verifies] if campaigns else []
+    print(f"ok: {rules.summary()}" + (f", {len(files)} campaigns" if campaigns else ""))
     return 0
 
 

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ivr import config
 from ivr.area import Area, users
+from ivr.campaigns.load import load_campaigns
 from ivr.portal import store
 from ivr.records import db
 from ivr.records.listen import PgRelay, is_postgresql
@@ -193,8 +194,13 @@ async def make_world(
     server = TestServer(app)
     await server.start_server()
     made = World(area, services, server, now, relay=relay)
+    campaigns = load_campaigns(RULES, services.rules.current, settings)
+    services.campaigns = lambda: campaigns  # as the engine's dialer gives them
     if seeded:
         await seed(made)
+        from campaign_world import seed_campaigns
+
+        await seed_campaigns(made)
     return made, engine
 
 

@@ -1,6 +1,7 @@
 """A client's user sees only that client: logged in as Acme (A), every URL, form and export of
-the area is tried with Bravo's (B) ids (calls, messages, recordings, users, ladders), and a
-recording path with ../: each is 404, and nothing of B's is in any body."""
+the area is tried with Bravo's (B) ids (calls, messages, recordings, users, ladders, campaign
+results and their recordings, promises to pay), and a recording path with ../: each is 404,
+and nothing of B's is in any body."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def fill(path: str, world: World) -> str:
         "user_id": str(world.ids["b_admin"]),
         "ladder": "bravo-urgent",
         "token": "not-a-token",
+        "result": f"A{world.ids['b_appointments'][0]}",
+        "attempt_id": str(world.ids["b_attempts"][0]),
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -45,12 +48,15 @@ async def test_every_url_with_client_b_ids_is_404_and_shows_nothing_of_b(world: 
         else:
             data = {"csrf": token, "note": "x", "handled": "1", "read": "1", "name0": "X"}
             data.update({"number0": "0612345678", "password": "p" * 12, "again": "p" * 12})
+            data.update({"reason": "other", "amount": "10", "paid_on": "2026-11-20"})
             response = await client.post(url, data=data, allow_redirects=False)
         body = await response.text()
         assert response.status == 404, (route.method, url, response.status)
         assert_nothing_of_b(body, f"{route.method} {url}")
         tried += 1
-    assert tried >= 8  # calls, recording, read, handled, ladders, team remove, reset (2)
+    # calls, recording, read, handled, ladders, team remove, reset (2); a campaign result, its
+    # contest, a campaign call's recording, a promise's payment
+    assert tried >= 12
     await client.close()
 
 
@@ -69,6 +75,12 @@ async def test_pages_lists_and_exports_show_only_a(world: World) -> None:
         "/area/audit",
         "/area/team",
         "/area/account",
+        "/area/campaigns",
+        "/area/billing",
+        "/area/billing?month=2026-11",
+        "/area/billing/statement.csv?month=2026-11",
+        "/area/billing/statement/print?month=2026-11",
+        "/area/billing/payments",
     ):
         response = await client.get(url)
         assert response.status == 200, url

@@ -97,14 +97,18 @@ def test_the_example_campaigns_load_and_ivr_check_reports_them(
 ) -> None:
     rules = load_rules(RULES)
     campaigns = load_campaigns(RULES, rules)
-    assert set(campaigns.by_id) == {"rossi-solleciti", "casa-bella-appuntamenti", "bianchi-promo"}
+    assert set(campaigns.by_id) == {"rossi-solleciti", "casa-bella-appuntamenti", "bianchi-promo",
+                                    "casa-bella-appuntamenti-verify"}  # fmt: skip
+    checking = campaigns.by_id["casa-bella-appuntamenti-verify"]  # made for its billing
+    assert checking.kind == "verification" and checking.verifies == "casa-bella-appuntamenti"
+    assert checking.recording and not checking.register_required and checking.mode == "progressive"
     reminder = campaigns.by_id["rossi-solleciti"]
     assert reminder.kind == "reminder" and not reminder.register_required
     assert campaigns.by_id["casa-bella-appuntamenti"].register_required
     assert not campaigns.by_id["bianchi-promo"].register_required  # own customers
     assert reminder.operators == ("op1", "op2") and reminder.queue == "cmp-rossi-solleciti"
     assert main(["check", str(RULES)]) == 0
-    assert capsys.readouterr().out.endswith(", 3 campaigns\n")
+    assert capsys.readouterr().out.endswith(", 3 campaigns\n")  # files (verification: made)
 
 
 def test_a_broken_campaign_file_is_reported_as_file_line_column(tmp_path: Path) -> None:
