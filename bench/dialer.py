@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import re
 import shutil
 import subprocess
 import tempfile
@@ -35,7 +34,7 @@ from ivr.asterisk.render import Trunk
 from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt, Contact
-from ivr.portal import portal_password
+from ivr.portal.client import ConsoleClient
 from ivr.ports import free_udp_port
 from ivr.routing import load_rules
 from ivr.sipp import sipp_binary
@@ -51,37 +50,18 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class Desk:
+class Desk(ConsoleClient):
     def __init__(self, stack: Stack, operator: str) -> None:
-        s = stack.settings
-        self.stack, self.operator = stack, operator
-        self.base = f"http://{s.bind}:{s.ports.http}/console"
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        self.csrf = ""
-
-    async def login(self) -> None:
-        data = {"user": self.operator,
-                "password": portal_password(self.stack.settings, self.operator)}  # fmt: skip
-        async with self.http.post(f"{self.base}/login", data=data) as response:
-            page = await response.text()
-        found = re.search(r'name="csrf" value="([^"]+)"', page)
-        assert found is not None, page[-300:]
-        self.csrf = found.group(1)
+        super().__init__(stack.settings, operator)
 
     async def preview_clicker(self, read_seconds: float) -> None:
         """Reads each preview card for a moment, then presses call (until cancelled)."""
         while True:
-            async with self.http.get(f"{self.base}/panel") as response:
-                page = await response.text()
+            _, page = await self.get("/panel")
             if 'id="call"' in page:
                 await asyncio.sleep(read_seconds)  # the operator reads the card
-                async with self.http.post(f"{self.base}/campaign/call",
-                                          data={"csrf": self.csrf}):  # fmt: skip
-                    pass
+                await self.post("/campaign/call", {})
             await asyncio.sleep(0.2)  # how often the console is looked at
-
-    async def close(self) -> None:
-        await self.http.close()
 
 
 @dataclass

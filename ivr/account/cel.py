@@ -13,6 +13,10 @@ import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ivr.config import Settings
 
 # The columns of each line, in the order asterisk_conf/cel_custom.conf.j2 writes them.
 FIELDS = (
@@ -76,6 +80,11 @@ class CallAccount:
         return max(e.at for e in self.events)
 
 
+def account_path(settings: Settings) -> Path:
+    """Where Asterisk writes its account, as the engine sees it."""
+    return settings.host_path(settings.run_dir / "log" / FILE_NAME)
+
+
 def parse_time(value: str) -> datetime | None:
     whole, _, fraction = value.strip().partition(".")
     if not whole.isdigit() or (fraction and not fraction.isdigit()):
@@ -99,15 +108,15 @@ def _event(row: list[str]) -> CelEvent | None:
         channel=values["ChanName"],
         context=values["Context"],
         exten=values["Exten"],
-        caller_number=values["Num"],
-        caller_name=values["Name"],
+        caller_number=values["Num"].strip(" "),  # blanked by a purge: spaces
+        caller_name=values["Name"].strip(" "),
         app=values["AppName"],
         app_data=values["AppData"],
         account=values.get("AccountCode", ""),
     )
 
 
-def _records(data: bytes) -> list[tuple[int, bytes]]:
+def complete_records(data: bytes) -> list[tuple[int, bytes]]:
     """(offset, bytes) of every complete record: ended by a newline outside quotes (a value
     may hold a newline; a quote inside a value is doubled, so quotes pair up)."""
     out = []
@@ -136,7 +145,7 @@ def read_account(path: Path, position: int) -> tuple[dict[str, CallAccount], int
         return {}, 0
     calls: dict[str, CallAccount] = {}
     end = position
-    for offset, raw in _records(data):
+    for offset, raw in complete_records(data):
         end = position + offset + len(raw)
         text = raw.decode("utf-8", "replace")
         for row in csv.reader(io.StringIO(text, newline="")):

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ivr.account.cel import FILE_NAME, read_account
+from ivr.account.cel import account_path, read_account
 from ivr.account.rebuild import SOURCE, is_inbound, rebuild
 from ivr.alarm import run_schedule
 from ivr.ami.client import AmiError
@@ -50,8 +50,7 @@ WRITE_WAIT = 60.0  # seconds to wait for the rebuilt records to be written
 
 def account_file(services: Services) -> Path:
     """Where Asterisk writes its account, as the engine sees it."""
-    settings = services.settings
-    return settings.host_path(settings.run_dir / "log" / FILE_NAME)
+    return account_path(services.settings)
 
 
 class Reconciler(Feature):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -129,25 +128,7 @@ class CallsPage(Page):
         path = await query.recording_path(
             self.sessions, ctx.client_id, request.match_info["linkedid"]
         )
-        found = self._file(path) if path else None
-        if found is None:
-            raise web.HTTPNotFound()
-        response = web.FileResponse(found, headers={"Content-Type": "audio/wav"})
-        response.headers["Cache-Control"] = "private, no-store"
-        response.headers["Content-Disposition"] = "inline"
-        return response
-
-    def _file(self, path: str) -> Path | None:
-        """The recording on the host, only inside the instance's messages folder."""
-        settings = self.area.services.settings
-        messages = settings.host_path(settings.run_dir / "messages").resolve()
-        try:
-            found = settings.host_path(Path(path)).resolve()
-        except (ValueError, OSError):
-            return None
-        if not found.is_relative_to(messages) or not found.is_file():
-            return None
-        return found
+        return self.sound_file(path, "messages")
 
     async def mark_read(self, request: web.Request) -> web.Response:
         ctx = await self.area.ctx(request)

@@ -29,6 +29,23 @@ class Page:
     def routes(self) -> list[web.RouteDef]:
         raise NotImplementedError
 
+    def sound_file(self, path: str | None, folder: str) -> web.FileResponse:
+        """A recording for the browser to play, only from inside the instance's `folder`
+        (messages, recordings): a path read from the database goes nowhere else. 404 if
+        it is not there."""
+        settings = self.area.services.settings
+        root = settings.host_path(settings.run_dir / folder).resolve()
+        try:
+            found = settings.host_path(Path(path)).resolve() if path else None
+        except (ValueError, OSError):
+            found = None
+        if found is None or not found.is_relative_to(root) or not found.is_file():
+            raise web.HTTPNotFound()
+        response = web.FileResponse(found, headers={"Content-Type": "audio/wav"})
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Content-Disposition"] = "inline"
+        return response
+
 
 def build(area: Area) -> list[Page]:
     from ivr.area.account import AccountPage

@@ -168,27 +168,9 @@ class BillingPage(Page):
             raise web.HTTPNotFound() from None
         async with self.sessions() as session:
             attempt = await session.get(Attempt, attempt_id)
-        if attempt is None or attempt.client_id != ctx.client_id or not attempt.recording_path:
+        if attempt is None or attempt.client_id != ctx.client_id:
             raise web.HTTPNotFound()
-        found = self._file(attempt.recording_path)
-        if found is None:
-            raise web.HTTPNotFound()
-        response = web.FileResponse(found, headers={"Content-Type": "audio/wav"})
-        response.headers["Cache-Control"] = "private, no-store"
-        response.headers["Content-Disposition"] = "inline"
-        return response
-
-    def _file(self, path: str) -> Path | None:
-        """The recording on the host, only inside the instance's recordings folder."""
-        settings = self.area.services.settings
-        folder = settings.host_path(settings.run_dir / "recordings").resolve()
-        try:
-            found = settings.host_path(Path(path)).resolve()
-        except (ValueError, OSError):
-            return None
-        if not found.is_relative_to(folder) or not found.is_file():
-            return None
-        return found
+        return self.sound_file(attempt.recording_path, "recordings")
 
     # -- payments ------------------------------------------------------------------------------
 

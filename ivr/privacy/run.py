@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ivr.account.cel import account_path
+from ivr.account.privacy import blank_account
 from ivr.feature import Feature
 from ivr.privacy import Cutoffs, Removed, Scope, handlers, variants
 
@@ -44,6 +46,14 @@ async def purge(
             for handler in handlers():
                 await handler.purge(session, scope, cutoffs, removed)
     remove_files(settings, removed)
+    # The account's lines name no client: its numbers go with the shortest retention.
+    shortest = min(retention.numbers for _, retention in steps)
+    removed.add(
+        "account lines",
+        await asyncio.to_thread(
+            blank_account, account_path(settings), before=now - timedelta(days=shortest)
+        ),
+    )
     return removed
 
 
@@ -60,6 +70,15 @@ async def erase(
         for handler in handlers():
             await handler.erase(session, frozenset(linkedids), numbers, removed)
     remove_files(settings, removed)
+    removed.add(
+        "account lines",
+        await asyncio.to_thread(
+            blank_account,
+            account_path(settings),
+            linkedids=frozenset(linkedids),
+            numbers=numbers,
+        ),
+    )
     return removed
 
 

@@ -13,17 +13,19 @@ import csv
 import dataclasses
 import io
 import json
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.repo import CallRecord, list_calls
 
-# (heading, widest cell, value)
+# (heading, widest cell, value); "when" is filled in by format_table, in the client's zone.
 _COLUMNS: list[tuple[str, int, Callable[[CallRecord], str | None]]] = [
-    ("when", 19, lambda r: r.when.astimezone().replace(tzinfo=None).isoformat("T", "seconds")),
+    ("when", 24, lambda r: None),
     ("linkedid", 24, lambda r: r.linkedid),
     ("client", 20, lambda r: r.client_name or r.client_id),
     ("called", 16, lambda r: r.called),
@@ -82,10 +84,23 @@ def _pad(text: str, columns: int) -> str:
     return text + " " * (columns - width(text))
 
 
-def format_table(records: Sequence[CallRecord]) -> str:
+def local_time(when: datetime, zone: tzinfo | None) -> str:
+    """when as the client reads it: its wall clock to the second and the zone's abbreviation
+    (the machine's own zone when the client has none known)."""
+    moment = when.astimezone(zone)
+    return (
+        f"{moment.replace(tzinfo=None).isoformat('T', 'seconds')} {moment.tzname() or ''}".strip()
+    )
+
+
+def format_table(records: Sequence[CallRecord], zones: dict[str, tzinfo] | None = None) -> str:
+    """The records as a table; each call's time in its client's zone (zones by client id)."""
+    zones = zones or {}
     rows = [[heading for heading, _, _ in _COLUMNS]]
     for record in records:
-        rows.append([clip(visible(get(record) or ""), most) for _, most, get in _COLUMNS])
+        cells = [clip(visible(get(record) or ""), most) for _, most, get in _COLUMNS]
+        cells[0] = local_time(record.when, zones.get(record.client_id or ""))
+        rows.append(cells)
     widths = [max(width(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     lines = ["  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(line.rstrip() for line in lines) + "\n"
@@ -142,6 +157,21 @@ async def _latest(url: str, client: str | None, limit: int) -> list[CallRecord]:
         await engine.dispose()
 
 
+def client_zones(rules: Path) -> dict[str, tzinfo]:
+    """Each client's time zone from the rules; empty (the machine's zone) if they do not load."""
+    from ivr.routing.load import load_rules
+    from ivr.routing.source import RulesError
+
+    try:
+        return {id_: client.zone for id_, client in load_rules(rules).clients.items()}
+    except (RulesError, OSError) as exc:
+        print(
+            f"ivr calls: times in this machine's zone, the rules do not load: {exc}",
+            file=sys.stderr,
+        )
+        return {}
+
+
 def run_calls(args: argparse.Namespace) -> int:
     from ivr.config import load
 
@@ -152,5 +182,5 @@ def run_calls(args: argparse.Namespace) -> int:
     elif args.csv:
         print(format_csv(records), end="")
     else:
-        print(format_table(records), end="")
+        print(format_table(records, client_zones(settings.rules)), end="")
     return 0

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -48,15 +49,15 @@ def record(linkedid: str = "1732640000.1", **changes: object) -> CallRecord:
 def test_table_aligns_columns_and_shows_local_time_to_the_second():
     rows = [record(), record("1732640001.7", caller_name="Zoë 山田", operator=None)]
 
-    lines = format_table(rows).splitlines()
+    lines = format_table(rows, {"rossi": ZoneInfo("Europe/Rome")}).splitlines()
 
     assert lines[0].split() == [
         "when", "linkedid", "client", "called", "caller", "number", "caller", "name",
         "outcome", "operator", "message", "path",
     ]  # fmt: skip
     assert len(lines) == 3
-    local = START.astimezone().replace(tzinfo=None).isoformat("T", "seconds")
-    assert lines[1].startswith(local + "  1732640000.1")
+    # 16:53:20 UTC is 17:53:20 in Rome (CET, winter), whatever this machine's zone is.
+    assert lines[1].startswith("2024-11-26T17:53:20 CET  1732640000.1")
     # Every column starts at the same place on every line (山田 takes four columns).
     outcome_at = lines[0].index("outcome")
     assert lines[1][outcome_at:].startswith("answered")
@@ -155,3 +156,17 @@ def test_calls_command_prints_the_database(tmp_path, monkeypatch, capsys):
         parser.parse_args(["calls", "--json", "--csv"])
     with pytest.raises(SystemExit):
         parser.parse_args(["calls", "--limit", "0"])
+
+
+def test_table_shows_each_call_in_its_own_clients_zone():
+    rome = record(client_id="rossi")
+    york = record("2", client_id="smith", arrived_at=START)
+    unknown = record("3", client_id="gone")
+    zones = {"rossi": ZoneInfo("Europe/Rome"), "smith": ZoneInfo("America/New_York")}
+
+    lines = format_table([rome, york, unknown], zones).splitlines()
+
+    assert lines[1].startswith("2024-11-26T17:53:20 CET ")
+    assert lines[2].startswith("2024-11-26T11:53:20 EST ")
+    machine = START.astimezone()  # a client the rules no longer know: this machine's zone
+    assert lines[3].startswith(machine.replace(tzinfo=None).isoformat("T", "seconds"))

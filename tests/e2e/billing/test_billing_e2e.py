@@ -29,7 +29,7 @@ from ivr.billing.models import Contest, Draw, Verification
 from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Appointment, Attempt
-from ivr.portal import portal_password
+from ivr.portal.client import ConsoleClient
 from ivr.routing import load_rules
 from ivr.sipp.contacts import ContactPhones, contact_number
 from ivr.stack import Stack, poll, stack_settings
@@ -42,39 +42,14 @@ VERIFY_CLOCK = "2027-04-06T10:00:00+02:00"  # March is over, and its grace perio
 EMAIL, PASSWORD = "titolare@acme.example", "una password lunga"
 
 
-class Desk:
+class Desk(ConsoleClient):
     """An operator at the console, over HTTP as a browser would be."""
 
     def __init__(self, stack: Stack, operator: str) -> None:
-        s = stack.settings
-        self.stack, self.operator = stack, operator
-        self.base = f"http://{s.bind}:{s.ports.http}/console"
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        self.csrf = ""
-
-    async def login(self) -> None:
-        async with self.http.get(f"{self.base}/login") as response:
-            found = re.search(r'name="csrf" value="([^"]+)"', await response.text())
-        assert found is not None
-        data = {"user": self.operator, "csrf": found.group(1),
-                "password": portal_password(self.stack.settings, self.operator)}  # fmt: skip
-        async with self.http.post(f"{self.base}/login", data=data) as response:
-            page = await response.text()
-        found = re.search(r'name="csrf" value="([^"]+)"', page)
-        assert response.status == 200 and found is not None, page[-500:]
-        self.csrf = found.group(1)
-
-    async def panel(self) -> str:
-        async with self.http.get(f"{self.base}/panel") as response:
-            return await response.text()
+        super().__init__(stack.settings, operator)
 
     async def save(self, data: dict[str, str]) -> tuple[int, str]:
-        async with self.http.post(f"{self.base}/campaign/outcome",
-                                  data={"csrf": self.csrf, **data}) as response:  # fmt: skip
-            return response.status, await response.text()
-
-    async def close(self) -> None:
-        await self.http.close()
+        return await self.post("/campaign/outcome", data)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

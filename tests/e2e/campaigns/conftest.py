@@ -5,7 +5,6 @@ operators at the console over HTTP, as a person's browser would be."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +20,7 @@ from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt, Contact, Refusal
-from ivr.portal import portal_password
+from ivr.portal.client import ConsoleClient
 from ivr.routing import load_rules
 from ivr.sipp.contacts import ContactPhones, contact_number
 from ivr.stack import AmiEvents, Stack, poll, stack_settings
@@ -40,52 +39,17 @@ def e164(kind: int, n: int) -> str:
     return f"+39{number(kind, n)}"
 
 
-class Desk:
+class Desk(ConsoleClient):
     """An operator at the console, logged in over HTTP."""
 
     def __init__(self, stack: Stack, operator: str, http_port: int | None = None) -> None:
+        super().__init__(stack.settings, operator, http_port)
         self.stack = stack
-        self.operator = operator
-        s = stack.settings
-        self.base = f"http://{s.bind}:{http_port or s.ports.http}/console"
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        self.csrf = ""
 
-    async def sign_in(self) -> tuple[int, str]:
-        """The login form as a browser sends it, with the form's CSRF token."""
-        async with self.http.get(f"{self.base}/login") as response:
-            form = re.search(r'name="csrf" value="([^"]+)"', await response.text())
-        assert form is not None
-        data = {"user": self.operator, "csrf": form.group(1),
-                "password": portal_password(self.stack.settings, self.operator)}  # fmt: skip
-        async with self.http.post(f"{self.base}/login", data=data) as response:
-            return response.status, await response.text()
-
-    async def login(self) -> None:
-        status, page = await self.sign_in()
-        assert status == 200 and 'id="state"' in page, page[-500:]
-        found = re.search(r'name="csrf" value="([^"]+)"', page)
-        assert found is not None
-        self.csrf = found.group(1)
-
-    async def panel(self) -> str:
-        async with self.http.get(f"{self.base}/panel") as response:
-            assert response.status == 200
-            return await response.text()
-
-    async def post(self, path: str, data: dict[str, str]) -> tuple[int, str]:
-        async with self.http.post(f"{self.base}{path}", data={"csrf": self.csrf, **data}) as r:
-            return r.status, await r.text()
-
-    async def state(self, wanted: str) -> None:
-        status, page = await self.post("/state", {"state": wanted})
-        assert status == 200, page[-500:]
-
-    async def logout(self) -> None:
-        await self.post("/logout", {})
-
-    async def close(self) -> None:
-        await self.http.close()
+    async def login(self) -> str:
+        page = await super().login()
+        assert 'id="state"' in page, page[-500:]
+        return page
 
 
 @dataclass

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from ivr.account.cel import account_path
 from ivr.asterisk.account import account
 from ivr.asterisk.render import Trunk
 from ivr.escalation.store import attempts_for_call, runs_for_call
@@ -205,6 +206,9 @@ async def test_erase_removes_a_callers_calls_ladders_and_recordings(stack: Stack
     runs = [run for call in calls for run in await runs_for_call(stack.sessions, call.linkedid)]
     recordings = [stack.settings.host_path(Path(c.message_path)) for c in calls if c.message_path]
     assert len(calls) == 2 and len(runs) == 2 and recordings and all(p.exists() for p in recordings)
+    cel = account_path(stack.settings)
+    written = cel.read_bytes()
+    assert b'"0612600001"' in written  # Asterisk's own account names the caller too
 
     shown = await run_ivr(stack, "erase", "--number", "+39 06 1260 0001")
 
@@ -212,6 +216,9 @@ async def test_erase_removes_a_callers_calls_ladders_and_recordings(stack: Stack
     assert "  call records: 2\n" in shown and "  escalations: 2\n" in shown
     assert all(f"removed {path}" in shown for path in recordings)
     assert not any(path.exists() for path in recordings)
+    after = cel.read_bytes()
+    assert b"0612600001" not in after[: len(written)] and len(after) >= len(written)
+    assert "  account lines: " in shown
     for call in calls:
         assert await repo.get_call(stack.sessions, call.linkedid) is None
         assert await runs_for_call(stack.sessions, call.linkedid) == []
