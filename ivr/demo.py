@@ -122,7 +122,7 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
         records = await wait_ended(engine, len(before) + len(plan.calls))
         new = [r for r in records if r.linkedid not in before]
         print()
-        print(format_table(new))
+        print(format_table(new, {id_: client.zone for id_, client in rules.clients.items()}))
         print()
         ok = all(r.ok for r in results) and len(new) == len(plan.calls)
         print(next_steps(settings))
