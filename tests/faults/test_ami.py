@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from conftest import running_stack
+from fault_rig import running_stack
 
 from ivr.ami.client import AmiActionError
 from ivr.stack import AmiEvents, Stack

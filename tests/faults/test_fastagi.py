@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
-from conftest import running_stack
+from fault_rig import running_stack
 
 from ivr.escalation import store
 from ivr.escalation.ladder import Slot

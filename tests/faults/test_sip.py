@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from conftest import HERE, refused_call, running_stack
+from fault_rig import HERE, refused_call, running_stack
 
 from ivr.ami.message import unescape_c
 from ivr.ports import free_udp_port

@@ -11,7 +11,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import AmiEvents, Desk, Rig, e164, number
+from campaign_rig import AmiEvents, Desk, Rig, e164, number
 from sqlalchemy import select
 
 from ivr.campaigns import lists, store

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from conftest import RULES, TRUNK, AmiEvents, ContactPhones, Desk, Rig, e164, number
+from campaign_rig import RULES, TRUNK, AmiEvents, ContactPhones, Desk, Rig, e164, number
 from pg_server import new_database
 
 from ivr.asterisk.render import Trunk

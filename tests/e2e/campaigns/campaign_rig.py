@@ -1,0 +1,191 @@
+"""The campaigns' end-to-end rig: a real Asterisk and `ivr serve` (one per test module), the
+contacts' phones behind the trunk (contacts.xml, by number), the operators' phones, and the
+operators at the console over HTTP, as a person's browser would be."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest_asyncio
+from sqlalchemy import select
+
+from ivr.asterisk.render import Trunk
+from ivr.campaigns import importer, lists, store
+from ivr.campaigns.load import load_campaigns
+from ivr.campaigns.model import Campaign
+from ivr.campaigns.models import Attempt, Contact, Refusal
+from ivr.portal.client import ConsoleClient
+from ivr.routing import load_rules
+from ivr.sipp.contacts import ContactPhones, contact_number
+from ivr.stack import AmiEvents, Stack, poll, stack_settings
+
+HERE = Path(__file__).resolve().parent
+RULES = HERE / "rules"
+TRUNK = "127.0.0.2"
+
+
+def number(kind: int, n: int) -> str:
+    """A contact's number as a list writes it: 06, behaviour 71..77 (contacts.py), then n."""
+    return contact_number(kind, n)
+
+
+def e164(kind: int, n: int) -> str:
+    return f"+39{number(kind, n)}"
+
+
+class Desk(ConsoleClient):
+    """An operator at the console, logged in over HTTP."""
+
+    def __init__(self, stack: Stack, operator: str, http_port: int | None = None) -> None:
+        super().__init__(stack.settings, operator, http_port)
+        self.stack = stack
+
+    async def login(self) -> str:
+        page = await super().login()
+        assert 'id="state"' in page, page[-500:]
+        return page
+
+
+@dataclass
+class Rig:
+    stack: Stack
+    phones: ContactPhones
+    desks: dict[str, Desk] = field(default_factory=dict)
+
+    @property
+    def sessions(self) -> Any:
+        return self.stack.sessions
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        rules = load_rules(self.stack.settings.rules)
+        found = load_campaigns(self.stack.settings.rules, rules, self.stack.settings).get(
+            campaign_id
+        )
+        assert found is not None
+        return found
+
+    async def new_desks(self) -> None:
+        """A new engine knows no login: the operators log in again."""
+        for desk in self.desks.values():
+            await desk.close()
+        self.desks.clear()
+
+    async def desk(self, operator: str) -> Desk:
+        if operator not in self.desks:
+            desk = Desk(self.stack, operator)
+            await desk.login()
+            self.desks[operator] = desk
+        return self.desks[operator]
+
+    async def add_contacts(
+        self, campaign_id: str, header: list[str], rows: list[list[str]], name: str = "list.csv"
+    ) -> lists.ImportSummary:
+        campaign = self.campaign(campaign_id)
+        parsed = importer.parse_rows(campaign.kind, header, enumerate(rows, start=2))
+        assert not parsed.bad, parsed.bad
+        return await lists.import_contacts(self.sessions, campaign, parsed, name, now())
+
+    async def start(self, campaign_id: str) -> None:
+        await store.set_status(self.sessions, campaign_id, store.RUNNING, now(), "test")
+        await self.wake()
+
+    async def stop(self, campaign_id: str) -> None:
+        await store.set_status(self.sessions, campaign_id, store.STOPPED, now(), "test")
+
+    async def wake(self) -> None:
+        s = self.stack.settings
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"http://{s.bind}:{s.ports.http}/campaigns/wake") as response:
+                assert response.status == 200
+
+    async def attempts(self, campaign_id: str) -> list[Attempt]:
+        async with self.sessions() as session:
+            return list(
+                await session.scalars(
+                    select(Attempt).where(Attempt.campaign_id == campaign_id).order_by(Attempt.id)
+                )
+            )
+
+    async def contacts(self, campaign_id: str) -> list[Contact]:
+        async with self.sessions() as session:
+            return list(
+                await session.scalars(
+                    select(Contact).where(Contact.campaign_id == campaign_id).order_by(Contact.id)
+                )
+            )
+
+    async def refusals(self, campaign_id: str) -> list[Refusal]:
+        async with self.sessions() as session:
+            return list(
+                await session.scalars(
+                    select(Refusal).where(Refusal.campaign_id == campaign_id).order_by(Refusal.id)
+                )
+            )
+
+    async def wait_attempts(
+        self, campaign_id: str, done: Callable[[list[Attempt]], bool], timeout: float = 60.0
+    ) -> list[Attempt]:
+        try:
+            return await poll(lambda: self.attempts(campaign_id), done, timeout, "attempts")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.stack.log_tail()}") from None
+
+    async def wait_contacts(
+        self, campaign_id: str, done: Callable[[list[Contact]], bool], timeout: float = 60.0
+    ) -> list[Contact]:
+        try:
+            return await poll(lambda: self.contacts(campaign_id), done, timeout, "contacts")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.stack.log_tail()}") from None
+
+    async def idle(self, timeout: float = 60.0) -> None:
+        """Every campaign call has ended and no operator is held (between tests)."""
+
+        async def read() -> tuple[int, dict[str, Any]]:
+            async with self.sessions() as session:
+                open_calls = len(
+                    list(
+                        await session.scalars(select(Attempt.id).where(Attempt.ended_at.is_(None)))
+                    )
+                )
+            status = await asyncio.to_thread(self.stack.status) or {}
+            return open_calls, status.get("campaigns", {}).get("reserved", {"?": 1})
+
+        await poll(read, lambda got: got[0] == 0 and not got[1], timeout, "idle campaigns")
+
+
+def now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def rig(tmp_path_factory: Any, asterisk_available: None) -> AsyncIterator[Rig]:
+    tmp = tmp_path_factory.mktemp("campaigns")
+    phones = ContactPhones(tmp / "work")
+    settings = stack_settings(tmp, RULES)
+    stack = Stack(settings, tmp / "work", trunk=Trunk(TRUNK, phones.port))
+    stack.extra_env["IVR_WRAPUP_SECONDS"] = "2"
+    phones.start()
+    rig = Rig(stack, phones)
+    try:
+        await stack.start()
+        await stack.phone("op1", ring_ms=300)
+        await stack.phone("op2", ring_ms=300)
+        await stack.phone("op3", ring_ms=5000)
+        yield rig
+    finally:
+        for desk in rig.desks.values():
+            await desk.close()
+        await stack.close()
+        phones.stop()
+
+
+__all__ = ["AmiEvents", "ContactPhones", "Desk", "Rig", "e164", "number"]
