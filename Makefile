@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := var/stamps
 # libatomic1: the node that Playwright's Python package runs needs it.
-DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1
+DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint unit e2e bench soak sysdeps venv asterisk clean
