@@ -163,6 +163,11 @@ class Settings:
         """The engine's own files (database, secrets) on the host."""
         return self.home / "var" / self.instance
 
+    def own_call(self, linkedid: str) -> bool:
+        """Is this call one of this engine's Asterisk? Every call on one Asterisk; on a node
+        of a cluster, those whose id starts with the node's name (its systemname)."""
+        return not self.cluster_node or linkedid.startswith(f"{self.instance}-")
+
     @property
     def shared_state(self) -> Path:
         """Where the center's shared secrets and overrides live on this host."""

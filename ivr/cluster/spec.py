@@ -164,6 +164,12 @@ def parse(data: dict[str, Any], home: Path = config.PROJECT_HOME) -> Cluster:
         reply_timeout=_int(table, "reply_timeout", 3000, "cluster"),
         children=_int(table, "children", 4, "cluster"),
     )
+    url = str(data.get("db_url") or "")
+    if len(nodes) > 1 and not url.startswith("postgresql"):
+        raise ConfigError(
+            "cluster: the engines of several nodes share one database: set db_url to a "
+            "PostgreSQL one (postgresql+asyncpg://USER@HOST/DB)"
+        )
     _check_apart(cluster)
     node_settings(cluster, nodes[0])  # the shared engine settings are valid
     return cluster
@@ -206,7 +212,7 @@ def node_values(cluster: Cluster, node: Node) -> dict[str, Any]:
     # One database for every node: PostgreSQL in production; a shared SQLite file on one host.
     values.setdefault("db_url", f"sqlite+aiosqlite:///{cluster.run_dir / 'ivr.db'}")
     values.update(
-        instance=node.name,
+        instance=f"{cluster.name}-{node.name}",  # one Asterisk root serves many clusters
         bind="127.0.0.1",
         sip_address=node.address,
         # The node takes calls from Kamailio alone: its address AND port.

@@ -1,0 +1,268 @@
+"""Two Asterisk nodes behind Kamailio, one engine beside each, both on one PostgreSQL, run by
+`ivr cluster` (ivr/cluster/): calls spread over the nodes and recorded in the one database,
+operators' phones registered at Kamailio reached from either node, trust at the edge, one
+engine at a time runs each scheduler (taken over when it dies), and node loss and
+maintenance through Kamailio with callers that honour Record-Route: a drain loses no call,
+a node killed under load loses only its own calls (each closed on record) while no new call
+fails, and a node that comes back rejoins within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from pg_server import new_database
+from sqlalchemy import select
+
+from ivr import config
+from ivr.cluster.run import Running
+from ivr.cluster.spec import Node, load
+from ivr.ports import free_tcp_port, free_udp_port
+from ivr.records.db import make_engine, session_factory
+from ivr.records.models import Call
+from ivr.sipp import SCENARIOS, Phone, SippResult, place_calls
+from ivr.stack import poll
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+RULES = Path(__file__).resolve().parents[1] / "rules"
+ACME = "0611000001"
+CALLER = SCENARIOS / "caller_rr.xml"  # honours Record-Route: ACK and BYE via Kamailio
+LEASE_SECONDS = 3.0
+
+
+@dataclass
+class Rig:
+    running: Running
+    url: str
+    sessions: Any
+    phones: list[Phone]
+
+    @property
+    def proxy(self) -> tuple[str, int]:
+        return self.running.cluster.address, self.running.cluster.port
+
+    def node(self, name: str) -> Node:
+        return self.running.cluster.node(name)
+
+    def node_of(self, linkedid: str) -> str:
+        """Which node took a call: its id starts with the node's instance name."""
+        for node in self.running.cluster.nodes:
+            if linkedid.startswith(f"{self.running.cluster.name}-{node.name}-"):
+                return node.name
+        raise AssertionError(f"call {linkedid} of no node")
+
+    async def calls(self, **kwargs: Any) -> SippResult:
+        kwargs.setdefault("timeout", 120)
+        return await place_calls(self.proxy, ACME, scenario=CALLER, **kwargs)
+
+    async def records(self) -> list[Call]:
+        async with self.sessions() as session:
+            return list(await session.scalars(select(Call).order_by(Call.id)))
+
+    async def wait_records(self, done: Callable[[list[Call]], bool], what: str) -> list[Call]:
+        return await poll(self.records, done, timeout=60, what=what)
+
+    async def calls_up(self, node: str) -> int:
+        return (await self.running.status())["nodes"][node]["calls"] or 0
+
+    async def state(self, node: str) -> str:
+        return str((await self.running.status())["nodes"][node]["kamailio"])
+
+
+def settings_file(folder: Path, url: str) -> Path:
+    rtp = 40000 + (os.getpid() * 7 % 40) * 400
+    nodes = "".join(
+        f"""
+[[cluster.nodes]]
+name = "node{i + 1}"
+sip = {free_udp_port()}
+ami = {free_tcp_port()}
+agi = {free_tcp_port()}
+http = {free_tcp_port()}
+rtp = "{rtp + i * 200}-{rtp + i * 200 + 199}"
+"""
+        for i in range(2)
+    )
+    path = folder / "cluster.toml"
+    path.write_text(
+        f"""db_url = "{url}"
+rules = "{RULES}"
+lease_seconds = {LEASE_SECONDS}
+
+[cluster]
+name = "c{os.getpid() % 100000}"
+port = {free_udp_port()}
+carriers = "127.0.0.2"
+gateway = "127.0.0.2:{free_udp_port("127.0.0.2")}"
+{nodes}"""
+    )
+    return path
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def rig(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
+    folder = tmp_path_factory.mktemp("cluster")
+    url = await new_database(postgres_server)
+    running = Running(load(settings_file(folder, url)))
+    engine = make_engine(url)
+    rig = Rig(running, url, session_factory(engine), [])
+    try:
+        await running.start()
+        first = running.settings[running.cluster.nodes[0].name]
+        for op in ("op1", "op2"):  # registered at Kamailio, as a center's desk phones are
+            phone = Phone(op, config.operator_password(first, op), rig.proxy, folder / "phones")
+            await phone.start()
+            rig.phones.append(phone)
+        yield rig
+    finally:
+        for phone in rig.phones:
+            await phone.stop()
+        await running.stop()
+        await engine.dispose()
+        for settings in running.settings.values():
+            shutil.rmtree(settings.state_dir, ignore_errors=True)
+            shutil.rmtree(settings.host_run_dir, ignore_errors=True)
+        shutil.rmtree(running.cluster.run_dir, ignore_errors=True)
+
+
+async def test_calls_spread_over_both_nodes_and_land_in_one_postgresql(rig: Rig) -> None:
+    result = await rig.calls(count=8, rate=4, hold_ms=500)
+
+    assert result.ok, result.output[-2000:]
+    records = await rig.wait_records(
+        lambda rows: len(rows) >= 8 and all(r.ended_at for r in rows), "8 ended records"
+    )
+    by_node: dict[str, list[Call]] = {}
+    for record in records:
+        by_node.setdefault(rig.node_of(record.linkedid), []).append(record)
+    assert sorted(by_node) == ["node1", "node2"]
+    assert all(len(calls) >= 2 for calls in by_node.values()), by_node
+    # the operators' phones, registered at Kamailio, answered calls of either node
+    for node, calls in by_node.items():
+        assert any(c.outcome == "answered" and c.operator for c in calls), (node, calls)
+
+
+async def test_only_the_carrier_reaches_kamailio_and_only_kamailio_reaches_a_node(
+    rig: Rig,
+) -> None:
+    before = len(await rig.records())
+    stranger = await place_calls(
+        rig.proxy, ACME, scenario=CALLER, bind="127.0.0.3", extra=("-recv_timeout", "5000")
+    )
+    node = rig.node("node1")
+    around = await place_calls(
+        (node.address, node.sip), ACME, scenario=CALLER, extra=("-recv_timeout", "5000")
+    )
+
+    assert stranger.failed == 1 and "403" in stranger.output
+    assert around.failed == 1  # the carrier's own address, but not through Kamailio
+    assert len(await rig.records()) == before  # neither became a call
+
+
+async def test_status_shows_each_node_and_one_engine_runs_each_scheduler(rig: Rig) -> None:
+    status = await rig.running.status()
+
+    assert status["kamailio"]["running"]
+    for name in ("node1", "node2"):
+        node = status["nodes"][name]
+        assert node["kamailio"] == "active" and node["asterisk"] and node["calls"] == 0
+        assert node["engine"]["running"] and node["engine"]["ami"]
+    held = [set(status["nodes"][n]["engine"]["leases"]) for n in ("node1", "node2")]
+    assert held[0].isdisjoint(held[1])
+    assert held[0] | held[1] == {"escalations", "purge", "notices"}
+
+
+async def test_a_dead_engines_schedulers_are_taken_over_within_seconds(rig: Rig) -> None:
+    status = await rig.running.status()
+    holder = next(n for n, s in status["nodes"].items() if "escalations" in s["engine"]["leases"])
+    other = "node2" if holder == "node1" else "node1"
+
+    await rig.running.stop_engine(rig.node(holder), signal.SIGKILL)
+    killed = time.monotonic()
+    taken = await poll(
+        rig.running.status,
+        lambda s: "escalations" in s["nodes"][other]["engine"]["leases"],
+        timeout=30,
+        what=f"the lease taken by {other}",
+    )
+    took = time.monotonic() - killed
+    await rig.running.start_engine(rig.node(holder))
+
+    assert took < LEASE_SECONDS + LEASE_SECONDS / 3 + 2.0
+    assert set(taken["nodes"][other]["engine"]["leases"]) == {"escalations", "purge", "notices"}
+
+
+async def test_a_drained_node_finishes_its_calls_and_rejoins_when_started(rig: Rig) -> None:
+    before = {r.linkedid for r in await rig.records()}
+    load = asyncio.create_task(rig.calls(count=8, rate=2, hold_ms=3000))
+    await poll(lambda: rig.calls_up("node1"), lambda n: n > 0, what="a call up on node1")
+
+    await rig.running.drain(rig.node("node1"))  # returns once node1 has ended its calls
+    result = await load
+    assert result.ok, result.output[-2000:]  # no call lost, none refused
+    records = await rig.wait_records(
+        lambda rows: len([r for r in rows if r.linkedid not in before and r.ended_at]) >= 8,
+        "the 8 calls ended",
+    )
+    assert {rig.node_of(r.linkedid) for r in records if r.linkedid not in before} == {
+        "node1",
+        "node2",
+    }
+
+    started = time.monotonic()
+    await rig.running.start(["node1"])
+    await poll(lambda: rig.state("node1"), lambda s: s == "active", what="node1 active")
+    back = time.monotonic() - started
+    seen = {r.linkedid for r in await rig.records()}
+    again = await rig.calls(count=4, rate=4, hold_ms=300)
+    assert again.ok, again.output[-2000:]
+    fresh = await rig.wait_records(
+        lambda rows: len([r for r in rows if r.linkedid not in seen]) >= 4, "4 new calls"
+    )
+    assert {rig.node_of(r.linkedid) for r in fresh if r.linkedid not in seen} == {
+        "node1",
+        "node2",
+    }
+    assert back < 20
+
+
+async def test_a_killed_node_loses_only_its_calls_and_no_new_call_fails(rig: Rig) -> None:
+    before = {r.linkedid for r in await rig.records()}
+    up = asyncio.create_task(
+        rig.calls(count=4, rate=4, hold_ms=6000, extra=("-recv_timeout", "8000"))
+    )
+    opened = await rig.wait_records(
+        lambda rows: len([r for r in rows if r.linkedid not in before]) >= 4, "4 calls up"
+    )
+    on_node2 = len(
+        [r for r in opened if r.linkedid not in before and rig.node_of(r.linkedid) == "node2"]
+    )
+    assert on_node2 > 0
+
+    await rig.running.stop_asterisk(rig.node("node2"), "kill")
+    fresh = await rig.calls(count=6, rate=3, hold_ms=300)
+    cut = await up
+
+    assert fresh.ok, fresh.output[-2000:]  # every new call went to node1, none failed
+    assert cut.failed == on_node2 and cut.successful == 4 - on_node2
+    await rig.running.start(["node2"])  # the engine still runs: AMI back, reconciled
+    await poll(lambda: rig.state("node2"), lambda s: s == "active", what="node2 active")
+    records = await rig.wait_records(
+        lambda rows: all(r.ended_at for r in rows if r.linkedid not in before),
+        "every call closed",
+    )
+    lost = [r for r in records if r.linkedid not in before and rig.node_of(r.linkedid) == "node2"]
+    assert len(lost) == on_node2
+    assert all(r.end_inferred for r in lost)  # recorded as cut off, not as ended normally
+    kept = [r for r in records if r.linkedid not in before and rig.node_of(r.linkedid) == "node1"]
+    assert len(kept) == 10 - on_node2 and not any(r.end_inferred for r in kept)
