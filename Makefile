@@ -9,7 +9,7 @@ STAMP := var/stamps
 DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint unit e2e bench soak sysdeps venv asterisk clean
+.PHONY: demo test lint unit e2e bench soak docker-test sysdeps venv asterisk clean
 
 demo: $(STAMP)/venv $(STAMP)/sysdeps
 	$(BIN)/ivr asterisk provision
@@ -34,6 +34,11 @@ bench: $(STAMP)/venv $(STAMP)/sysdeps
 soak: $(STAMP)/venv $(STAMP)/sysdeps
 	$(BIN)/ivr asterisk provision
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
+# Builds every image of docker/ with podman, runs the compose cluster, calls through it,
+# checks the records, tears it down (podman and podman-compose are installed by it).
+docker-test: $(STAMP)/venv $(STAMP)/sysdeps
+	bash docker/test.sh
 
 sysdeps: $(STAMP)/sysdeps
 venv: $(STAMP)/venv

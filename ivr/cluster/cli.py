@@ -78,6 +78,17 @@ def cmd_drain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_node(args: argparse.Namespace) -> int:
+    running = _running(args)
+    asyncio.run(running.exec_node(running.cluster.node(args.node)))
+    return 0  # not reached: the process became the node's engine
+
+
+def cmd_kamailio(args: argparse.Namespace) -> int:
+    _running(args).exec_kamailio()
+    return 0  # not reached: the process became Kamailio
+
+
 def register(sub: Any) -> None:
     cluster = sub.add_parser(
         "cluster", help="several Asterisk nodes behind Kamailio, one engine each, one database"
@@ -99,3 +110,11 @@ def register(sub: Any) -> None:
     drain.add_argument("node")
     drain.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait")
     drain.set_defaults(func=cmd_drain)
+    node = cluster.add_parser(
+        "node", help="run NODE here in the foreground: its Asterisk, then its engine"
+    )
+    node.add_argument("node")
+    node.set_defaults(func=cmd_node)
+    cluster.add_parser(
+        "kamailio", help="run the cluster's Kamailio here in the foreground"
+    ).set_defaults(func=cmd_kamailio)

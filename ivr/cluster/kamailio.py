@@ -147,10 +147,7 @@ class Kamailio:
         if self.pid() is not None:
             return
         await self.check()
-        owner = ["-u", USER, "-g", USER] if _account() is not None else []
-        argv = [binary(), "-DD", "-E", "-f", str(self.cfg), "-P", str(self.pid_file),
-                "-Y", str(self.run), *owner]  # fmt: skip
-        spawn(argv, self.log_path)
+        spawn(self.argv(), self.log_path)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
@@ -159,6 +156,13 @@ class Kamailio:
                 return
             await asyncio.sleep(0.1)  # polling a process that is starting
         raise KamailioError(f"Kamailio did not start within {timeout} s; see {self.log_path}")
+
+    def argv(self) -> list[str]:
+        """Kamailio's command: not a daemon (-DD), logging to stderr (-E), its pid file and
+        run folder its own; as its own account when started by root."""
+        owner = ["-u", USER, "-g", USER] if _account() is not None else []
+        return [binary(), "-DD", "-E", "-f", str(self.cfg), "-P", str(self.pid_file),
+                "-Y", str(self.run), *owner]  # fmt: skip
 
     async def stop(self, timeout: float = 10.0) -> None:
         pid = self.pid()

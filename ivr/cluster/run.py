@@ -25,7 +25,7 @@ from typing import Any
 
 from ivr.asterisk.instance import Asterisk, AsteriskError
 from ivr.asterisk.render import Trunk
-from ivr.cluster.kamailio import Kamailio, KamailioError
+from ivr.cluster.kamailio import Kamailio, KamailioError, binary
 from ivr.cluster.kamailio import render as render_kamailio
 from ivr.cluster.proc import gone, live_pid, spawn, tail
 from ivr.cluster.spec import Cluster, Node, node_settings, node_values, toml_text
@@ -33,6 +33,7 @@ from ivr.cluster.spec import Cluster, Node, node_settings, node_values, toml_tex
 log = logging.getLogger(__name__)
 
 ENGINE_START = 60.0  # seconds an engine may take to come up with its AMI connected
+DATABASE_WAIT = 120.0  # seconds a node started beside its database waits for it
 
 
 class Running:
@@ -69,24 +70,37 @@ class Running:
 
     def render(self) -> list[Path]:
         """Kamailio's config, and each node's engine settings and Asterisk config."""
+        written = [render_kamailio(self.cluster)]
+        for node in self.cluster.nodes:
+            written += self.render_node(node)
+        return written
+
+    def render_node(self, node: Node) -> list[Path]:
+        """The node's engine settings file and its Asterisk config."""
         from ivr.__main__ import render_instance
 
-        written = [render_kamailio(self.cluster)]
         self.node_dir().mkdir(parents=True, exist_ok=True)
+        path = self.config_file(node)
+        values = node_values(self.cluster, node)
+        title = f"node {node.name} of cluster {self.cluster.name}: rendered by `ivr cluster`"
+        path.write_text(toml_text(values, title))
         gateway = Trunk(*self.cluster.gateway)
-        for node in self.cluster.nodes:
-            path = self.config_file(node)
-            values = node_values(self.cluster, node)
-            path.write_text(
-                toml_text(
-                    values,
-                    f"node {node.name} of cluster {self.cluster.name}: "
-                    "rendered by `ivr cluster render`",
-                )  # fmt: skip
-            )
-            written.append(path)
-            written.append(render_instance(self.settings[node.name], trunk=gateway))
-        return written
+        return [path, render_instance(self.settings[node.name], trunk=gateway)]
+
+    # -- one part in the foreground (a container, a service manager on its own host) -------
+
+    async def exec_node(self, node: Node) -> None:
+        """Render this node, start its Asterisk, then become its engine (`ivr serve`)."""
+        self.render_node(node)
+        await wait_database(self.settings[node.name].db_url)
+        await self.start_asterisk(node)
+        argv = [sys.executable, "-m", "ivr", "--config", str(self.config_file(node)), "serve"]
+        os.execv(argv[0], argv)  # noqa: S606  (our own interpreter and module)
+
+    def exec_kamailio(self) -> None:
+        """Render Kamailio's config and become Kamailio, in the foreground."""
+        render_kamailio(self.cluster)
+        os.execv(binary(), self.kamailio.argv())  # noqa: S606
 
     # -- processes -------------------------------------------------------------------------
 
@@ -221,6 +235,30 @@ class Running:
             return None
         found = re.search(r"(\d+) (?:of \d+ max )?active call", text)
         return int(found.group(1)) if found else None
+
+
+async def wait_database(url: str, timeout: float = DATABASE_WAIT) -> None:
+    """Until the database answers (a container started beside it), or AsteriskError."""
+    from sqlalchemy import text
+
+    from ivr.records.db import make_engine
+
+    engine = make_engine(url)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while True:
+            try:
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                return
+            except Exception as exc:
+                if loop.time() >= deadline:
+                    raise AsteriskError(f"no database after {timeout} s: {exc!r}") from exc
+                log.info("waiting for the database: %r", exc)
+            await asyncio.sleep(1.0)  # polling a database that is starting
+    finally:
+        await engine.dispose()
 
 
 def _health(status: dict[str, Any] | None) -> dict[str, Any]:
