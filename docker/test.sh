@@ -43,7 +43,7 @@ if ! podman image exists localhost/debian:sid-slim; then
 fi
 # pip inside the build trusts what this machine's pip trusts (a mount at build time only).
 mounts=()
-cert=$(python3 -m pip config get global.cert 2>/dev/null || true)
+cert=${PIP_CERT:-$("$PY" -m pip config get global.cert 2>/dev/null || true)}
 if [ -n "$cert" ] && [ -f "$cert" ]; then
     printf '[global]\ncert = /run/host-ca.crt\n' > "$WORK/pip.conf"
     mounts=(-v "$cert:/run/host-ca.crt:ro" -v "$WORK/pip.conf:/etc/pip.conf:ro")
@@ -59,6 +59,7 @@ down() {
     "${compose[@]}" logs > "$WORK/compose.log" 2>&1 || true
     "${compose[@]}" down -v > /dev/null 2>&1 || true
 }
+"${compose[@]}" down -v > /dev/null 2>&1 || true  # what an interrupted run left
 trap down EXIT
 "${compose[@]}" up -d
 "$PY" docker/check.py --db "postgresql://ivr:$IVR_DB_PASSWORD@127.0.0.1:25432/ivr"

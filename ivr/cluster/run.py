@@ -42,8 +42,10 @@ class Running:
     def __init__(self, cluster: Cluster, environ: Mapping[str, str] | None = None) -> None:
         self.cluster = cluster
         self.kamailio = Kamailio(cluster)
-        # The engines' environment: IVR_* variables override the rendered settings files.
+        # The engines' environment: IVR_* variables override the rendered settings files;
+        # IVR_CONFIG names the cluster's file, not an engine's.
         self.environ = dict(os.environ if environ is None else environ)
+        self.environ.pop("IVR_CONFIG", None)
         self.settings = {
             node.name: node_settings(cluster, node, self._ivr_env()) for node in cluster.nodes
         }
@@ -95,7 +97,7 @@ class Running:
         await wait_database(self.settings[node.name].db_url)
         await self.start_asterisk(node)
         argv = [sys.executable, "-m", "ivr", "--config", str(self.config_file(node)), "serve"]
-        os.execv(argv[0], argv)  # noqa: S606  (our own interpreter and module)
+        os.execve(argv[0], argv, self.environ)  # noqa: S606  (our own interpreter and module)
 
     def exec_kamailio(self) -> None:
         """Render Kamailio's config and become Kamailio, in the foreground."""

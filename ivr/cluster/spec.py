@@ -125,13 +125,18 @@ def _node(index: int, table: Any) -> Node:
     return Node(name, address, rtp_start=int(found.group(1)), rtp_end=int(found.group(2)), **ports)
 
 
+# What the cluster sets for each node, whatever the environment says.
+NODE_OWN = {"instance", "bind", "sip_address", "trunk_addresses", "operator_proxy",
+            "cluster_node", "ports"}  # fmt: skip
+
+
 def parse(data: dict[str, Any], home: Path = config.PROJECT_HOME) -> Cluster:
     """The cluster a settings file describes, checked; ConfigError names what is wrong."""
     data = dict(data)
     table = data.pop("cluster", None)
     if not isinstance(table, dict):
         raise ConfigError("the file has no [cluster] table")
-    for key in ("instance", "ports", "bind", "trunk_addresses", "operator_proxy", "cluster_node"):
+    for key in sorted(NODE_OWN):
         if key in data:
             raise ConfigError(f"setting {key!r} is each node's own: the cluster sets it")
     known = {"name", "address", "port", "carriers", "gateway", "nodes", "ping_interval",
@@ -232,6 +237,11 @@ def node_settings(cluster: Cluster, node: Node, environ: dict[str, str] | None =
     """The node's engine settings, as its `ivr serve --config` will read them."""
     values = node_values(cluster, node)
     ports = config.Ports(**values.pop("ports"))
+    # As for `ivr serve`, IVR_* variables win over the file (IVR_DB_URL with its password),
+    # except what makes the node one of the cluster.
+    given = config._env_values({} if environ is None else environ)
+    for key in given.keys() - NODE_OWN:
+        values.pop(key, None)
     settings = config.load(
         environ={} if environ is None else environ, home=cluster.home, **_flat(values)
     )

@@ -126,3 +126,14 @@ def test_kamcmd_dispatcher_list_is_read_as_each_nodes_state() -> None:
 }"""
     found = parse_destinations(text)
     assert [(d.duid, d.state) for d in found] == [("node1", "active"), ("node2", "inactive")]
+
+
+def test_the_environment_overrides_the_shared_settings_but_not_the_nodes_own() -> None:
+    cluster = parse(data())
+    secret_url = "postgresql+asyncpg://ivr:s3cret@127.0.0.1:5432/ivr"
+    environ = {"IVR_DB_URL": secret_url, "IVR_INSTANCE": "other", "IVR_PORT_SIP": "5060"}
+
+    settings = node_settings(cluster, cluster.nodes[0], environ)
+
+    assert settings.db_url == secret_url  # the password comes from the environment
+    assert settings.instance == "center-a" and settings.ports.sip == 16060

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from pg_server import new_database
@@ -26,18 +29,55 @@ from sqlalchemy import select
 from ivr import config
 from ivr.cluster.run import Running
 from ivr.cluster.spec import Node, load
+from ivr.escalation.store import attempts_for_call, runs_for_call, start_escalation
 from ivr.ports import free_tcp_port, free_udp_port
 from ivr.records.db import make_engine, session_factory
+from ivr.records.listen import CHANNEL, plain_dsn
 from ivr.records.models import Call
-from ivr.sipp import SCENARIOS, Phone, SippResult, place_calls
+from ivr.sipp import SCENARIOS, Phone, SippResult, place_calls, sipp_binary
 from ivr.stack import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
-RULES = Path(__file__).resolve().parents[1] / "rules"
+HERE = Path(__file__).resolve().parent
+RULES = HERE / "rules"
+CONTACTS = HERE.parent / "escalation" / "contacts.xml"  # the ladder's contacts' phones
+TRUNK = "127.0.0.2"  # the carrier: its callers, and its gateway where the nodes call out
 ACME = "0611000001"
 CALLER = SCENARIOS / "caller_rr.xml"  # honours Record-Route: ACK and BYE via Kamailio
 LEASE_SECONDS = 3.0
+
+
+class Contacts:
+    """The phones behind the carrier's gateway that the ladders call (one sipp answering
+    side); every INVITE it gets is traced, so a number called twice shows."""
+
+    def __init__(self, port: int, folder: Path) -> None:
+        self.port = port
+        self.folder = folder
+        self.trace = folder / "contacts.msg"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(  # noqa: S603
+            [sipp_binary(), "-sf", str(CONTACTS), "-i", TRUNK, "-p", str(self.port),
+             "-mp", str(free_udp_port(TRUNK)), "-nostdin", "-trace_msg",
+             "-message_file", str(self.trace)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=self.folder,
+        )  # fmt: skip
+
+    def invited(self) -> list[str]:
+        """The numbers called, one entry per call (retransmissions counted once)."""
+        text = self.trace.read_text(errors="replace") if self.trace.exists() else ""
+        calls = dict(re.findall(r"^INVITE sip:\+39(\d+)@.*?^Call-ID: *(\S+)", text, re.M | re.S))
+        return sorted(calls)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
 
 
 @dataclass
@@ -46,6 +86,7 @@ class Rig:
     url: str
     sessions: Any
     phones: list[Phone]
+    contacts: Contacts
 
     @property
     def proxy(self) -> tuple[str, int]:
@@ -79,7 +120,7 @@ class Rig:
         return str((await self.running.status())["nodes"][node]["kamailio"])
 
 
-def settings_file(folder: Path, url: str) -> Path:
+def settings_file(folder: Path, url: str, gateway: int) -> Path:
     rtp = 40000 + (os.getpid() * 7 % 40) * 400
     nodes = "".join(
         f"""
@@ -103,7 +144,7 @@ lease_seconds = {LEASE_SECONDS}
 name = "c{os.getpid() % 100000}"
 port = {free_udp_port()}
 carriers = "127.0.0.2"
-gateway = "127.0.0.2:{free_udp_port("127.0.0.2")}"
+gateway = "{TRUNK}:{gateway}"
 {nodes}"""
     )
     return path
@@ -113,10 +154,12 @@ gateway = "127.0.0.2:{free_udp_port("127.0.0.2")}"
 async def rig(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
     folder = tmp_path_factory.mktemp("cluster")
     url = await new_database(postgres_server)
-    running = Running(load(settings_file(folder, url)))
+    contacts = Contacts(free_udp_port(TRUNK), folder / "contacts")
+    running = Running(load(settings_file(folder, url, contacts.port)))
     engine = make_engine(url)
-    rig = Rig(running, url, session_factory(engine), [])
+    rig = Rig(running, url, session_factory(engine), [], contacts)
     try:
+        contacts.start()
         await running.start()
         first = running.settings[running.cluster.nodes[0].name]
         for op in ("op1", "op2"):  # registered at Kamailio, as a center's desk phones are
@@ -127,6 +170,7 @@ async def rig(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) ->
     finally:
         for phone in rig.phones:
             await phone.stop()
+        contacts.stop()
         await running.stop()
         await engine.dispose()
         for settings in running.settings.values():
@@ -182,24 +226,55 @@ async def test_status_shows_each_node_and_one_engine_runs_each_scheduler(rig: Ri
     assert held[0] | held[1] == {"escalations", "purge", "notices"}
 
 
-async def test_a_dead_engines_schedulers_are_taken_over_within_seconds(rig: Rig) -> None:
+async def test_killed_mid_ladder_another_engine_takes_over_and_calls_nobody_twice(
+    rig: Rig,
+) -> None:
     status = await rig.running.status()
     holder = next(n for n, s in status["nodes"].items() if "escalations" in s["engine"]["leases"])
     other = "node2" if holder == "node1" else "node1"
+    await start_escalation(
+        rig.sessions, linkedid="cluster-esc-1", client_id="acme", ladder="slow-then-ack",
+        message_path=None, caller_name="Maria Bianchi", callback="0612345678",
+    )  # fmt: skip
+    await wake(rig.url, "alarm.escalations")  # as the engine that stored it does
 
+    # Mario's phone rings, called by the engine holding the ladders: it dies now
+    await poll(lambda: attempts_for_call(rig.sessions, "cluster-esc-1"), bool, what="a call")
     await rig.running.stop_engine(rig.node(holder), signal.SIGKILL)
     killed = time.monotonic()
     taken = await poll(
         rig.running.status,
         lambda s: "escalations" in s["nodes"][other]["engine"]["leases"],
-        timeout=30,
         what=f"the lease taken by {other}",
     )
     took = time.monotonic() - killed
+    ended = await poll(
+        lambda: runs_for_call(rig.sessions, "cluster-esc-1"),
+        lambda runs: runs[0].status != "running",
+        timeout=60,
+        what="the ladder's end",
+    )
+    attempts = await attempts_for_call(rig.sessions, "cluster-esc-1")
     await rig.running.start_engine(rig.node(holder))
 
     assert took < LEASE_SECONDS + LEASE_SECONDS / 3 + 2.0
     assert set(taken["nodes"][other]["engine"]["leases"]) == {"escalations", "purge", "notices"}
+    assert ended[0].status == "acknowledged" and ended[0].acknowledged_by == "Luca Rossi"
+    # Mario called once (by the engine that died: its outcome went with it), then Luca once
+    assert [(a.contact_name, a.outcome) for a in attempts] == [
+        ("Mario Rossi", "unknown"),
+        ("Luca Rossi", "acknowledged"),
+    ]
+    assert rig.contacts.invited() == ["7100002", "7200001"]  # nobody dialled twice
+
+
+async def wake(url: str, topic: str) -> None:
+    """A wake-up to every engine, as ivr.wake sends it (PostgreSQL NOTIFY)."""
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{topic}\n")
+    finally:
+        await conn.close()
 
 
 async def test_a_drained_node_finishes_its_calls_and_rejoins_when_started(rig: Rig) -> None:
