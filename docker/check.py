@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
+import urllib.request
 
 import asyncpg
 
@@ -16,7 +18,24 @@ from ivr.sipp import SCENARIOS, place_calls
 KAMAILIO = ("127.0.0.1", 25060)
 NUMBER = "0611111111"  # routing_rules: Rossi Idraulica
 NODES = ("center-node1-", "center-node2-")
+ENGINES = (25361, 25362)  # each node's engine's control API (docker/cluster.toml)
 CALLS = 10
+
+
+def engine_up(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2) as answer:  # noqa: S310
+            return bool(json.loads(answer.read())["ami"]["connected"])
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+async def engines(deadline: float) -> None:
+    """Until every node's engine runs with its Asterisk connected."""
+    while not all([await asyncio.to_thread(engine_up, port) for port in ENGINES]):
+        if time.monotonic() > deadline:
+            raise SystemExit("the nodes' engines did not come up")
+        await asyncio.sleep(1)  # the containers are still starting
 
 
 async def first_call(deadline: float) -> None:
@@ -40,7 +59,8 @@ async def records(db: str) -> list[asyncpg.Record]:
 
 
 async def main(db: str) -> int:
-    await first_call(time.monotonic() + 240)
+    await engines(time.monotonic() + 240)
+    await first_call(time.monotonic() + 60)
     before = {r["linkedid"] for r in await records(db)}
     result = await place_calls(KAMAILIO, NUMBER, scenario=SCENARIOS / "caller_rr.xml",
                                count=CALLS, rate=5, hold_ms=1000, timeout=120)  # fmt: skip
