@@ -54,6 +54,8 @@ $(STAMP)/sysdeps: Makefile
 	    $(SUDO) apt-get update -q && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+	@# Debian's kamailio package enables a system service on port 5060: each cluster runs its own.
+	@if [ -d /run/systemd/system ]; then $(SUDO) systemctl disable --now kamailio >/dev/null 2>&1 || true; fi
 	@touch $@
 
 $(STAMP)/venv: pyproject.toml

@@ -28,7 +28,14 @@ from ivr.asterisk.render import Trunk
 from ivr.cluster.kamailio import Kamailio, KamailioError, binary
 from ivr.cluster.kamailio import render as render_kamailio
 from ivr.cluster.proc import gone, live_pid, spawn, tail
-from ivr.cluster.spec import Cluster, Node, node_settings, node_values, toml_text
+from ivr.cluster.spec import (
+    Cluster,
+    Node,
+    engine_environ,
+    node_settings,
+    node_values,
+    toml_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +51,7 @@ class Running:
         self.kamailio = Kamailio(cluster)
         # The engines' environment: IVR_* variables override the rendered settings files;
         # IVR_CONFIG names the cluster's file, not an engine's.
-        self.environ = dict(os.environ if environ is None else environ)
-        self.environ.pop("IVR_CONFIG", None)
+        self.environ = engine_environ(os.environ if environ is None else environ)
         self.settings = {
             node.name: node_settings(cluster, node, self._ivr_env()) for node in cluster.nodes
         }

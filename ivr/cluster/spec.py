@@ -29,6 +29,7 @@ import dataclasses
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,19 @@ def node_values(cluster: Cluster, node: Node) -> dict[str, Any]:
         },
     )  # fmt: skip
     return values
+
+
+def engine_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """A node's engine's environment: without IVR_CONFIG (the cluster's file, not the
+    engine's) nor the IVR_* variables of what the cluster sets for each node (an image's
+    IVR_INSTANCE, a host's IVR_PORT_SIP), which would win over the node's settings file."""
+    out = {}
+    for key, value in environ.items():
+        own = config._env_values({key: value}).keys() & NODE_OWN
+        if key == "IVR_CONFIG" or own:
+            continue
+        out[key] = value
+    return out
 
 
 def node_settings(cluster: Cluster, node: Node, environ: dict[str, str] | None = None) -> Settings:

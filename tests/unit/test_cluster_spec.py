@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ivr.cluster.kamailio import Kamailio, parse_destinations, render
-from ivr.cluster.spec import load, node_settings, node_values, parse, toml_text
+from ivr.cluster.spec import engine_environ, load, node_settings, node_values, parse, toml_text
 from ivr.config import ConfigError
 
 RULES = Path(__file__).resolve().parents[1] / "e2e" / "rules"
@@ -137,3 +137,9 @@ def test_the_environment_overrides_the_shared_settings_but_not_the_nodes_own() -
 
     assert settings.db_url == secret_url  # the password comes from the environment
     assert settings.instance == "center-a" and settings.ports.sip == 16060
+
+
+def test_an_engine_is_not_given_variables_that_would_undo_its_node() -> None:
+    kept = {"IVR_DB_URL": "postgresql+asyncpg://x", "PATH": "/bin"}
+    environ = {"IVR_CONFIG": "/c.toml", "IVR_INSTANCE": "prod", "IVR_PORT_SIP": "5060", **kept}
+    assert engine_environ(environ) == kept
