@@ -48,9 +48,9 @@ if [ -n "$cert" ] && [ -f "$cert" ]; then
     printf '[global]\ncert = /run/host-ca.crt\n' > "$WORK/pip.conf"
     mounts=(-v "$cert:/run/host-ca.crt:ro" -v "$WORK/pip.conf:/etc/pip.conf:ro")
 fi
-podman build --pull=never -q "${mounts[@]}" -f docker/Dockerfile -t localhost/ivr-node:latest .
-podman build --pull=never -q -f docker/kamailio.Dockerfile -t localhost/ivr-kamailio:latest .
-podman build --pull=never -q -f docker/postgres.Dockerfile -t localhost/ivr-postgres:latest .
+podman build --pull=never -q --label ivr.built-by=docker-test "${mounts[@]}" -f docker/Dockerfile -t localhost/ivr-node:latest .
+podman build --pull=never -q --label ivr.built-by=docker-test -f docker/kamailio.Dockerfile -t localhost/ivr-kamailio:latest .
+podman build --pull=never -q --label ivr.built-by=docker-test -f docker/postgres.Dockerfile -t localhost/ivr-postgres:latest .
 
 IVR_DB_PASSWORD=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
 export IVR_DB_PASSWORD
@@ -58,6 +58,8 @@ compose=("$WORK/compose/bin/podman-compose" -p ivr-docker-test -f docker/compose
 down() {
     "${compose[@]}" logs > "$WORK/compose.log" 2>&1 || true
     "${compose[@]}" down -v > /dev/null 2>&1 || true
+    # the images an earlier build left without a name (ours alone, by label)
+    podman image prune -f --filter label=ivr.built-by=docker-test > /dev/null 2>&1 || true
 }
 "${compose[@]}" down -v > /dev/null 2>&1 || true  # what an interrupted run left
 trap down EXIT
