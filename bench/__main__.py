@@ -7,7 +7,7 @@
 .venv/bin/python -m bench ingest           # AMI events/s into SQLite and PostgreSQL
 .venv/bin/python -m bench idle             # an idle engine with 10,000 client files
 .venv/bin/python -m bench dialer --operators 6 --seconds 60 --rounds 2
-.venv/bin/python -m bench cluster --rates 10,20,30,40   # one vs two nodes, failover gap
+.venv/bin/python -m bench cluster [--rates 40,80,120,160]  # one vs two nodes, failover gap
 """
 
 from __future__ import annotations

@@ -204,7 +204,7 @@ async def main(args: argparse.Namespace) -> None:
 
 def cli(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench cluster")
-    parser.add_argument("--rates", default="10,20,30,40", help="calls/s, comma-separated")
+    parser.add_argument("--rates", default="40,80,120,160", help="calls/s, comma-separated")
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds of calls per rate")
     parser.add_argument("--hold-ms", type=int, default=2000)
     parser.add_argument("--failover-rate", type=float, default=10.0)
