@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 import pytest_asyncio
@@ -30,6 +31,7 @@ from ivr import config
 from ivr.cluster.run import Running
 from ivr.cluster.spec import Node, load
 from ivr.escalation.store import attempts_for_call, runs_for_call, start_escalation
+from ivr.portal.auth import portal_password
 from ivr.ports import free_tcp_port, free_udp_port
 from ivr.records.db import make_engine, session_factory
 from ivr.records.listen import CHANNEL, plain_dsn
@@ -194,6 +196,33 @@ async def test_calls_spread_over_both_nodes_and_land_in_one_postgresql(rig: Rig)
     # the operators' phones, registered at Kamailio, answered calls of either node
     for node, calls in by_node.items():
         assert any(c.outcome == "answered" and c.operator for c in calls), (node, calls)
+
+
+async def test_an_operator_at_one_nodes_console_sees_the_calls_of_every_node(rig: Rig) -> None:
+    answered = {r.linkedid for r in await rig.records() if r.operator}
+    settings = rig.running.settings["node1"]
+    shown: set[str] = set()
+    for op in ("op1", "op2"):
+        shown |= await recent_calls(settings, op)
+
+    assert {rig.node_of(lid) for lid in shown} == {"node1", "node2"}
+    assert shown <= answered and len(shown) == min(len(answered), 20)
+
+
+async def recent_calls(settings: config.Settings, operator: str) -> set[str]:
+    """The calls an operator's console lists under "Your recent calls" (logged in there)."""
+    base = f"http://{settings.bind}:{settings.ports.http}/console"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{base}/login") as response:
+            form = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+        assert form is not None
+        data = {"user": operator, "csrf": form.group(1),
+                "password": portal_password(settings, operator)}  # fmt: skip
+        async with http.post(f"{base}/login", data=data) as response:
+            page = await response.text()
+            assert response.status == 200 and 'id="recent"' in page, page[-500:]
+    table = page[page.index('id="recent"') :]
+    return set(re.findall(r'data-linkedid="([^"]+)"', table[: table.index("</table>")]))
 
 
 async def test_only_the_carrier_reaches_kamailio_and_only_kamailio_reaches_a_node(
