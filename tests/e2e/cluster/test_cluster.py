@@ -32,6 +32,7 @@ from ivr.cluster.run import Running
 from ivr.cluster.spec import Node, load
 from ivr.escalation.store import attempts_for_call, runs_for_call, start_escalation
 from ivr.portal.auth import portal_password
+from ivr.portal.models import QueueEvent
 from ivr.ports import free_tcp_port, free_udp_port
 from ivr.records.db import make_engine, session_factory
 from ivr.records.listen import CHANNEL, plain_dsn
@@ -196,6 +197,11 @@ async def test_calls_spread_over_both_nodes_and_land_in_one_postgresql(rig: Rig)
     # the operators' phones, registered at Kamailio, answered calls of either node
     for node, calls in by_node.items():
         assert any(c.outcome == "answered" and c.operator for c in calls), (node, calls)
+    # each node's queue events (joins, connects) are in the one database too
+    async with rig.sessions() as session:
+        queued = set(await session.scalars(select(QueueEvent.linkedid).where(
+            QueueEvent.kind == "connect")))  # fmt: skip
+    assert {rig.node_of(lid) for lid in queued if lid} == {"node1", "node2"}
 
 
 async def test_an_operator_at_one_nodes_console_sees_the_calls_of_every_node(rig: Rig) -> None:
