@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class Rig:
     sessions: Any
     phones: list[Phone]
     contacts: Contacts
+    file: Path  # the cluster's settings file
 
     @property
     def proxy(self) -> tuple[str, int]:
@@ -158,9 +160,10 @@ async def rig(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) ->
     folder = tmp_path_factory.mktemp("cluster")
     url = await new_database(postgres_server)
     contacts = Contacts(free_udp_port(TRUNK), folder / "contacts")
-    running = Running(load(settings_file(folder, url, contacts.port)))
+    path = settings_file(folder, url, contacts.port)
+    running = Running(load(path))
     engine = make_engine(url)
-    rig = Rig(running, url, session_factory(engine), [], contacts)
+    rig = Rig(running, url, session_factory(engine), [], contacts, path)
     try:
         contacts.start()
         await running.start()
@@ -259,6 +262,17 @@ async def test_status_shows_each_node_and_one_engine_runs_each_scheduler(rig: Ri
     held = [set(status["nodes"][n]["engine"]["leases"]) for n in ("node1", "node2")]
     assert held[0].isdisjoint(held[1])
     assert held[0] | held[1] == {"escalations", "purge", "notices"}
+    # what an administrator reads: `ivr cluster status`
+    shown = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ivr", "--config", str(rig.file), "cluster", "status",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out = (await shown.communicate())[0].decode()
+    assert shown.returncode == 0, out
+    assert f"Kamailio up on {rig.proxy[0]}:{rig.proxy[1]}" in out
+    for name in ("node1", "node2"):
+        line = next(x for x in out.splitlines() if x.startswith(name))
+        assert re.match(rf"{name}\s+active\s+up\s+0\s+AMI up, records waiting 0, leases ", line)
 
 
 async def test_killed_mid_ladder_another_engine_takes_over_and_calls_nobody_twice(
