@@ -6,10 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := var/stamps
 # libatomic1: the node that Playwright's Python package runs needs it.
-DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1
+DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint unit e2e bench soak sysdeps venv asterisk clean
+.PHONY: demo test lint unit e2e bench soak docker-test sysdeps venv asterisk clean
 
 demo: $(STAMP)/venv $(STAMP)/sysdeps
 	$(BIN)/ivr asterisk provision
@@ -35,6 +35,11 @@ soak: $(STAMP)/venv $(STAMP)/sysdeps
 	$(BIN)/ivr asterisk provision
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
+# Builds every image of docker/ with podman, runs the compose cluster, calls through it,
+# checks the records, tears it down (podman and podman-compose are installed by it).
+docker-test: $(STAMP)/venv $(STAMP)/sysdeps
+	bash docker/test.sh
+
 sysdeps: $(STAMP)/sysdeps
 venv: $(STAMP)/venv
 
@@ -49,6 +54,8 @@ $(STAMP)/sysdeps: Makefile
 	    $(SUDO) apt-get update -q && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+	@# Debian's kamailio package enables a system service on port 5060: each cluster runs its own.
+	@if [ -d /run/systemd/system ]; then $(SUDO) systemctl disable --now kamailio >/dev/null 2>&1 || true; fi
 	@touch $@
 
 $(STAMP)/venv: pyproject.toml

@@ -7,15 +7,16 @@
 .venv/bin/python -m bench ingest           # AMI events/s into SQLite and PostgreSQL
 .venv/bin/python -m bench idle             # an idle engine with 10,000 client files
 .venv/bin/python -m bench dialer --operators 6 --seconds 60 --rounds 2
+.venv/bin/python -m bench cluster [--rates 40,80,120,160]  # one vs two nodes, failover gap
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import area, calls, dialer, idle, ingest, routing
+from bench import area, calls, cluster, dialer, idle, ingest, routing
 
-WHICH = ("all", "routing", "area", "calls", "ingest", "idle", "dialer")
+WHICH = ("all", "routing", "area", "calls", "ingest", "idle", "dialer", "cluster")
 
 
 def main(argv: list[str]) -> None:
@@ -41,6 +42,9 @@ def main(argv: list[str]) -> None:
     if which in ("all", "dialer"):
         print("== outbound dialer: preview / progressive / ratio")
         dialer.cli(rest)
+    if which in ("all", "cluster"):
+        print("== cluster: Kamailio + two Asterisk nodes + their engines on one PostgreSQL")
+        cluster.cli(rest)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,7 @@ def parser() -> argparse.ArgumentParser:
     from ivr.area.cli import register as register_users
     from ivr.billing.cli import register as register_billing
     from ivr.campaigns.cli import register as register_campaigns
+    from ivr.cluster.cli import register as register_cluster
     from ivr.escalation.report import register as register_escalations
     from ivr.portal.cli import register as register_console
     from ivr.privacy.run import register as register_privacy
@@ -170,6 +171,7 @@ def parser() -> argparse.ArgumentParser:
     register_billing(sub)
     register_calls(sub)
     register_campaigns(sub)
+    register_cluster(sub)
     register_console(sub)
     register_escalations(sub)
     register_privacy(sub)
@@ -187,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from ivr.asterisk.instance import AsteriskError
     from ivr.asterisk.provision import ProvisionError
+    from ivr.cluster.kamailio import KamailioError
     from ivr.routing import RulesError
     from ivr.sipp import SippError
 
@@ -198,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RulesError as exc:
         print(f"ivr: the routing rules are invalid:\n{exc}", file=sys.stderr)
         return 2
-    except (AsteriskError, ProvisionError, SippError) as exc:
+    except (AsteriskError, ProvisionError, SippError, KamailioError) as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

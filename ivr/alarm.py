@@ -7,8 +7,9 @@ With nothing due it sleeps for good: an idle engine spends no CPU on it.
     alarm = services.alarms.get("escalations")
     await run_schedule("escalations", step, alarm)   # step() -> seconds to the next due, or None
     ...
-    services.alarms.wake("escalations")              # a new job was stored (in this process;
-                                                     # another one POSTs /api/wake/NAME)
+    services.alarms.wake("escalations")              # a new job was stored: wakes the
+                                                     # scheduler of that name in whichever
+                                                     # engine runs it (ivr/wake.py Wakeups)
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ivr.wake import Wakeups
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +57,45 @@ class Alarm:
             self._woken.clear()
 
 
-class Alarms:
-    """The engine's alarms by name, so that whoever stores work can wake its scheduler."""
+def _waker(alarm: Alarm) -> Callable[[str], None]:
+    return lambda _payload: alarm.wake()
 
-    def __init__(self) -> None:
+
+TOPIC = "alarm."  # the wake-up topic of alarm NAME is alarm.NAME
+
+
+class Alarms:
+    """The engine's alarms by name, so that whoever stores work can wake its scheduler.
+
+    With wake-ups between engines (ivr/wake.py on PostgreSQL) wake(NAME) reaches the alarm
+    NAME in every engine: a ladder stored by one engine wakes the one that runs the ladders.
+    """
+
+    def __init__(self, wakeups: Wakeups | None = None) -> None:
         self._alarms: dict[str, Alarm] = {}
+        self.wakeups = wakeups
+        self._sending: set[asyncio.Task[None]] = set()
 
     def get(self, name: str) -> Alarm:
         found = self._alarms.get(name)
         if found is None:
             found = self._alarms[name] = Alarm()
+            if self.wakeups is not None:
+                self.wakeups.on(TOPIC + name, _waker(found))
         return found
 
     def wake(self, name: str) -> bool:
-        """Wake the scheduler `name`; False if there is none of that name."""
+        """Wake the scheduler `name` wherever it runs; False if no engine is known to have
+        one of that name (this engine has none and there is no other engine to tell)."""
+        wakeups = self.wakeups
+        if wakeups is not None and wakeups.relay is not None:
+            try:
+                task = asyncio.get_running_loop().create_task(wakeups.send(TOPIC + name))
+            except RuntimeError:  # no loop (a command-line tool): nobody to wake here
+                return False
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+            return True
         found = self._alarms.get(name)
         if found is not None:
             found.wake()

@@ -45,14 +45,30 @@ class Settings:
     # One run folder per Asterisk instance, as Asterisk sees it (inside asterisk_root).
     instance: str = "demo"
     bind: str = "127.0.0.1"
+    # Where SIP and RTP listen and what they announce, when not `bind`: a node of a cluster
+    # on several hosts takes calls on its private address (AMI, FastAGI and HTTP stay on
+    # `bind`, the loopback, as its engine runs beside it).
+    sip_address: str = ""
     ports: Ports = field(default_factory=Ports)
     db_url: str = ""
     rules: Path = PROJECT_HOME / "routing_rules"
     ami_user: str = "ivr"
     ami_secret: str = ""
     # The carrier's addresses: only INVITEs from these (addresses or CIDRs, comma-separated)
-    # are trunk calls; anything else is challenged and refused by Asterisk.
+    # are trunk calls; anything else is challenged and refused by Asterisk. An address may
+    # name its port too (127.0.0.1:5060): a node behind a SIP load balancer trusts only that
+    # balancer's address and port.
     trunk_addresses: str = "127.0.0.2"
+    # Operators' phones register with this SIP proxy (address:port, Kamailio in a cluster)
+    # and Asterisk reaches them through it; empty: they register with Asterisk itself.
+    operator_proxy: str = ""
+    # This Asterisk is one node of several sharing the database: its call ids start with
+    # the instance name (Asterisk's systemname), and the engine that drives it judges, and
+    # reconciles, only the calls of its own node.
+    cluster_node: bool = False
+    # The folder of what every engine of the center on this host shares: the operators'
+    # SIP and console passwords, and the overrides; empty: the instance's own state folder.
+    shared_dir: Path | None = None
     # FastAGI requests must carry this token (rendered into the dialplan); generated.
     agi_token: str = ""
     # Asterisk drops root for this user (and its group) when started as root.
@@ -71,6 +87,9 @@ class Settings:
     # Escalation ladders: how often due steps are looked for, and how long an answered call
     # to a contact may last before the engine stops waiting for its outcome.
     escalation_tick: float = 1.0
+    # Seconds a job's lease (escalations, purge, notices) outlives its engine's last renewal
+    # on PostgreSQL: an engine that dies has its jobs taken over by another within it.
+    lease_seconds: float = 6.0
     escalation_call_max: int = 300
     # Rate limits on outbound calls: ladders started per caller number and per client in
     # any hour, and calls out through the trunk up at once (ladders, callbacks, forwards).
@@ -154,6 +173,16 @@ class Settings:
         """The engine's own files (database, secrets) on the host."""
         return self.home / "var" / self.instance
 
+    def own_call(self, linkedid: str) -> bool:
+        """Is this call one of this engine's Asterisk? Every call on one Asterisk; on a node
+        of a cluster, those whose id starts with the node's name (its systemname)."""
+        return not self.cluster_node or linkedid.startswith(f"{self.instance}-")
+
+    @property
+    def shared_state(self) -> Path:
+        """Where the center's shared secrets and overrides live on this host."""
+        return self.shared_dir if self.shared_dir is not None else self.state_dir
+
     @property
     def agi_url(self) -> str:
         return f"agi://{self.bind}:{self.ports.agi}"
@@ -167,7 +196,7 @@ def _coerce(name: str, value: Any, target: Any) -> Any:
             return int(value)
         if isinstance(target, float):
             return float(value)
-        if isinstance(target, Path) or name in {"asterisk_root"}:
+        if isinstance(target, Path) or name in {"asterisk_root", "shared_dir"}:
             return Path(value) if value not in (None, "") else None
         return str(value)
     except (TypeError, ValueError) as exc:
@@ -222,6 +251,8 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError(f"setting 'bind': {exc}") from exc
     if not address.is_loopback:
         raise ConfigError(f"setting 'bind': {settings.bind} is not a loopback address")
+    if settings.sip_address:
+        private_address(settings.sip_address, "sip_address")
     ports = dataclasses.asdict(settings.ports)
     for name, port in ports.items():
         if not 1 <= port <= 65535:
@@ -255,6 +286,8 @@ def validate(settings: Settings) -> Settings:
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"setting 'log_level': {settings.log_level!r} is not a level")
     trunk_networks(settings.trunk_addresses)
+    if settings.operator_proxy:
+        sip_address(settings.operator_proxy, "operator_proxy")
     for name in ("ami_user", "ami_secret", "agi_token", "asterisk_user"):
         value = getattr(settings, name)
         if value and not _PLAIN.fullmatch(value):
@@ -268,13 +301,45 @@ def validate(settings: Settings) -> Settings:
     return settings
 
 
+def private_address(text: str, setting: str) -> str:
+    """A loopback or private address (never a public one), or ConfigError naming setting."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError as exc:
+        raise ConfigError(f"setting {setting!r}: {exc}") from exc
+    if not (address.is_loopback or address.is_private):
+        raise ConfigError(f"setting {setting!r}: {text} is neither loopback nor private")
+    return text
+
+
+def sip_address(text: str, setting: str) -> tuple[str, int]:
+    """'127.0.0.1:5060' or '[::1]:5060' -> (address, port), or ConfigError naming setting."""
+    found = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([0-9.]+):(\d+)", text.strip())
+    if found is None:
+        raise ConfigError(f"setting {setting!r}: {text!r} is not ADDRESS:PORT")
+    host, port = (found.group(1), found.group(2)) if found.group(1) else found.group(3, 4)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError as exc:
+        raise ConfigError(f"setting {setting!r}: {exc}") from exc
+    if not 1 <= int(port) <= 65535:
+        raise ConfigError(f"setting {setting!r}: {port} is not a port number")
+    return host, int(port)
+
+
 def trunk_networks(text: str) -> list[str]:
-    """The carrier's addresses and networks, each checked: '127.0.0.2, 10.0.0.0/24'."""
+    """The carrier's addresses and networks, each checked: '127.0.0.2, 10.0.0.0/24', or an
+    address with its port ('127.0.0.1:16000': that sender alone, as Asterisk's identify
+    matches it)."""
     found = [part for part in re.split(r"[\s,]+", text) if part]
     if not found:
         raise ConfigError("setting 'trunk_addresses': give at least one address")
     out = []
     for part in found:
+        if part.count(":") == 1 or part.startswith("["):
+            host, port = sip_address(part, "trunk_addresses")
+            out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+            continue
         try:
             out.append(str(ipaddress.ip_network(part, strict=False)))
         except ValueError as exc:
@@ -320,4 +385,4 @@ def operator_password(settings: Settings, operator: str) -> str:
     env = os.environ.get(f"IVR_SIP_PASSWORD_{operator.upper()}")
     if env:
         return env
-    return _secret(settings.state_dir / "sip" / f"{operator}.secret")
+    return _secret(settings.shared_state / "sip" / f"{operator}.secret")

@@ -239,7 +239,7 @@ def demo_plan(rules: Rules, at: datetime) -> DemoPlan:
 
 def next_steps(settings: Settings) -> str:
     home = Path.cwd()
-    sip = settings.state_dir / "sip"
+    sip = settings.shared_state / "sip"
     return f"""What next:
   .venv/bin/ivr calls                 the call records (also --json, --csv)
   .venv/bin/ivr check routing_rules   check the routing rules after an edit

@@ -23,6 +23,7 @@ from ivr.ami.message import Message
 from ivr.config import Settings
 from ivr.feature import Feature
 from ivr.features import build as build_features
+from ivr.lease import Leases, engine_name
 from ivr.metrics import Metrics
 from ivr.records import db
 from ivr.records.batch import Change
@@ -96,6 +97,14 @@ class Engine:
         if is_postgresql(settings.db_url):  # several engines may share it: hear each other
             self.relay = PgRelay(settings.db_url, self.services.wake)
             await self.relay.start()
+            # ... and each scheduler runs in one of them at a time
+            self.services.leases = Leases(
+                self.services.sessions,
+                engine_name(settings.instance),
+                ttl=settings.lease_seconds,
+                wakeups=self.services.wake,
+            )
+            await self.services.leases.start()
         self._watch_figures()
         await self.agi.start()
         await self.ami.start()
@@ -197,6 +206,7 @@ class Engine:
                 else None
             ),
             "overrides": self.services.overrides.status(utcnow()) if self.services else None,
+            "leases": self.services.leases.status() if self.services else None,
             **{f.name: shown for f in self.features if (shown := f.status()) is not None},
         }
 
@@ -225,6 +235,8 @@ class Engine:
                 await feature.close()
             except Exception:
                 log.exception("%s: close failed", feature.name)
+        if self.services is not None:  # what is left goes to the other engines at once
+            await self.services.leases.close()
         if self.agi is not None:
             await self.agi.close()
         if self.ami is not None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ivr.alarm import Alarms
 from ivr.config import Settings
+from ivr.lease import Leases
 from ivr.metrics import Metrics
 from ivr.outbound import OutboundCalls
 from ivr.prompts import Prompts
@@ -74,11 +75,16 @@ class Services:
     # Wake-ups between parts, and between engines on PostgreSQL (ivr.wake): a part that
     # wrote work for another (an outbox row) wakes it instead of it polling the database.
     wake: Wakeups = field(default_factory=Wakeups)
+    # Which scheduler runs in this engine (ivr/lease.py): each job in one engine at a time;
+    # without the engine's wiring (one engine, SQLite) every job runs here.
+    leases: Leases = field(default_factory=Leases)
 
     def __post_init__(self) -> None:
+        if self.alarms.wakeups is None:
+            self.alarms.wakeups = self.wake
         self.prompts = Prompts(self.settings)
         self.outbound = OutboundCalls(self.settings)
-        self.overrides = OverridesFile(self.settings.state_dir / OVERRIDES_FILE)
+        self.overrides = OverridesFile(self.settings.shared_state / OVERRIDES_FILE)
 
     def record(self, *items: Fact | Row) -> None:
         """Hand facts to the records writer: no I/O, the call goes on at once."""

@@ -196,7 +196,9 @@ class Reconciler(Feature):
         for linkedid, latest in await repo.open_records(
             services.sessions, listed_at - STARTED_GRACE
         ):
-            if linkedid not in live and linkedid not in covered:
+            # another node's calls are its own engine's to close
+            own = services.settings.own_call(linkedid)
+            if own and linkedid not in live and linkedid not in covered:
                 facts.append(_closed(linkedid, latest))
         written = await self._write(facts)
         await repo.set_cursor(services.sessions, self.source, keep, services.clock())

@@ -41,9 +41,11 @@ from ivr.records.models import Call
 
 if TYPE_CHECKING:
     from ivr.area.app import Area
+    from ivr.lease import Job
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT = 10.0
+LEASE = "notices"  # the engine holding it tells new messages and sends the digests
 WAKE_CALLS = "area.calls"  # a call of a client was stored (payload: the client's id)
 WAKE_PREFS = "area.prefs"  # a user changed how to be told: digests are due at new times
 DIGEST_RETRY = timedelta(minutes=10)  # a digest the mail server refused, tried again
@@ -108,7 +110,7 @@ class Notifier:
         self.templates = templates
         self.me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._job: Job | None = None
         self._digest_retry: dict[int, datetime] = {}
         self._forgotten: datetime | None = None
 
@@ -122,17 +124,17 @@ class Notifier:
     # -- the loop ------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        # One engine tells and sends the digests (the lease holder); the outbox's own row
+        # leases keep each message told once even while a lease changes hands.
+        self._job = self.area.services.leases.run(LEASE, self._run)
 
     def wake(self) -> None:
         """Something may be due now (a new outbox row, a user's new choice)."""
         self._wake.set()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._job is not None:
+            await self._job.close()
 
     async def _run(self) -> None:
         while True:

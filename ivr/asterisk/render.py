@@ -222,6 +222,8 @@ def render(
         "agi_url": settings.agi_url,
         "trunk": trunk or Trunk(),
         "trunk_match": ",".join(trunk_networks(settings.trunk_addresses)),
+        "operator_proxy": conf_value(settings.operator_proxy),
+        "sip_address": settings.sip_address or settings.bind,
         "agi_query": f"?{AGI_TOKEN}={settings.agi_token}",
         "operators": [
             {"id": op.id, "name": op.name, "password": operator_password(settings, op.id)}

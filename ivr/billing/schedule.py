@@ -22,10 +22,12 @@ from ivr.campaigns.model import DIALER_WAKE, Campaign
 from ivr.feature import Feature
 
 if TYPE_CHECKING:
+    from ivr.lease import Job
     from ivr.services import Services
 
 log = logging.getLogger(__name__)
 WAKE = "billing"  # ivr.wake topic: look again now
+LEASE = "billing"  # the draws and statements are the job of the engine holding this lease
 LONGEST_SLEEP = 24 * 3600.0  # nothing due: look again tomorrow (a new client, a new month)
 ISSUE_HOUR = 6  # statements are issued at 06:00 in the client's time zone
 RETRY = timedelta(minutes=10)
@@ -119,7 +121,7 @@ class BillingSchedule(Feature):
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
-        self._task: asyncio.Task[None] | None = None
+        self._job: Job | None = None
         self._woken = asyncio.Event()
         self.next_due: datetime | None = None
         self.last_run: datetime | None = None
@@ -130,12 +132,13 @@ class BillingSchedule(Feature):
 
     async def start(self) -> None:
         self.services.wake.on(WAKE, lambda _payload: self._woken.set())
-        self._task = asyncio.create_task(self._loop(), name="billing-schedule")
+        # One engine draws and issues (the lease holder); the draw's and the statement's own
+        # unique rows would refuse a second engine's anyway.
+        self._job = self.services.leases.run(LEASE, self._loop)
 
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait([self._task])
+        if self._job is not None:
+            await self._job.close()
 
     async def _loop(self) -> None:
         clock = self.services.clock

@@ -215,7 +215,7 @@ class Follower:
             return
         old = [
             a for a in await store.open_attempts(services.sessions)
-            if now - a.placed_at > LOST_GRACE
+            if now - a.placed_at > LOST_GRACE and services.settings.own_call(a.linkedid)
         ]  # fmt: skip
         if not old:
             self._gone.clear()

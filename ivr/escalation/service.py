@@ -12,7 +12,6 @@ longer has its channel: every outgoing channel carries its attempt in its accoun
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -45,6 +44,7 @@ from ivr.records import repo
 from ivr.selfservice.store import ladder_for
 
 if TYPE_CHECKING:
+    from ivr.lease import Job
     from ivr.services import Services
 
 log = logging.getLogger(__name__)
@@ -81,18 +81,18 @@ class Escalations(Feature):
         self._failing: dict[int, datetime] = {}  # failed attempt id -> since, awaiting a cause
         self.started_at = services.clock()
         self.alarm = services.alarms.get(ALARM)
-        self._task: asyncio.Task[None] | None = None
+        self._job: Job | None = None
 
     async def start(self) -> None:
         retry = self.services.settings.escalation_tick
-        self._task = asyncio.create_task(
-            run_schedule(self.name, self.tick, self.alarm, retry=retry), name="escalations"
+        # The ladders are walked by one engine at a time (the lease holder).
+        self._job = self.services.leases.run(
+            ALARM, lambda: run_schedule(self.name, self.tick, self.alarm, retry=retry)
         )
 
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait([self._task])
+        if self._job is not None:
+            await self._job.close()
 
     def wake(self) -> None:
         self.alarm.wake()

@@ -22,7 +22,7 @@ def portal_password(settings: Settings, user: str) -> str:
     env = os.environ.get(f"IVR_PORTAL_PASSWORD_{user.upper().replace('-', '_')}")
     if env:
         return env
-    path = settings.state_dir / "portal" / f"{user}.secret"
+    path = settings.shared_state / "portal" / f"{user}.secret"
     return _generated(path)
 
 

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from ivr.config import Settings
+    from ivr.lease import Job
     from ivr.routing.model import Retention, Rules
     from ivr.services import Services
 
 log = logging.getLogger(__name__)
+LEASE = "purge"  # the daily purge runs in the engine that holds this lease
 # The only folders (of the run folder) a purge or an erasure deletes files from: a path read
 # from the database never sends it anywhere else. recordings: the campaigns' calls.
 FILE_FOLDERS = ("messages", "prompts", "recordings")
@@ -115,16 +117,16 @@ class DailyPurge(Feature):
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
-        self._task: asyncio.Task[None] | None = None
+        self._job: Job | None = None
         self.last: dict[str, Any] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="daily-purge")
+        # One engine purges (the lease holder): the others would find nothing left anyway.
+        self._job = self.services.leases.run(LEASE, self._loop)
 
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait([self._task])
+        if self._job is not None:
+            await self._job.close()
 
     async def _loop(self) -> None:
         services = self.services

@@ -280,7 +280,7 @@ def _settings(args: argparse.Namespace) -> config.Settings:
 
 
 def _store(args: argparse.Namespace) -> OverrideStore:
-    return OverrideStore(args.file or _settings(args).state_dir / OVERRIDES_FILE)
+    return OverrideStore(args.file or _settings(args).shared_state / OVERRIDES_FILE)
 
 
 def _line(item: Override) -> str:

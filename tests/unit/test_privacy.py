@@ -21,6 +21,7 @@ from ivr.escalation import store
 from ivr.escalation.ladder import Slot
 from ivr.escalation.models import EscalationAttempt, EscalationRun
 from ivr.escalation.speech import intro_prompt
+from ivr.lease import Leases
 from ivr.portal.models import CallOutcome, QueueEvent
 from ivr.privacy import variants
 from ivr.privacy.run import DailyPurge, erase, next_due, purge, remove_files
@@ -211,6 +212,7 @@ async def test_the_daily_purge_sleeps_until_due_then_purges(
     services = type("S", (), {})()
     services.settings = replace(settings, purge_at="03:30")
     services.sessions, services.rules, services.clock = sessions, Holder(), lambda: clock[0]
+    services.leases = Leases()  # one engine: it holds the purge's lease
     daily = DailyPurge(services)
     daily.sleep = sleep  # type: ignore[method-assign]
     await daily.start()

@@ -58,6 +58,13 @@ class SecondEngine:
         except OSError:
             return None
 
+    async def wake(self) -> None:
+        """Its dialer looks at the contacts now (as the first engine's does when told)."""
+        url = f"http://{self.stack.settings.bind}:{self.http}/campaigns/wake"
+        request = urllib.request.Request(url, method="POST")
+        with await asyncio.to_thread(urllib.request.urlopen, request, timeout=10) as answer:
+            assert answer.status == 200
+
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:
             self.process.terminate()
@@ -117,3 +124,41 @@ async def test_two_engines_on_one_postgresql_split_the_work_and_dial_nobody_twic
         by_engine.setdefault(a.engine, set()).add(a.operator or "")
     assert sorted(tuple(sorted(ops)) for ops in by_engine.values()) == [("op1",), ("op2",)]
     assert all(a.system_outcome == "connected" for a in attempts)
+
+
+async def test_an_engine_killed_mid_campaign_leaves_no_contact_twice_and_none_behind(
+    pair: tuple[Rig, SecondEngine],
+) -> None:
+    rig, second = pair
+    await rig.desk("op1")
+    if "op2" not in rig.desks:
+        other = Desk(rig.stack, "op2", http_port=second.http)
+        await other.login()
+        rig.desks["op2"] = other
+    first = {a.id for a in await rig.wait_attempts("blended", lambda a: True)}
+    rows = [[number(71, 40 + n), f"Ripreso {n}"] for n in range(6)]
+    await rig.add_contacts("blended", ["numero", "nome"], rows, name="more.csv")
+    async with AmiEvents(rig.stack) as events:
+        await rig.wake()
+        await second.wake()
+        # both engines dial; the second dies without a word once it has placed a call
+        assert second.process is not None
+        b = f"-{second.process.pid}-"
+        await rig.wait_attempts(
+            "blended", lambda a: any(x.id not in first and b in x.engine for x in a), timeout=60
+        )
+        second.process.kill()
+        await second.process.wait()
+        attempts = await rig.wait_attempts(
+            "blended",
+            lambda a: len([x for x in a if x.id not in first]) == 6 and all(x.ended_at for x in a),
+            timeout=120,
+        )
+        await rig.idle()
+        placed = [e for e in events.seen if e.event == "Newchannel"
+                  and e.get("Channel", "").startswith("PJSIP/trunk")]  # fmt: skip
+    new = [a for a in attempts if a.id not in first]
+    assert sorted(a.number for a in new) == sorted(e164(71, 40 + n) for n in range(6))
+    assert {a.seq for a in new} == {1}  # each contact called once: none twice, none left
+    assert len(placed) == 6
+    assert len({a.engine for a in new}) == 2  # the dead engine's calls and the survivor's

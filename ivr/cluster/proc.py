@@ -1,0 +1,61 @@
+"""Detached processes of a cluster (Kamailio, the nodes' engines): started in their own
+session so that they outlive the command that started them, found again by pid file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+
+def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> int:
+    """Start argv detached (own session, output appended to log); its pid."""
+    with open(log, "ab") as out:
+        process = subprocess.Popen(  # noqa: S603  (our own binaries and interpreter)
+            list(argv),
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def live_pid(path: Path) -> int | None:
+    """The pid in a pid file while that process runs (a zombie is gone), else None."""
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    try:  # a zombie (our own child not reaped yet) is gone
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return pid
+    return None if state == "Z" else pid
+
+
+async def gone(pid: Callable[[], int | None], timeout: float) -> bool:
+    """Wait until pid() says None; False if it still runs after timeout seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while pid() is not None:
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.05)  # polling a process that is ending
+    return True
+
+
+def tail(path: Path, size: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""

@@ -1,0 +1,145 @@
+"""The cluster's settings file (ivr/cluster/spec.py) and what is rendered from it: each
+node's engine settings (trusting Kamailio's address and port alone), Kamailio's config
+(accepted by `kamailio -c`) and its dispatcher list; what kamcmd says of the nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ivr.cluster.kamailio import Kamailio, parse_destinations, render
+from ivr.cluster.spec import engine_environ, load, node_settings, node_values, parse, toml_text
+from ivr.config import ConfigError
+
+RULES = Path(__file__).resolve().parents[1] / "e2e" / "rules"
+PG = "postgresql+asyncpg://ivr@127.0.0.1:5432/ivr"
+
+
+def data(**cluster: Any) -> dict[str, Any]:
+    table = {"name": "center", "port": 17000, "nodes": [{"name": "a"}, {"name": "b"}]}
+    table.update(cluster)
+    return {"db_url": PG, "rules": str(RULES), "cluster": table}
+
+
+def test_each_node_gets_its_own_ports_and_trusts_only_kamailio() -> None:
+    cluster = parse(data())
+    a, b = cluster.nodes
+
+    assert (a.sip, b.sip) == (16060, 16061) and a.rtp_end < b.rtp_start
+    settings = node_settings(cluster, b)
+    assert settings.instance == "center-b" and settings.cluster_node
+    assert settings.trunk_addresses == "127.0.0.1:17000"  # Kamailio's address AND port
+    assert settings.operator_proxy == "127.0.0.1:17000"
+    assert settings.db_url == PG
+    assert settings.own_call("center-b-1764000000.12")
+    assert not settings.own_call("center-a-1764000000.12")
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"nodes": []}, "at least one"),
+        ({"nodes": [{"name": "a"}, {"name": "a", "sip": 16100}]}, "same name"),
+        ({"nodes": [{"name": "a"}, {"name": "b", "sip": 16060}]}, "port"),
+        (
+            {"nodes": [{"name": "a", "rtp": "21000-21999"}, {"name": "b", "rtp": "21500-22500"}]},
+            "overlap",
+        ),  # fmt: skip
+        ({"nodes": [{"name": "A b"}]}, "lower-case"),
+        ({"carriers": "8.8.8.8:5060"}, "without ports"),
+        ({"address": "8.8.8.8"}, "neither loopback nor private"),
+        ({"surprise": 1}, "unknown setting"),
+    ],
+)
+def test_a_wrong_cluster_is_refused_with_the_reason(change: dict[str, Any], words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        parse(data(**change))
+
+
+def test_several_nodes_need_postgresql_and_nodes_own_settings_are_not_shared() -> None:
+    sqlite = data()
+    sqlite["db_url"] = "sqlite+aiosqlite:////tmp/x.db"
+    with pytest.raises(ConfigError, match="PostgreSQL"):
+        parse(sqlite)
+    with pytest.raises(ConfigError, match="each node's own"):
+        parse({**data(), "trunk_addresses": "0.0.0.0/0"})
+
+
+def test_the_rendered_node_file_reads_back_as_the_same_settings(tmp_path: Path) -> None:
+    cluster = parse(data())
+    values = node_values(cluster, cluster.nodes[0])
+    text = toml_text(values, 'a "title"')
+    assert tomllib.loads(text) == values
+
+
+def test_kamailio_accepts_the_rendered_config(tmp_path: Path) -> None:
+    path = tmp_path / "cluster.toml"
+    path.write_text(
+        f'db_url = "{PG}"\nrules = "{RULES}"\nshared_dir = "{tmp_path / "shared"}"\n'
+        '[cluster]\nname = "unit"\nport = 17000\ncarriers = "127.0.0.2, 10.1.0.0/24"\n'
+        '[[cluster.nodes]]\nname = "a"\n[[cluster.nodes]]\nname = "b"\n'
+    )
+    cluster = load(path)
+    cluster = type(cluster)(**{**cluster.__dict__, "home": tmp_path})  # run files in tmp
+    cfg = render(cluster)
+    asyncio.run(Kamailio(cluster).check())  # `kamailio -c`: the config parses
+
+    text = cfg.read_text()
+    assert 'is_in_subnet("$si", "127.0.0.2/32,10.1.0.0/24")' in text
+    listed = (cfg.parent / "dispatcher.list").read_text()
+    assert "1 sip:127.0.0.1:16060 8 0 duid=a" in listed
+    assert "1 sip:127.0.0.1:16061 8 0 duid=b" in listed
+
+
+def test_kamcmd_dispatcher_list_is_read_as_each_nodes_state() -> None:
+    text = """{
+	NRSETS: 1
+	RECORDS: {
+		SET: {
+			ID: 1
+			TARGETS: {
+				DEST: {
+					URI: sip:127.0.0.1:16060
+					FLAGS: AP
+					PRIORITY: 0
+					ATTRS: {
+						BODY: duid=node1
+						DUID: node1
+					}
+				}
+				DEST: {
+					URI: sip:127.0.0.1:16061
+					FLAGS: IP
+					PRIORITY: 0
+					ATTRS: {
+						BODY: duid=node2
+						DUID: node2
+					}
+				}
+			}
+		}
+	}
+}"""
+    found = parse_destinations(text)
+    assert [(d.duid, d.state) for d in found] == [("node1", "active"), ("node2", "inactive")]
+
+
+def test_the_environment_overrides_the_shared_settings_but_not_the_nodes_own() -> None:
+    cluster = parse(data())
+    secret_url = "postgresql+asyncpg://ivr:s3cret@127.0.0.1:5432/ivr"
+    environ = {"IVR_DB_URL": secret_url, "IVR_INSTANCE": "other", "IVR_PORT_SIP": "5060"}
+
+    settings = node_settings(cluster, cluster.nodes[0], environ)
+
+    assert settings.db_url == secret_url  # the password comes from the environment
+    assert settings.instance == "center-a" and settings.ports.sip == 16060
+
+
+def test_an_engine_is_not_given_variables_that_would_undo_its_node() -> None:
+    kept = {"IVR_DB_URL": "postgresql+asyncpg://x", "PATH": "/bin"}
+    environ = {"IVR_CONFIG": "/c.toml", "IVR_INSTANCE": "prod", "IVR_PORT_SIP": "5060", **kept}
+    assert engine_environ(environ) == kept
