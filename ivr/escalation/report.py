@@ -96,7 +96,7 @@ async def _load(
 def run_escalations(args: argparse.Namespace) -> int:
     from ivr.config import load
 
-    settings = load()
+    settings = load(getattr(args, "config", None))
     found = asyncio.run(_load(settings.db_url, args.call, args.limit))
     print(format_json(found) if args.json else format_text(found), end="")
     return 0

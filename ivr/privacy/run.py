@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import tomllib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,21 +51,43 @@ async def purge(
             for handler in handlers():
                 await handler.purge(session, scope, cutoffs, removed)
     remove_files(settings, removed)
-    # The account's lines name no client: its numbers go with the shortest retention.
-    shortest = min(retention.numbers for _, retention in steps)
-    removed.add(
-        "account lines",
-        await asyncio.to_thread(
-            blank_account, account_path(settings), before=now - timedelta(days=shortest)
-        ),
-    )
     return removed
 
 
+async def purge_account(path: Path, rules: Rules, now: datetime) -> int:
+    """Blank the callers in Asterisk's account (the CEL file at path) past the shortest
+    retention of numbers any client has: its lines name no client. Lines blanked."""
+    kept = [rules.retention.numbers]
+    kept += [c.retention.numbers for c in rules.clients.values() if c.retention is not None]
+    before = now - timedelta(days=min(kept))
+    return await asyncio.to_thread(blank_account, path, before=before)
+
+
+def settings_and_accounts(config_file: Path | None) -> tuple[Settings, list[Path]]:
+    """The settings an admin's command runs with, and the accounts of calls this host keeps:
+    the instance's own or, given a cluster's settings file, every node's (the first node's
+    settings: the database is the same for all; a node on another host keeps its account
+    there, and its own engine's daily purge blanks it)."""
+    from ivr.config import load
+
+    if config_file is not None and "cluster" in tomllib.loads(config_file.read_text()):
+        from ivr.cluster import spec
+
+        cluster = spec.load(config_file)
+        nodes = [spec.node_settings(cluster, node, dict(os.environ)) for node in cluster.nodes]
+        return nodes[0], list(dict.fromkeys(account_path(node) for node in nodes))
+    settings = load(config_file)
+    return settings, [account_path(settings)]
+
+
 async def erase(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, number: str
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    number: str,
+    accounts: Sequence[Path] | None = None,
 ) -> Removed:
-    """Every row and file of the calls of this number, or that name it, in one transaction."""
+    """Every row and file of the calls of this number, or that name it, in one transaction;
+    then the same calls and number in Asterisk's accounts (default: this instance's)."""
     numbers = variants(number)
     removed = Removed()
     async with sessions.begin() as session:
@@ -72,15 +97,13 @@ async def erase(
         for handler in handlers():
             await handler.erase(session, frozenset(linkedids), numbers, removed)
     remove_files(settings, removed)
-    removed.add(
-        "account lines",
-        await asyncio.to_thread(
-            blank_account,
-            account_path(settings),
-            linkedids=frozenset(linkedids),
-            numbers=numbers,
-        ),
-    )
+    for path in accounts if accounts is not None else [account_path(settings)]:
+        removed.add(
+            "account lines",
+            await asyncio.to_thread(
+                blank_account, path, linkedids=frozenset(linkedids), numbers=numbers
+            ),
+        )
     return removed
 
 
@@ -118,15 +141,35 @@ class DailyPurge(Feature):
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self._job: Job | None = None
+        self._account: asyncio.Task[None] | None = None
         self.last: dict[str, Any] | None = None
 
     async def start(self) -> None:
-        # One engine purges (the lease holder): the others would find nothing left anyway.
+        # One engine purges the database (the lease holder): the others would find nothing
+        # left. Each engine blanks its own node's account of calls, a file only it has.
         self._job = self.services.leases.run(LEASE, self._loop)
+        self._account = asyncio.create_task(self._account_loop(), name="purge-account")
 
     async def close(self) -> None:
         if self._job is not None:
             await self._job.close()
+        if self._account is not None and not self._account.done():
+            self._account.cancel()
+            await asyncio.wait([self._account])
+
+    async def _account_loop(self) -> None:
+        services = self.services
+        while True:
+            now = services.clock().astimezone()
+            await asyncio.sleep((next_due(now, services.settings.purge_at) - now).total_seconds())
+            try:
+                lines = await purge_account(
+                    account_path(services.settings), services.rules.current, services.clock()
+                )
+            except Exception:
+                log.exception("blanking the account of calls failed; it runs again tomorrow")
+                continue
+            log.info("daily purge: %d lines of Asterisk's account blanked", lines)
 
     async def _loop(self) -> None:
         services = self.services
@@ -168,24 +211,31 @@ async def _with_sessions(settings: Settings, work: Any) -> Removed:
         await engine.dispose()
 
 
-def run_erase(args: argparse.Namespace) -> int:
-    from ivr.config import load
+def _config_file(args: argparse.Namespace) -> Path | None:
+    given = getattr(args, "config", None) or os.environ.get("IVR_CONFIG")
+    return Path(given) if given else None
 
-    settings = load()
-    removed = asyncio.run(_with_sessions(settings, lambda s: erase(s, settings, args.number)))
+
+def run_erase(args: argparse.Namespace) -> int:
+    settings, accounts = settings_and_accounts(_config_file(args))
+    removed = asyncio.run(
+        _with_sessions(settings, lambda s: erase(s, settings, args.number, accounts))
+    )
     shown = ", ".join(sorted(variants(args.number)))
     print(_report(f"erased every trace of {args.number} (as {shown}):", removed), end="")
     return 0
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    from ivr.config import load
     from ivr.routing import load_rules
     from ivr.services import utcnow
 
-    settings = load()
+    settings, accounts = settings_and_accounts(_config_file(args))
     rules = load_rules(settings.rules)
-    removed = asyncio.run(_with_sessions(settings, lambda s: purge(s, rules, settings, utcnow())))
+    now = utcnow()
+    removed = asyncio.run(_with_sessions(settings, lambda s: purge(s, rules, settings, now)))
+    for path in accounts:
+        removed.add("account lines", asyncio.run(purge_account(path, rules, now)))
     print(_report("purged what is past its retention:", removed), end="")
     return 0
 

@@ -175,7 +175,7 @@ def client_zones(rules: Path) -> dict[str, tzinfo]:
 def run_calls(args: argparse.Namespace) -> int:
     from ivr.config import load
 
-    settings = load()
+    settings = load(getattr(args, "config", None))
     records = asyncio.run(_latest(settings.db_url, args.client, args.limit))
     if args.json:
         print(format_json(records), end="")

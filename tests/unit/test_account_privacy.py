@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ivr.account.cel import read_account
+from ivr.account.cel import account_path, read_account
 from ivr.account.privacy import blank_account
+
+RULES = Path(__file__).resolve().parents[1] / "e2e" / "rules"
 
 
 def line(t: str, lid: str, num: str, name: str, exten: str = "0611000001") -> str:
@@ -78,3 +80,47 @@ def test_a_record_being_appended_is_left_alone(tmp_path: Path):
 
 def test_no_account_file_is_nothing_to_do(tmp_path: Path):
     assert blank_account(tmp_path / "missing.csv", numbers=frozenset({"1"})) == 0
+
+
+def test_with_a_clusters_file_every_nodes_account_on_this_host_is_covered(tmp_path: Path):
+    from ivr.cluster.spec import load as load_cluster
+    from ivr.cluster.spec import node_settings
+    from ivr.privacy.run import settings_and_accounts
+
+    file = tmp_path / "cluster.toml"
+    file.write_text(
+        f'db_url = "postgresql+asyncpg://ivr@127.0.0.1:5432/ivr"\nrules = "{RULES}"\n'
+        '[cluster]\nname = "center"\nport = 17000\n'
+        '[[cluster.nodes]]\nname = "a"\n[[cluster.nodes]]\nname = "b"\n'
+    )
+    cluster = load_cluster(file)
+    nodes = [node_settings(cluster, node) for node in cluster.nodes]
+
+    settings, found = settings_and_accounts(file)
+
+    assert settings.db_url == "postgresql+asyncpg://ivr@127.0.0.1:5432/ivr"
+    assert found == [account_path(node) for node in nodes] and found[0] != found[1]
+    single = tmp_path / "one.toml"
+    single.write_text(f'rules = "{RULES}"\ninstance = "solo"\n')
+    settings, found = settings_and_accounts(single)
+    assert settings.instance == "solo" and found == [account_path(settings)]
+
+
+async def test_the_daily_account_purge_blanks_lines_past_the_shortest_retention_of_numbers(
+    tmp_path: Path,
+):
+    from ivr.privacy.run import purge_account
+    from ivr.routing import load_rules
+
+    rules = load_rules(RULES)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    shortest = min([rules.retention.numbers] + [c.retention.numbers for c in
+                   rules.clients.values() if c.retention])  # fmt: skip
+    edge = now.timestamp() - shortest * 86400
+    path = write(tmp_path, line(str(edge - 1), "1.1", "0612600001", "Old"),
+                 line(str(edge + 1), "2.2", "0612600002", "Kept"))  # fmt: skip
+
+    assert await purge_account(path, rules, now) == 1
+    calls, _ = read_account(path, 0)
+    assert calls["1.1"].events[0].caller_number == ""
+    assert calls["2.2"].events[0].caller_number == "0612600002"
