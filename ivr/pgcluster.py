@@ -18,12 +18,17 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 
 class PostgresCluster:
-    def __init__(self) -> None:
+    """durable=False (tests): no fsync, a data folder made without syncing; durable=True
+    (benchmarks): as a real server writes, with `options` (e.g. `-c shared_buffers=256MB`)."""
+
+    def __init__(self, prefix: str = "ivr-pg-", durable: bool = False, options: str = "") -> None:
         binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
         if not binaries:
-            raise RuntimeError("PostgreSQL is missing: apt-get install postgresql")
+            raise RuntimeError("PostgreSQL is missing: apt-get install postgresql (make does)")
         self.bindir = binaries[-1].parent
-        self.folder = Path(tempfile.mkdtemp(prefix="ivr-pg-"))
+        self.durable = durable
+        self.options = options
+        self.folder = Path(tempfile.mkdtemp(prefix=prefix))
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")
         self.data = self.folder / "data"
@@ -44,25 +49,17 @@ class PostgresCluster:
 
     def start(self) -> None:
         if not self._made:
+            initdb = [str(self.bindir / "initdb"), "-D", str(self.data), "-U", "ivr", "-A", "trust"]
             subprocess.run(
-                _as_postgres(
-                    [
-                        str(self.bindir / "initdb"),
-                        "-D",
-                        str(self.data),
-                        "-U",
-                        "ivr",
-                        "-A",
-                        "trust",
-                        "--no-sync",
-                    ]
-                ),  # fmt: skip
+                _as_postgres(initdb if self.durable else [*initdb, "--no-sync"]),
                 check=True,
                 capture_output=True,
             )
             self._made = True
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -F"
-        self._ctl("-o", options, "-l", str(self.folder / "log"), "-w", "-t", "60", "start")
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} {self.options}"
+        if not self.durable:
+            options += " -F"
+        self._ctl("-o", options.strip(), "-l", str(self.folder / "log"), "-w", "-t", "60", "start")
 
     def stop(self, mode: str = "fast") -> None:
         self._ctl("-m", mode, "-w", "stop")
@@ -74,6 +71,16 @@ class PostgresCluster:
             capture_output=True,
         )  # fmt: skip
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def createdb(self, name: str) -> str:
+        """A new, empty database (from synchronous code); its SQLAlchemy URL."""
+        subprocess.run(
+            _as_postgres([str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                          "-U", "ivr", name]),
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        return f"{self.url}/{name}"
 
     async def new_database(self, name: str) -> str:
         import asyncpg

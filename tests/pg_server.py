@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from ivr.ports import free_tcp_port
+from ivr.pgcluster import PostgresCluster
 
 _databases = itertools.count(1)
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its tools as the postgres user then."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
 @pytest.fixture(scope="session")
@@ -33,50 +24,12 @@ def postgres_server() -> Iterator[str]:
     if given:
         yield given
         return
-    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not binaries:
-        raise RuntimeError("PostgreSQL is missing: apt-get install postgresql (make test does)")
-    bindir = binaries[-1].parent
-    folder = Path(tempfile.mkdtemp(prefix="ivr-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    data = folder / "data"
-    port = free_tcp_port()
-    subprocess.run(
-        _as_postgres(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "ivr", "-A", "trust", "--no-sync"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-h 127.0.0.1 -p {port} -k {folder} -F"
-    subprocess.run(
-        _as_postgres(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-l",
-                str(folder / "log"),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
-        ),  # fmt: skip
-        check=True,
-        capture_output=True,
-    )
+    server = PostgresCluster()
+    server.start()
     try:
-        yield f"postgresql+asyncpg://ivr@127.0.0.1:{port}"
+        yield server.url
     finally:
-        subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+        server.remove()
 
 
 async def new_database(postgres_server: str) -> str:
