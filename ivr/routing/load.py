@@ -798,7 +798,9 @@ class Compiler:
     def _put_through(self, d: s.DestinationSpec, ctx: _ClientContext) -> list[Target]:
         kinds = [k for k in KINDS if getattr(d, k) not in (None, False)]
         if len(kinds) != 1:
-            self.error(d.at, f"a step has exactly one of {', '.join(KINDS)}; got {' and '.join(kinds)}")
+            self.error(
+                d.at, f"a step has exactly one of {', '.join(KINDS)}; got {' and '.join(kinds)}"
+            )
             return []
         assert d.put_through is not None
         person = ctx.people.get(d.put_through)

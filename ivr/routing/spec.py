@@ -193,7 +193,9 @@ class PersonSpec(Spec):
             hint="one line, no quotes, angle brackets or backslashes",
         )
     )
-    role: str = field(default="", metadata=doc("Role: owner, accountant, site manager...", pattern=LINE))
+    role: str = field(
+        default="", metadata=doc("Role: owner, accountant, site manager...", pattern=LINE)
+    )
     numbers: tuple[str, ...] = field(
         metadata=doc(
             "Numbers to ring, in order: national (0612345678) or E.164 with its +.",
