@@ -1,0 +1,245 @@
+"""Putting callers through, with the real Asterisk: a sipp caller, the operator's sipp phone,
+and the client's people as sipp phones behind the trunk (people.xml) that take the call (1),
+turn it down (2) or never answer. The operator works the console over HTTP, as the browser
+does. One stack for the module: the cases run one after the other on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from ivr.ami.client import AmiClient
+from ivr.asterisk.render import Trunk
+from ivr.portal import portal_password
+from ivr.ports import free_udp_port
+from ivr.putthrough import store
+from ivr.records import repo
+from ivr.sipp import SippResult, sipp_binary
+from ivr.stack import Stack, poll, stack_settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+HERE = Path(__file__).resolve().parent
+TRUNK = "127.0.0.2"
+STUDIO = "0611000031"
+
+
+class People:
+    """people.xml answering every call the trunk places, on TRUNK:port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_udp_port(TRUNK)
+        self.log = workdir / "people.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(  # noqa: S603
+                [sipp_binary(), "-sf", str(HERE / "people.xml"), "-i", TRUNK,
+                 "-p", str(self.port), "-mp", str(free_udp_port(TRUNK)), "-nostdin"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.log.parent,
+            )  # fmt: skip
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@dataclass
+class Desk:
+    """The stack, the operator's console session and an AMI connection of the test's."""
+
+    stack: Stack
+    http: aiohttp.ClientSession
+    csrf: str
+    ami: AmiClient
+
+    @property
+    def base(self) -> str:
+        s = self.stack.settings
+        return f"http://{s.bind}:{s.ports.http}/console"
+
+    async def page(self, path: str = "/") -> str:
+        async with self.http.get(self.base + path) as response:
+            assert response.status == 200, await response.text()
+            return await response.text()
+
+    async def post(self, path: str, **data: str) -> tuple[int, str]:
+        async with self.http.post(self.base + path, data={"csrf": self.csrf, **data}) as response:
+            return response.status, await response.text()
+
+    async def state(self, wanted: str, timeout: float = 30.0) -> str:
+        pattern = re.compile(r'id="state" data-state="([^"]+)"')
+
+        async def read() -> str:
+            found = pattern.search(await self.page())
+            return found[1] if found else ""
+
+        return await poll(read, lambda state: state == wanted, timeout, f"op1 {wanted}")
+
+    async def answered(self, caller: str) -> repo.CallRecord:
+        """The caller's call, once op1 has it on the console (the hold button is there)."""
+        await poll(lambda: self.page("/panel"), lambda html: 'id="hold"' in html, 30, "a call")
+        return await self.stack.wait_record(
+            lambda r: r.caller_number == caller and r.operator == "op1" and not r.ended_at
+        )
+
+    async def bridges(self) -> dict[str, set[str]]:
+        """Asterisk's bridges now: bridge id -> the channels in it."""
+        out: dict[str, set[str]] = {}
+        for event in await self.ami.send_action_list([("Action", "CoreShowChannels")]):
+            if event.get("BridgeId"):
+                out.setdefault(event["BridgeId"], set()).add(event.get("Channel", ""))
+        return out
+
+    async def bridged_with(self, channel: str, timeout: float = 20.0) -> set[str]:
+        """The channels bridged with `channel`, once it is in a bridge with another."""
+        together = await poll(
+            self.bridges,
+            lambda b: any(channel in chans and len(chans) == 2 for chans in b.values()),
+            timeout,
+            f"{channel} bridged",
+        )
+        return next(chans for chans in together.values() if channel in chans) - {channel}
+
+    async def attempt(self, linkedid: str) -> store.Attempt:
+        attempts = await poll(
+            lambda: store.for_call(self.stack.sessions, linkedid),
+            lambda found: bool(found) and found[-1].outcome is not None,
+            60,
+            f"the attempt on {linkedid} closed",
+        )
+        return attempts[-1]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def desk(
+    tmp_path_factory: pytest.TempPathFactory, asterisk_available: None
+) -> AsyncIterator[Desk]:
+    tmp = tmp_path_factory.mktemp("putthrough")
+    people = People(tmp / "work")
+    settings = stack_settings(tmp, HERE / "rules")
+    stack = Stack(settings, tmp / "work", trunk=Trunk(TRUNK, people.port))
+    people.start()
+    try:
+        await stack.start()
+        await stack.phone("op1", ring_ms=200)
+        s = stack.settings
+        ami = AmiClient(s.bind, s.ports.ami, s.ami_user, s.ami_secret)
+        await ami.start()
+        await ami.wait_connected(10)
+        jar = aiohttp.CookieJar(unsafe=True)  # the console is on 127.0.0.1
+        base = f"http://{s.bind}:{s.ports.http}/console"
+        async with aiohttp.ClientSession(cookie_jar=jar, headers={"Accept-Language": "en"}) as http:
+            async with http.get(f"{base}/login") as response:
+                form = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+            assert form is not None
+            login = {"user": "op1", "password": portal_password(s, "op1"), "csrf": form[1]}
+            async with http.post(f"{base}/login", data=login) as response:
+                page = await response.text()
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert csrf is not None, page[-1500:]
+            desk = Desk(stack, http, csrf[1], ami)
+            status, _ = await desk.post("/state", state="available")
+            assert status == 200
+            try:
+                yield desk
+            finally:
+                await ami.close()
+    finally:
+        await stack.close()
+        people.stop()
+
+
+def caller(desk: Desk, number: str, hold_ms: int) -> asyncio.Task[SippResult]:
+    return asyncio.create_task(
+        desk.stack.call(STUDIO, caller_num=number, caller_name="Mario Verdi", hold_ms=hold_ms,
+                        timeout=90)
+    )  # fmt: skip
+
+
+async def test_announced_and_accepted_the_caller_talks_to_the_person(desk: Desk) -> None:
+    call = caller(desk, "0612000100", hold_ms=16_000)
+    record = await desk.answered("0612000100")
+    assert record.channel is not None
+    # The card says why this caller is on a list, and offers the people.
+    panel = await desk.page("/panel")
+    assert 'data-action="always"' in panel and "il commercialista dello studio" in panel
+    assert "Studio Rossi, buongiorno, sono Anna: come posso aiutarla?" in panel
+
+    status, page = await desk.post("/putthrough", person="gina", mode="announced",
+                                   why="the annual accounts")  # fmt: skip
+    assert status == 200 and 'id="problem"' not in page, page[-1500:]
+
+    attempt = await desk.attempt(record.linkedid)
+    assert (attempt.outcome, attempt.mode, attempt.operator) == ("accepted", "announced", "op1")
+    assert attempt.number == "+397100001" and attempt.person_name == "Gina Rossi"
+    assert attempt.answered_at is not None and attempt.held_seconds is not None
+    assert attempt.held_seconds >= 2.5  # the music, the ringing and the announcement
+    # The caller and Gina are bridged; the operator's phone is out of the call and free.
+    others = await desk.bridged_with(record.channel)
+    assert not any(c.startswith("PJSIP/op1-") for c in others), others
+    assert all(c.startswith("PJSIP/trunk-") for c in others), others
+    await desk.state("available")
+    result = await call
+    assert result.ok, result.output[-1500:]
+
+
+async def test_declined_the_caller_is_back_with_the_operator(desk: Desk) -> None:
+    call = caller(desk, "0612000300", hold_ms=20_000)
+    record = await desk.answered("0612000300")
+    assert record.channel is not None
+
+    status, page = await desk.post("/putthrough", person="paolo", mode="announced")
+    assert status == 200 and 'id="problem"' not in page, page[-1500:]
+
+    attempt = await desk.attempt(record.linkedid)
+    assert (attempt.outcome, attempt.number) == ("declined", "+397600001")
+    assert attempt.held_seconds is not None and attempt.held_seconds >= 2.5
+    others = await desk.bridged_with(record.channel)
+    assert [c for c in others if c.startswith("PJSIP/op1-")], others  # with the operator again
+    await desk.state("on call")
+    # The operator takes a message; the card's history shows the attempt.
+    panel = await desk.page("/panel")
+    assert f'data-attempt="{attempt.id}" data-outcome="declined"' in panel
+    status, page = await desk.post("/outcome", linkedid=record.linkedid,
+                                   caller_name="Mario Verdi", callback="0612000300",
+                                   message="Paolo is busy: call back tomorrow.",
+                                   category="callback")  # fmt: skip
+    assert status == 200 and 'id="saved"' in page, page[-1500:]
+    result = await call
+    assert result.ok, result.output[-1500:]
+
+
+async def test_no_answer_on_any_number_the_caller_is_back_with_the_operator(desk: Desk) -> None:
+    await desk.state("available")
+    call = caller(desk, "0612000400", hold_ms=25_000)
+    record = await desk.answered("0612000400")
+    assert record.channel is not None
+
+    status, page = await desk.post("/putthrough", person="lia", mode="announced")
+    assert status == 200 and 'id="problem"' not in page, page[-1500:]
+
+    attempt = await desk.attempt(record.linkedid)
+    assert attempt.outcome == "no-answer"
+    assert (attempt.tried, attempt.number) == (2, "+397200002")  # both numbers, in order
+    assert attempt.answered_at is None
+    assert attempt.held_seconds is not None and attempt.held_seconds >= 5  # 2 x 3 s of ringing
+    others = await desk.bridged_with(record.channel)
+    assert [c for c in others if c.startswith("PJSIP/op1-")], others
+    result = await call
+    assert result.ok, result.output[-1500:]
