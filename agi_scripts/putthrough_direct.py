@@ -65,6 +65,12 @@ async def handle(call: AgiCall, services: Services) -> None:
         attempt.linkedid,
         dial=lambda number: services.outbound.may_dial(rules, card.id, number),
     )
+    # The call's first plan left its own steps on the channel: a queue on a step that is now
+    # a number, a step past the end of this chain. Clear them, or the old plan runs.
+    steps = sum(1 for name in values if name.startswith(f"{v.TARGETS}_"))
+    for n in range(1, steps + 1):
+        values.setdefault(f"{v.QUEUE}_{n}", "")
+    values[f"{v.TARGETS}_{steps + 1}"] = ""
     await call.set_variables(values)
     log.info(
         "call %s (attempt %d): %s", attempt.linkedid, attempt.id,

@@ -51,7 +51,7 @@ from ivr.putthrough.models import (
     RULES,
 )
 from ivr.records import repo
-from ivr.records.facts import INBOUND_CONTEXT_PREFIX
+from ivr.records.facts import INBOUND_CONTEXT_PREFIX, ORIGINATED_PREFIX
 
 if TYPE_CHECKING:
     from ivr.ami.message import Message
@@ -65,7 +65,6 @@ CALLER_HOLD = "ivr-in-hold"
 OPERATOR_HOLD = "ivr-hold-operator"
 DIRECT_CONTEXT = "ivr-in-direct"
 PERSON_CONTEXT = "ivr-out-putthrough"
-ACCOUNT_PREFIX = "pt-"
 ANSWERED = "4"  # OriginateResponse Reason: the called party answered
 RECORD_WAIT = 2.0
 EARLY_MAX = 200
@@ -262,8 +261,9 @@ class PutThroughs(Feature):
                 self._direct.pop(call.linkedid, None)
                 await store.finish(sessions, attempt, FAILED, now, detail=error)
                 return "asterisk"
-            if holding is not None:
-                await self._hang_up(holding.leg)
+            # The operator's leg would stay up, alone in the queue's bridge: end it, so the
+            # operator is free for the next caller at once.
+            await self._hang_up(holding.leg if holding is not None else leg)
             log.info("call %s put through directly to %s by %s", call.linkedid, person.id, operator)
             await self.portal.end_wrapup(operator, call.linkedid)  # the operator is free
             return None
@@ -307,7 +307,10 @@ class PutThroughs(Feature):
             ("Channel", self.services.settings.outbound_dial.format(number=number)),
             ("Context", PERSON_CONTEXT), ("Exten", "s"), ("Priority", "1"),
             ("CallerID", f'"{client}" <{digits}>'),
-            ("Account", f"{ACCOUNT_PREFIX}{t.attempt_id}"),
+            # No account code: the caller, once bridged with this leg, would inherit it and
+            # its hang-up would no longer close the call's record. A unique id of our own
+            # tells the records this channel is no caller's.
+            ("ChannelId", f"{ORIGINATED_PREFIX}pt-{t.attempt_id}-{t.index}"),
             ("Timeout", str(t.person.ring * 1000)),
             ("Async", "true"),
             ("Variable", f"{v.PUT_THROUGH}={t.attempt_id}"),

@@ -7,8 +7,10 @@ does. One stack for the module: the cases run one after the other on it.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,18 +20,20 @@ import pytest
 import pytest_asyncio
 
 from ivr.ami.client import AmiClient
+from ivr.ami.message import Message
 from ivr.asterisk.render import Trunk
 from ivr.portal import portal_password
 from ivr.ports import free_udp_port
 from ivr.putthrough import store
 from ivr.records import repo
 from ivr.sipp import SippResult, sipp_binary
-from ivr.stack import Stack, poll, stack_settings
+from ivr.stack import AmiEvents, Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 HERE = Path(__file__).resolve().parent
 TRUNK = "127.0.0.2"
 STUDIO = "0611000031"
+IMPRESA = "0611000032"
 
 
 class People:
@@ -66,7 +70,11 @@ class Desk:
     stack: Stack
     http: aiohttp.ClientSession
     csrf: str
-    ami: AmiClient
+    events: AmiEvents
+
+    @property
+    def ami(self) -> AmiClient:
+        return self.events.client
 
     @property
     def base(self) -> str:
@@ -116,6 +124,29 @@ class Desk:
         )
         return next(chans for chans in together.values() if channel in chans) - {channel}
 
+    async def take_message(self, record: repo.CallRecord, text: str) -> None:
+        status, page = await self.post(
+            "/outcome", linkedid=record.linkedid, caller_name="Mario Verdi",
+            callback=record.caller_number or "0612000000", message=text, category="message",
+        )  # fmt: skip
+        assert status == 200 and 'id="saved"' in page, page[-1500:]
+
+    async def joined(self, number: str, times: int = 1) -> Message:
+        """The `times`-th QueueCallerJoin of this caller."""
+
+        def seen() -> list[Message]:
+            return self.events.all(
+                lambda e: e.event == "QueueCallerJoin" and e.get("CallerIDNum") == number
+            )
+
+        await self.events.wait(lambda e: len(seen()) >= times, timeout=60)
+        return seen()[times - 1]
+
+    async def connected(self, number: str) -> Message:
+        return await self.events.wait(
+            lambda e: e.event == "AgentConnect" and e.get("CallerIDNum") == number, timeout=60
+        )
+
     async def attempt(self, linkedid: str) -> store.Attempt:
         attempts = await poll(
             lambda: store.for_call(self.stack.sessions, linkedid),
@@ -139,9 +170,7 @@ async def desk(
         await stack.start()
         await stack.phone("op1", ring_ms=200)
         s = stack.settings
-        ami = AmiClient(s.bind, s.ports.ami, s.ami_user, s.ami_secret)
-        await ami.start()
-        await ami.wait_connected(10)
+        events = await AmiEvents(stack).__aenter__()
         jar = aiohttp.CookieJar(unsafe=True)  # the console is on 127.0.0.1
         base = f"http://{s.bind}:{s.ports.http}/console"
         async with aiohttp.ClientSession(cookie_jar=jar, headers={"Accept-Language": "en"}) as http:
@@ -153,21 +182,41 @@ async def desk(
                 page = await response.text()
             csrf = re.search(r'name="csrf" value="([^"]+)"', page)
             assert csrf is not None, page[-1500:]
-            desk = Desk(stack, http, csrf[1], ami)
+            desk = Desk(stack, http, csrf[1], events)
             status, _ = await desk.post("/state", state="available")
             assert status == 200
             try:
                 yield desk
             finally:
-                await ami.close()
+                await events.__aexit__()
+                # What Asterisk said, for reading after a failure (the stack's logs go).
+                with open(tmp / "events.txt", "w") as out:
+                    for e in events.seen:
+                        out.write(f"{e.get('Timestamp')} {e.event} {e.get('Channel')} "
+                                  f"{e.get('CallerIDNum')} {e.get('DestChannel', '')} "
+                                  f"{e.get('State', '')} {e.get('Device', '')} "
+                                  f"{e.get('Paused', '')} {e.get('DialStatus', '')} "
+                                  f"{e.get('Context', '')}\n")  # fmt: skip
     finally:
         await stack.close()
         people.stop()
 
 
-def caller(desk: Desk, number: str, hold_ms: int) -> asyncio.Task[SippResult]:
+async def run_ivr(stack: Stack, *args: str) -> str:
+    """The `ivr` command as an admin runs it on this instance; its output."""
+    env = {**stack.engine_env(), "PYTHONPATH": str(Path.cwd())}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ivr", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    return out.decode()
+
+
+def caller(desk: Desk, number: str, hold_ms: int, to: str = STUDIO) -> asyncio.Task[SippResult]:
     return asyncio.create_task(
-        desk.stack.call(STUDIO, caller_num=number, caller_name="Mario Verdi", hold_ms=hold_ms,
+        desk.stack.call(to, caller_num=number, caller_name="Mario Verdi", hold_ms=hold_ms,
                         timeout=90)
     )  # fmt: skip
 
@@ -197,6 +246,8 @@ async def test_announced_and_accepted_the_caller_talks_to_the_person(desk: Desk)
     await desk.state("available")
     result = await call
     assert result.ok, result.output[-1500:]
+    ended = await desk.stack.wait_record(lambda r: r.linkedid == record.linkedid and r.ended_at)
+    assert ended.outcome == "answered" and ended.operator == "op1"
 
 
 async def test_declined_the_caller_is_back_with_the_operator(desk: Desk) -> None:
@@ -241,5 +292,81 @@ async def test_no_answer_on_any_number_the_caller_is_back_with_the_operator(desk
     assert attempt.held_seconds is not None and attempt.held_seconds >= 5  # 2 x 3 s of ringing
     others = await desk.bridged_with(record.channel)
     assert [c for c in others if c.startswith("PJSIP/op1-")], others
+    await desk.take_message(record, "Lia did not answer.")
+    result = await call
+    assert result.ok, result.output[-1500:]
+    # `ivr calls` shows the attempt with the call.
+    listed = json.loads(await run_ivr(desk.stack, "calls", "--json", "--client", "studio"))
+    [mine] = [c for c in listed if c["linkedid"] == record.linkedid]
+    assert mine["put_throughs"] == [
+        {"person": "Lia Bianchi", "number": "+397200002", "mode": "announced",
+         "outcome": "no-answer", "held_seconds": attempt.held_seconds}
+    ]  # fmt: skip
+    table = await run_ivr(desk.stack, "calls", "--client", "studio")
+    assert "Lia Bianchi no-answer (announced" in table
+
+
+async def test_direct_no_answer_goes_back_to_the_queue_ahead_of_waiting_callers(
+    desk: Desk,
+) -> None:
+    await desk.state("available")
+    first = caller(desk, "0612000101", hold_ms=30_000)
+    record = await desk.answered("0612000101")
+    waiting = caller(desk, "0612000500", hold_ms=14_000)  # op1 is busy: this one waits
+    await desk.joined("0612000500")
+
+    status, page = await desk.post("/putthrough", person="ugo", mode="direct")
+    assert status == 200 and 'id="problem"' not in page, page[-1500:]
+    # The operator is free at once: the caller who waited is connected while Ugo's phone rings.
+    await desk.connected("0612000500")
+    second = await desk.stack.wait_record(lambda r: r.caller_number == "0612000500")
+    await desk.take_message(second, "Just a question.")
+    later = caller(desk, "0612000600", hold_ms=2_000)
+    assert (await desk.joined("0612000600"))["Position"] == "1"
+    # Ugo never answers: the caller goes back to the queue, first in line ahead of `later`.
+    back = await desk.joined("0612000101", times=2)
+    assert back["Position"] == "1", back
+    attempt = await desk.attempt(record.linkedid)
+    assert (attempt.mode, attempt.outcome, attempt.number) == ("direct", "no-answer", "+397200003")
+    assert attempt.held_seconds is not None and attempt.held_seconds >= 7  # Ugo's 8 s
+    # Once op1 is free again, the returned caller is connected before the one who waited.
+    again = await desk.connected("0612000101")
+    assert not desk.events.all(
+        lambda e: e.event == "AgentConnect" and e.get("CallerIDNum") == "0612000600"
+    ), "the later caller went first"
+    assert again["Queue"] == "desk"
+    await desk.take_message(record, "Ugo was out: call back.")
+    await desk.connected("0612000600")
+    third = await desk.stack.wait_record(lambda r: r.caller_number == "0612000600")
+    await desk.take_message(third, "Waited patiently.")
+    for task in (first, waiting, later):
+        result = await task
+        assert result.ok, result.output[-1500:]
+
+
+async def test_the_rules_put_a_screened_caller_straight_through(desk: Desk) -> None:
+    result = await desk.stack.call(IMPRESA, caller_num="0612000800", hold_ms=2_000)
+    assert result.ok, result.output[-1500:]
+    record = await desk.stack.wait_record(lambda r: r.caller_number == "0612000800")
+    attempt = await desk.attempt(record.linkedid)
+    assert (attempt.mode, attempt.outcome, attempt.operator) == ("rules", "accepted", None)
+    assert (attempt.person_name, attempt.number) == ("Eva Gialli", "+397100005")
+
+
+async def test_the_rules_fall_back_to_the_desk_when_the_person_does_not_answer(
+    desk: Desk,
+) -> None:
+    await desk.state("available")
+    call = caller(desk, "0612000700", hold_ms=4_000, to=IMPRESA)
+    record = await desk.answered("0612000700")  # after Ugo's 3 s of ringing: the desk
+    attempt = await desk.attempt(record.linkedid)
+    assert (attempt.mode, attempt.outcome, attempt.person_name) == (
+        "rules",
+        "no-answer",
+        "Ugo Gialli",
+    )
+    panel = await desk.page("/panel")
+    assert "suppliers: the site manager wants them" in panel  # why the caller is on a list
+    await desk.take_message(record, "Ugo did not answer.")
     result = await call
     assert result.ok, result.output[-1500:]
