@@ -26,10 +26,13 @@ from ivr.portal import portal_password
 from ivr.ports import free_udp_port
 from ivr.putthrough import store
 from ivr.records import repo
-from ivr.sipp import SippResult, sipp_binary
+from ivr.sipp import Phone, SippResult, sipp_binary
 from ivr.stack import AmiEvents, Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 HERE = Path(__file__).resolve().parent
 TRUNK = "127.0.0.2"
 STUDIO = "0611000031"
@@ -71,6 +74,7 @@ class Desk:
     http: aiohttp.ClientSession
     csrf: str
     events: AmiEvents
+    phone: Phone
 
     @property
     def ami(self) -> AmiClient:
@@ -168,7 +172,7 @@ async def desk(
     people.start()
     try:
         await stack.start()
-        await stack.phone("op1", ring_ms=200)
+        phone = await stack.phone("op1", ring_ms=200)
         s = stack.settings
         events = await AmiEvents(stack).__aenter__()
         jar = aiohttp.CookieJar(unsafe=True)  # the console is on 127.0.0.1
@@ -182,7 +186,7 @@ async def desk(
                 page = await response.text()
             csrf = re.search(r'name="csrf" value="([^"]+)"', page)
             assert csrf is not None, page[-1500:]
-            desk = Desk(stack, http, csrf[1], events)
+            desk = Desk(stack, http, csrf[1], events, phone)
             status, _ = await desk.post("/state", state="available")
             assert status == 200
             try:
@@ -370,3 +374,56 @@ async def test_the_rules_fall_back_to_the_desk_when_the_person_does_not_answer(
     await desk.take_message(record, "Ugo did not answer.")
     result = await call
     assert result.ok, result.output[-1500:]
+
+
+async def test_in_chromium_the_operator_announces_and_puts_the_caller_through(desk: Desk) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    s = desk.stack.settings
+    await desk.state("available")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(locale="it-IT")
+            await page.goto(f"{desk.base}/login")
+            await page.fill("#user", "op1")
+            await page.fill("#password", portal_password(s, "op1"))
+            await page.click("#login")
+            await expect(page.locator("body")).to_have_attribute("data-live", "yes")
+            call = caller(desk, "0612000100", hold_ms=16_000)
+            # The card pops in Italian with the operator's name in the greeting, and says
+            # why this caller is always put through.
+            await expect(page.locator("#greeting")).to_have_text(
+                "Studio Rossi, buongiorno, sono Anna: come posso aiutarla?", timeout=20_000
+            )
+            await expect(page.locator("#screening")).to_contain_text("Passare sempre")
+            await expect(page.locator("#state")).to_have_text("in chiamata", timeout=20_000)
+            await page.reload()  # (the hold and put-through buttons come with the answer)
+            await page.fill('#people tr[data-person="gina"] input[name="why"]', "il bilancio")
+            await page.click("#announce-gina")
+            record = await desk.stack.wait_record(
+                lambda r: r.caller_number == "0612000100" and not r.ended_at and r.operator
+            )
+            attempt = await desk.attempt(record.linkedid)
+            assert attempt.outcome == "accepted"
+            assert record.channel is not None
+            others = await desk.bridged_with(record.channel)
+            assert all(c.startswith("PJSIP/trunk-") for c in others), others
+            # The operator is free: the console says so by itself (server-sent events).
+            await expect(page.locator("#state")).to_have_text("disponibile", timeout=20_000)
+            await page.reload()
+            await expect(page.locator('#attempts tr[data-outcome="accepted"]')).to_contain_text(
+                "Gina Rossi"
+            )
+        finally:
+            await browser.close()
+    result = await call
+    assert result.ok, result.output[-1500:]
+
+
+async def test_an_unregistered_phone_is_offline_on_the_console(desk: Desk) -> None:
+    await desk.state("available")
+    await desk.phone.stop()  # unregisters (expires 0), as a phone switched off cleanly
+    await desk.state("offline")
+    page = await desk.page()
+    assert '<span class="state" id="state" data-state="offline"' in page
