@@ -36,11 +36,13 @@ def build(area: Area) -> list[Page]:
     from ivr.area.dashboard import DashboardPage
     from ivr.area.selfservice import SelfServicePage
     from ivr.area.team import TeamPage
+    from ivr.putthrough.area import PeoplePage
 
     return [
         CallsPage(area),
         DashboardPage(area),
         SelfServicePage(area),
+        PeoplePage(area),
         TeamPage(area),
         AccountPage(area),
     ]

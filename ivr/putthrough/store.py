@@ -158,6 +158,18 @@ async def for_call(sessions: Sessions, linkedid: str) -> list[Attempt]:
     return (await for_calls(sessions, [linkedid])).get(linkedid, [])
 
 
+async def for_client(sessions: Sessions, client_id: str, limit: int = 50) -> list[Attempt]:
+    """The client's latest attempts, newest first."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(PutThrough)
+            .where(PutThrough.client_id == client_id)
+            .order_by(PutThrough.started_at.desc(), PutThrough.id.desc())
+            .limit(limit)
+        )
+        return [Attempt.of(row) for row in rows]
+
+
 async def unfinished(sessions: Sessions, before: datetime) -> list[Attempt]:
     async with sessions() as session:
         rows = await session.scalars(

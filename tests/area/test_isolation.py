@@ -26,6 +26,7 @@ def fill(path: str, world: World) -> str:
         "user_id": str(world.ids["b_admin"]),
         "ladder": "bravo-urgent",
         "token": "not-a-token",
+        "person_id": "bsecret",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
