@@ -30,6 +30,7 @@ caller's DialEnd towards the trunk.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -82,7 +83,7 @@ class Transfer:
     numbers: list[str]  # as dialled (E.164), in order
     caller: str  # the caller's channel
     leg: str | None  # the operator's channel, on hold
-    held_at: datetime
+    held_at: float  # time.monotonic(): a hold is a duration, whatever the wall clock does
     who: str  # who is calling, as the operator wrote it
     why: str
     caller_number: str
@@ -112,7 +113,7 @@ class PutThroughs(Feature):
         self.holds: dict[str, Hold] = {}  # operator -> the call on hold
         self._awaiting: dict[str, int] = {}  # Originate ActionID -> attempt id
         self._early: dict[str, Message] = {}
-        self._dialling: dict[str, tuple[int, datetime]] = {}  # DestUniqueid -> (attempt, since)
+        self._dialling: dict[str, tuple[int, float]] = {}  # DestUniqueid -> (attempt, since)
         self._direct: dict[str, int] = {}  # linkedid -> its direct attempt, until dialled
 
     async def start(self) -> None:
@@ -268,7 +269,8 @@ class PutThroughs(Feature):
             await self.portal.end_wrapup(operator, call.linkedid)  # the operator is free
             return None
         transfer = Transfer(
-            attempt, call.linkedid, operator, client, person, numbers, call.channel, leg, now,
+            attempt, call.linkedid, operator, client, person, numbers, call.channel, leg,
+            time.monotonic(),
             who or call.caller_name or "", why, call.caller_number or "", refused=refused,
         )  # fmt: skip
         if holding is None and await self._hold_both(call.channel, leg):
@@ -364,7 +366,7 @@ class PutThroughs(Feature):
         )
         if error:
             log.warning("attempt %d: %s", t.attempt_id, error)
-        held = (now - t.held_at).total_seconds()
+        held = time.monotonic() - t.held_at
         await store.finish(self.services.sessions, t.attempt_id, ACCEPTED, now, held_seconds=held)
         self._tell(t.operator)
         await self.portal.end_wrapup(t.operator, t.linkedid)  # free: the call is theirs now
@@ -377,7 +379,7 @@ class PutThroughs(Feature):
         if self.active.pop(t.attempt_id, None) is None:
             return
         now = self.services.clock()
-        held = (now - t.held_at).total_seconds()
+        held = time.monotonic() - t.held_at
         error = await self._bridge_back(t.caller, t.leg)
         if error:
             await self._requeue(t.attempt_id, t.caller)
@@ -417,7 +419,7 @@ class PutThroughs(Feature):
                 now = self.services.clock()
                 await store.finish(
                     self.services.sessions, t.attempt_id, HUNG_UP, now,
-                    held_seconds=(now - t.held_at).total_seconds(),
+                    held_seconds=time.monotonic() - t.held_at,
                 )  # fmt: skip
                 await self._hang_up(t.person_channel)
                 await self._hang_up(t.leg)
@@ -441,7 +443,7 @@ class PutThroughs(Feature):
         if attempt is None:
             attempt = await self._rules_attempt(linkedid, dest, number, now)
         if attempt is not None and dest:
-            self._dialling[dest] = (attempt, now)
+            self._dialling[dest] = (attempt, time.monotonic())
 
     async def _rules_attempt(
         self, linkedid: str, dest: str, number: str, now: datetime
@@ -472,7 +474,7 @@ class PutThroughs(Feature):
         attempt, since = self._dialling.pop(event.get("DestUniqueid", ""))
         status = event.get("DialStatus", "").upper()
         now = self.services.clock()
-        held = (now - since).total_seconds()
+        held = time.monotonic() - since
         sessions = self.services.sessions
         if status == "ANSWER":
             await store.answered(sessions, attempt, now)

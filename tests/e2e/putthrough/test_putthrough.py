@@ -412,9 +412,9 @@ async def test_in_chromium_the_operator_announces_and_puts_the_caller_through(de
             # The operator is free: the console says so by itself (server-sent events).
             await expect(page.locator("#state")).to_have_text("disponibile", timeout=20_000)
             await page.reload()
-            await expect(page.locator('#attempts tr[data-outcome="accepted"]')).to_contain_text(
-                "Gina Rossi"
-            )
+            row = page.locator(f'#attempts tr[data-attempt="{attempt.id}"]')
+            await expect(row).to_have_attribute("data-outcome", "accepted")
+            await expect(row).to_contain_text("Gina Rossi")
         finally:
             await browser.close()
     result = await call
@@ -427,3 +427,41 @@ async def test_an_unregistered_phone_is_offline_on_the_console(desk: Desk) -> No
     await desk.state("offline")
     page = await desk.page()
     assert '<span class="state" id="state" data-state="offline"' in page
+
+
+async def test_hold_and_resume_and_the_search_for_someone(desk: Desk) -> None:
+    if desk.phone.process is None or desk.phone.process.returncode is not None:
+        await desk.phone.start()  # (the unregistered-phone case switched it off)
+    await desk.state("available")
+    call = caller(desk, "0612000900", hold_ms=12_000)
+    record = await desk.answered("0612000900")
+    assert record.channel is not None
+
+    status, page = await desk.post("/hold")
+    assert status == 200 and 'id="resume"' in page, page[-1500:]
+    await desk.state("on hold")
+    channels = await poll(
+        lambda: desk.ami.send_action_list([("Action", "CoreShowChannels")]),
+        lambda found: any(
+            c.get("Channel") == record.channel and c.get("Context") == "ivr-in-hold" for c in found
+        ),
+        20,
+        "the caller on hold",
+    )
+    assert not any(c.get("BridgeId") for c in channels if c.get("Channel") == record.channel)
+
+    status, page = await desk.post("/resume")
+    assert status == 200 and 'id="hold"' in page, page[-1500:]
+    others = await desk.bridged_with(record.channel)
+    assert [c for c in others if c.startswith("PJSIP/op1-")], others
+    await desk.state("on call")
+
+    # A caller asks for someone: the search finds the person and the client by name or role.
+    found = await desk.page("/search?q=neri")
+    assert "Studio Rossi" in found and "Paolo Neri (socio)" in found and "Gina" not in found
+    assert 'id="nothing"' not in found
+    found = await desk.page("/search?q=site+manager")
+    assert "Impresa Gialli" in found and "Ugo Gialli (site manager)" in found
+    await desk.take_message(record, "Held and resumed.")
+    result = await call
+    assert result.ok, result.output[-1500:]
