@@ -316,7 +316,7 @@ async def test_direct_no_answer_goes_back_to_the_queue_ahead_of_waiting_callers(
     await desk.state("available")
     first = caller(desk, "0612000101", hold_ms=30_000)
     record = await desk.answered("0612000101")
-    waiting = caller(desk, "0612000500", hold_ms=14_000)  # op1 is busy: this one waits
+    waiting = caller(desk, "0612000500", hold_ms=18_000)  # op1 is busy: this one waits
     await desk.joined("0612000500")
 
     status, page = await desk.post("/putthrough", person="ugo", mode="direct")
