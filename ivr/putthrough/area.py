@@ -4,9 +4,7 @@ through, and the put-through attempts of the client's calls."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -15,23 +13,10 @@ from ivr.i18n import tr
 from ivr.putthrough import store
 from ivr.putthrough.console import mode_labels, outcome_labels
 from ivr.putthrough.models import AVAILABLE, AWAY, MEETING
+from ivr.putthrough.store import until_of
 
 ATTEMPTS = 50
 NOTE_MAX = 200
-
-
-def until_of(status: str, hour: str, now: datetime, zone: str) -> datetime | None:
-    """When a presence ends: a meeting at `hour` (HH:MM in the client's zone, today, or
-    tomorrow if that time is past), an absence at the end of the day; None when available."""
-    tz = ZoneInfo(zone)
-    if status == AWAY:
-        return store.end_of_day(now, tz)
-    if status != MEETING:
-        return None
-    wanted = time.fromisoformat(hour)  # ValueError on anything but HH:MM
-    local = now.astimezone(tz)
-    end = datetime.combine(local.date(), wanted, tzinfo=tz)
-    return end if end > local else end + timedelta(days=1)
 
 
 class PeoplePage(Page):

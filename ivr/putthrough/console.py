@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from ivr.i18n import Templates, tr
 from ivr.putthrough import store
-from ivr.putthrough.models import ANNOUNCED, DIRECT
+from ivr.putthrough.models import ANNOUNCED, AVAILABLE, AWAY, DIRECT, MEETING
 from ivr.records import repo
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ def problems(lang: str) -> dict[str, str]:
         "refused": tr(lang, "None of this person's numbers may be dialled."),
         "asterisk": tr(lang, "Asterisk refused: the call stays with you."),
         "not-held": tr(lang, "The call is not on hold."),
+        "presence": tr(lang, "Choose available, in a meeting until a time (HH:MM), or away."),
     }
 
 
@@ -92,6 +93,7 @@ class ConsoleExtension:
         app.router.add_post("/putthrough", self.put_through)
         app.router.add_post("/hold", self.hold)
         app.router.add_post("/resume", self.resume)
+        app.router.add_post("/presence", self.set_presence)
         app.router.add_get("/search", self.search)
 
     # -- the card ---------------------------------------------------------------------------
@@ -181,6 +183,32 @@ class ConsoleExtension:
         login = await self.portal._operator(request)
         await self.portal._form(request, login)
         return await self._done(login, request, await self.feature.resume(login.user))
+
+    async def set_presence(self, request: web.Request) -> web.Response:
+        """The center sets a person's presence (they phoned to say they are out): a person of
+        the client of the operator's current or last call."""
+        login = await self.portal._operator(request)
+        data = await self.portal._form(request, login)
+        services = self.feature.services
+        live = self.portal.board.live(login.user)
+        linkedid = live.on_call or live.ringing or live.last_call
+        call = await repo.get_call(services.sessions, linkedid) if linkedid else None
+        client = services.rules.current.clients.get(call.client_id or "") if call else None
+        person = client.people.get(data.get("person", "")) if client else None
+        if client is None or person is None:
+            return await self._done(login, request, "no-person")
+        status, now = data.get("status", ""), services.clock()
+        try:
+            if status not in (AVAILABLE, MEETING, AWAY):
+                raise ValueError(status)
+            until = store.until_of(status, data.get("until", ""), now, client.card.timezone)
+        except ValueError:
+            return await self._done(login, request, "presence")
+        note = " ".join(data.get("note", "").split())[:200]
+        await store.set_presence(
+            services.sessions, client.id, person.id, status, until, note, login.user, now
+        )
+        return await self._done(login, request, None)
 
     # -- search -----------------------------------------------------------------------------
 

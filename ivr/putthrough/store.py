@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -219,6 +220,20 @@ def end_of_day(now: datetime, zone: Any) -> datetime:
     local = now.astimezone(zone)
     tomorrow = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return tomorrow
+
+
+def until_of(status: str, hour: str, now: datetime, zone: str) -> datetime | None:
+    """When a presence ends: a meeting at `hour` (HH:MM in the client's zone, today, or
+    tomorrow if that time is past), an absence at the end of the day; None when available."""
+    tz = ZoneInfo(zone)
+    if status == AWAY:
+        return end_of_day(now, tz)
+    if status != MEETING:
+        return None
+    wanted = time.fromisoformat(hour)  # ValueError on anything but HH:MM
+    local = now.astimezone(tz)
+    end = datetime.combine(local.date(), wanted, tzinfo=tz)
+    return end if end > local else end + timedelta(days=1)
 
 
 async def presence_of(sessions: Sessions, client_id: str, now: datetime) -> dict[str, Presence]:

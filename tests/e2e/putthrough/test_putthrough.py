@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -455,6 +456,17 @@ async def test_hold_and_resume_and_the_search_for_someone(desk: Desk) -> None:
     others = await desk.bridged_with(record.channel)
     assert [c for c in others if c.startswith("PJSIP/op1-")], others
     await desk.state("on call")
+
+    # Paolo phoned the center: in a meeting until late. The card stops offering him.
+    status, page = await desk.post("/presence", person="paolo", status="meeting", until="23:59")
+    assert status == 200 and 'id="problem"' not in page, page[-1500:]
+    panel = await desk.page("/panel")
+    assert 'data-person="paolo"' in panel and 'id="announce-paolo"' not in panel
+    assert 'data-presence="meeting"' in panel and 'id="announce-gina"' in panel
+    presence = await store.presence_of(desk.stack.sessions, "studio", datetime.now(UTC))
+    assert presence["paolo"].status == "meeting" and presence["paolo"].set_by == "op1"
+    status, page = await desk.post("/presence", person="paolo", status="available")
+    assert 'id="announce-paolo"' in await desk.page("/panel")
 
     # A caller asks for someone: the search finds the person and the client by name or role.
     found = await desk.page("/search?q=neri")
