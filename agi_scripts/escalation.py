@@ -25,6 +25,12 @@ TURNS = 3  # times the message is offered before the call counts as not acknowle
 KEY_WAIT_MS = 5000
 
 
+def language_of(services: Services, client_id: str | None) -> str:
+    """The client's language (its card's), which its contacts hear; Italian if unknown."""
+    client = services.rules.current.clients.get(client_id or "")
+    return client.card.language if client else "it"
+
+
 async def handle(call: AgiCall, services: Services) -> None:
     attempt_id = int(call.args[0]) if call.args and call.args[0].isdigit() else 0
     found = await store.attempt_with_run(services.sessions, attempt_id)
@@ -35,10 +41,11 @@ async def handle(call: AgiCall, services: Services) -> None:
     sessions = services.sessions
     await store.mark_answered(sessions, attempt_id, services.clock())
     detail = "no key pressed"
+    lang = language_of(services, run.client_id)
     try:
         prompts = services.prompts
-        intro = await prompts.file_for(speech.intro_prompt(run), "en")
-        menu = await prompts.file_for(speech.MENU, "en")
+        intro = await prompts.file_for(speech.intro_prompt(run, lang), lang)
+        menu = await prompts.file_for(speech.menu(lang), lang)
         message = run.message_path.removesuffix(".wav") if run.message_path else None
         for _ in range(TURNS):
             key = await call.stream_file(intro, KEYS)
@@ -48,10 +55,10 @@ async def handle(call: AgiCall, services: Services) -> None:
                 key = await call.get_data(menu, KEY_WAIT_MS, 1)
             if key == "1":
                 await _acknowledged(call, services, attempt, "pressed 1")
-                await call.stream_file(await prompts.file_for(speech.THANKS, "en"))
+                await call.stream_file(await prompts.file_for(speech.thanks(lang), lang))
                 return
             if key == "3":
-                await _connect(call, services, attempt, run)
+                await _connect(call, services, attempt, run, lang)
                 return
             detail = "heard it again" if key == "2" else "no key pressed"
     finally:
@@ -72,22 +79,26 @@ async def _acknowledged(
 
 
 async def _connect(
-    call: AgiCall, services: Services, attempt: store.AttemptRecord, run: store.RunRecord
+    call: AgiCall,
+    services: Services,
+    attempt: store.AttemptRecord,
+    run: store.RunRecord,
+    lang: str,
 ) -> None:
     """Press 3: acknowledged, and the contact is put through to the caller's number if the
     dial policy allows it and a call out is free; otherwise told why not."""
     prompts = services.prompts
     if not speech.dialable(run.callback):
         await _acknowledged(call, services, attempt, "pressed 3: the caller left no number")
-        await call.stream_file(await prompts.file_for(speech.NO_CALLBACK, "en"))
+        await call.stream_file(await prompts.file_for(speech.no_callback(lang), lang))
         return
     dial = services.outbound.may_dial(services.rules.current, run.client_id, run.callback or "")
     if not dial:
         log.warning("escalation %d: not calling the caller back: %s", run.id, dial.reason)
         await _acknowledged(call, services, attempt, f"pressed 3: not dialled: {dial.reason}")
-        await call.stream_file(await prompts.file_for(speech.CANNOT_CONNECT, "en"))
+        await call.stream_file(await prompts.file_for(speech.cannot_connect(lang), lang))
         return
     await _acknowledged(call, services, attempt, "pressed 3: connected to the caller")
-    await call.stream_file(await prompts.file_for(speech.CONNECTING, "en"))
+    await call.stream_file(await prompts.file_for(speech.connecting(lang), lang))
     target = services.settings.outbound_dial.format(number=dial.number)
     await call.exec("Dial", target, str(services.settings.ring_timeout))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from agi_scripts import escalation, inbound
+from agi_scripts import escalation, inbound, putthrough, putthrough_direct
 from ivr.agi.routes import route_table
 
 if TYPE_CHECKING:
@@ -21,4 +21,6 @@ def routes(services: Services) -> dict[str, Handler]:
     return route_table(
         ("inbound", partial(inbound.handle, services=services)),
         ("escalation", partial(escalation.handle, services=services)),
+        ("putthrough", partial(putthrough.handle, services=services)),
+        ("putthrough_direct", partial(putthrough_direct.handle, services=services)),
     )

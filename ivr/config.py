@@ -107,6 +107,9 @@ class Settings:
     wrapup_seconds: int = 60
     # An operator logged in whose console has been gone (no page open) this long is paused.
     console_gone_seconds: float = 180.0
+    # Longest a caller stays on hold (the console's hold, or while being put through); past
+    # it (the engine gone) the dialplan rings the fallback operators.
+    hold_max_seconds: int = 300
     # Web sessions (console and client area), kept on the server: they end after this long
     # unused, and in any case this long after the login.
     web_idle_minutes: int = 30

@@ -19,6 +19,7 @@ from ivr.ami.client import AmiClient
 from ivr.asterisk.instance import Asterisk
 from ivr.config import Settings, operator_password
 from ivr.feature import Feature
+from ivr.putthrough.demo import put_one_through
 from ivr.records import repo
 from ivr.records.report import format_table
 from ivr.routing import Rules, evaluate, load_rules
@@ -122,9 +123,14 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
         records = await wait_ended(engine, len(before) + len(plan.calls))
         new = [r for r in records if r.linkedid not in before]
         print()
-        print(format_table(new, {id_: client.zone for id_, client in rules.clients.items()}))
+        print(format_table(new, zones={id_: client.zone for id_, client in rules.clients.items()}))
         print()
         ok = all(r.ok for r in results) and len(new) == len(plan.calls)
+        print("Putting a call through (announced) to a client's person behind the trunk ...")
+        put, text = await put_one_through(settings, rules, engine.features, workdir)
+        print(text)
+        print()
+        ok = ok and put
         print(next_steps(settings))
         print()
         print(await area_login(engine, new, at))

@@ -21,6 +21,7 @@ def build(services: Services) -> list[Feature]:
     from ivr.outbound import Outbound
     from ivr.portal import Portal
     from ivr.privacy.run import DailyPurge
+    from ivr.putthrough.service import PutThroughs
 
     portal = Portal(services)
     return [
@@ -31,6 +32,7 @@ def build(services: Services) -> list[Feature]:
         # after the console: it reads who is free from the console's board
         CampaignDialer(services, portal),
         BillingSchedule(services),  # after the dialer: it reads the campaigns it loaded
+        PutThroughs(services, portal),  # holds and put-throughs from the console's cards
         DailyPurge(services),  # personal data past each client's retention
         Area(services),  # the clients' reserved area (/area)
     ]

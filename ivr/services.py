@@ -67,6 +67,9 @@ class Services:
     # set by the campaigns' feature when it starts.
     campaigns: Callable[[], Any] | None = None
     records: RecordWriter | None = None
+    # Putting callers through (ivr.putthrough.service.PutThroughs), for its AGI routes; set
+    # by that feature when it starts.
+    put_through: Any = None
     metrics: Metrics = field(default_factory=Metrics)
     alarms: Alarms = field(default_factory=Alarms)
     prompts: Prompts = field(init=False)

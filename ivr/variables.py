@@ -23,6 +23,13 @@ ESCALATE = "IVR_ESCALATE"  # the ladder to start once the caller's message is re
 # On a call the engine places to a ladder's contact: the attempt's id, for the AGI route.
 ESCALATION_ATTEMPT = "IVR_ESCALATION_ATTEMPT"
 
+# Putting a caller through: on the call the engine places to the client's person, the
+# attempt's id; once the person accepts, the caller's channel to bridge with. On a caller
+# on hold, set to 1 by the engine as it takes the caller back (the hold then ends quietly).
+PUT_THROUGH = "IVR_PUT_THROUGH"
+PUT_THROUGH_CALLER = "IVR_PUT_THROUGH_CALLER"
+RESUMED = "IVR_RESUMED"
+
 # Written by the engine: seconds the call may stay in the AGI from now (the dialplan sets a
 # short deadline before asking the engine; a menu's wait needs more).
 TIMEOUT_ABSOLUTE = "TIMEOUT(absolute)"

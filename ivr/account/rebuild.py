@@ -14,7 +14,7 @@ from datetime import datetime
 
 from ivr.account.cel import CallAccount
 from ivr.ami.facts import operator_of
-from ivr.records.facts import INBOUND_CONTEXT_PREFIX, Fact, Facts
+from ivr.records.facts import INBOUND_CONTEXT_PREFIX, ORIGINATED_PREFIX, Fact, Facts
 from ivr.routing.model import Rules
 
 SOURCE = "account"
@@ -28,10 +28,14 @@ def _known(value: str) -> str | None:
 
 def is_inbound(account: CallAccount) -> bool:
     """A call that came in: its first channel entered our inbound contexts and is not one
-    the engine placed (those carry an account code, see ivr/ami/facts.is_inbound)."""
+    the engine placed (those carry an account code or a unique id of ORIGINATED_PREFIX, see
+    ivr/ami/facts.is_inbound)."""
     start = account.start
     return (
-        start is not None and start.context.startswith(INBOUND_CONTEXT_PREFIX) and not start.account
+        start is not None
+        and start.context.startswith(INBOUND_CONTEXT_PREFIX)
+        and not start.account
+        and not account.linkedid.startswith(ORIGINATED_PREFIX)
     )
 
 

@@ -24,6 +24,8 @@ LISTENED = (
     "AgentConnect",
     "AgentComplete",
     "QueueMemberPause",
+    # phones: registered or not, ringing, in use, on hold (the console and the supervisor)
+    "DeviceStateChange",
 )
 
 # Events of an operator's phone leg that nobody reads (the console follows an operator through
@@ -34,7 +36,9 @@ EXCLUDED = (
 )
 # The AMI classes the engine's user is given (manager.conf), and no more: events of the
 # classes it reads, and the actions it sends. Originate needs `originate`; QueuePause
-# `agent`; CoreShowChannels `reporting`; QueueStatus and Ping any class. Without `system` and
-# `command`, Asterisk refuses Originate of System/Exec and the Command action.
+# `agent`; CoreShowChannels and DeviceStateList `reporting`; Redirect, Bridge, Setvar and
+# Hangup (holding a caller and putting a call through) `call`; QueueStatus and Ping any
+# class. Without `system` and `command`, Asterisk refuses Originate of System/Exec and the
+# Command action.
 READ_CLASSES = ("call", "agent", "user")
-WRITE_CLASSES = ("originate", "agent", "reporting")
+WRITE_CLASSES = ("originate", "agent", "reporting", "call")

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from ivr.ami.message import Message, unescape_c
-from ivr.records.facts import INBOUND_CONTEXT_PREFIX, Fact, Facts
+from ivr.records.facts import INBOUND_CONTEXT_PREFIX, ORIGINATED_PREFIX, Fact, Facts
 from ivr.records.writer import RecordWriter
 
 # The events call records are built from (ivr/ami/events.py lets them through).
@@ -52,7 +52,8 @@ def is_inbound(event: Mapping[str, str]) -> bool:
     """The caller's own channel of a call in our inbound contexts.
 
     A call the engine placed (an escalation's, through the trunk, whose endpoint context is
-    inbound) carries an account code; a carrier's call does not.
+    inbound) carries an account code, or a unique id of ORIGINATED_PREFIX (a put-through's:
+    no account code, which a caller bridged with it would inherit); a carrier's call does not.
     """
     linkedid = event.get("Linkedid", "")
     return (
@@ -60,6 +61,7 @@ def is_inbound(event: Mapping[str, str]) -> bool:
         and event.get("Uniqueid") == linkedid
         and event.get("Context", "").startswith(INBOUND_CONTEXT_PREFIX)
         and not event.get("AccountCode")
+        and not linkedid.startswith(ORIGINATED_PREFIX)
     )
 
 

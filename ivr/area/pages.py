@@ -55,6 +55,7 @@ def build(area: Area) -> list[Page]:
     from ivr.area.team import TeamPage
     from ivr.billing.area import BillingPage
     from ivr.campaigns.area import CampaignsPage
+    from ivr.putthrough.area import PeoplePage
 
     return [
         CallsPage(area),
@@ -62,6 +63,7 @@ def build(area: Area) -> list[Page]:
         CampaignsPage(area),
         BillingPage(area),
         SelfServicePage(area),
+        PeoplePage(area),
         TeamPage(area),
         AccountPage(area),
     ]

@@ -17,12 +17,14 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SUITE = "sid"
-# What the root holds: Asterisk, its English and Italian prompts, and the Python that runs
-# the classic one-process-per-call AGI script (pyst2 is copied in separately).
+# What the root holds: Asterisk, its English and Italian prompts, the music a caller on hold
+# hears (architecture-independent files), and the Python that runs the classic
+# one-process-per-call AGI script (pyst2 is copied in separately).
 PACKAGES = (
     "asterisk",
     "asterisk-core-sounds-en-gsm",
     "asterisk-core-sounds-it-gsm",
+    "asterisk-moh-opsound-gsm",
     "python3",
     "python3-six",
     "python3-yaml",

@@ -63,6 +63,7 @@ CONF_TEMPLATES = {
     "pjsip.conf": "asterisk_conf/pjsip.conf.j2",
     "queues.conf": "asterisk_conf/queues.conf.j2",
     "amd.conf": "asterisk_conf/amd.conf.j2",
+    "musiconhold.conf": "asterisk_conf/musiconhold.conf.j2",
     "cel.conf": "asterisk_conf/cel.conf.j2",
     "cel_custom.conf": "asterisk_conf/cel_custom.conf.j2",
     "extensions.conf": "dialplan/extensions.conf.j2",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ivr.i18n import LANGUAGES, negotiate, tr
 from ivr.portal import store
 from ivr.portal.auth import SUPERVISOR, check_password
 from ivr.portal.board import Board
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 15.0
 GONE_REASON = "console gone"
+LANG_COOKIE = "ivr_console_lang"  # the language chosen on this browser
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,16 @@ class Login:
     user: str
     csrf: str
     token: str = ""
+    lang: str = "it"
+
+
+def lang_of(request: web.Request | None) -> str:
+    """The console's language: the one chosen on this browser, else the browser's own
+    preference among ours, else Italian."""
+    if request is None:
+        return "it"
+    chosen = request.cookies.get(LANG_COOKIE, "")
+    return chosen if chosen in LANGUAGES else negotiate(request.headers.get("Accept-Language"))
 
 
 def _sse(message: dict[str, Any]) -> bytes:
@@ -85,7 +97,7 @@ class ConsoleAccess:
         if session.user != SUPERVISOR:
             live = self.board.live(session.user)
             live.sessions = max(live.sessions, 1)  # logged in before the engine restarted
-        return Login(session.user, session.csrf, session.token)
+        return Login(session.user, session.csrf, session.token, lang_of(request))
 
     async def _operator(self, request: web.Request) -> Login:
         login = await self._login_of(request)
@@ -104,7 +116,9 @@ class ConsoleAccess:
 
     def _login_form(self, request: web.Request, error: str, user: str, status: int) -> web.Response:
         csrf = self.auth.pre_token(request)
-        response = self._render("login.html", status=status, error=error, user=user, csrf=csrf)
+        response = self._render(
+            "login.html", status=status, lang=lang_of(request), error=error, user=user, csrf=csrf
+        )
         self.auth.keep_pre(request, response, csrf)
         return response
 
@@ -118,7 +132,8 @@ class ConsoleAccess:
         known = user == SUPERVISOR or user in self.rules.operators
         if not (known and check_password(self.services.settings, user, password)):
             await self.auth.failed(request, user)
-            return self._login_form(request, "Unknown operator or wrong password.", user, 401)
+            error = tr(lang_of(request), "Unknown operator or wrong password.")
+            return self._login_form(request, error, user, 401)
         await self.auth.succeeded(user)
         await self.auth.purge()
         response = self._redirect("/supervisor" if user == SUPERVISOR else "/")

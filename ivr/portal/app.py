@@ -11,22 +11,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import jinja2
 from aiohttp import web
 
 from ivr.ami.client import AmiError
 from ivr.ami.message import Message
 from ivr.feature import Feature
+from ivr.i18n import LANGUAGES, Templates, tr
 from ivr.portal import store
-from ivr.portal.access import ConsoleAccess, Login
+from ivr.portal.access import LANG_COOKIE, ConsoleAccess, Login
 from ivr.portal.auth import SUPERVISOR
-from ivr.portal.board import Board, Change, Live
-from ivr.portal.forms import CATEGORIES, LIMITS, OutcomeForm, read_outcome
+from ivr.portal.board import STATES, Board, Change, Live
+from ivr.portal.forms import (
+    CATEGORIES,
+    LIMITS,
+    OutcomeForm,
+    call_outcome_labels,
+    category_labels,
+    read_outcome,
+)
+from ivr.portal.supervise import SupervisorPage
 from ivr.records import repo
 from ivr.records.facts import Row
 from ivr.records.outbox import WAKE as OUTBOX
@@ -46,23 +54,34 @@ BODY_LIMIT = 64 * 1024  # the outcome form is a few KiB
 HISTORY = 5  # earlier calls of the caller shown on the card
 
 
-def templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,  # every value is text: a caller's name or message is never markup
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def _local(value: datetime | None, zone: str = "UTC") -> str:
     if value is None:
         return ""
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
-class Portal(ConsoleAccess, Feature):
+def state_labels(lang: str) -> dict[str, str]:
+    """The operator's states as the console and the supervisor show them."""
+    labels = {
+        "available": tr(lang, "available"),
+        "paused": tr(lang, "paused"),
+        "ringing": tr(lang, "ringing"),
+        "on call": tr(lang, "on call"),
+        "on hold": tr(lang, "on hold"),
+        "putting through": tr(lang, "putting through"),
+        "wrap-up": tr(lang, "wrap-up"),
+        "offline": tr(lang, "offline"),
+    }
+    assert set(labels) == set(STATES)
+    return labels
+
+
+def greeting_of(text: str, operator: str) -> str:
+    """The client's greeting with the operator's name in its {operator} placeholder."""
+    return text.replace("{operator}", operator)
+
+
+class Portal(ConsoleAccess, SupervisorPage, Feature):
     name = "console"
 
     def __init__(self, services: Services, prefix: str = "/console") -> None:
@@ -80,8 +99,8 @@ class Portal(ConsoleAccess, Feature):
         self._gone: dict[str, asyncio.TimerHandle] = {}
         self._wrapups: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.env = templates()
-        self.env.filters["local"] = _local
+        # Every value is text (autoescaped): a caller's name or message is never markup.
+        self.templates = Templates(TEMPLATES, filters={"local": _local})
         # Other features' parts of the console (the outbound card): their routes, their card
         # in place of the inbound one, told when an operator logs in, out or changes state.
         self.extensions: list[Any] = []
@@ -114,6 +133,17 @@ class Portal(ConsoleAccess, Feature):
                 return str(html)
         return None
 
+    async def _card_parts(self, login: Login, call: repo.CallRecord) -> list[str]:
+        """What other features add to the inbound call's card (people to put through to)."""
+        parts = []
+        for extension in self.extensions:
+            card = getattr(extension, "card", None)
+            if card is not None:
+                html = await card(login, self.board.live(login.user), call)
+                if html:
+                    parts.append(str(html))
+        return parts
+
     @property
     def rules(self) -> Rules:
         return self.services.rules.current
@@ -143,6 +173,22 @@ class Portal(ConsoleAccess, Feature):
         change = self.board.apply(data)
         if change is not None:
             await self._changed(change)
+
+    async def on_ami_connected(self) -> None:
+        await self.sync_devices()
+
+    async def sync_devices(self) -> None:
+        """Ask Asterisk the state of every phone: registered or not, in use, on hold."""
+        ami = self.services.ami
+        if ami is None:
+            return
+        try:
+            states = await ami.send_action_list([("Action", "DeviceStateList")])
+        except (AmiError, TimeoutError) as exc:
+            log.warning("DeviceStateList failed: %s", exc)
+            return
+        for state in states:
+            self.board.apply(state)
 
     async def _changed(self, change: Change) -> None:
         live = self.board.live(change.operator)
@@ -260,6 +306,7 @@ class Portal(ConsoleAccess, Feature):
         app.router.add_get("/events", self.events)
         app.router.add_post("/outcome", self.save_outcome)
         app.router.add_get("/supervisor", self.supervisor)
+        app.router.add_post("/language", self.set_language)
         app.router.add_static("/static", STATIC)
         for extension in self.extensions:
             extension.add_routes(app)
@@ -270,8 +317,10 @@ class Portal(ConsoleAccess, Feature):
         app.on_shutdown.append(on_shutdown)
         return app
 
-    def _render(self, name: str, status: int = 200, **context: Any) -> web.Response:
-        text = self.env.get_template(name).render(root=self.prefix, **context)
+    def _render(self, name: str, status: int = 200, *, lang: str, **context: Any) -> web.Response:
+        text = self.templates.render(
+            name, lang, root=self.prefix, states=state_labels(lang), **context
+        )
         response = web.Response(text=text, status=status, content_type="text/html")
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'"
@@ -281,6 +330,20 @@ class Portal(ConsoleAccess, Feature):
 
     def _redirect(self, path: str) -> web.HTTPSeeOther:
         return web.HTTPSeeOther(f"{self.prefix}{path}")
+
+    async def set_language(self, request: web.Request) -> web.Response:
+        """The language of the console on this browser (a cookie; the login keeps it)."""
+        login = await self._login_of(request)
+        data = await request.post()  # the guard has checked its CSRF token already
+        wanted = str(data.get("lang", ""))
+        if wanted not in LANGUAGES:
+            raise web.HTTPBadRequest(text="lang is it or en")
+        response = self._redirect("/supervisor" if login and login.user == SUPERVISOR else "/")
+        response.set_cookie(
+            LANG_COOKIE, wanted, path=self.prefix, httponly=True, samesite="Strict",
+            max_age=3600 * 24 * 365,
+        )  # fmt: skip
+        raise response
 
     async def set_state(self, request: web.Request) -> web.Response:
         login = await self._operator(request)
@@ -297,7 +360,8 @@ class Portal(ConsoleAccess, Feature):
         await store.note_operator(self.services.sessions, login.user, wanted, self._now())
         self._desk_changed(login.user)
         if error:
-            return await self._console(login, status=502, problem=f"Asterisk refused: {error}")
+            problem = tr(login.lang, "Asterisk refused: %(error)s", error=error)
+            return await self._console(login, status=502, problem=problem)
         raise self._redirect("/")
 
     # -- the console page ------------------------------------------------------------------
@@ -330,6 +394,7 @@ class Portal(ConsoleAccess, Feature):
         return self._render(
             "console.html",
             status=status,
+            lang=login.lang,
             login=login,
             live=live,
             operator=self.rules.operators[login.user],
@@ -350,9 +415,9 @@ class Portal(ConsoleAccess, Feature):
         login = await self._operator(request)
         html = await self._extension_panel(login, request)
         if html is not None:
-            return self._render("frame.html", body=html)
+            return self._render("frame.html", lang=login.lang, body=html)
         context = await self._panel_context(login, None)
-        return self._render("panel.html", login=login, **context)
+        return self._render("panel.html", lang=login.lang, login=login, **context)
 
     def _current_call(self, live: Live) -> str | None:
         return live.on_call or live.ringing or live.last_call
@@ -366,11 +431,17 @@ class Portal(ConsoleAccess, Feature):
         if form is None and outcome is not None and linkedid not in (live.on_call, live.ringing):
             call = None  # written down and over: wait for the next call
         card = None
+        greeting = ""
+        parts: list[str] = []
         history: list[repo.CallRecord] = []
         earlier: dict[str, store.Outcome] = {}
+        if call is not None:
+            parts = await self._card_parts(login, call)
         if call is not None and call.client_id:
             client = self.rules.clients.get(call.client_id)
             card = await card_for(sessions, client.card) if client else None
+            me = self.rules.operators.get(login.user)
+            greeting = greeting_of(card.greeting, me.name if me else login.user) if card else ""
             history = await repo.caller_history(
                 sessions,
                 call.client_id,
@@ -393,32 +464,45 @@ class Portal(ConsoleAccess, Feature):
         return {
             "call": call,
             "card": card,
+            "greeting": greeting,
+            "parts": parts,
             "history": history,
             "earlier": earlier,
             "form": form,
             "state": live.state,
             "categories": CATEGORIES,
+            "category_labels": category_labels(login.lang),
+            "outcome_labels": call_outcome_labels(login.lang),
             "limits": LIMITS,
             "zone": card.timezone if card else "UTC",
         }
 
-    async def _recent(self, operator: str) -> list[tuple[repo.CallRecord, store.Outcome | None]]:
+    async def _recent(
+        self, operator: str
+    ) -> list[tuple[repo.CallRecord, store.Outcome | None, str]]:
+        """The operator's last calls, each with its outcome and its client's time zone."""
         endpoint = self.rules.operators[operator].endpoint
         calls = [c for c in await repo.list_calls(self.services.sessions, limit=200)]
         mine = [c for c in calls if c.operator == endpoint][:10]
         outcomes = await store.outcomes_for(self.services.sessions, [c.linkedid for c in mine])
-        return [(c, outcomes.get(c.linkedid)) for c in mine]
+        return [(c, outcomes.get(c.linkedid), self._zone_of(c.client_id)) for c in mine]
+
+    def _zone_of(self, client_id: str | None) -> str:
+        client = self.rules.clients.get(client_id or "")
+        return client.card.timezone if client else "Europe/Rome"
 
     # -- the outcome ---------------------------------------------------------------------
 
     async def save_outcome(self, request: web.Request) -> web.Response:
         login = await self._operator(request)
         data = await self._form(request, login)
-        form = read_outcome(data)
+        form = read_outcome(data, login.lang)
         live = self.board.live(login.user)
         call = await repo.get_call(self.services.sessions, form.linkedid) if form.ok else None
         if form.ok and not self._may_write(login.user, live, call):
-            form.errors["linkedid"] = "This call was not answered by you: it cannot be saved here."
+            form.errors["linkedid"] = tr(
+                login.lang, "This call was not answered by you: it cannot be saved here."
+            )
         if not form.ok:
             return await self._console(login, status=422, form=form)
         assert call is not None
@@ -479,45 +563,3 @@ class Portal(ConsoleAccess, Feature):
 
     def _ladder_of(self, client_id: str | None) -> str | None:
         return next(iter(self.rules.ladders_of(client_id)), None)
-
-    # -- the supervisor --------------------------------------------------------------------
-
-    async def supervisor(self, request: web.Request) -> web.Response:
-        login = await self._login_of(request)
-        if login is None or login.user != SUPERVISOR:
-            raise self._redirect("/login")
-        now = self._now()
-        since = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        figures = await store.figures(self.services.sessions, since)
-        await self.sync_pauses()
-        operators = [self.board.live(op).view() for op in self.rules.operators]
-        queues = {group: figures.waiting.get(group, 0) for group in self.rules.groups}
-        refused = await self._refused(now - timedelta(days=1))
-        return self._render(
-            "supervisor.html",
-            login=login,
-            figures=figures,
-            operators=operators,
-            queues=queues,
-            within=store.ANSWERED_WITHIN,
-            now=now,
-            refused=refused,
-        )
-
-    async def _refused(self, since: datetime) -> list[dict[str, Any]]:
-        """What the perimeter refused lately: ladders (rate limits, withheld callers) and
-        contacts' numbers the dial policy would not dial, newest first."""
-        from ivr.escalation import store as escalation
-
-        sessions = self.services.sessions
-        rows = [
-            {"at": r.started_at, "client": r.client_name or r.client_id or "-",
-             "what": f"ladder {r.ladder} for {r.caller_number or 'a withheld caller'}",
-             "reason": r.reason or ""}
-            for r in await escalation.refused_since(sessions, since)
-        ] + [
-            {"at": a.placed_at, "client": a.linkedid,
-             "what": f"call to {a.contact_name} ({a.number})", "reason": a.detail or ""}
-            for a in await escalation.refused_attempts_since(sessions, since)
-        ]  # fmt: skip
-        return sorted(rows, key=lambda row: row["at"], reverse=True)

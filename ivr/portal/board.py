@@ -4,7 +4,9 @@ One uniform source for calls from a queue and from Dial(): app_queue publishes D
 DialEnd for the members it rings, exactly as Dial() does, so ringing and answering are read
 from those (DestChannel names the operator's phone, Linkedid the call); the end of the call is
 the Hangup of that operator's channel. Pauses come from QueueMemberPause: Asterisk's word, not
-what the console asked for.
+what the console asked for. The phone itself (registered or not, ringing, in use, on hold) is
+its endpoint's DeviceStateChange: a phone that is not registered is offline, whatever the
+console says.
 """
 
 from __future__ import annotations
@@ -19,6 +21,20 @@ from ivr.ami.facts import operator_of
 
 RINGING, ON_CALL, WRAP_UP = "ringing", "on call", "wrap-up"
 PAUSED, AVAILABLE = "paused", "available"
+OFFLINE, ON_HOLD, PUTTING_THROUGH = "offline", "on hold", "putting through"
+STATES = (AVAILABLE, PAUSED, RINGING, ON_CALL, ON_HOLD, PUTTING_THROUGH, WRAP_UP, OFFLINE)
+# Asterisk's device states of an operator's endpoint -> the phone as the console shows it.
+IDLE, IN_USE = "idle", "in use"
+DEVICES = {
+    "NOT_INUSE": IDLE,
+    "INUSE": IN_USE,
+    "BUSY": IN_USE,
+    "RINGING": RINGING,
+    "RINGINUSE": RINGING,
+    "ONHOLD": ON_HOLD,
+    "UNAVAILABLE": OFFLINE,
+    "INVALID": OFFLINE,
+}
 
 
 def _now() -> datetime:
@@ -37,11 +53,18 @@ class Live:
     wants_available: bool = True  # what the operator chose on the console
     sessions: int = 0  # console logins open
     since: datetime = field(default_factory=_now)
+    phone: str = ""  # the phone's device state (DEVICES); "" until Asterisk has told
+    held: bool = False  # the caller is on hold (the console's hold)
+    putting_through: str = ""  # the person the current call is being put through to
 
     @property
     def state(self) -> str:
         if self.on_call:
-            return ON_CALL
+            if self.putting_through:
+                return PUTTING_THROUGH
+            return ON_HOLD if self.held or self.phone == ON_HOLD else ON_CALL
+        if self.phone == OFFLINE:
+            return OFFLINE
         if self.ringing:
             return RINGING
         if self.wrap_up:
@@ -55,6 +78,7 @@ class Live:
             "linkedid": self.on_call or self.ringing or self.last_call,
             "since": self.since.isoformat(timespec="seconds"),
             "console": self.sessions > 0,
+            "phone": self.phone,
         }
 
 
@@ -93,6 +117,32 @@ class Board:
             return self._hangup(event)
         if name == "QueueMemberPause":
             return self._pause(event)
+        if name == "DeviceStateChange":
+            return self._device(event)
+        return None
+
+    def _device(self, event: Mapping[str, str]) -> Change | None:
+        device = event.get("Device", "")
+        if not device.startswith("PJSIP/"):
+            return None
+        operator = self._operator_of_endpoint(device[len("PJSIP/") :])
+        phone = DEVICES.get(event.get("State", "").upper())
+        if operator is None or phone is None:
+            return None
+        live = self.live(operator)
+        if live.phone == phone:
+            return None
+        was_offline = live.phone == OFFLINE or not live.phone
+        live.phone = phone
+        if phone == OFFLINE or was_offline:
+            live.since = _now()
+        return Change(operator, "phone")
+
+    def channel_of(self, operator: str, linkedid: str) -> str | None:
+        """The operator's own channel in the call `linkedid` (their phone's leg)."""
+        for channel, (who, call) in self._channels.items():
+            if who == operator and call == linkedid:
+                return channel
         return None
 
     def _dial_begin(self, event: Mapping[str, str]) -> Change | None:
@@ -133,6 +183,7 @@ class Board:
         if live.on_call != linkedid:
             return Change(operator, "missed", linkedid)
         live.on_call, live.since = None, _now()
+        live.held, live.putting_through = False, ""
         return Change(operator, "ended", linkedid)
 
     def _pause(self, event: Mapping[str, str]) -> Change | None:

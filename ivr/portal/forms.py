@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ivr.i18n import tr
+
 CATEGORIES = ("message", "callback", "appointment", "order", "complaint", "other")
 LIMITS = {"caller_name": 100, "callback": 32, "message": 2000}
 _CALLBACK = re.compile(r"^\+?[0-9][0-9 ./-]{2,30}$")
@@ -38,7 +40,29 @@ class OutcomeForm:
         return plus + re.sub(r"[^0-9]", "", self.callback)
 
 
-def read_outcome(data: Mapping[str, str]) -> OutcomeForm:
+def category_labels(lang: str) -> dict[str, str]:
+    return {
+        "message": tr(lang, "message"),
+        "callback": tr(lang, "call back"),
+        "appointment": tr(lang, "appointment"),
+        "order": tr(lang, "order"),
+        "complaint": tr(lang, "complaint"),
+        "other": tr(lang, "other"),
+    }
+
+
+def call_outcome_labels(lang: str) -> dict[str, str]:
+    """What happened to a call (its record's outcome), as the card's history shows it."""
+    return {
+        "answered": tr(lang, "answered"),
+        "message-left": tr(lang, "message left"),
+        "abandoned": tr(lang, "abandoned"),
+        "failed": tr(lang, "failed"),
+        "in-progress": tr(lang, "in progress"),
+    }
+
+
+def read_outcome(data: Mapping[str, str], lang: str = "en") -> OutcomeForm:
     """The submitted form, checked; errors name the field and say what is wrong."""
     form = OutcomeForm(
         linkedid=str(data.get("linkedid", "")).strip(),
@@ -49,27 +73,39 @@ def read_outcome(data: Mapping[str, str]) -> OutcomeForm:
         urgent=str(data.get("urgent", "")).lower() in {"1", "on", "yes", "true"},
     )
     if not form.linkedid:
-        form.errors["linkedid"] = "This form is not about a call: wait for a call, then save it."
-    labels = {"caller_name": "Caller's name", "callback": "Callback number", "message": "Message"}
+        form.errors["linkedid"] = tr(
+            lang, "This form is not about a call: wait for a call, then save it."
+        )
+    labels = {
+        "caller_name": tr(lang, "Caller's name"),
+        "callback": tr(lang, "Callback number"),
+        "message": tr(lang, "Message"),
+    }
     for name, label in labels.items():
         value = getattr(form, name)
         if not value:
-            form.errors[name] = f"{label} is required."
+            form.errors[name] = tr(lang, "%(label)s is required.", label=label)
         elif len(value) > LIMITS[name]:
-            form.errors[name] = (
-                f"{label} is too long: {len(value)} characters, at most {LIMITS[name]}."
+            form.errors[name] = tr(
+                lang,
+                "%(label)s is too long: %(length)d characters, at most %(most)d.",
+                label=label,
+                length=len(value),
+                most=LIMITS[name],
             )
         elif any(ord(c) < 32 and c not in "\r\n\t" for c in value):
-            form.errors[name] = f"{label} contains control characters."
+            form.errors[name] = tr(lang, "%(label)s contains control characters.", label=label)
     if "callback" not in form.errors and not _CALLBACK.match(form.callback):
-        form.errors["callback"] = (
+        form.errors["callback"] = tr(
+            lang,
             "Callback number: digits only, with an optional leading + (spaces, dots and "
-            "dashes are allowed between digits)."
+            "dashes are allowed between digits).",
         )
     if form.category not in CATEGORIES:
-        form.errors["category"] = f"Category must be one of: {', '.join(CATEGORIES)}."
+        names = ", ".join(category_labels(lang).values())
+        form.errors["category"] = tr(lang, "Category must be one of: %(names)s.", names=names)
     if "message" not in form.errors and _MARKUP.search(form.message):
         form.notes.append(
-            "The message contains HTML-like text; it is saved and shown as plain text."
+            tr(lang, "The message contains HTML-like text; it is saved and shown as plain text.")
         )
     return form

@@ -24,6 +24,9 @@ OUTCOMES = (ANSWERED, MESSAGE_LEFT, ABANDONED, FAILED, UNKNOWN)
 
 # Our inbound dialplan contexts: ivr-in-trunk, ivr-in-route, ivr-in-message, ivr-in-failure.
 INBOUND_CONTEXT_PREFIX = "ivr-in"
+# The unique id the engine gives a channel it originates towards the trunk (whose endpoint's
+# context is an inbound one): such a channel is no caller's call.
+ORIGINATED_PREFIX = "ivr-out-"
 
 # The columns a record is folded over, besides its key and write time.
 IDENTITY = ("channel", "client_id", "client_name", "called", "caller_number", "caller_name")

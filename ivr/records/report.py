@@ -15,13 +15,18 @@ import io
 import json
 import sys
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.repo import CallRecord, list_calls
+
+# Each call's put-through attempts, oldest first: (person, number, mode, outcome, held seconds).
+Attempts = Mapping[str, list[tuple[str, str | None, str, str | None, float | None]]]
 
 # (heading, widest cell, value); "when" is filled in by format_table, in the client's zone.
 _COLUMNS: list[tuple[str, int, Callable[[CallRecord], str | None]]] = [
@@ -93,15 +98,33 @@ def local_time(when: datetime, zone: tzinfo | None) -> str:
     )
 
 
-def format_table(records: Sequence[CallRecord], zones: dict[str, tzinfo] | None = None) -> str:
-    """The records as a table; each call's time in its client's zone (zones by client id)."""
+def put_through_text(attempts: Attempts, linkedid: str) -> str:
+    """A call's put-through attempts in a few words: "Gina Rossi accepted (announced, 9 s)"."""
+    parts = []
+    for person, _number, mode, outcome, held in attempts.get(linkedid, []):
+        held_text = f", {held:.0f} s" if held is not None else ""
+        parts.append(f"{person} {outcome or 'in progress'} ({mode}{held_text})")
+    return "; ".join(parts)
+
+
+def format_table(
+    records: Sequence[CallRecord],
+    attempts: Attempts | None = None,
+    zones: Mapping[str, tzinfo] | None = None,
+) -> str:
+    """The records as a table: each call's time in its client's zone (zones by client id),
+    and its put-through attempts when any call of the list has some."""
+    attempts = attempts or {}
     zones = zones or {}
-    rows = [[heading for heading, _, _ in _COLUMNS]]
+    columns = [*_COLUMNS]
+    if any(attempts.get(r.linkedid) for r in records):
+        columns.append(("put through", 48, lambda r: put_through_text(attempts, r.linkedid)))
+    rows = [[heading for heading, _, _ in columns]]
     for record in records:
-        cells = [clip(visible(get(record) or ""), most) for _, most, get in _COLUMNS]
+        cells = [clip(visible(get(record) or ""), most) for _, most, get in columns]
         cells[0] = local_time(record.when, zones.get(record.client_id or ""))
         rows.append(cells)
-    widths = [max(width(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    widths = [max(width(row[i]) for row in rows) for i in range(len(columns))]
     lines = ["  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
@@ -111,9 +134,20 @@ def _plain(record: CallRecord) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def format_json(records: Sequence[CallRecord]) -> str:
+def format_json(records: Sequence[CallRecord], attempts: Attempts | None = None) -> str:
+    attempts = attempts or {}
+    names = ("person", "number", "mode", "outcome", "held_seconds")
+    out = [
+        {
+            **_plain(r),
+            "put_throughs": [
+                dict(zip(names, a, strict=True)) for a in attempts.get(r.linkedid, [])
+            ],
+        }
+        for r in records
+    ]
     # ensure_ascii: non-ASCII (bidi overrides included) is escaped, so printing it is safe.
-    return json.dumps([_plain(record) for record in records], indent=2) + "\n"
+    return json.dumps(out, indent=2) + "\n"
 
 
 def _cell(value: Any) -> str:
@@ -121,12 +155,14 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def format_csv(records: Sequence[CallRecord]) -> str:
+def format_csv(records: Sequence[CallRecord], attempts: Attempts | None = None) -> str:
+    attempts = attempts or {}
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([f.name for f in dataclasses.fields(CallRecord)])
+    writer.writerow([*(f.name for f in dataclasses.fields(CallRecord)), "put_throughs"])
     for record in records:
-        writer.writerow([_cell(value) for value in _plain(record).values()])
+        values = [*_plain(record).values(), put_through_text(attempts, record.linkedid)]
+        writer.writerow([_cell(value) for value in values])
     return out.getvalue()
 
 
@@ -148,11 +184,28 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run_calls)
 
 
-async def _latest(url: str, client: str | None, limit: int) -> list[CallRecord]:
+async def _latest(
+    url: str, client: str | None, limit: int
+) -> tuple[list[CallRecord], dict[str, list[Any]]]:
+    from ivr.putthrough.models import PutThrough  # its table is on the same metadata
+
     await upgrade(url)
     engine = make_engine(url)
     try:
-        return await list_calls(session_factory(engine), client_id=client, limit=limit)
+        sessions = session_factory(engine)
+        records = await list_calls(sessions, client_id=client, limit=limit)
+        attempts: dict[str, list[Any]] = {}
+        async with sessions() as session:
+            rows = await session.scalars(
+                select(PutThrough)
+                .where(PutThrough.linkedid.in_([r.linkedid for r in records]))
+                .order_by(PutThrough.started_at, PutThrough.id)
+            )
+            for row in rows:
+                attempts.setdefault(row.linkedid, []).append(
+                    (row.person_name, row.number, row.mode, row.outcome, row.held_seconds)
+                )
+        return records, attempts
     finally:
         await engine.dispose()
 
@@ -176,11 +229,11 @@ def run_calls(args: argparse.Namespace) -> int:
     from ivr.config import load
 
     settings = load(getattr(args, "config", None))
-    records = asyncio.run(_latest(settings.db_url, args.client, args.limit))
+    records, attempts = asyncio.run(_latest(settings.db_url, args.client, args.limit))
     if args.json:
-        print(format_json(records), end="")
+        print(format_json(records, attempts), end="")
     elif args.csv:
-        print(format_csv(records), end="")
+        print(format_csv(records, attempts), end="")
     else:
-        print(format_table(records, client_zones(settings.rules)), end="")
+        print(format_table(records, attempts, client_zones(settings.rules)), end="")
     return 0

@@ -38,6 +38,7 @@ class Step:
     options: tuple[str, ...] = ()  # valid DTMF choices for "menu"
     retries: int = 3  # how many times a "menu" prompt is offered before giving up
     invalid_prompt: str | None = None  # prompt played after a wrong key in a "menu"
+    person: str | None = None  # a "forward" to a number of this person of the client's
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,8 @@ def describe(step: Step) -> str:
     """A step in a few words, for explanations and logs."""
     if step.kind == "operators":
         return f"group {step.group}" if step.group else "ring " + "+".join(step.operators)
+    if step.kind == "forward" and step.person:
+        return f"put through to {step.person} at {step.number}"
     if step.kind == "forward":
         return f"forward to {step.number}"
     if step.kind == "escalate":

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ivr.routing import people as staff
 from ivr.routing import perimeter
 from ivr.routing import spec as s
 from ivr.routing.clock import (
@@ -42,6 +43,7 @@ from ivr.routing.model import (
     Ladder,
     Menu,
     Operator,
+    Person,
     Prompt,
     Retention,
     Rule,
@@ -56,7 +58,17 @@ T = TypeVar("T")
 
 SHARED_NAMES = ("shared.yaml", "shared.yml")
 KEYWORDS = {"message", "hangup"}
-KINDS = ("group", "operator", "message", "escalate", "announce", "forward", "menu", "hangup")
+KINDS = (
+    "group",
+    "operator",
+    "message",
+    "escalate",
+    "announce",
+    "forward",
+    "menu",
+    "put_through",
+    "hangup",
+)
 DEFAULT_MESSAGE_SECONDS = 120
 
 
@@ -264,6 +276,7 @@ class Compiler:
             unknown_chain = (self._group_step(fallback, None), Step(kind="message"))
         policy = perimeter.policy(shared.dial_policy)
         perimeter.dial_warnings(policy, self.ladders, shared.ladders, built, self._specs, self.warn)
+        staff.dial_warnings(policy, built, self._specs, self.warn)
         return Rules(
             operators=self.operators,
             groups=self.groups,
@@ -464,7 +477,8 @@ class Compiler:
             for j, pattern in enumerate(patterns):
                 self._pattern(spec.where(f"callers[{name}][{j}]"), pattern, exact, prefixes)
             callers[name] = (exact, prefixes)
-        ctx = _ClientContext(client_id, rel, spec, prompts, callers)
+        found = staff.people(spec, self.error)
+        ctx = _ClientContext(client_id, rel, spec, prompts, callers, found)
         menus = {name: self._menu(name, m, ctx) for name, m in spec.menus.items()}
         rules = tuple(self._rule(i, r, ctx) for i, r in enumerate(spec.rules))
         self._rule_warnings(rules, spec)
@@ -487,6 +501,8 @@ class Compiler:
             spec.dial_deny,
             spec.escalate_withheld,
             own,
+            found,
+            staff.screening(spec, callers, found, self.error),
         )
 
     def _zone(self, spec: s.ClientSpec) -> ZoneInfo | None:
@@ -585,6 +601,9 @@ class Compiler:
                 priority = self.priorities[spec.priority]
         condition = self._condition(spec.when, ctx)
         chain = self._chain(spec.to, spec, "to", ctx)
+        if spec.priority is None and any(t.step.person for t in chain):
+            # a caller put through straight away who is not answered comes back first
+            priority = max(self.priorities.values(), default=0)
         static = None
         if all(t.window is None and t.menu is None for t in chain):
             static = tuple(t.step for t in chain)
@@ -670,6 +689,9 @@ class Compiler:
             where = owner.where(f"{key}[{i}]", key)
             if isinstance(item, str):
                 target = self._word(item, where)
+            elif item.put_through is not None:
+                out.extend(self._put_through(item, ctx))
+                continue
             else:
                 target = self._destination(item, ctx)
             if target is not None:
@@ -773,6 +795,22 @@ class Compiler:
             return None
         return Target(step, window, menu)
 
+    def _put_through(self, d: s.DestinationSpec, ctx: _ClientContext) -> list[Target]:
+        kinds = [k for k in KINDS if getattr(d, k) not in (None, False)]
+        if len(kinds) != 1:
+            self.error(
+                d.at, f"a step has exactly one of {', '.join(KINDS)}; got {' and '.join(kinds)}"
+            )
+            return []
+        assert d.put_through is not None
+        person = ctx.people.get(d.put_through)
+        if person is None:
+            self.error(d.where("put_through"), _unknown("person", d.put_through, ctx.people))
+            return []
+        if d.timeout is not None:
+            self._positive(d, "timeout", d.timeout)
+        return staff.targets(person, d.timeout, self._window(d, d.days, d.hours))
+
     def _operators_step(self, d: s.DestinationSpec, ctx: _ClientContext) -> Step | None:
         group = None
         if d.group is not None:
@@ -851,6 +889,7 @@ class _ClientContext:
     spec: s.ClientSpec
     prompts: dict[str, Prompt]
     callers: dict[str, tuple[set[str], list[str]]]  # list name -> (numbers, prefixes)
+    people: dict[str, Person]
 
 
 def _unknown(kind: str, name: str, known: Iterable[str], extra: str = "") -> str:

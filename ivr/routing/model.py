@@ -121,6 +121,33 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Someone of the client's that calls may be put through to: numbers rung in order."""
+
+    id: str
+    name: str
+    role: str = ""
+    numbers: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    ring: int = 20  # seconds each number rings
+
+
+@dataclass(frozen=True)
+class Screening:
+    """Callers of some lists: always put through (to a person), never, or only when urgent."""
+
+    lists: tuple[str, ...]
+    callers: frozenset[str]
+    prefixes: tuple[str, ...]
+    action: str  # always, never, urgent
+    to: str | None = None  # a person's id
+    why: str = ""
+
+    def matches(self, caller: str) -> bool:
+        return bool(caller) and (caller in self.callers or caller.startswith(self.prefixes))
+
+
+@dataclass(frozen=True)
 class Retention:
     """Days personal data is kept before the daily purge removes it."""
 
@@ -146,6 +173,12 @@ class Client:
     dial_deny: tuple[str, ...] = ()
     escalate_withheld: bool = False  # a withheld caller may start a ladder
     retention: Retention | None = None  # None: the center's
+    people: dict[str, Person] = field(default_factory=dict)
+    screening: tuple[Screening, ...] = ()
+
+    def screen(self, caller: str) -> Screening | None:
+        """What the client says of this caller: the first screening whose lists hold it."""
+        return next((s for s in self.screening if s.matches(caller)), None)
 
     @property
     def name(self) -> str:

@@ -183,6 +183,47 @@ class LadderSpec(Spec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PersonSpec(Spec):
+    """Someone of the client's that calls may be put through to."""
+
+    name: str = field(
+        metadata=doc(
+            "The person's name, as the operator says it.",
+            pattern=PERSON,
+            hint="one line, no quotes, angle brackets or backslashes",
+        )
+    )
+    role: str = field(
+        default="", metadata=doc("Role: owner, accountant, site manager...", pattern=LINE)
+    )
+    numbers: tuple[str, ...] = field(
+        metadata=doc(
+            "Numbers to ring, in order: national (0612345678) or E.164 with its +.",
+            pattern=PHONE,
+            hint="digits, with an optional leading +",
+        )
+    )
+    languages: tuple[str, ...] = field(
+        default=(), metadata=doc("Languages spoken: it, en...", pattern=LANGUAGE)
+    )
+    ring: int = field(default=20, metadata=doc("Seconds each number rings before the next."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScreeningSpec(Spec):
+    """What to do with the callers of some caller lists: the operator's card says it."""
+
+    callers: tuple[str, ...] = field(metadata=doc("Caller lists of the client (callers:)."))
+    action: Literal["always", "never", "urgent"] = field(
+        metadata=doc(
+            "always: put through; never: take a message; urgent: put through only when urgent."
+        )
+    )
+    to: str | None = field(default=None, metadata=doc("The person they are put through to."))
+    why: str = field(default="", metadata=doc("Shown to the operator.", pattern=LINE))
+
+
+@dataclass(frozen=True, kw_only=True)
 class DestinationSpec(Spec):
     """One step of a chain; exactly one of the kind keys (group ... hangup) is set."""
 
@@ -214,6 +255,13 @@ class DestinationSpec(Spec):
         ),
     )
     menu: str | None = field(default=None, metadata=doc("Go into this menu of the client."))
+    put_through: str | None = field(
+        default=None,
+        metadata=doc(
+            "Ring this person of the client's, each number in turn (the dial policy applies);"
+            " the steps after it are the fallback."
+        ),
+    )
     hangup: bool = field(default=False, metadata=doc("Hang up."))
     timeout: int | None = field(default=None, metadata=doc("Seconds before the next step."))
     hours: tuple[str, ...] | None = field(
@@ -369,6 +417,13 @@ class ClientSpec(Spec):
     )
     retention: RetentionSpec | None = field(
         default=None, metadata=doc("This client's own retention; the center's when absent.")
+    )
+    people: dict[str, PersonSpec] = field(
+        default_factory=dict,
+        metadata=doc("The people calls may be put through to: id -> person.", keys=NAME),
+    )
+    screening: tuple[ScreeningSpec, ...] = field(
+        default=(), metadata=doc("Who is always put through, who never, who only when urgent.")
     )
 
 

@@ -29,6 +29,7 @@ def fill(path: str, world: World) -> str:
         "token": "not-a-token",
         "result": f"A{world.ids['b_appointments'][0]}",
         "attempt_id": str(world.ids["b_attempts"][0]),
+        "person_id": "bsecret",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

@@ -70,7 +70,7 @@ async def test_operator_takes_a_call_in_the_console(stack: Stack, browser: Brows
     assert earlier.ok, earlier.output[-1500:]
     first = await stack.wait_record(lambda r: r.caller_number == CALLER and r.outcome == "answered")
 
-    page = await browser.new_page()
+    page = await browser.new_page(locale="en-GB")  # English: the browser's language
     await log_in(page, stack, "op1")
     await expect(page.locator("#state")).to_be_visible()
     await page.click("#go-available")
@@ -82,7 +82,9 @@ async def test_operator_takes_a_call_in_the_console(stack: Stack, browser: Brows
     )
     # The card pops while the phone rings: the client, what to say, the earlier call.
     await expect(page.locator("#client")).to_have_text("Corner Shop", timeout=20_000)
-    await expect(page.locator("#greeting")).to_have_text("Corner Shop, good morning")
+    await expect(page.locator("#greeting")).to_have_text(
+        "Corner Shop, good morning, Anna speaking"  # the operator's name in {operator}
+    )
     await expect(page.locator("#instructions")).to_have_text("Ask for the order number.")
     await expect(page.locator("#caller")).to_have_text(CALLER)
     await expect(page.locator("#history tr")).to_have_count(2)  # the header and one call
@@ -103,7 +105,7 @@ async def test_operator_takes_a_call_in_the_console(stack: Stack, browser: Brows
     await expect(page.locator("#problem")).to_contain_text("saved and shown as plain text")
     row = page.locator(f'#recent tr[data-linkedid="{record.linkedid}"]')
     await expect(row).to_contain_text(
-        "callback: Maria Bianchi, 0612000777 - Order 1234 <b>late</b>"
+        "call back: Maria Bianchi, 0612000777 - Order 1234 <b>late</b>"
     )
 
     saved = await store.get_outcome(stack.sessions, record.linkedid)
@@ -116,7 +118,7 @@ async def test_operator_takes_a_call_in_the_console(stack: Stack, browser: Brows
     await expect(page.locator("#state")).to_have_text("available", timeout=20_000)
 
     # The supervisor sees the day: two calls answered by the queue, op1 available again.
-    supervisor = await browser.new_page()
+    supervisor = await browser.new_page(locale="en-GB")
     await log_in(supervisor, stack, "supervisor")
     await expect(supervisor.locator("#answered")).to_have_text("2")
     await expect(supervisor.locator("#abandoned")).to_have_text("0")
@@ -124,3 +126,23 @@ async def test_operator_takes_a_call_in_the_console(stack: Stack, browser: Brows
         "available"
     )
     await expect(supervisor.locator("#per-client")).to_contain_text("Corner Shop")
+    # Carla's phone never registered: Asterisk says her endpoint is unavailable, and the
+    # supervisor sees her offline, not available.
+    carla = supervisor.locator('#operators tr[data-operator="op3"] .state')
+    await expect(carla).to_have_attribute("data-state", "offline")
+    await expect(carla).to_have_text("offline")
+
+    # An Italian browser gets Italian pages (the default), and either language on request.
+    italian = await browser.new_page(locale="it-IT")
+    await log_in(italian, stack, "op1")
+    await expect(italian.locator("#state")).to_have_text("disponibile")
+    await expect(italian.locator("#recent th").first).to_have_text("Quando")
+    await expect(italian.locator("html")).to_have_attribute("lang", "it")
+    await italian.click("#language")
+    await expect(italian.locator("#state")).to_have_text("available")
+    await expect(italian.locator("#logout")).to_have_text("Log out")
+    await italian.click("#language")
+    await expect(italian.locator("#logout")).to_have_text("Esci")
+    await supervisor.click("#language")
+    carla = supervisor.locator('#operators tr[data-operator="op3"] .state')
+    await expect(carla).to_have_text("non collegato")

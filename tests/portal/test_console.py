@@ -163,7 +163,8 @@ async def test_the_console_needs_a_login(console: Console) -> None:
 async def test_a_wrong_password_is_refused_with_a_message(console: Console) -> None:
     response = await console.post_login("op1", "guess")
     assert response.status == 401
-    assert "Unknown operator or wrong password." in await response.text()
+    # Italian by default: the browser asked for no language.
+    assert "Operatore sconosciuto o password errata." in await response.text()
     response = await console.post_login("../etc", "")
     assert response.status == 401
 
@@ -212,9 +213,9 @@ async def test_the_card_shows_the_client_and_the_callers_earlier_calls(console: 
     panel = await console.page("/console/panel")
 
     assert 'id="client">Corner Shop<' in panel
-    assert "Corner Shop, good morning" in panel
+    assert "Corner Shop, good morning, Anna speaking" in panel  # {operator} filled in
     assert "Ask for the order number." in panel
-    assert "order: Wants the blue one." in panel  # the earlier call, with its outcome
+    assert "ordine: Wants the blue one." in panel  # the earlier call, in Italian (default)
     assert 'name="linkedid" value="1700000000.0002"' in panel
 
 
@@ -235,10 +236,11 @@ async def test_wrong_input_gets_clear_messages_and_nothing_is_saved(console: Con
     )
     text = await response.text()
     assert response.status == 422
-    assert "Caller&#39;s name is required." in text
-    assert "Callback number: digits only" in text
-    assert "Message is too long: 5000 characters, at most 2000." in text
-    assert "Category must be one of" in text
+    # (in Italian, the console's default language)
+    assert "Nome di chi chiama è obbligatorio." in text
+    assert "Numero da richiamare: solo cifre" in text
+    assert "Messaggio è troppo lungo: 5000 caratteri, al massimo 2000." in text
+    assert "La categoria deve essere una tra" in text
     assert await store.get_outcome(console.services.sessions, "1700000000.0003") is None
 
 
@@ -261,7 +263,7 @@ async def test_html_in_the_message_is_stored_as_text_and_shown_escaped(console: 
     )
     text = await response.text()
     assert response.status == 200
-    assert "saved and shown as plain text" in text
+    assert "mostrato come testo semplice" in text
     saved = await store.get_outcome(console.services.sessions, "1700000000.0004")
     assert saved is not None
     assert saved.message == hostile  # stored exactly as typed
@@ -330,7 +332,7 @@ async def test_an_operator_cannot_write_about_someone_elses_call(console: Consol
         },
     )
     assert response.status == 422
-    assert "not answered by you" in await response.text()
+    assert "non ha risposto lei" in await response.text()
 
 
 async def test_supervisor_figures_come_from_the_stored_queue_events(console: Console) -> None:
@@ -405,7 +407,8 @@ async def test_the_pause_asterisk_knows_is_shown_after_a_restart(console: Consol
     await console.login()
 
     assert console.portal.board.live("op1").state == "paused"
-    assert 'id="state">paused<' in await console.page()
+    page = await console.page()
+    assert 'data-state="paused"' in page and ">in pausa<" in page
 
 
 async def test_urgent_without_a_ladder_records_the_flag_only(console: Console) -> None:

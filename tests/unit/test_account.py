@@ -163,3 +163,14 @@ def test_a_call_the_engine_placed_is_not_an_inbound_call(tmp_path):
     calls, _ = read_account(path, 0)
     assert calls["500.0"].start.account == "esc-7"
     assert rebuild(calls["500.0"], load_rules(RULES), lambda _: False) is None
+
+
+def test_a_person_rung_to_take_a_caller_is_not_an_inbound_call(tmp_path):
+    """A put-through's leg has no account code (a caller bridged with it would inherit it):
+    its unique id says the engine placed it."""
+    uid = "ivr-out-pt-3-1"
+    path = tmp_path / "cel.csv"
+    path.write_text(line("CHAN_START", "500", uid, uid, "PJSIP/trunk-0012", "ivr-in-trunk", "s"))
+    calls, _ = read_account(path, 0)
+    assert calls[uid].start.account == ""
+    assert rebuild(calls[uid], load_rules(RULES), lambda _: False) is None

@@ -214,8 +214,9 @@ async def test_events_of_other_legs_and_contexts_are_ignored(sm):
     unrelated = event("VarSet", "5.4", 1.0, Variable="X", Value="1")
     no_linkedid = {k: v for k, v in hangup("5.5", 1.0).items() if k != "Linkedid"}
     placed = {**newchannel("5.6"), "AccountCode": "esc-3"}  # the engine's own call out
+    put_through = newchannel("ivr-out-pt-7-1")  # a person rung to take a caller: no account
 
-    for ignored in (leg, outbound, unrelated, no_linkedid, placed):
+    for ignored in (leg, outbound, unrelated, no_linkedid, placed, put_through):
         assert not await apply_event(sm, ignored)
     assert await count(sm, Call) == 0
     assert await count(sm, CallEvent) == 0

@@ -49,7 +49,7 @@ def record(linkedid: str = "1732640000.1", **changes: object) -> CallRecord:
 def test_table_aligns_columns_and_shows_local_time_to_the_second():
     rows = [record(), record("1732640001.7", caller_name="Zoë 山田", operator=None)]
 
-    lines = format_table(rows, {"rossi": ZoneInfo("Europe/Rome")}).splitlines()
+    lines = format_table(rows, zones={"rossi": ZoneInfo("Europe/Rome")}).splitlines()
 
     assert lines[0].split() == [
         "when", "linkedid", "client", "called", "caller", "number", "caller", "name",
@@ -164,7 +164,7 @@ def test_table_shows_each_call_in_its_own_clients_zone():
     unknown = record("3", client_id="gone")
     zones = {"rossi": ZoneInfo("Europe/Rome"), "smith": ZoneInfo("America/New_York")}
 
-    lines = format_table([rome, york, unknown], zones).splitlines()
+    lines = format_table([rome, york, unknown], zones=zones).splitlines()
 
     assert lines[1].startswith("2024-11-26T17:53:20 CET ")
     assert lines[2].startswith("2024-11-26T11:53:20 EST ")

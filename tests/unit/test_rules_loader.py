@@ -184,7 +184,7 @@ def test_a_step_has_exactly_one_destination(tmp_path):
     text = CLIENT.replace("to: day", 'to: {group: day, forward: "333"}')
     assert problems(write(tmp_path, rossi=text)) == [
         "clients/rossi.yaml:8:9: a step has exactly one of group, operator, message, "
-        "escalate, announce, forward, menu, hangup; got group and forward"
+        "escalate, announce, forward, menu, put_through, hangup; got group and forward"
     ]
 
 

@@ -3,6 +3,8 @@
 (function () {
   const panel = document.getElementById("panel");
   const state = document.getElementById("state");
+  // The states' words in the page's language, from the server's catalogues.
+  const labels = JSON.parse(state.dataset.labels || "{}");
   const card = document.getElementById("card");
   let shown = card ? card.dataset.linkedid : "";
   const root = document.querySelector("main").dataset.root;
@@ -10,7 +12,8 @@
   source.onopen = function () { document.body.dataset.live = "yes"; };
   source.addEventListener("call", async function (e) {
     const news = JSON.parse(e.data);
-    state.textContent = news.state;
+    state.textContent = labels[news.state] || news.state;
+    state.dataset.state = news.state;
     const fresh = ["hello", "ringing", "connected", "preview"].includes(news.kind);
     // A call that rang and was taken elsewhere (or given up) leaves the card it popped.
     const gone = news.kind === "missed" && news.linkedid === shown;

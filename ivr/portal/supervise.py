@@ -1,0 +1,84 @@
+"""The supervisor's page: callers waiting per queue, each operator's state as Asterisk and the
+console know it (a phone that is not registered is offline), today's figures from the stored
+queue events, and what the perimeter refused lately. A mixin of Portal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ivr.i18n import tr
+from ivr.portal import store
+from ivr.portal.auth import SUPERVISOR
+
+if TYPE_CHECKING:
+    from ivr.portal.board import Board
+    from ivr.routing.model import Rules
+    from ivr.services import Services
+
+
+class SupervisorPage:
+    services: Services
+    board: Board
+    _render: Callable[..., web.Response]
+    _redirect: Callable[[str], web.HTTPSeeOther]
+    _login_of: Callable[..., Any]
+    _now: Callable[[], datetime]
+
+    @property
+    def rules(self) -> Rules:
+        raise NotImplementedError
+
+    async def sync_pauses(self) -> None:
+        raise NotImplementedError
+
+    async def sync_devices(self) -> None:
+        raise NotImplementedError
+
+    async def supervisor(self, request: web.Request) -> web.Response:
+        login = await self._login_of(request)
+        if login is None or login.user != SUPERVISOR:
+            raise self._redirect("/login")
+        now = self._now()
+        since = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        figures = await store.figures(self.services.sessions, since)
+        await self.sync_pauses()
+        await self.sync_devices()
+        lives = [self.board.live(op) for op in self.rules.operators]
+        operators = [{**live.view(), "since_at": live.since} for live in lives]
+        queues = {group: figures.waiting.get(group, 0) for group in self.rules.groups}
+        refused = await self._refused(now - timedelta(days=1), login.lang)
+        return self._render(
+            "supervisor.html",
+            lang=login.lang,
+            login=login,
+            figures=figures,
+            operators=operators,
+            queues=queues,
+            within=store.ANSWERED_WITHIN,
+            now=now,
+            refused=refused,
+        )
+
+    async def _refused(self, since: datetime, lang: str) -> list[dict[str, Any]]:
+        """What the perimeter refused lately: ladders (rate limits, withheld callers) and
+        contacts' numbers the dial policy would not dial, newest first."""
+        from ivr.escalation import store as escalation
+
+        sessions = self.services.sessions
+        rows = [
+            {"at": r.started_at, "client": r.client_name or r.client_id or "-",
+             "what": tr(lang, "ladder %(ladder)s for %(caller)s", ladder=r.ladder,
+                        caller=r.caller_number or tr(lang, "a withheld caller")),
+             "reason": r.reason or ""}
+            for r in await escalation.refused_since(sessions, since)
+        ] + [
+            {"at": a.placed_at, "client": a.linkedid,
+             "what": tr(lang, "call to %(name)s (%(number)s)", name=a.contact_name,
+                        number=a.number), "reason": a.detail or ""}
+            for a in await escalation.refused_attempts_since(sessions, since)
+        ]  # fmt: skip
+        return sorted(rows, key=lambda row: row["at"], reverse=True)
