@@ -34,6 +34,7 @@ from ivr.portal.forms import (
     category_labels,
     read_outcome,
 )
+from ivr.portal.relay import ConsoleRelay
 from ivr.portal.supervise import SupervisorPage
 from ivr.records import repo
 from ivr.records.facts import Row
@@ -88,6 +89,10 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         super().__init__(services)
         self.prefix = prefix
         self.board = Board(self._operator_of_endpoint)
+        # What other engines' nodes say of the operators (a cluster), and pauses everywhere.
+        self.relay = ConsoleRelay(
+            getattr(services, "wake", None), self.board, self._changed, self._pause_here
+        )
         self.auth = WebAuth(
             services.sessions,
             "console",
@@ -172,6 +177,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
             await store.add_queue_event(self.services.sessions, row)
         change = self.board.apply(data)
         if change is not None:
+            self.relay.event(data)
             await self._changed(change)
 
     async def on_ami_connected(self) -> None:
@@ -237,7 +243,14 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         self.board.tell(operator, self._news(live, "wrapped-up"))
 
     async def _pause(self, operator: str, paused: bool, reason: str) -> str | None:
-        """Pause or unpause the operator in every queue; an error message, or None."""
+        """Pause or unpause the operator in every queue of every node; an error message (of
+        this engine's node), or None."""
+        error = await self._pause_here(operator, paused, reason)
+        self.relay.pause(operator, paused, reason)
+        return error
+
+    async def _pause_here(self, operator: str, paused: bool, reason: str) -> str | None:
+        """Pause or unpause the operator in every queue of this engine's node."""
         op = self.rules.operators.get(operator)
         ami = self.services.ami
         if op is None or ami is None:
@@ -276,7 +289,11 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         for operator, is_paused in paused.items():
             self.board.live(operator).paused = is_paused
 
+    async def start(self) -> None:
+        self.relay.start()
+
     async def close(self) -> None:
+        await self.relay.close()
         for operator in list(self._wrapups):
             self._cancel_wrapup_clock(operator)
         for operator in list(self._gone):

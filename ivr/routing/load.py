@@ -11,30 +11,27 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from ivr.routing import people as staff
 from ivr.routing import perimeter
 from ivr.routing import spec as s
+from ivr.routing.calendars import CalendarParts
 from ivr.routing.clock import (
-    ALWAYS,
     MINUTES_PER_DAY,
     ClockError,
-    Holiday,
     HolidayBook,
     Schedule,
     days_mask,
-    parse_date,
     parse_days,
     parse_range,
-    parse_time,
 )
+from ivr.routing.compiling import ClientContext, unknown
 from ivr.routing.decision import ClientCard, Step
+from ivr.routing.destinations import DestinationParts
 from ivr.routing.model import (
     Client,
     Condition,
@@ -43,7 +40,6 @@ from ivr.routing.model import (
     Ladder,
     Menu,
     Operator,
-    Person,
     Prompt,
     Retention,
     Rule,
@@ -58,18 +54,6 @@ T = TypeVar("T")
 
 SHARED_NAMES = ("shared.yaml", "shared.yml")
 KEYWORDS = {"message", "hangup"}
-KINDS = (
-    "group",
-    "operator",
-    "message",
-    "escalate",
-    "announce",
-    "forward",
-    "menu",
-    "put_through",
-    "hangup",
-)
-DEFAULT_MESSAGE_SECONDS = 120
 
 
 class ParseCache:
@@ -210,7 +194,7 @@ def _decode(
 
 
 @dataclass
-class Compiler:
+class Compiler(CalendarParts, DestinationParts):
     """Turns decoded specs into runtime objects, reporting every bad reference or value."""
 
     problems: list[Problem]
@@ -270,7 +254,7 @@ class Compiler:
         if fallback is None:
             self.error(
                 shared.where("fallback_group"),
-                "fallback_group: " + _unknown("group", shared.fallback_group, self.groups),
+                "fallback_group: " + unknown("group", shared.fallback_group, self.groups),
             )
         else:
             unknown_chain = (self._group_step(fallback, None), Step(kind="message"))
@@ -319,7 +303,7 @@ class Compiler:
             for i, member in enumerate(group.members):
                 if member not in self.operators:
                     self.error(
-                        group.where(f"members[{i}]"), _unknown("operator", member, self.operators)
+                        group.where(f"members[{i}]"), unknown("operator", member, self.operators)
                     )
                 else:
                     members.append(member)
@@ -361,88 +345,6 @@ class Compiler:
         for name in shared.calendars:
             self._calendar(name, shared.calendars, ())
 
-    def _calendar(
-        self, name: str, specs: dict[str, s.CalendarSpec], seen: tuple[str, ...]
-    ) -> HolidayBook:
-        if name in self.calendars:
-            return self.calendars[name]
-        spec = specs[name]
-        book = HolidayBook()
-        for holiday in spec.holidays:
-            self._holiday(holiday, book)
-        for i, other in enumerate(spec.include):
-            where = spec.where(f"include[{i}]")
-            if other not in specs:
-                self.error(where, _unknown("calendar", other, specs))
-            elif other in seen or other == name:
-                self.error(where, f"calendar {name!r} includes itself through {other!r}")
-            else:
-                book = book.merged(self._calendar(other, specs, (*seen, name)))
-        self.calendars[name] = book
-        return book
-
-    def _holiday(self, spec: s.HolidaySpec, book: HolidayBook) -> None:
-        until = hours = None
-        try:
-            if spec.until is not None and spec.hours is not None:
-                raise ClockError("a partial day has either until or hours, not both")
-            if spec.until is not None:
-                until = parse_time(spec.until)
-            if spec.hours is not None:
-                hours = tuple(self._day_ranges(spec.hours))
-        except ClockError as exc:
-            self.error(spec.where("until" if spec.until is not None else "hours"), str(exc))
-            return
-        holiday = Holiday(spec.name, until, hours)
-        if (spec.date is None) == (spec.easter is None):
-            self.error(spec.at, f"holiday {spec.name!r}: give either date or easter")
-            return
-        if spec.easter is not None:
-            if spec.through is not None:
-                self.error(spec.where("through"), "through goes with date, not easter")
-            book.add_easter(spec.easter, holiday)
-            return
-        assert spec.date is not None
-        try:
-            year, month, day = parse_date(spec.date)
-        except ClockError as exc:
-            self.error(spec.where("date"), str(exc))
-            return
-        try:
-            last = parse_date(spec.through) if spec.through is not None else (year, month, day)
-        except ClockError as exc:
-            self.error(spec.where("through"), str(exc))
-            return
-        if (year is None) != (last[0] is None):
-            self.error(spec.where("through"), "date and through must be of the same form")
-            return
-        if year is None:  # every year; a range may run over New Year
-            cursor, end = date(2000, month, day), date(2000, last[1], last[2])
-            if end < cursor:
-                end = end.replace(year=2001)
-            while cursor <= end:
-                book.add_yearly(cursor.month, cursor.day, holiday)
-                cursor += timedelta(days=1)
-            return
-        assert last[0] is not None
-        first_day, last_day = date(year, month, day), date(last[0], last[1], last[2])
-        if last_day < first_day:
-            self.error(spec.where("through"), "through is before date")
-            return
-        if (last_day - first_day).days > 366:
-            self.error(spec.where("through"), "a closure longer than a year")
-            return
-        book.add_once(first_day, last_day, holiday)
-
-    def _day_ranges(self, texts: Iterable[str]) -> list[tuple[int, int]]:
-        out = []
-        for text in texts:
-            first, last = parse_range(text)
-            if last <= first:
-                raise ClockError(f"time range {text!r} must end the same day here")
-            out.append((first, last))
-        return out
-
     def _prompt(self, name: str, spec: s.PromptSpec) -> Prompt:
         if (spec.file is None) == (spec.text is None):
             self.error(spec.at, f"prompt {name!r}: give either file or text")
@@ -478,7 +380,7 @@ class Compiler:
                 self._pattern(spec.where(f"callers[{name}][{j}]"), pattern, exact, prefixes)
             callers[name] = (exact, prefixes)
         found = staff.people(spec, self.error)
-        ctx = _ClientContext(client_id, rel, spec, prompts, callers, found)
+        ctx = ClientContext(client_id, rel, spec, prompts, callers, found)
         menus = {name: self._menu(name, m, ctx) for name, m in spec.menus.items()}
         rules = tuple(self._rule(i, r, ctx) for i, r in enumerate(spec.rules))
         self._rule_warnings(rules, spec)
@@ -505,68 +407,7 @@ class Compiler:
             staff.screening(spec, callers, found, self.error),
         )
 
-    def _zone(self, spec: s.ClientSpec) -> ZoneInfo | None:
-        name = spec.timezone
-        if name not in self._zones:
-            try:
-                self._zones[name] = ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                self.error(spec.where("timezone"), f"unknown time zone {name!r}")
-                return None
-        return self._zones[name]
-
-    def _schedule(self, spec: s.ClientSpec) -> Schedule:
-        if spec.hours is None:
-            return ALWAYS
-        key = tuple(spec.hours.items())
-        cached = self._schedules.get(key)
-        if cached is not None:
-            return cached
-        per_day: dict[int, list[tuple[int, int]]] = {d: [] for d in range(7)}
-        for days_text, ranges in spec.hours.items():
-            try:
-                days = parse_days(days_text)
-            except ClockError as exc:
-                self.error(spec.where(f"hours{{{days_text}}}"), str(exc))
-                continue
-            for i, text in enumerate(ranges):
-                try:
-                    pair = parse_range(text)
-                except ClockError as exc:
-                    self.error(spec.where(f"hours[{days_text}][{i}]"), str(exc))
-                    continue
-                for day in days:
-                    per_day[day].append(pair)
-        schedule = Schedule.from_ranges(per_day)
-        if schedule.never_open:
-            self.warn(spec.where("hours"), "these hours never open: every call is closed")
-        self._schedules[key] = schedule
-        return schedule
-
-    def _book(self, spec: s.ClientSpec) -> HolidayBook:
-        names = []
-        for i, name in enumerate(spec.calendars):
-            if name not in self.calendars:
-                self.error(
-                    spec.where(f"calendars[{i}]"), _unknown("calendar", name, self.calendars)
-                )
-            else:
-                names.append(name)
-        key = tuple(names)
-        book = self._books.get(key)
-        if book is None:
-            book = HolidayBook()
-            for name in names:
-                book = book.merged(self.calendars[name])
-            self._books[key] = book
-        if spec.closures:
-            own = HolidayBook()
-            for closure in spec.closures:
-                self._holiday(closure, own)
-            book = book.merged(own)
-        return book
-
-    def _menu(self, name: str, spec: s.MenuSpec, ctx: _ClientContext) -> Menu:
+    def _menu(self, name: str, spec: s.MenuSpec, ctx: ClientContext) -> Menu:
         self._prompt_ref(spec.where("prompt"), spec.prompt, ctx)
         if spec.invalid is not None:
             self._prompt_ref(spec.where("invalid"), spec.invalid, ctx)
@@ -589,13 +430,13 @@ class Compiler:
             f"{ctx.rel}: menus.{name}",
         )
 
-    def _rule(self, index: int, spec: s.RuleSpec, ctx: _ClientContext) -> Rule:
+    def _rule(self, index: int, spec: s.RuleSpec, ctx: ClientContext) -> Rule:
         priority = 0
         if spec.priority is not None:
             if spec.priority not in self.priorities:
                 self.error(
                     spec.where("priority"),
-                    _unknown("priority level", spec.priority, self.priorities),
+                    unknown("priority level", spec.priority, self.priorities),
                 )
             else:
                 priority = self.priorities[spec.priority]
@@ -618,15 +459,13 @@ class Compiler:
             static,
         )
 
-    def _condition(self, when: s.WhenSpec, ctx: _ClientContext) -> Condition:
+    def _condition(self, when: s.WhenSpec, ctx: ClientContext) -> Condition:
         window = self._window(when, when.days, when.hours)
         exact: set[str] = set()
         prefixes: list[str] = []
         for i, name in enumerate(when.caller_in):
             if name not in ctx.callers:
-                self.error(
-                    when.where(f"caller_in[{i}]"), _unknown("caller list", name, ctx.callers)
-                )
+                self.error(when.where(f"caller_in[{i}]"), unknown("caller list", name, ctx.callers))
                 continue
             exact.update(ctx.callers[name][0])
             prefixes.extend(ctx.callers[name][1])
@@ -677,180 +516,6 @@ class Compiler:
                 ranges.extend([(first, MINUTES_PER_DAY), (0, last)])
         return Window(mask, tuple(ranges))
 
-    def _chain(
-        self,
-        items: tuple[str | s.DestinationSpec, ...],
-        owner: s.Spec,
-        key: str,
-        ctx: _ClientContext,
-    ) -> tuple[Target, ...]:
-        out: list[Target] = []
-        for i, item in enumerate(items):
-            where = owner.where(f"{key}[{i}]", key)
-            if isinstance(item, str):
-                target = self._word(item, where)
-            elif item.put_through is not None:
-                out.extend(self._put_through(item, ctx))
-                continue
-            else:
-                target = self._destination(item, ctx)
-            if target is not None:
-                out.append(target)
-        if not items:
-            self.error(owner.where(key), "an empty chain: give at least one step")
-        for target in out[:-1]:
-            if target.step.kind in ("hangup", "announce", "menu") and target.window is None:
-                self.warn(where, f"steps after {target.step.kind!r} are never reached")
-                break
-        return tuple(out)
-
-    def _word(self, word: str, where: Where) -> Target | None:
-        if word == "message":
-            return Target(Step(kind="message", max_seconds=DEFAULT_MESSAGE_SECONDS))
-        if word == "hangup":
-            return Target(Step(kind="hangup"))
-        group = self.groups.get(word)
-        if group is None:
-            self.error(where, _unknown("group", word, self.groups, "(or message, hangup)"))
-            return None
-        return Target(self._group_step(group, None))
-
-    def _group_step(self, group: Group, timeout: int | None) -> Step:
-        key = (group.id, timeout)
-        step = self._steps.get(key)
-        if step is None:  # thousands of clients ring the same groups: share the Step
-            endpoints = tuple(self.operators[m].endpoint for m in group.members)
-            step = Step(
-                kind="operators",
-                operators=endpoints,
-                group=group.id,
-                timeout=timeout if timeout is not None else group.timeout,
-            )
-            self._steps[key] = step
-        return step
-
-    def _destination(self, d: s.DestinationSpec, ctx: _ClientContext) -> Target | None:
-        kinds = [k for k in KINDS if getattr(d, k) not in (None, False)]
-        if not kinds and (d.skill is not None or d.language is not None):
-            kinds = ["operators"]
-        if len(kinds) != 1:
-            what = " and ".join(kinds) if kinds else "nothing"
-            self.error(d.at, f"a step has exactly one of {', '.join(KINDS)}; got {what}")
-            return None
-        kind = kinds[0]
-        window = self._window(d, d.days, d.hours)
-        if d.timeout is not None:
-            self._positive(d, "timeout", d.timeout)
-        if d.max_seconds is not None:
-            self._positive(d, "max_seconds", d.max_seconds)
-            if kind not in ("message", "escalate"):
-                self.error(d.where("max_seconds"), "max_seconds goes with message or escalate")
-        if (d.skill is not None or d.language is not None) and kind not in ("group", "operators"):
-            self.error(d.at, "skill and language choose operators: use them with a group")
-        timeout = d.timeout if d.timeout is not None else 20
-        seconds = d.max_seconds if d.max_seconds is not None else DEFAULT_MESSAGE_SECONDS
-        step: Step | None = None
-        menu: str | None = None
-        if kind in ("group", "operators"):
-            step = self._operators_step(d, ctx)
-        elif kind == "operator":
-            assert d.operator is not None
-            op = self.operators.get(d.operator)
-            if op is None:
-                self.error(d.where("operator"), _unknown("operator", d.operator, self.operators))
-            else:
-                step = Step(kind="operators", operators=(op.endpoint,), timeout=timeout)
-        elif kind == "message":
-            step = Step(kind="message", max_seconds=seconds, timeout=timeout)
-        elif kind == "escalate":
-            assert d.escalate is not None
-            if d.escalate not in self.ladders:
-                self.error(d.where("escalate"), _unknown("ladder", d.escalate, self.ladders))
-            step = Step(kind="escalate", ladder=d.escalate, max_seconds=seconds, timeout=timeout)
-        elif kind == "announce":
-            assert d.announce is not None
-            self._prompt_ref(d.where("announce"), d.announce, ctx)
-            step = Step(kind="announce", prompt=d.announce, timeout=timeout)
-        elif kind == "forward":
-            assert d.forward is not None
-            step = Step(kind="forward", number=d.forward, timeout=timeout)
-        elif kind == "menu":
-            assert d.menu is not None
-            menu_spec = ctx.spec.menus.get(d.menu)
-            if menu_spec is None:
-                self.error(d.where("menu"), _unknown("menu", d.menu, ctx.spec.menus))
-            else:
-                menu = d.menu
-                step = Step(
-                    kind="menu",
-                    prompt=menu_spec.prompt,
-                    options=tuple(sorted(menu_spec.options)),
-                    timeout=menu_spec.timeout,
-                    retries=menu_spec.retries,
-                    invalid_prompt=menu_spec.invalid,
-                )
-        else:  # hangup
-            step = Step(kind="hangup")
-        if step is None:
-            return None
-        return Target(step, window, menu)
-
-    def _put_through(self, d: s.DestinationSpec, ctx: _ClientContext) -> list[Target]:
-        kinds = [k for k in KINDS if getattr(d, k) not in (None, False)]
-        if len(kinds) != 1:
-            self.error(
-                d.at, f"a step has exactly one of {', '.join(KINDS)}; got {' and '.join(kinds)}"
-            )
-            return []
-        assert d.put_through is not None
-        person = ctx.people.get(d.put_through)
-        if person is None:
-            self.error(d.where("put_through"), _unknown("person", d.put_through, ctx.people))
-            return []
-        if d.timeout is not None:
-            self._positive(d, "timeout", d.timeout)
-        return staff.targets(person, d.timeout, self._window(d, d.days, d.hours))
-
-    def _operators_step(self, d: s.DestinationSpec, ctx: _ClientContext) -> Step | None:
-        group = None
-        if d.group is not None:
-            group = self.groups.get(d.group)
-            if group is None:
-                self.error(d.where("group"), _unknown("group", d.group, self.groups))
-                return None
-            members = [self.operators[m] for m in group.members]
-        else:
-            members = list(self.operators.values())
-        if d.skill is None and d.language is None:
-            assert group is not None
-            return self._group_step(group, d.timeout)
-        language = ctx.spec.language if d.language == "client" else d.language
-        key = (d.group, d.skill, language)
-        chosen = self._chosen.get(key)
-        if chosen is None:
-            chosen = tuple(
-                op.endpoint
-                for op in members
-                if (d.skill is None or d.skill in op.skills)
-                and (language is None or language in op.languages)
-            )
-            self._chosen[key] = chosen
-        if not chosen:
-            wanted = " and ".join(
-                x
-                for x in (
-                    f"skill {d.skill!r}" if d.skill else "",
-                    f"language {language!r}" if language else "",
-                )
-                if x
-            )
-            among = f"group {d.group!r}" if d.group else "the operators"
-            self.warn(d.at, f"no operator in {among} has {wanted}: this step is skipped")
-            return None
-        timeout = d.timeout if d.timeout is not None else (group.timeout if group else 20)
-        # A filtered set is not the whole queue: ring the chosen operators directly.
-        return Step(kind="operators", operators=chosen, group=None, timeout=timeout)
-
     def _rule_warnings(self, rules: tuple[Rule, ...], spec: s.ClientSpec) -> None:
         catch_all: Rule | None = None
         for rule in rules:
@@ -867,9 +532,9 @@ class Compiler:
 
     # -- small checks -------------------------------------------------------------------
 
-    def _prompt_ref(self, where: Where, name: str, ctx: _ClientContext) -> None:
+    def _prompt_ref(self, where: Where, name: str, ctx: ClientContext) -> None:
         if name not in ctx.prompts and name not in self.prompts:
-            self.error(where, _unknown("prompt", name, {**self.prompts, **ctx.prompts}))
+            self.error(where, unknown("prompt", name, {**self.prompts, **ctx.prompts}))
 
     def _digits(self, where: Where, number: str) -> bool:
         if not (number.isdigit() and number.isascii()):
@@ -880,23 +545,6 @@ class Compiler:
     def _positive(self, spec: s.Spec, key: str, value: int) -> None:
         if value <= 0:
             self.error(spec.where(key), f"{key}: must be more than 0")
-
-
-@dataclass(frozen=True)
-class _ClientContext:
-    id: str
-    rel: str
-    spec: s.ClientSpec
-    prompts: dict[str, Prompt]
-    callers: dict[str, tuple[set[str], list[str]]]  # list name -> (numbers, prefixes)
-    people: dict[str, Person]
-
-
-def _unknown(kind: str, name: str, known: Iterable[str], extra: str = "") -> str:
-    names = sorted(known)
-    listed = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-    tail = f"; known: {listed}" if names else f"; no {kind}s are defined"
-    return f"unknown {kind} {name!r}{tail}{' ' + extra if extra else ''}"
 
 
 def _order(p: Problem) -> tuple[str, int, int]:

@@ -33,6 +33,7 @@ from ivr.cluster.run import Running
 from ivr.cluster.spec import Node, load
 from ivr.escalation.store import attempts_for_call, runs_for_call, start_escalation
 from ivr.portal.auth import portal_password
+from ivr.portal.client import ConsoleClient
 from ivr.portal.models import QueueEvent
 from ivr.ports import free_tcp_port, free_udp_port
 from ivr.records.db import make_engine, session_factory
@@ -216,6 +217,50 @@ async def test_an_operator_at_one_nodes_console_sees_the_calls_of_every_node(rig
 
     assert {rig.node_of(lid) for lid in shown} == {"node1", "node2"}
     assert shown <= answered and len(shown) == min(len(answered), 20)
+
+
+async def test_a_console_on_one_node_follows_its_operators_on_every_node(rig: Rig) -> None:
+    node1 = rig.running.settings["node1"]
+    node2 = rig.running.asterisk(rig.node("node2"))
+    breaker, supervisor = ConsoleClient(node1, "op2"), ConsoleClient(node1, "supervisor")
+    await breaker.login()
+    status, _ = await supervisor.sign_in()
+    assert status == 200
+    try:
+        # op2 goes on a break at node1's console: node2's queue pauses op2 too
+        await breaker.state("pause")
+        await poll(lambda: node2.cli("queue show desk"),
+                   lambda shown: any("PJSIP/op2" in line and "paused" in line.lower()
+                                     for line in shown.splitlines()),
+                   20, "op2 paused in node2's queue")  # fmt: skip
+        # a call that comes through node2 shows on node1's board (its supervisor page)
+        for _ in range(4):
+            known = {r.linkedid for r in await rig.records()}
+            call = asyncio.create_task(rig.calls(count=1, hold_ms=6000))
+            rows = await rig.wait_records(lambda rows, k=known: any(r.linkedid not in k
+                                          for r in rows), "the new call's record")  # fmt: skip
+            linkedid = next(r.linkedid for r in rows if r.linkedid not in known)
+            if rig.node_of(linkedid) == "node2":
+                page = await poll(lambda: supervisor.get("/supervisor"),
+                                  lambda got: operator_state(got[1], "op1") == "on call",
+                                  15, "op1 on call at node1's supervisor page")  # fmt: skip
+                assert operator_state(page[1], "op2") == "paused"
+                assert (await call).ok
+                break
+            assert (await call).ok
+        else:
+            raise AssertionError("no call came through node2 in four")
+    finally:
+        await breaker.state("available")
+        await breaker.logout()
+        await supervisor.logout()
+        await breaker.close()
+        await supervisor.close()
+
+
+def operator_state(page: str, operator: str) -> str | None:
+    found = re.search(rf'data-operator="{operator}">.*?data-state="([^"]+)"', page, re.S)
+    return found.group(1) if found else None
 
 
 async def recent_calls(settings: config.Settings, operator: str) -> set[str]:

@@ -7,6 +7,7 @@ does. One stack for the module: the cases run one after the other on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import subprocess
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -219,6 +221,42 @@ async def run_ivr(stack: Stack, *args: str) -> str:
     return out.decode()
 
 
+@contextlib.asynccontextmanager
+async def console_in_chromium(desk: Desk) -> AsyncIterator[Any]:
+    """op1's console in a real headless Chromium, in Italian (the browser's language)."""
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(locale="it-IT")
+            await page.goto(f"{desk.base}/login")
+            await page.fill("#user", "op1")
+            await page.fill("#password", portal_password(desk.stack.settings, "op1"))
+            await page.click("#login")
+            await expect(page.locator("body")).to_have_attribute("data-live", "yes")
+            yield page
+        finally:
+            await browser.close()
+
+
+async def on_the_call(page: Any) -> None:
+    """The console says the operator is on the call; reloaded for the card's buttons."""
+    from playwright.async_api import expect
+
+    await expect(page.locator("#state")).to_have_text("in chiamata", timeout=20_000)
+    await page.reload()
+
+
+async def take_message_in(page: Any, text: str) -> None:
+    from playwright.async_api import expect
+
+    await page.fill("#caller_name", "Mario Verdi")
+    await page.fill("#message", text)
+    await page.click("#save")
+    await expect(page.locator("#saved")).to_be_visible(timeout=20_000)
+
+
 def caller(desk: Desk, number: str, hold_ms: int, to: str = STUDIO) -> asyncio.Task[SippResult]:
     return asyncio.create_task(
         desk.stack.call(to, caller_num=number, caller_name="Mario Verdi", hold_ms=hold_ms,
@@ -256,27 +294,27 @@ async def test_announced_and_accepted_the_caller_talks_to_the_person(desk: Desk)
 
 
 async def test_declined_the_caller_is_back_with_the_operator(desk: Desk) -> None:
-    call = caller(desk, "0612000300", hold_ms=20_000)
-    record = await desk.answered("0612000300")
-    assert record.channel is not None
+    from playwright.async_api import expect
 
-    status, page = await desk.post("/putthrough", person="paolo", mode="announced")
-    assert status == 200 and 'id="problem"' not in page, page[-1500:]
+    async with console_in_chromium(desk) as page:
+        call = caller(desk, "0612000300", hold_ms=20_000)
+        record = await desk.answered("0612000300")
+        assert record.channel is not None
+        await on_the_call(page)
+        async with page.expect_navigation():
+            await page.click("#announce-paolo")  # Paolo presses 2
 
-    attempt = await desk.attempt(record.linkedid)
-    assert (attempt.outcome, attempt.number) == ("declined", "+397600001")
-    assert attempt.held_seconds is not None and attempt.held_seconds >= 2.5
-    others = await desk.bridged_with(record.channel)
-    assert [c for c in others if c.startswith("PJSIP/op1-")], others  # with the operator again
-    await desk.state("on call")
-    # The operator takes a message; the card's history shows the attempt.
-    panel = await desk.page("/panel")
-    assert f'data-attempt="{attempt.id}" data-outcome="declined"' in panel
-    status, page = await desk.post("/outcome", linkedid=record.linkedid,
-                                   caller_name="Mario Verdi", callback="0612000300",
-                                   message="Paolo is busy: call back tomorrow.",
-                                   category="callback")  # fmt: skip
-    assert status == 200 and 'id="saved"' in page, page[-1500:]
+        attempt = await desk.attempt(record.linkedid)
+        assert (attempt.outcome, attempt.number) == ("declined", "+397600001")
+        assert attempt.held_seconds is not None and attempt.held_seconds >= 2.5
+        others = await desk.bridged_with(record.channel)
+        assert [c for c in others if c.startswith("PJSIP/op1-")], others  # with op1 again
+        # The operator takes a message; the card's history shows the attempt.
+        await page.reload()
+        row = page.locator(f'#attempts tr[data-attempt="{attempt.id}"]')
+        await expect(row).to_have_attribute("data-outcome", "declined")
+        await expect(row.locator(".outcome")).to_have_text("rifiutata")
+        await take_message_in(page, "Paolo è occupato: richiamare domani.")
     result = await call
     assert result.ok, result.output[-1500:]
 
@@ -315,13 +353,14 @@ async def test_direct_no_answer_goes_back_to_the_queue_ahead_of_waiting_callers(
     desk: Desk,
 ) -> None:
     await desk.state("available")
-    first = caller(desk, "0612000101", hold_ms=30_000)
-    record = await desk.answered("0612000101")
-    waiting = caller(desk, "0612000500", hold_ms=18_000)  # op1 is busy: this one waits
-    await desk.joined("0612000500")
-
-    status, page = await desk.post("/putthrough", person="ugo", mode="direct")
-    assert status == 200 and 'id="problem"' not in page, page[-1500:]
+    async with console_in_chromium(desk) as page:
+        first = caller(desk, "0612000101", hold_ms=30_000)
+        record = await desk.answered("0612000101")
+        waiting = caller(desk, "0612000500", hold_ms=18_000)  # op1 is busy: this one waits
+        await desk.joined("0612000500")
+        await on_the_call(page)
+        async with page.expect_navigation():  # the console's answer to the form
+            await page.click("#direct-ugo")  # one click: the caller goes straight to Ugo
     # The operator is free at once: the caller who waited is connected while Ugo's phone rings.
     await desk.connected("0612000500")
     second = await desk.stack.wait_record(lambda r: r.caller_number == "0612000500")
