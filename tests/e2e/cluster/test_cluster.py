@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -39,7 +38,8 @@ from ivr.ports import free_tcp_port, free_udp_port
 from ivr.records.db import make_engine, session_factory
 from ivr.records.listen import CHANNEL, plain_dsn
 from ivr.records.models import Call
-from ivr.sipp import SCENARIOS, Phone, SippResult, place_calls, sipp_binary
+from ivr.sipp import SCENARIOS, Phone, SippResult, place_calls
+from ivr.sipp.contacts import AnsweringPhones
 from ivr.stack import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -53,25 +53,13 @@ CALLER = SCENARIOS / "caller_rr.xml"  # honours Record-Route: ACK and BYE via Ka
 LEASE_SECONDS = 3.0
 
 
-class Contacts:
+class Contacts(AnsweringPhones):
     """The phones behind the carrier's gateway that the ladders call (one sipp answering
     side); every INVITE it gets is traced, so a number called twice shows."""
 
-    def __init__(self, port: int, folder: Path) -> None:
-        self.port = port
-        self.folder = folder
+    def __init__(self, folder: Path) -> None:
         self.trace = folder / "contacts.msg"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(  # noqa: S603
-            [sipp_binary(), "-sf", str(CONTACTS), "-i", TRUNK, "-p", str(self.port),
-             "-mp", str(free_udp_port(TRUNK)), "-nostdin", "-trace_msg",
-             "-message_file", str(self.trace)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd=self.folder,
-        )  # fmt: skip
+        super().__init__(CONTACTS, folder, TRUNK, ("-trace_msg", "-message_file", str(self.trace)))
 
     async def read(self) -> str:
         return self.trace.read_text(errors="replace") if self.trace.exists() else ""
@@ -81,11 +69,6 @@ class Contacts:
         text = self.trace.read_text(errors="replace") if self.trace.exists() else ""
         found = re.findall(r"^INVITE sip:\+39(\d+)@.*?^Call-ID: *(\S+)", text, re.M | re.S)
         return sorted({call_id: number for number, call_id in found}.values())
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
 
 
 @dataclass
@@ -160,7 +143,7 @@ gateway = "{TRUNK}:{gateway}"
 async def rig(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
     folder = tmp_path_factory.mktemp("cluster")
     url = await new_database(postgres_server)
-    contacts = Contacts(free_udp_port(TRUNK), folder / "contacts")
+    contacts = Contacts(folder / "contacts")
     path = settings_file(folder, url, contacts.port)
     running = Running(load(path))
     engine = make_engine(url)

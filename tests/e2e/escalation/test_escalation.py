@@ -24,6 +24,7 @@ from ivr.escalation.store import AttemptRecord, RunRecord, attempts_for_call, ru
 from ivr.escalation.store import start_escalation as start
 from ivr.ports import free_tcp_port, free_udp_port
 from ivr.sipp import sipp_binary
+from ivr.sipp.contacts import AnsweringPhones
 from ivr.stack import AmiEvents as Events
 from ivr.stack import Stack, poll, stack_settings
 
@@ -43,39 +44,11 @@ class Mailbox:
         return "250 OK"
 
 
-class ContactPhones:
-    """contacts.xml answering every call the trunk places, on TRUNK:port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_udp_port(TRUNK)
-        self.log = workdir / "contacts.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "wb") as out:
-            self.process = subprocess.Popen(  # noqa: S603
-                [sipp_binary(), "-sf", str(HERE / "contacts.xml"), "-i", TRUNK,
-                 "-p", str(self.port), "-mp", str(free_udp_port(TRUNK)), "-nostdin",
-                 "-trace_err", "-error_file", str(self.log.with_suffix(".err"))],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.log.parent,
-            )  # fmt: skip
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @dataclasses.dataclass
 class Rig:
     stack: Stack
     mailbox: Mailbox
-    phones: ContactPhones
+    phones: AnsweringPhones
 
     def message(self, name: str) -> str:
         """A recorded message as Asterisk sees it (one second of tone)."""
@@ -161,7 +134,7 @@ def smtp_sink() -> Iterator[tuple[Mailbox, int]]:
 @pytest_asyncio.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     with smtp_sink() as (mailbox, smtp_port):
-        phones = ContactPhones(tmp_path / "work")
+        phones = AnsweringPhones(HERE / "contacts.xml", tmp_path / "work")
         settings = stack_settings(
             tmp_path,
             HERE / "rules",

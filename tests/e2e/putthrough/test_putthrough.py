@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import re
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,10 +25,10 @@ from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.asterisk.render import Trunk
 from ivr.portal import portal_password
-from ivr.ports import free_udp_port
 from ivr.putthrough import store
 from ivr.records import repo
-from ivr.sipp import Phone, SippResult, sipp_binary
+from ivr.sipp import Phone, SippResult
+from ivr.sipp.contacts import AnsweringPhones
 from ivr.stack import AmiEvents, Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -40,33 +39,6 @@ HERE = Path(__file__).resolve().parent
 TRUNK = "127.0.0.2"
 STUDIO = "0611000031"
 IMPRESA = "0611000032"
-
-
-class People:
-    """people.xml answering every call the trunk places, on TRUNK:port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_udp_port(TRUNK)
-        self.log = workdir / "people.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "wb") as out:
-            self.process = subprocess.Popen(  # noqa: S603
-                [sipp_binary(), "-sf", str(HERE / "people.xml"), "-i", TRUNK,
-                 "-p", str(self.port), "-mp", str(free_udp_port(TRUNK)), "-nostdin"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.log.parent,
-            )  # fmt: skip
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @dataclass
@@ -169,7 +141,7 @@ async def desk(
     tmp_path_factory: pytest.TempPathFactory, asterisk_available: None
 ) -> AsyncIterator[Desk]:
     tmp = tmp_path_factory.mktemp("putthrough")
-    people = People(tmp / "work")
+    people = AnsweringPhones(HERE / "people.xml", tmp / "work")
     settings = stack_settings(tmp, HERE / "rules")
     stack = Stack(settings, tmp / "work", trunk=Trunk(TRUNK, people.port))
     people.start()
