@@ -24,8 +24,8 @@ from pathlib import Path
 from bench.calls import percentile, read_rtt
 from bench.pg import postgres
 from ivr.cluster.run import Running
-from ivr.cluster.spec import load
-from ivr.ports import free_tcp_port, free_udp_port
+from ivr.cluster.spec import load, loopback_file
+from ivr.ports import free_udp_port
 from ivr.sipp import SCENARIOS, SippResult, place_calls
 
 HERE = Path(__file__).resolve().parent
@@ -35,25 +35,11 @@ PARTS = ("kamailio", "asterisk", "engines")
 
 
 def settings_file(folder: Path, url: str) -> Path:
-    nodes = "".join(
-        f"""
-[[cluster.nodes]]
-name = "node{i + 1}"
-sip = {free_udp_port()}
-ami = {free_tcp_port()}
-agi = {free_tcp_port()}
-http = {free_tcp_port()}
-rtp = "{44000 + i * 4000}-{44000 + i * 4000 + 3999}"
-"""
-        for i in range(2)
-    )
-    path = folder / "cluster.toml"
-    path.write_text(
-        f'db_url = "{url}"\nrules = "{HERE / "rules"}"\nmessage_max_seconds = 5\n'
-        f'\n[cluster]\nname = "bench{os.getpid() % 10000}"\nport = {free_udp_port()}\n'
-        f'carriers = "127.0.0.2"\ngateway = "127.0.0.2:{free_udp_port("127.0.0.2")}"\n{nodes}'
-    )
-    return path
+    return loopback_file(
+        folder, f"bench{os.getpid() % 10000}", url, HERE / "rules",
+        f"127.0.0.2:{free_udp_port('127.0.0.2')}", 44000, 4000,
+        settings="message_max_seconds = 5",
+    )  # fmt: skip
 
 
 def _stat(pid: int) -> list[str]:

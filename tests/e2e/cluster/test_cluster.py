@@ -29,12 +29,11 @@ from sqlalchemy import select
 
 from ivr import config
 from ivr.cluster.run import Running
-from ivr.cluster.spec import Node, load
+from ivr.cluster.spec import Node, load, loopback_file
 from ivr.escalation.store import attempts_for_call, runs_for_call, start_escalation
 from ivr.portal.auth import portal_password
 from ivr.portal.client import ConsoleClient
 from ivr.portal.models import QueueEvent
-from ivr.ports import free_tcp_port, free_udp_port
 from ivr.records.db import make_engine, session_factory
 from ivr.records.listen import CHANNEL, plain_dsn
 from ivr.records.models import Call
@@ -110,33 +109,10 @@ class Rig:
 
 
 def settings_file(folder: Path, url: str, gateway: int) -> Path:
-    rtp = 40000 + (os.getpid() * 7 % 40) * 400
-    nodes = "".join(
-        f"""
-[[cluster.nodes]]
-name = "node{i + 1}"
-sip = {free_udp_port()}
-ami = {free_tcp_port()}
-agi = {free_tcp_port()}
-http = {free_tcp_port()}
-rtp = "{rtp + i * 200}-{rtp + i * 200 + 199}"
-"""
-        for i in range(2)
-    )
-    path = folder / "cluster.toml"
-    path.write_text(
-        f"""db_url = "{url}"
-rules = "{RULES}"
-lease_seconds = {LEASE_SECONDS}
-
-[cluster]
-name = "c{os.getpid() % 100000}"
-port = {free_udp_port()}
-carriers = "127.0.0.2"
-gateway = "{TRUNK}:{gateway}"
-{nodes}"""
-    )
-    return path
+    return loopback_file(
+        folder, f"c{os.getpid() % 100000}", url, RULES, f"{TRUNK}:{gateway}",
+        40000 + (os.getpid() * 7 % 40) * 400, 200, settings=f"lease_seconds = {LEASE_SECONDS}",
+    )  # fmt: skip
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
