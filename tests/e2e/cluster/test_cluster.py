@@ -30,10 +30,12 @@ from sqlalchemy import select
 from ivr import config
 from ivr.cluster.run import Running
 from ivr.cluster.spec import Node, load, loopback_file
+from ivr.escalation import speech
 from ivr.escalation.store import attempts_for_call, runs_for_call, start_escalation
 from ivr.portal.auth import portal_password
 from ivr.portal.client import ConsoleClient
 from ivr.portal.models import QueueEvent
+from ivr.prompts import cached_name
 from ivr.records.db import make_engine, session_factory
 from ivr.records.listen import CHANNEL, plain_dsn
 from ivr.records.models import Call
@@ -324,6 +326,15 @@ async def test_killed_mid_ladder_another_engine_takes_over_and_calls_nobody_twic
         ("Luca Rossi", "acknowledged"),
     ]
     assert rig.contacts.invited() == ["7100002", "7200001"]  # nobody dialled twice
+    # Luca heard the client's language: the engine that called him spoke the menu in Italian
+    spoken = {
+        language: [rig.running.settings[n.name].host_path(
+            rig.running.settings[n.name].run_dir / "prompts"
+            / f"{cached_name(speech.menu(language), language)}.wav").exists()
+            for n in rig.running.cluster.nodes]
+        for language in ("it", "en")
+    }  # fmt: skip
+    assert any(spoken["it"]) and not any(spoken["en"]), spoken
 
 
 async def wake(url: str, topic: str) -> None:
