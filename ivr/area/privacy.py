@@ -6,8 +6,6 @@ See ivr.privacy."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,10 +15,6 @@ from ivr.records.models import Call
 from ivr.records.outbox import OutboxRow
 
 OUTBOX_KINDS = ("message", "urgent")  # ivr.records.outbox.add_message's keys: <linkedid>|<kind>
-
-
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class AreaData:
@@ -41,9 +35,9 @@ class AreaData:
         notices = await session.execute(delete(Notice).where(Notice.linkedid.in_(ids)))
         keys = [f"{linkedid}|{kind}" for linkedid in ids for kind in OUTBOX_KINDS]
         queued = await session.execute(delete(OutboxRow).where(OutboxRow.key.in_(keys)))
-        removed.add("area notes and read states", _rowcount(states))
-        removed.add("area notices", _rowcount(notices))
-        removed.add("outbox rows", _rowcount(queued))
+        removed.rows("area notes and read states", states)
+        removed.rows("area notices", notices)
+        removed.rows("outbox rows", queued)
 
     async def purge(
         self, session: AsyncSession, scope: Scope, cutoffs: Cutoffs, removed: Removed
@@ -65,6 +59,6 @@ class AreaData:
                 scope.where(OutboxRow.client_id), OutboxRow.created_at < cutoffs.messages
             )
         )
-        removed.add("area notes", _rowcount(notes))
-        removed.add("area notices", _rowcount(notices))
-        removed.add("outbox rows", _rowcount(queued))
+        removed.rows("area notes", notes)
+        removed.rows("area notices", notices)
+        removed.rows("outbox rows", queued)

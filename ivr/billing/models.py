@@ -21,16 +21,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ivr.records.models import Base, UTCDateTime
-
-Money = Numeric(12, 2)
+from ivr.records.models import Base, Money, UTCDateTime
 
 
 class Payment(Base):

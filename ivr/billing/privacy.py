@@ -22,10 +22,6 @@ from ivr.campaigns.models import Appointment, Attempt, Contact
 from ivr.privacy import Cutoffs, Removed, Scope
 
 
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 class BillingData:
     name = "billing: verifications, contests, statements, audit"
 
@@ -58,7 +54,7 @@ class BillingData:
             .where(Verification.appointment_id.in_(appointments))
             .values(spoke_with=None, notes=None)
         )
-        removed.add("verification answers", _rowcount(told))
+        removed.rows("verification answers", told)
         await self._blank(session, keys, removed)
 
     async def _blank(self, session: AsyncSession, keys: set[str], removed: Removed) -> None:
@@ -75,7 +71,7 @@ class BillingData:
             update(Line).where(Line.result_key.in_(sorted(keys)), Line.label != "")
             .values(label="")
         )  # fmt: skip
-        removed.add("names on statement lines", _rowcount(lines))
+        removed.rows("names on statement lines", lines)
         clients = {c.client_id for c in contests} | set(
             await session.scalars(select(Line.client_id).where(Line.result_key.in_(sorted(keys))))
         )
@@ -89,7 +85,7 @@ class BillingData:
             .where(AuditEntry.subject.in_(subjects), AuditEntry.erased_at.is_(None))
             .values(before={}, after={}, erased_at=datetime.now(UTC))
         )
-        removed.add("audit entries emptied", _rowcount(logged))
+        removed.rows("audit entries emptied", logged)
 
     async def purge(
         self, session: AsyncSession, scope: Scope, cutoffs: Cutoffs, removed: Removed
@@ -100,14 +96,14 @@ class BillingData:
                    Verification.spoke_with.is_not(None) | Verification.notes.is_not(None))
             .values(spoke_with=None, notes=None)
         )  # fmt: skip
-        removed.add("verification answers", _rowcount(told))
+        removed.rows("verification answers", told)
         notes = await session.execute(
             update(Contest)
             .where(scope.where(Contest.client_id), Contest.filed_at < cutoffs.messages,
                    Contest.note != "")
             .values(note="")
         )  # fmt: skip
-        removed.add("contest notes", _rowcount(notes))
+        removed.rows("contest notes", notes)
         old = list(
             await session.scalars(
                 select(Statement).where(scope.where(Statement.client_id),
@@ -121,14 +117,14 @@ class BillingData:
                 update(Line).where(Line.statement_id.in_([s.id for s in old]), Line.label != "")
                 .values(label="")
             )  # fmt: skip
-            removed.add("names on statement lines", _rowcount(lines))
+            removed.rows("names on statement lines", lines)
         logged = await session.execute(
             update(AuditEntry)
             .where(scope.where(AuditEntry.client_id), AuditEntry.at < cutoffs.numbers,
                    AuditEntry.erased_at.is_(None))
             .values(before={}, after={}, erased_at=datetime.now(UTC))
         )  # fmt: skip
-        removed.add("audit entries emptied", _rowcount(logged))
+        removed.rows("audit entries emptied", logged)
 
 
 def _scrubbed(data: dict[str, Any], keys: Collection[str] | None) -> dict[str, Any]:

@@ -20,16 +20,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ivr.records.models import Base, UTCDateTime
+from ivr.records.models import Base, Money, UTCDateTime
 
-Money = Numeric(12, 2)
 CENTER = "*"  # the do-not-call scope of the whole center (a client's scope is its id)
 
 

@@ -18,7 +18,6 @@ list must be able to say "this one", so any scheme that keeps refusing can be tr
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,10 +59,6 @@ def _anonymise(contact: Contact) -> None:
         contact.status, contact.refusal = el.REFUSED, ERASED
 
 
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 class CampaignData:
     name = "campaign contacts and calls"
 
@@ -102,13 +97,13 @@ class CampaignData:
         places = await session.execute(
             update(Appointment).where(Appointment.contact_id.in_(ids)).values(address="")
         )
-        removed.add("appointment addresses", _rowcount(places))
+        removed.rows("appointment addresses", places)
         refused = await session.execute(
             update(Refusal)
             .where(or_(Refusal.contact_id.in_(ids), Refusal.number.in_(given)))
             .values(number=None)
         )
-        removed.add("numbers on refusals", _rowcount(refused))
+        removed.rows("numbers on refusals", refused)
         removed.add("do-not-call entries kept as a hash", await self._hash_dnc(session, given))
 
     async def _hash_dnc(self, session: AsyncSession, given: list[str]) -> int:
@@ -157,13 +152,13 @@ class CampaignData:
             .where(mine, Attempt.placed_at < cutoffs.messages, Attempt.notes.is_not(None))
             .values(notes=None, data={})
         )
-        removed.add("operators' notes on campaign calls", _rowcount(notes))
+        removed.rows("operators' notes on campaign calls", notes)
         numbers = await session.execute(
             update(Attempt)
             .where(mine, Attempt.placed_at < cutoffs.numbers, Attempt.number != ERASED)
             .values(number=ERASED)
         )
-        removed.add("numbers on campaign calls", _rowcount(numbers))
+        removed.rows("numbers on campaign calls", numbers)
         await self._purge_contacts(session, scope, cutoffs, removed)
 
     async def _purge_contacts(

@@ -61,7 +61,7 @@ class EscalationData:
         )
         await session.execute(delete(EscalationRun).where(EscalationRun.id.in_(ids)))
         removed.add("escalations", len(ids))
-        removed.add("escalation calls", attempts.rowcount or 0)  # type: ignore[attr-defined]
+        removed.rows("escalation calls", attempts)
 
     async def purge(
         self, session: AsyncSession, scope: Scope, cutoffs: Cutoffs, removed: Removed
@@ -98,4 +98,4 @@ class EscalationData:
             )
             .values(message_path=None)
         )
-        removed.add("recordings named by escalations", old.rowcount or 0)  # type: ignore[attr-defined]
+        removed.rows("recordings named by escalations", old)

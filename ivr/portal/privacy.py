@@ -44,8 +44,8 @@ class OperatorData:
                 or_(QueueEvent.linkedid.in_(ids), QueueEvent.caller_number.in_(given))
             )
         )
-        removed.add("messages (outcomes)", outcomes.rowcount or 0)  # type: ignore[attr-defined]
-        removed.add("queue events", queued.rowcount or 0)  # type: ignore[attr-defined]
+        removed.rows("messages (outcomes)", outcomes)
+        removed.rows("queue events", queued)
 
     async def purge(
         self, session: AsyncSession, scope: Scope, cutoffs: Cutoffs, removed: Removed
@@ -54,13 +54,13 @@ class OperatorData:
         messages = await session.execute(
             delete(CallOutcome).where(mine, CallOutcome.saved_at < cutoffs.messages)
         )
-        removed.add("messages (outcomes)", messages.rowcount or 0)  # type: ignore[attr-defined]
+        removed.rows("messages (outcomes)", messages)
         blanked = await session.execute(
             update(CallOutcome)
             .where(mine, CallOutcome.saved_at < cutoffs.numbers, CallOutcome.callback != "")
             .values(callback="", caller_name="")
         )
-        removed.add("callback numbers on messages", blanked.rowcount or 0)  # type: ignore[attr-defined]
+        removed.rows("callback numbers on messages", blanked)
         # A queue event knows its call, not its client: the call's client decides.
         calls = select(Call.linkedid).where(scope.where(Call.client_id))
         queued = await session.execute(
@@ -72,4 +72,4 @@ class OperatorData:
             )
             .values(caller_number=None)
         )
-        removed.add("callers' numbers on queue events", queued.rowcount or 0)  # type: ignore[attr-defined]
+        removed.rows("callers' numbers on queue events", queued)

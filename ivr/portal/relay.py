@@ -103,6 +103,8 @@ class ConsoleRelay:
                 await self.wake.send(TOPIC, text)
             except Exception as exc:  # the database is away: the boards catch up on events
                 log.warning("console relay: not passed on: %r", exc)
+            finally:
+                self._out.task_done()
 
     # -- the other engines' nodes, to this one ------------------------------------------------
 
@@ -129,6 +131,13 @@ class ConsoleRelay:
                 await self._one(message)
             except Exception:
                 log.exception("console relay: a message from another engine failed")
+            finally:
+                self._in.task_done()
+
+    async def drained(self) -> None:
+        """Everything queued either way has been sent or applied."""
+        await self._out.join()
+        await self._in.join()
 
     async def _one(self, message: dict[str, Any]) -> None:
         event = message.get("e")

@@ -70,6 +70,10 @@ class Removed:
         if count:
             self.counts[kind] = self.counts.get(kind, 0) + count
 
+    def rows(self, kind: str, result: Any) -> None:
+        """Count the rows an UPDATE or DELETE statement's result says it touched."""
+        self.add(kind, int(getattr(result, "rowcount", 0) or 0))
+
     def file(self, path: str | None) -> None:
         if path:
             self.files.add(path)

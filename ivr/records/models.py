@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     false,
@@ -33,6 +34,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Money: euro to the cent (Decimal in Python), for the campaigns' amounts and billing.
+Money = Numeric(12, 2)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -31,8 +31,8 @@ class CallRecordData:
             removed.file(path)
         events = await session.execute(delete(CallEvent).where(CallEvent.linkedid.in_(ids)))
         calls = await session.execute(delete(Call).where(Call.linkedid.in_(ids)))
-        removed.add("call records", calls.rowcount or 0)  # type: ignore[attr-defined]
-        removed.add("call events", events.rowcount or 0)  # type: ignore[attr-defined]
+        removed.rows("call records", calls)
+        removed.rows("call events", events)
 
     async def purge(
         self, session: AsyncSession, scope: Scope, cutoffs: Cutoffs, removed: Removed
@@ -62,5 +62,5 @@ class CallRecordData:
             )
             .values(caller_number=None, caller_name=None)
         )
-        removed.add("callers' numbers on call records", named.rowcount or 0)  # type: ignore[attr-defined]
-        removed.add("call events", events.rowcount or 0)  # type: ignore[attr-defined]
+        removed.rows("callers' numbers on call records", named)
+        removed.rows("call events", events)

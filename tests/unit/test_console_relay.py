@@ -48,8 +48,11 @@ class Engine:
 
 
 async def settle(*engines: Engine) -> None:
-    for _ in range(20):  # the relay's two tasks hand messages on; let them run
-        await asyncio.sleep(0)
+    """Every message sent, delivered and applied: each engine's out, then everyone's in."""
+    for engine in engines:
+        await asyncio.wait_for(engine.relay._out.join(), 5)
+    for engine in engines:
+        await asyncio.wait_for(engine.relay.drained(), 5)
 
 
 async def two() -> tuple[Engine, Engine]:
@@ -74,13 +77,13 @@ async def test_another_nodes_call_rings_connects_and_ends_on_this_engines_board(
     node1, node2 = await two()
     try:
         node2.hears(DIAL)
-        await settle()
+        await settle(node1, node2)
         assert node1.board.live("op1").ringing == "c-node2-1.5"
         node2.hears(ANSWER)
-        await settle()
+        await settle(node1, node2)
         assert node1.board.live("op1").on_call == "c-node2-1.5"
         node2.hears(HANGUP)
-        await settle()
+        await settle(node1, node2)
         assert node1.board.live("op1").on_call is None
         assert [c.kind for c in node1.changes] == ["ringing", "connected", "ended"]
         assert node2.changes == []  # its own messages come back to it and are left alone
@@ -92,7 +95,7 @@ async def test_a_pause_reaches_every_other_node_once() -> None:
     node1, node2 = await two()
     try:
         node1.relay.pause("op2", True, "break")
-        await settle()
+        await settle(node1, node2)
         assert node2.paused == [("op2", True, "break")] and node1.paused == []
     finally:
         await close(node1, node2)
@@ -102,7 +105,7 @@ async def test_a_phones_device_state_stays_with_its_node() -> None:
     node1, node2 = await two()
     try:
         node2.hears({"Event": "DeviceStateChange", "Device": "PJSIP/op1", "State": "UNAVAILABLE"})
-        await settle()
+        await settle(node1, node2)
         assert node2.board.live("op1").phone == "offline"
         assert node1.board.live("op1").phone == "" and node1.changes == []
     finally:
@@ -117,7 +120,7 @@ async def test_one_engine_alone_sends_nothing() -> None:
     try:
         alone.hears(DIAL)
         alone.relay.pause("op1", True, "")
-        await settle()
+        await settle(alone)
         assert sent == [] and alone.relay._out.empty()
     finally:
         await close(alone)
@@ -129,9 +132,9 @@ async def test_garbage_on_the_channel_is_ignored() -> None:
         node1.wake.deliver("console", "not json")
         node1.wake.deliver("console", "")  # "look again" after the relay reconnected
         node1.wake.deliver("console", '{"o": "x", "e": {"Event": "DialBegin"}}')
-        await settle()
+        await settle(node1, node2)
         node2.hears(DIAL)
-        await settle()
+        await settle(node1, node2)
         assert [c.kind for c in node1.changes] == ["ringing"]
     finally:
         await close(node1, node2)

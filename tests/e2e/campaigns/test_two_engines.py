@@ -18,7 +18,7 @@ from pg_server import new_database
 
 from ivr.asterisk.render import Trunk
 from ivr.ports import free_tcp_port
-from ivr.stack import Stack, stack_settings
+from ivr.stack import Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -40,14 +40,9 @@ class SecondEngine:
                 sys.executable, "-m", "ivr", "serve", env=env, stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while loop.time() < deadline:
-            status = await asyncio.to_thread(self.status)
-            if status and status["ami"]["connected"]:
-                return
-            await asyncio.sleep(0.1)  # polling the engine's status while it starts
-        raise AssertionError(f"engine B did not start: {self.log.read_text()[-2000:]}")
+        await poll(lambda: asyncio.to_thread(self.status),
+                   lambda status: bool(status and status["ami"]["connected"]), 30,
+                   "engine B connected to Asterisk")  # fmt: skip
 
     def status(self) -> dict[str, Any] | None:
         url = f"http://{self.stack.settings.bind}:{self.http}/api/status"
