@@ -30,6 +30,7 @@ from ivr.records.batch import Change
 from ivr.records.listen import PgRelay, is_postgresql
 from ivr.records.writer import RecordWriter
 from ivr.routing import RulesHolder
+from ivr.routing.diskcache import FOLDER as RULES_CACHE
 from ivr.routing.diskcache import DiskRulesCache
 from ivr.routing.watch import RulesWatcher
 from ivr.services import Services, clock_of, utcnow
@@ -63,9 +64,7 @@ class Engine:
         self.records.listen(self._committed)
         await self.records.start()
         # a restart on unchanged rules reads them back compiled
-        holder = RulesHolder(
-            settings.rules, cache=DiskRulesCache(settings.state_dir / "rules-cache")
-        )
+        holder = RulesHolder(settings.rules, cache=DiskRulesCache(settings.state_dir / RULES_CACHE))
         self.ami = AmiClient(
             settings.bind,
             settings.ports.ami,

@@ -43,6 +43,9 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+FOLDER = "rules-cache"  # in an instance's state folder: the engine's and `ivr calls`'
+
+
 class DiskRulesCache(ParseCache):
     def __init__(self, folder: Path) -> None:
         super().__init__()
