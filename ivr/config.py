@@ -33,6 +33,9 @@ class Ports:
     rtp_start: int = 20000
     rtp_end: int = 20999
     http: int = 18080
+    # Asterisk's own HTTP server (loopback only): the browser phones' SIP over WebSocket,
+    # which reaches it through the console's relay, never directly.
+    asterisk_http: int = 18088
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ def build(services: Services) -> list[Feature]:
     from ivr.portal import Portal
     from ivr.privacy.run import DailyPurge
     from ivr.putthrough.service import PutThroughs
+    from ivr.webphone.service import BrowserPhones
 
     portal = Portal(services)
     return [
@@ -33,6 +34,7 @@ def build(services: Services) -> list[Feature]:
         CampaignDialer(services, portal),
         BillingSchedule(services),  # after the dialer: it reads the campaigns it loaded
         PutThroughs(services, portal),  # holds and put-throughs from the console's cards
+        BrowserPhones(services, portal),  # the phone in the console page (WebRTC)
         DailyPurge(services),  # personal data past each client's retention
         Area(services),  # the clients' reserved area (/area)
     ]

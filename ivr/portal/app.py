@@ -40,6 +40,7 @@ from ivr.records import repo
 from ivr.records.facts import Row
 from ivr.records.outbox import WAKE as OUTBOX
 from ivr.selfservice.store import card_for
+from ivr.variables import phones
 from ivr.web.auth import Guard, Policy, WebAuth
 
 if TYPE_CHECKING:
@@ -255,18 +256,19 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         ami = self.services.ami
         if op is None or ami is None:
             return "no such operator, or no AMI connection"
-        fields = [
-            ("Action", "QueuePause"),
-            ("Interface", f"PJSIP/{op.endpoint}"),
-            ("Paused", "true" if paused else "false"),
-        ]
-        if reason:
-            fields.append(("Reason", reason))
-        try:
-            await ami.send_action(fields)
-        except (AmiError, TimeoutError) as exc:
-            log.warning("QueuePause %s paused=%s failed: %s", operator, paused, exc)
-            return str(exc)
+        for phone in phones(op.endpoint):  # desk and browser: two members of one name
+            fields = [
+                ("Action", "QueuePause"),
+                ("Interface", f"PJSIP/{phone}"),
+                ("Paused", "true" if paused else "false"),
+            ]
+            if reason:
+                fields.append(("Reason", reason))
+            try:
+                await ami.send_action(fields)
+            except (AmiError, TimeoutError) as exc:
+                log.warning("QueuePause %s paused=%s failed: %s", operator, paused, exc)
+                return str(exc)
         return None
 
     async def sync_pauses(self) -> None:
