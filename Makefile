@@ -9,7 +9,7 @@ STAMP := var/stamps
 DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint unit e2e bench soak docker-test sysdeps venv asterisk clean
+.PHONY: demo test lint unit e2e bench soak docker-test sysdeps venv asterisk clean webphone
 
 demo: $(STAMP)/venv $(STAMP)/sysdeps
 	$(BIN)/ivr asterisk provision
@@ -42,6 +42,18 @@ docker-test: $(STAMP)/venv $(STAMP)/sysdeps
 
 sysdeps: $(STAMP)/sysdeps
 venv: $(STAMP)/venv
+
+# The browser phone's JsSIP bundle is vendored (ivr/portal/static, its checksum in
+# vendor.json, checked by the tests): only rebuilding it needs Node (Debian 12's nodejs and
+# npm are enough for esbuild).
+WEBPHONE_PACKAGES := nodejs npm
+webphone:
+	@missing=$$(for p in $(WEBPHONE_PACKAGES); do command -v $${p/nodejs/node} >/dev/null || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	bash webphone/build.sh
 
 # Debian packages: installed only when one is missing; the package lists are refreshed first
 # because a fresh machine's may be missing or old.

@@ -11,23 +11,18 @@ Nothing here skips: a missing Chromium, Asterisk or sipp is a failure.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from phonebrowser import log_in, tone
+from playwright.async_api import Browser, Page, expect
 
-from ivr.portal import portal_password
 from ivr.stack import AmiEvents, Stack, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 RULES = Path(__file__).resolve().parents[1] / "queues" / "rules"
-CHROMIUM = "/usr/bin/chromium"
 SHOP = "0611000009"
 CALLER = "0612000888"
 
@@ -35,52 +30,6 @@ CALLER = "0612000888"
 @pytest.fixture
 def rules_folder() -> Path:
     return RULES
-
-
-def tone(folder: Path, name: str, rate: int, encoding: list[str], seconds: int) -> Path:
-    path = folder / name
-    subprocess.run(
-        ["sox", "-n", "-r", str(rate), "-c", "1", *encoding, str(path),
-         "synth", str(seconds), "sine", "440"],
-        check=True,
-    )  # fmt: skip
-    return path
-
-
-def chromium() -> str:
-    assert os.path.exists(CHROMIUM), "Debian chromium is required: apt-get install -y chromium"
-    return CHROMIUM
-
-
-@pytest_asyncio.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
-    executable = chromium()
-    voice = tone(tmp_path, "operator.wav", 48000, ["-b", "16"], 30)
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={voice}",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=args)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def log_in(page: Page, stack: Stack, user: str) -> None:
-    s = stack.settings
-    await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
-    await page.fill("#user", user)
-    await page.fill("#password", portal_password(s, user))
-    await page.click("#login")
 
 
 async def stats(page: Page) -> dict[str, int]:
