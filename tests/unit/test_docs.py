@@ -191,4 +191,3 @@ def test_the_manual_has_every_page_it_promises() -> None:
     }  # fmt: skip
     missing = sorted(page for page in pages if not (DOCS / page).is_file())
     assert not missing, f"docs/ lacks {missing}"
-
