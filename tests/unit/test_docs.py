@@ -38,9 +38,11 @@ def setting_names(cls: type = Settings, prefix: str = "") -> set[str]:
 
 
 def documented_settings() -> list[str]:
-    """The first cell of each row of the settings table: | `name` | default | meaning |."""
+    """The first cell of each row of the settings table: | `name` | default | meaning |
+    (the name with or without its backticks; the header row is not a setting)."""
     text = (REFERENCE / "settings.md").read_text()
-    return re.findall(r"(?m)^\| `([a-z0-9_.]+)` \|", text)
+    names = re.findall(r"(?m)^\| *`?([a-z0-9_.]+)`? *\|", text)
+    return [name for name in names if name != "setting"]
 
 
 def test_every_setting_has_a_row() -> None:
