@@ -39,7 +39,7 @@ from ivr.config import ConfigError, Settings
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 # Where a node's ports start when the file leaves them out: node i (from 0) takes base + i.
-BASES = {"sip": 16060, "ami": 16160, "agi": 16260, "http": 18180}
+BASES = {"sip": 16060, "ami": 16160, "agi": 16260, "http": 18180, "asterisk_http": 18280}
 RTP_BASE, RTP_SIZE = 21000, 1000
 
 
@@ -51,6 +51,7 @@ class Node:
     ami: int
     agi: int
     http: int
+    asterisk_http: int  # Asterisk's own HTTP (loopback): the browser phones' WebSocket
     rtp_start: int
     rtp_end: int
 
@@ -228,6 +229,7 @@ def node_values(cluster: Cluster, node: Node) -> dict[str, Any]:
         shared_dir=str(values.get("shared_dir") or cluster.shared_dir),
         ports={
             "sip": node.sip, "ami": node.ami, "agi": node.agi, "http": node.http,
+            "asterisk_http": node.asterisk_http,
             "rtp_start": node.rtp_start, "rtp_end": node.rtp_end,
         },
     )  # fmt: skip
@@ -315,6 +317,7 @@ def loopback_file(
         parts.append(
             f'\n[[cluster.nodes]]\nname = "node{i + 1}"\nsip = {free_udp_port()}\n'
             f"ami = {free_tcp_port()}\nagi = {free_tcp_port()}\nhttp = {free_tcp_port()}\n"
+            f"asterisk_http = {free_tcp_port()}\n"
             f'rtp = "{first}-{first + rtp_per_node - 1}"\n'
         )
     path = folder / "cluster.toml"
