@@ -16,6 +16,7 @@ from ivr.asterisk.render import Operator, render
 from ivr.asterisk.webrtc import PHONES_AMI_USER, auth_value, phones_ami_secret
 from ivr.portal.board import IDLE, IN_USE, OFFLINE, ON_HOLD, RINGING, combined
 from ivr.variables import dial_string, phones
+from ivr.webphone.relay import REGISTER_MAX, Limits
 from ivr.webphone.sip import request_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,3 +97,11 @@ def test_the_rendered_config_takes_webrtc(tmp_path: Path, monkeypatch: pytest.Mo
         "username": "op1-web",
         "password": "pw",
     }
+
+
+async def test_registrations_are_limited_per_operator() -> None:
+    limits = Limits()
+    assert all(limits.register_allowed("op1") for _ in range(REGISTER_MAX))
+    assert not limits.register_allowed("op1")  # one more within the minute is refused
+    assert limits.throttled("op1") and not limits.throttled("op2")
+    assert limits.register_allowed("op2")  # another operator has their own count
