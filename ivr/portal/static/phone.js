@@ -1,5 +1,5 @@
-// The operator's phone in the console page: JsSIP (vendored, jssip-*.min.js) registers with
-// Asterisk through the console's own WebSocket relay, with a password issued for this login
+// The operator's phone in the console page, when they choose it on this browser: JsSIP
+// (vendored, jssip-*.min.js) registers with Asterisk through the console's own WebSocket relay, with a password issued for this login
 // (fetched from the engine, never stored). Calls ring here; the card pops from the console's
 // own events (console.js), as for a desk phone.
 (function () {
@@ -17,6 +17,7 @@
   let local = null;  // the microphone's stream while a call is up
   let meterStop = null;
   let stopping = false;
+  const CHOICE = "ivr-phone-in-page";
 
   function say(key) {
     status.textContent = words[key] || key;
@@ -191,7 +192,23 @@
       return out;
     },
   };
+  // Whether this browser is the operator's phone is chosen here and remembered on this
+  // browser: at the desk the desk phone rings, at home the page does (or both).
+  const toggle = $("phone-on");
+  toggle.checked = localStorage.getItem(CHOICE) === "on";
+  toggle.addEventListener("change", function () {
+    localStorage.setItem(CHOICE, toggle.checked ? "on" : "off");
+    if (toggle.checked) {
+      stopping = false;
+      start();
+    } else {
+      stopping = true;
+      if (session) { session.terminate(); }
+      if (ua) { ua.stop(); ua = null; }
+      say("offline");
+    }
+  });
   microphones();
   buttons();
-  start();
+  if (toggle.checked) { start(); }
 })();

@@ -55,6 +55,7 @@ async def test_operator_answers_in_the_console_page(
 ) -> None:
     page = await browser.new_page(locale="en-GB")
     await log_in(page, stack, "op1")
+    await page.check("#phone-on")  # this browser is Anna's phone
     await expect(page.locator("#phone-status")).to_have_text("phone ready", timeout=20_000)
     await page.click("#go-available")
     await expect(page.locator("#state")).to_have_text("available", timeout=20_000)
