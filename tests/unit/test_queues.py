@@ -57,12 +57,12 @@ def test_every_group_is_rendered_as_a_queue_with_its_members(
     desk = text.split("[desk]", 1)[1].split("[fallback]", 1)[0]
     assert "strategy = linear" in desk
     assert "timeout = 20" in desk  # one ring is at most ring_seconds, within the 60 s wait
-    # The desk phone and the browser phone, one operator, one state (the pair's hint).
-    assert "member => PJSIP/op1,0,op1,hint:op1@ivr-phones" in desk
-    assert "member => PJSIP/op1-web,0,op1,hint:op1@ivr-phones" in desk
+    # The desk phone and the browser phone: one operator, each phone its own state.
+    assert "member => PJSIP/op1,0,op1,PJSIP/op1" in desk
+    assert "member => PJSIP/op1-web,0,op1,PJSIP/op1-web" in desk
     fallback = text.split("[fallback]", 1)[1]
     assert "timeout = 3" in fallback  # never longer than the group's whole wait
-    assert "member => PJSIP/op3,0,op3,hint:op3@ivr-phones" in fallback
+    assert "member => PJSIP/op3,0,op3,PJSIP/op3" in fallback
 
 
 def test_members_without_the_groups_skill_wait_one_penalty_level(tmp_path: Path) -> None:

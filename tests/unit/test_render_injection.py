@@ -127,7 +127,7 @@ def test_any_accepted_value_renders_to_exactly_the_intended_config(
     assert [name for name, _ in queues] == ["general", group]
     members = [v for k, v in queues[1][1] if k == "member"]
     assert members == [
-        f"PJSIP/{phone},0,{op},hint:{op}@ivr-phones" for op in ids for phone in (op, f"{op}-web")
+        f"PJSIP/{phone},0,{op},PJSIP/{phone}" for op in ids for phone in (op, f"{op}-web")
     ]
     dialplan = parse((etc / "extensions.conf").read_text())
     assert not [s for s in dialplan if s[0] == "#directive"]

@@ -1,4 +1,5 @@
-"""A browser operator and a desk-phone operator in one queue: they share the callers. The
+"""A browser operator and a desk-phone operator in one queue: they share the callers, and a
+pause takes the browser operator out of the rotation as it does a desk phone. The
 browser phone's registration lapsing shows the operator offline; a lost connection (the
 engine restarted under the page) registers again with a fresh password for the same login.
 
@@ -52,6 +53,20 @@ async def test_a_browser_and_a_desk_phone_share_one_queue(stack: Stack, browser:
     two = await stack.wait_record(lambda r: r.caller_number == "0612000002" and r.ended_at)
     assert (one.operator, two.operator) == ("op1", "op2")
     assert one.outcome == two.outcome == "answered"
+
+    # Anna pauses (both her phones leave the queue's rotation): the next caller goes to
+    # Bruno although her browser phone is free and registered.
+    await expect(anna.locator("#state")).to_have_text("wrap-up", timeout=20_000)
+    await anna.click("#go-pause")
+    await anna.fill("#caller_name", "First caller")
+    await anna.fill("#message", "Will call back.")
+    await anna.click("#save")
+    await expect(anna.locator("#saved")).to_be_visible(timeout=20_000)
+    await expect(anna.locator("#state")).to_have_text("paused", timeout=20_000)
+    third = await stack.call(SHOP, caller_num="0612000003", hold_ms=500)
+    assert third.ok, third.output[-1500:]
+    three = await stack.wait_record(lambda r: r.caller_number == "0612000003" and r.ended_at)
+    assert three.operator == "op2"
 
     supervisor = await browser.new_page(locale="en-GB")
     await log_in(supervisor, stack, "supervisor")
