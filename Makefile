@@ -6,7 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := var/stamps
 # libatomic1: the node that Playwright's Python package runs needs it.
-DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio
+# postgresql-15-auto-failover, pg-auto-failover-cli: the database that fails over (a monitor
+# and two data nodes, `ivr cluster` with a [cluster.database] table; docs/high-availability.md).
+DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio \
+    postgresql-15-auto-failover pg-auto-failover-cli
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint unit e2e bench soak docker-test sysdeps venv asterisk clean
