@@ -112,7 +112,7 @@ async def area_answers(http: aiohttp.ClientSession, base: str) -> bool:
 async def test_the_primary_killed_under_load_loses_no_call_and_no_record(rig: Rig) -> None:
     database = rig.running.database
     assert database is not None
-    await users.add_user(rig.sessions, "acme", EMAIL, PASSWORD, datetime.now(UTC), role="owner")
+    await users.add_user(rig.sessions, "acme", EMAIL, PASSWORD, datetime.now(UTC), role="admin")
     node1 = rig.running.settings["node1"]
     base = f"http://{node1.bind}:{node1.ports.http}/area"
     http = await area_login(base)
