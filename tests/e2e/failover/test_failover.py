@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class Rig:
     running: Running
     sessions: Any
     folder: Path
+    running_file: Path  # the cluster's settings file
 
     @property
     def proxy(self) -> tuple[str, int]:
@@ -76,7 +78,7 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
     running = Running(load(path))
     assert running.database is not None
     engine = make_engine(running.cluster.database.url)  # type: ignore[union-attr]
-    rig = Rig(running, session_factory(engine), folder)
+    rig = Rig(running, session_factory(engine), folder, path)
     try:
         await running.start()  # the database first: a primary and its standby
         yield rig
@@ -130,6 +132,14 @@ async def test_the_primary_killed_under_load_loses_no_call_and_no_record(rig: Ri
 
     try:
         assert await area_answers(http, base)
+        # what an administrator reads: `ivr cluster status` names the database's parts
+        shown = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ivr", "--config", str(rig.running_file), "cluster", "status",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out = (await shown.communicate())[0].decode()
+        assert shown.returncode == 0, out
+        assert re.search(r"database \(pg_auto_failover\): monitor up; db1 \w+, db2 \w+", out), out
         watcher = asyncio.create_task(watch_leases())
         load = asyncio.create_task(
             place_calls(
