@@ -22,7 +22,7 @@ demo: $(STAMP)/venv $(STAMP)/sysdeps
 test: $(STAMP)/venv $(STAMP)/sysdeps
 	$(BIN)/ivr asterisk provision
 	$(MAKE) lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=30 $(PYTEST_ARGS)
 
 lint: $(STAMP)/venv
 	$(BIN)/ruff check .
