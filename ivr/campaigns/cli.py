@@ -225,9 +225,16 @@ def cmd_rpo(args: argparse.Namespace) -> int:
         return 1
     for line in bad:
         print(f"{args.file.name}: {line}")
-    summary = ctx.run(
-        lambda s: lists.apply_register(s, campaign, numbers, checked_on, ctx.now, args.list)
-    )
+    try:
+        summary = ctx.run(
+            lambda s: lists.apply_register(s, campaign, numbers, checked_on, ctx.now, args.list)
+        )
+    except lists.RegisterDateError as exc:
+        print(f"ivr: --checked-on: {exc}", file=sys.stderr)
+        return 2
+    for list_id in summary.later:
+        print(f"list #{list_id} was imported after {checked_on.isoformat()}: not stamped,"
+              " check it against the register again")  # fmt: skip
     print(
         f"register check of {checked_on.isoformat()} applied to {summary.lists} lists:"
         f" {summary.found} numbers found in the register (never called),"

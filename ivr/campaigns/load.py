@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr.billing.campaign import verification_of
 from ivr.billing.terms import build_terms
+from ivr.campaigns import floor
 from ivr.campaigns import spec as s
 from ivr.campaigns.model import (
     APPOINTMENT,
@@ -21,9 +22,9 @@ from ivr.campaigns.model import (
     FormField,
     Salesperson,
 )
-from ivr.campaigns.windows import CallingWindow, default_window, window_of
+from ivr.campaigns.windows import CallingWindow, default_window, parse_ranges, split, window_of
 from ivr.config import Settings
-from ivr.routing.clock import ClockError, HolidayBook
+from ivr.routing.clock import ClockError, HolidayBook, parse_days
 from ivr.routing.load import SHARED_NAMES, Compiler
 from ivr.routing.model import Rules
 from ivr.routing.source import Problem, RulesError, Where, decode_file
@@ -55,6 +56,8 @@ def load_campaigns(rules_path: Path, rules: Rules, settings: Settings | None = N
     """Every campaign beside the rules at rules_path; RulesError lists every problem."""
     settings = settings or Settings()
     problems: list[Problem] = []
+    for message in settings_wider(settings):
+        problems.append(Problem("settings", 1, 1, message))
     specs: list[tuple[s.CampaignSpec, str]] = []
     for file in campaign_files(rules_path):
         rel = f"{FOLDER}/{file.name}"
@@ -168,7 +171,8 @@ class _Builder:
         if start and end and end < start:
             self.error(spec.where("end"), "end is before start")
         window = self._window()
-        book = self._holidays(client.holidays if client else HolidayBook())
+        # The national holidays are always in the book, whatever the calendars say.
+        book = self._holidays(client.holidays if client else HolidayBook()).merged(NATIONAL)
         self._pacing()
         retry = dict(DEFAULT_RETRY_MINUTES)
         for name, minutes in spec.attempts.retry.items():
@@ -272,10 +276,15 @@ class _Builder:
                 self.error(spec.at, f"the center's default calling hours: {exc}")
                 return None
         for key, texts in spec.hours.items():
+            where = spec.where(f"hours{{{key}}}", "hours")
             try:
                 window_of({key: texts})
             except ClockError as exc:
-                self.error(spec.where(f"hours{{{key}}}", "hours"), str(exc))
+                self.error(where, str(exc))
+                continue
+            why = _wider(spec.kind, key, texts)
+            if why is not None:
+                self.error(where, f"hours: {why}")
         if not self.ok:
             return None
         return window_of(spec.hours)
@@ -332,6 +341,63 @@ class _Builder:
         elif spec.kind != APPOINTMENT and spec.salespeople:
             self.warn(spec.where("salespeople"), "salespeople are for appointment campaigns")
         return out
+
+
+NATIONAL = floor.national_book()
+
+
+def _wider(kind: str, key: str, texts: tuple[str, ...] | list[str]) -> str | None:
+    """Why a file's or a setting's hours for these day(s) go beyond the legal floor."""
+    ranges = parse_ranges(texts)
+    if key.strip().lower() == "eve":
+        return floor.wider_eve(kind, ranges)
+    for day in parse_days(key):
+        why = floor.wider(kind, day, ranges)
+        if why is not None:
+            return why
+    return None
+
+
+def settings_wider(settings: Settings) -> list[str]:
+    """The campaign settings that would widen the legal floor (the engine does not start)."""
+    out = []
+    hours = (
+        ("campaign_hours_weekdays", "promotion", "mon-fri"),
+        ("campaign_hours_saturday", "promotion", "sat"),
+        ("campaign_hours_eve", "promotion", "eve"),
+        ("reminder_hours_weekdays", "reminder", "mon-fri"),
+        ("reminder_hours_saturday", "reminder", "sat"),
+    )
+    for name, kind, key in hours:
+        try:
+            why = _wider(kind, key, split(getattr(settings, name)))
+        except ClockError as exc:
+            why = str(exc)
+        if why is not None:
+            out.append(f"setting {name!r}: {why}")
+    if settings.campaign_drop_cap > floor.ABANDON_CAP:
+        out.append(
+            f"setting 'campaign_drop_cap': {settings.campaign_drop_cap} is above the legal"
+            f" {floor.ABANDON_CAP} (3 % of the answered calls per campaign per day)"
+        )
+    if settings.campaign_drop_rest_days < floor.ABANDON_REST_DAYS:
+        out.append(
+            f"setting 'campaign_drop_rest_days': {settings.campaign_drop_rest_days} is below"
+            f" the legal {floor.ABANDON_REST_DAYS} days"
+        )
+    if settings.campaign_drop_wait * 1000 > floor.ANSWER_BUDGET_MS:
+        out.append("setting 'campaign_drop_wait': at most 2 s (the limit is 3 s from the answer)")
+    if not 0 < settings.campaign_register_max_days <= floor.REGISTER_MAX_DAYS:
+        out.append(
+            f"setting 'campaign_register_max_days': {settings.campaign_register_max_days} is"
+            f" not 1 to {floor.REGISTER_MAX_DAYS} (a register check is valid 15 days)"
+        )
+    if not 0 <= settings.own_customers_days <= floor.OWN_CUSTOMERS_MAX_DAYS:
+        out.append(
+            f"setting 'own_customers_days': {settings.own_customers_days} is not 0 to"
+            f" {floor.OWN_CUSTOMERS_MAX_DAYS}"
+        )
+    return out
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
