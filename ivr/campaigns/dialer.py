@@ -27,7 +27,7 @@ from aiohttp import web
 from ivr import variables as v
 from ivr.ami.client import AmiError
 from ivr.asterisk.account import shared_folder
-from ivr.campaigns import activity, pacing, speech, store
+from ivr.campaigns import activity, floor, pacing, speech, store
 from ivr.campaigns import eligibility as el
 from ivr.campaigns.follow import HOLD, HOUSEKEEPING_SECONDS, PREVIEW_PREFIX, Follower, Reservation
 from ivr.campaigns.load import files_digest, load_campaigns, settings_wider
@@ -338,12 +338,19 @@ class CampaignDialer(Follower, Feature):
                 await self.portal.pause(operator, True, f"{HOLD}{attempt.linkedid}")
         try:
             drop = await self._prompt_file(speech.drop_prompt(campaign), campaign.language)
-            announce = speech.announcement_prompt(campaign)
-            announce_file = await self._prompt_file(announce, campaign.language) if announce else ""
         except Exception as exc:  # a missing voice must not stop the call
-            log.warning("campaign %s: prompts unavailable: %s", campaign.id, exc)
-            drop, announce_file = "beep", ""
-        if attempt.recording_path:
+            log.warning("campaign %s: drop message unavailable: %s", campaign.id, exc)
+            drop = "beep"
+        announce_file = ""
+        announce = speech.announcement_prompt(campaign)
+        if announce is not None:
+            try:
+                announce_file = await self._prompt_file(announce, campaign.language)
+            except Exception as exc:
+                log.warning("campaign %s: recording notice unavailable, the call is not"
+                            " recorded: %s", campaign.id, exc)  # fmt: skip
+        record = attempt.recording_path if announce_file else ""  # no notice, no recording
+        if record:
             shared_folder(settings.host_path(settings.run_dir / "recordings" / campaign.id))
         endpoint = rules.operators[operator].endpoint if operator else ""
         name = " ".join(campaign.client_name.replace('"', "").split())
@@ -363,9 +370,10 @@ class CampaignDialer(Follower, Feature):
             ("Variable", f"{v.CAMPAIGN_OPERATOR}={'PJSIP/' + endpoint if endpoint else ''}"),
             ("Variable", f"{v.CAMPAIGN_QUEUE}={campaign.queue}"),
             ("Variable", f"{v.CAMPAIGN_WAIT}={settings.campaign_drop_wait}"),
+            ("Variable", f"{v.CAMPAIGN_SILENCE_MS}={floor.ANSWER_BUDGET_MS}"),
             ("Variable", f"{v.CAMPAIGN_DROP_FILE}={drop}"),
             ("Variable", f"{v.CAMPAIGN_ANNOUNCE}={announce_file}"),
-            ("Variable", f"{v.CAMPAIGN_RECORD}={attempt.recording_path or ''}"),
+            ("Variable", f"{v.CAMPAIGN_RECORD}={record or ''}"),
         ]
         log.info(
             "campaign %s: calling %s (contact %d, try %d)%s",

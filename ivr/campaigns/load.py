@@ -17,6 +17,7 @@ from ivr.campaigns import spec as s
 from ivr.campaigns.model import (
     APPOINTMENT,
     DEFAULT_RETRY_MINUTES,
+    REMINDER,
     Campaign,
     Campaigns,
     FormField,
@@ -24,9 +25,10 @@ from ivr.campaigns.model import (
 )
 from ivr.campaigns.windows import CallingWindow, default_window, parse_ranges, split, window_of
 from ivr.config import Settings
+from ivr.dialpolicy import check
 from ivr.routing.clock import ClockError, HolidayBook, parse_days
 from ivr.routing.load import SHARED_NAMES, Compiler
-from ivr.routing.model import Rules
+from ivr.routing.model import Client, Rules
 from ivr.routing.source import Problem, RulesError, Where, decode_file
 from ivr.routing.spec import SharedSpec
 
@@ -185,19 +187,13 @@ class _Builder:
         form = self._form()
         salespeople = self._salespeople()
         terms = build_terms(spec.billing, spec.kind, self.error) if spec.billing else None
-        if client is not None and spec.caller_id in client.numbers:
-            self.warn(
-                spec.where("caller_id"),
-                f"caller_id {spec.caller_id} is a number of client {client.id!r}: calls back"
-                " reach the client's routing, not the campaign's callback IVR",
+        self._presented(client)
+        if spec.kind == REMINDER and spec.callback.strip():
+            self.error(
+                spec.where("callback"),
+                "a reminder's call back is told the catalogue's words only (whoever calls back"
+                " may not be the debtor): remove callback",
             )
-        if client is not None and spec.caller_id in self.rules.number_index:
-            owner = self.rules.number_index[spec.caller_id]
-            if owner != client.id:
-                self.error(
-                    spec.where("caller_id"),
-                    f"caller_id {spec.caller_id} belongs to client {owner!r}",
-                )
         if not self.ok or client is None or window is None:
             return None
         return Campaign(
@@ -222,7 +218,7 @@ class _Builder:
             max_attempts=spec.attempts.max,
             per_day=spec.attempts.per_day,
             retry_minutes=retry,
-            amd=spec.amd,
+            amd=spec.kind == REMINDER if spec.amd is None else spec.amd,
             own_customers=spec.own_customers,
             language=spec.language or client.card.language,
             script=spec.script,
@@ -234,6 +230,28 @@ class _Builder:
             file=self.rel,
             billing=terms,
         )
+
+    def _presented(self, client: Client | None) -> None:
+        """The presented number: one the dial policy accepts, and not a client's own number
+        (a call back to it must reach the campaign's callback IVR, and a client's callers
+        must not)."""
+        spec = self.spec
+        where = spec.where("caller_id")
+        policy = self.rules.dial_policy_for(client.id if client else None)
+        verdict = check(policy, spec.caller_id)
+        if not verdict.allowed:
+            self.error(where, f"caller_id {spec.caller_id}: {verdict.reason}")
+            return
+        owner = self.rules.number_index.get(spec.caller_id) or self.rules.number_index.get(
+            verdict.number
+        )
+        if owner is not None:
+            self.error(
+                where,
+                f"caller_id {spec.caller_id} is a number of client {owner!r}: calls back would"
+                " reach the client's routing; present a number of the center's, routed to the"
+                " campaigns' callback IVR",
+            )
 
     def _operators(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}

@@ -78,7 +78,10 @@ class RecordingSpec(Spec):
     enabled: bool = field(default=False, metadata=doc("Record the answered calls."))
     announcement: str = field(
         default="",
-        metadata=doc("Said to the contact before the operator; the language's default if empty."),
+        metadata=doc(
+            "Words added after the fixed recording notice (which is always said first, in the"
+            " campaign's language); never a replacement for it."
+        ),
     )
 
 
@@ -117,9 +120,12 @@ class CampaignSpec(Spec):
     attempts: AttemptsSpec = field(
         default_factory=AttemptsSpec, metadata=doc("How often one contact is called.")
     )
-    amd: bool = field(
-        default=False,
-        metadata=doc("Answering-machine detection: a machine is a retry; not sure: an operator."),
+    amd: bool | None = field(
+        default=None,
+        metadata=doc(
+            "Answering-machine detection: a machine is a retry and hears nothing; not sure: an"
+            " operator. Absent: on for reminders, off for the other kinds."
+        ),
     )
     own_customers: bool = field(
         default=False,
@@ -142,7 +148,7 @@ class CampaignSpec(Spec):
         default="",
         metadata=doc(
             "What a contact calling back hears the call was about (never a debt);"
-            " a default for the kind if empty."
+            " a default for the kind if empty. Reminders: always the catalogue's words."
         ),
     )
     salespeople: dict[str, SalespersonSpec] = field(

@@ -200,7 +200,9 @@ FRESH = el.ContactFacts(
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     kind=st.sampled_from(["promotion", "appointment", "reminder"]),
     hours=st.one_of(st.none(), hours_of()),
@@ -235,3 +237,68 @@ def test_no_campaign_that_loads_dials_outside_the_floor(
         verdict = el.judge(campaign, checked, at, DialPolicy(), 15)
         if verdict is None:
             assert oracle(kind, at, zone, ring), (at, zone, hours)
+
+
+# -- what a campaign file may not say ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("caller_id", "why"),
+    [("0", "caller_id 0:"), ("899123456", "caller_id 899123456:"), ("0612345678", "client")],
+)
+def test_the_presented_number_is_the_centers_and_passes_the_dial_policy(
+    rules_copy: Path, caller_id: str, why: str
+) -> None:
+    text = BASE.format(kind="promotion").replace("0699887766", caller_id)
+    path = write(rules_copy, text)
+    rules = load_rules(rules_copy)
+    if why == "client":  # a number a client's callers dial: theirs, not the callback IVR's
+        caller_id = next(iter(rules.number_index)).removeprefix("+39")
+        path = write(rules_copy, BASE.format(kind="promotion").replace("0699887766", caller_id))
+    with pytest.raises(RulesError) as caught:
+        load_campaigns(rules_copy, rules)
+    assert f"{path}:5:" in str(caught.value) and why in str(caught.value)
+
+
+def test_a_reminder_discloses_nothing_and_leaves_nothing_on_a_machine(rules_copy: Path) -> None:
+    path = write(rules_copy, BASE.format(kind="reminder") + "callback: la fattura non pagata\n")
+    with pytest.raises(RulesError, match=f"{path}:6:11: a reminder's call back"):
+        load_campaigns(rules_copy, load_rules(rules_copy))
+    write(rules_copy, BASE.format(kind="reminder"))
+    reminder = load_campaigns(rules_copy, load_rules(rules_copy)).by_id["prova"]
+    assert reminder.amd  # on by default: a machine is hung up on, it hears nothing
+    from ivr.campaigns import speech
+
+    assert "fattura" not in speech.callback_purpose(replace(reminder, callback="fattura"))
+
+
+def test_a_recorded_call_always_hears_the_fixed_notice_first(rules_copy: Path) -> None:
+    from ivr.campaigns import speech
+
+    text = BASE.format(kind="promotion") + "recording: {enabled: true, announcement: Buongiorno.}\n"
+    write(rules_copy, text)
+    campaign = load_campaigns(rules_copy, load_rules(rules_copy)).by_id["prova"]
+    prompt = speech.announcement_prompt(campaign)
+    assert prompt is not None and prompt.text is not None
+    notice = speech.recording_notice(campaign.language)
+    assert prompt.text.startswith(notice) and prompt.text.endswith("Buongiorno.")
+    assert speech.announcement_prompt(replace(campaign, recording=False)) is None
+
+
+def test_the_check_command_says_what_the_floor_refuses(
+    rules_copy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ivr.__main__ import main
+
+    monkeypatch.setenv("IVR_CLOCK_START", "2027-03-26T09:00:00Z")  # Friday before Easter
+    monkeypatch.setenv("IVR_AMI_SECRET", "x")
+    path = write(rules_copy, BASE.format(kind="promotion") + "calendars: []\n")
+    assert main(["campaign", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Sun 2027-03-28  no calls: Sunday (the law)" in out
+    assert "Mon 2027-03-29  no calls: national holiday (Lunedì dell'Angelo" in out
+    assert "Tue 2027-03-30  09:00-20:00 (last call starts 19:59:35)" in out
+    assert "Sat 2027-03-27  10:00-19:00 (last call starts 18:59:35)" in out
+    wide = write(rules_copy, BASE.format(kind="promotion") + "hours: {sun: ['10:00-12:00']}\n")
+    assert main(["campaign", "check", str(wide)]) == 1
+    assert f"{wide}:6:9: hours: Sunday: no promotion call" in capsys.readouterr().err
