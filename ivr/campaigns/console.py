@@ -19,8 +19,9 @@ from aiohttp import web
 
 from ivr.billing.form import visit_outcome_labels
 from ivr.billing.verify import card_facts
-from ivr.campaigns import results, store
-from ivr.campaigns.model import APPOINTMENT, OUTCOMES, VERIFICATION, Campaign
+from ivr.campaigns import lists, results, store
+from ivr.campaigns.model import APPOINTMENT, OUTCOMES, PROMOTION, VERIFICATION, Campaign
+from ivr.campaigns.models import CENTER
 from ivr.campaigns.outcomes import OutcomeForm, free_slots, read_outcome, slot_key
 from ivr.campaigns.report import progress
 from ivr.campaigns.tracking import is_campaign_call
@@ -94,6 +95,7 @@ class OutboundConsole:
         app.router.add_post("/campaign/outcome", self.save)
         app.router.add_post("/campaign/call", self.call)
         app.router.add_post("/campaign/skip", self.skip)
+        app.router.add_post("/campaign/dnc", self.do_not_call)
         app.router.add_get("/campaigns", self.supervisor)
 
     def _lang(self, request: web.Request | None) -> str:
@@ -180,6 +182,8 @@ class OutboundConsole:
             outcomes=[(o, labels[o]) for o in OUTCOMES[campaign.kind]], slots=slots,
             zone=campaign.zone, connected=connected, check=check,
             visit_outcomes=visit_outcome_labels(lang),
+            dnc_added=bool(attempt and await lists.on_do_not_call(
+                self.dialer.services.sessions, attempt.number, campaign.client_id)),
         )  # fmt: skip
 
     # -- the operator's actions ---------------------------------------------------------
@@ -220,6 +224,30 @@ class OutboundConsole:
         await self.portal._form(request, login)
         if not await self.dialer.call_preview(login.user):
             log.info("preview call of %s: nothing to call", login.user)
+        raise web.HTTPSeeOther(f"{self.root}/")
+
+    async def do_not_call(self, request: web.Request) -> web.Response:
+        """The contact asked not to be called again, on any kind of call: written at once
+        (the center's list for a promotion, the client's otherwise), so no later card or dial
+        of that number goes out; the operator still saves the call's outcome."""
+        login = await self.portal._operator(request)
+        data = await self.portal._form(request, login)
+        lang = self._lang(request)
+        sessions = self.dialer.services.sessions
+        try:
+            attempt = await store.get_attempt(sessions, int(data.get("attempt", "")))
+        except ValueError:
+            attempt = None
+        campaign = self.dialer.campaign(attempt.campaign_id) if attempt else None
+        if attempt is None or campaign is None or attempt.operator != login.user:
+            raise web.HTTPForbidden(text=tr(lang, "This call was not answered by you."))
+        scope = CENTER if campaign.kind == PROMOTION else campaign.client_id
+        await lists.add_do_not_call(
+            sessions, scope, [attempt.number], "asked not to be called",
+            f"campaign {campaign.id}, call {attempt.id}, {login.user}",
+            self.dialer.services.clock(),
+        )  # fmt: skip
+        log.info("%s: do not call %s (%s list)", login.user, attempt.number, scope)
         raise web.HTTPSeeOther(f"{self.root}/")
 
     async def skip(self, request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from ivr.campaigns.model import (
     DO_NOT_CALL,
     DROPPED,
     REMINDER,
+    VERIFICATION,
     Campaign,
 )
 from ivr.dialpolicy import DialPolicy, check
@@ -39,6 +40,10 @@ REST_OPERATOR = "abandoned-operator"  # after the rest: only with an operator al
 CALLER_ID = "caller-id"  # the presented number fails the dial policy
 FLOOR_REASONS = (floor.SUNDAY_REASON, floor.HOLIDAY_REASON, floor.HOURS_REASON, floor.RING_REASON)
 TEMPORARY = (REGISTER_STALE, WINDOW, DATES, REST, REST_OPERATOR, CALLER_ID, *FLOOR_REASONS)
+
+# Calls that are not telemarketing, so the opposition register does not apply: reminders to
+# the client's debtors, and a verification call about an appointment the contact accepted.
+NO_REGISTER = (REMINDER, VERIFICATION)
 
 # Contact statuses.
 PENDING, DIALLING, PREVIEWING, TALKING = "pending", "dialling", "previewing", "talking"
@@ -88,7 +93,7 @@ def register_exempt(
 ) -> bool:
     """Reminders never need the register; a client's own customers only while they are
     customers and for own_customers_days after (the row's customer-until date)."""
-    if campaign.kind == REMINDER:
+    if campaign.kind in NO_REGISTER:
         return True
     if not campaign.own_customers or customer_until is None:
         return False
@@ -125,7 +130,7 @@ def judge(
         )
     zone = ZoneInfo(campaign.zone)
     today = now.astimezone(zone).date()
-    if campaign.kind != REMINDER:
+    if campaign.kind not in NO_REGISTER:
         if contact.in_register:
             return Refusal(REGISTER, "in the opposition register (Registro delle opposizioni)")
         exempt = register_exempt(campaign, contact.customer_until, today, own_customers_days)
