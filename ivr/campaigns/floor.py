@@ -66,8 +66,8 @@ ABANDON_SECONDS = 3
 ABANDON_CAP = 0.03
 ABANDON_REST_DAYS = 5
 # The drop message starts within the 3 s, machine detection included: the engine's own
-# budget from the answer, leaving half a second for the message to start.
-ANSWER_BUDGET_MS = 2500
+# budget of silence from the answer, leaving 0.2 s for the message to start.
+ANSWER_BUDGET_MS = 2800
 
 # -- the opposition register -----------------------------------------------------------------
 # D.P.R. 7 settembre 2010 n. 178 art. 7 (as amended by D.P.R. 26/2022): a list consulted
