@@ -97,7 +97,9 @@ class CampaignSpec(Spec):
     groups: tuple[str, ...] = field(metadata=doc("Operator groups that work the campaign."))
     caller_id: str = field(
         metadata=doc(
-            "The number presented; a call back to it reaches the callback IVR.", pattern=DIGITS
+            "The number presented: one of the center's (not a client's), accepted by the dial"
+            " policy; a call back to it reaches the callback IVR.",
+            pattern=DIGITS,
         )
     )
     start: str | None = field(default=None, metadata=doc("First day (YYYY-MM-DD).", pattern=DATE))
@@ -109,7 +111,8 @@ class CampaignSpec(Spec):
         default=None,
         metadata=doc(
             "Calling window: day(s) -> HH:MM-HH:MM (mon-fri, sat, ...; eve: a day before a"
-            " holiday). Absent: the center's defaults for the kind. Never on a holiday.",
+            " holiday). Absent: the center's defaults for the kind. Never on a holiday, and"
+            " never wider than the law's floor for the kind (a wider file is refused).",
             pattern=TIME_RANGE,
         ),
     )
@@ -130,7 +133,8 @@ class CampaignSpec(Spec):
     own_customers: bool = field(
         default=False,
         metadata=doc(
-            "The contacts are the client's own customers: no opposition-register check"
+            "The contacts are the client's own customers: a row with a customer_until date is"
+            " called without the opposition-register check until own_customers_days after it"
             " (reminders never need one)."
         ),
     )
