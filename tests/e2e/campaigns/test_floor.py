@@ -110,3 +110,39 @@ async def test_a_contact_who_hangs_up_in_the_silence_is_abandoned_and_rests_ever
     await rig.stop("after")
     assert [(r.reason, r.number) for r in refusals] == [(el.REST, e164(78, 1))]
     assert await rig.attempts("after") == []
+
+
+async def test_in_a_real_browser_a_debtor_asks_not_to_be_called_again(rig: Rig) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    from ivr.portal import portal_password
+
+    s = rig.stack.settings
+    header = ["numero", "debitore", "importo", "scadenza", "fattura"]
+    await rig.add_contacts(
+        "reminders", header, [[number(76, 20), "Dario", "10", "01/10/2026", "R"]]
+    )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = await browser.new_page(locale="it-IT")
+            await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
+            await page.fill("#user", "op1")
+            await page.fill("#password", portal_password(s, "op1"))
+            await page.click("#login")
+            await expect(page.locator("#state")).to_be_visible()
+            await page.click("#go-available")
+            await expect(page.locator("body")).to_have_attribute("data-live", "yes")
+            await rig.start("reminders")
+            # A reminder, not a promotion: the button is there all the same.
+            await expect(page.locator("#dnc")).to_be_visible(timeout=30_000)
+            await page.click("#dnc")
+            await expect(page.locator("#dnc-added")).to_be_visible(timeout=30_000)
+        finally:
+            await browser.close()
+    # On the client's own list at once (a reminder is the client's business, not the center's).
+    assert await lists.on_do_not_call(rig.sessions, e164(76, 20), "acme") == {"acme"}
+    await rig.wait_attempts("reminders", lambda a: bool(a) and all(x.ended_at for x in a))
+    await rig.stop("reminders")
