@@ -264,7 +264,7 @@ class CampaignDialer(Follower, Feature):
             policy=policy, register_max_days=settings.campaign_register_max_days,
             recording_dir=str(settings.run_dir / "recordings"),
             own_customers_days=settings.own_customers_days,
-            rest_days=settings.campaign_drop_rest_days,
+            rest_days=settings.campaign_drop_rest_days, free_operators=len(ops),
         )  # fmt: skip
         used = []
         for item in claimed:

@@ -189,16 +189,19 @@ async def claim(
     recording_dir: str | None = None,
     own_customers_days: int = floor.OWN_CUSTOMERS_MAX_DAYS,
     rest_days: int = floor.ABANDON_REST_DAYS,
+    free_operators: int = 0,
 ) -> list[Claimed]:
     """Claim up to len(operators) contacts that may be called now, one per operator (None:
     any operator); write each one's attempt row before anything is dialled. Contacts that may
-    not be called are refused (and logged) or put off until they may."""
+    not be called are refused (and logged) or put off until they may. free_operators: how
+    many operators are free now (ratio lines), for numbers that need one after a rest."""
     if not operators:
         return []
     out: list[Claimed] = []
     wanted = list(operators)
     seen: set[int] = set()
     rules = Rules(policy, register_max_days, own_customers_days, rest_days)
+    spare = free_operators
     async with sessions.begin() as session:
         fresh = None
         if campaign.register_required:  # a list not checked lately is not dialled at all
@@ -230,7 +233,12 @@ async def claim(
                 operator = _operator_for(row, wanted)
                 if operator is _NOBODY:
                     continue  # only its excluded operator is free: left for another one
-                refusal = _judge(campaign, facts[row.id], now, rules, operator is not None)
+                # A line for any operator (ratio) counts as one with an operator free only
+                # while the operators free now outnumber such lines already claimed.
+                free = operator is not None or (facts[row.id].needs_operator and spare > 0)
+                refusal = _judge(campaign, facts[row.id], now, rules, free)
+                if refusal is None and operator is None and facts[row.id].needs_operator:
+                    spare -= 1
                 if refusal is not None:
                     await _refuse(session, campaign, row, refusal, now)
                     continue

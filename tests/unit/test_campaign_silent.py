@@ -90,6 +90,26 @@ async def test_a_hang_up_in_the_silence_is_abandoned_and_rests_the_number_everyw
     assert again.operator == "op2"
 
 
+async def test_a_ratio_line_to_a_rested_number_needs_an_operator_free_now(
+    sessions: store.Sessions,
+) -> None:
+    await add(sessions, REMINDERS, NOW)
+    [first] = await claim(sessions, REMINDERS, NOW, "op1")
+    assert first.attempt is not None
+    await store.note(sessions, first.attempt.linkedid, answered_at=NOW, dropped_at=NOW)
+    await store.close_attempt(sessions, lambda _id: REMINDERS, first.attempt.linkedid,
+                              HUNG_UP, NOW, None, 5)  # fmt: skip
+    after = NOW + timedelta(days=7)
+    await add(sessions, OTHER, after)
+    assert await claim(sessions, OTHER, after, None) == []  # nobody free
+    later = after + timedelta(minutes=6)
+    [line] = await store.claim(
+        sessions, OTHER, engine="e", now=later, operators=[None], policy=DialPolicy(),
+        register_max_days=15, free_operators=1,
+    )  # fmt: skip
+    assert line.operator is None and line.attempt is not None
+
+
 def test_what_is_abandoned() -> None:
     answered = NOW
     quick, slow = NOW + timedelta(seconds=2), NOW + timedelta(seconds=4)
