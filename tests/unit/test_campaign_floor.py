@@ -7,6 +7,7 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -302,3 +303,14 @@ def test_the_check_command_says_what_the_floor_refuses(
     wide = write(rules_copy, BASE.format(kind="promotion") + "hours: {sun: ['10:00-12:00']}\n")
     assert main(["campaign", "check", str(wide)]) == 1
     assert f"{wide}:6:9: hours: Sunday: no promotion call" in capsys.readouterr().err
+
+
+async def test_the_dialer_does_not_start_with_a_wider_setting() -> None:
+    from types import SimpleNamespace
+
+    from ivr.campaigns.dialer import CampaignDialer
+    from ivr.config import ConfigError
+
+    services: Any = SimpleNamespace(settings=Settings(campaign_hours_saturday="09:00-21:00"))
+    with pytest.raises(ConfigError, match="campaign_hours_saturday"):
+        await CampaignDialer(services).start()
