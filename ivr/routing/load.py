@@ -47,6 +47,7 @@ from ivr.routing.model import (
     Target,
     Window,
 )
+from ivr.routing.scriptload import compile_script
 from ivr.routing.source import Problem, RulesError, Where, decode_file
 
 log = logging.getLogger(__name__)
@@ -385,6 +386,9 @@ class Compiler(CalendarParts, DestinationParts):
         rules = tuple(self._rule(i, r, ctx) for i, r in enumerate(spec.rules))
         self._rule_warnings(rules, spec)
         perimeter.check_client(spec, client_id, self.error)
+        script = None
+        if spec.script is not None:
+            script = compile_script(spec.script, found, self.ladders, self.error)
         own = None
         if spec.retention is not None:  # what it does not say is the center's
             own = perimeter.retention(spec.retention, self._center, self.error)
@@ -405,6 +409,7 @@ class Compiler(CalendarParts, DestinationParts):
             own,
             found,
             staff.screening(spec, callers, found, self.error),
+            script,
         )
 
     def _menu(self, name: str, spec: s.MenuSpec, ctx: ClientContext) -> Menu:
