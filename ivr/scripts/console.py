@@ -185,7 +185,8 @@ class ScriptConsole:
     ) -> str:
         """Keep the message with its fields, then do what the end asks; a problem, or ""."""
         services = self.feature.services
-        answers = run.answers_of(script, draft)
+        client = services.rules.current.clients.get(call.client_id or "")
+        answers = run.answers_of(script, draft, client.card.language if client else "it")
         values = {a.field: a.value for a in answers}
         now = services.clock()
         callback = values.get("callback", "")

@@ -98,11 +98,17 @@ def on_path(script: Script, draft: Draft) -> set[str]:
     return {n for s in steps for n in script.steps[s].ask} | set(draft.extra)
 
 
-def answers_of(script: Script, draft: Draft) -> list[Answer]:
-    """The answers given, in the script's order of fields: what is stored with the call."""
+def answers_of(script: Script, draft: Draft, lang: str) -> list[Answer]:
+    """The answers given, in the script's order of fields: what is stored with the call.
+    `lang`: the client's language, the one its labels are written in (a yes is "sì")."""
     kept = on_path(script, draft)
-    return [
-        Answer(name, label, draft.answers[name], script.fields[name].shown(draft.answers[name]))
-        for name, label in script.columns()
-        if name in kept and draft.answers.get(name)
-    ]
+    out = []
+    for name, label in script.columns():
+        value = draft.answers.get(name, "")
+        if name not in kept or not value:
+            continue
+        shown = script.fields[name].shown(value)
+        if script.fields[name].type == "yes-no":
+            shown = tr(lang, value)
+        out.append(Answer(name, label, value, shown))
+    return out
