@@ -24,6 +24,7 @@ from ivr.records import repo
 from ivr.records.report import format_table
 from ivr.routing import Rules, evaluate, load_rules
 from ivr.routing.decision import CallInfo
+from ivr.scripts.demo import take_one_with_script
 from ivr.services import Services
 from ivr.sipp import Phone, place_calls
 
@@ -131,9 +132,19 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
         print(text)
         print()
         ok = ok and put
+        print("Taking a call with the client's script: its answers kept as fields ...")
+        answering = {op for op, ring_ms in plan.phones if ring_ms != NEVER}
+        scripted, text, client, linkedid = await take_one_with_script(
+            settings, rules, engine.features, at, answering
+        )
+        print(text)
+        print()
+        ok = ok and scripted
         print(next_steps(settings))
         print()
         print(await area_login(engine, new, at))
+        if client and linkedid:
+            print(await area_login(engine, [], at, client, f"calls/{linkedid}"))
         if keep:
             await keep_running(settings)
         return 0 if ok else 1
@@ -145,13 +156,20 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
         await asterisk.stop()
 
 
-async def area_login(engine: Engine, calls: list[repo.CallRecord], at: datetime) -> str:
-    """A demo user of the client whose caller left a message: the area shows its calls."""
+async def area_login(
+    engine: Engine,
+    calls: list[repo.CallRecord],
+    at: datetime,
+    client: str | None = None,
+    page: str = "",
+) -> str:
+    """A demo user of the client whose caller left a message (or of `client`): the area
+    shows its calls (or `page`)."""
     from ivr.area import users
 
     assert engine.services is not None
     sessions = engine.services.sessions
-    client = next((c.client_id for c in calls if c.message_path and c.client_id), None)
+    client = client or next((c.client_id for c in calls if c.message_path and c.client_id), None)
     client = client or next((c.client_id for c in calls if c.client_id), None)
     if client is None:
         return "No call of a client was stored: no area login to show."
@@ -162,7 +180,7 @@ async def area_login(engine: Engine, calls: list[repo.CallRecord], at: datetime)
         await users.add_user(sessions, client, email, password, at, role="admin", name="Demo")
     else:
         await users.set_password(sessions, found.id, password)
-    url = f"http://{engine.settings.bind}:{engine.settings.ports.http}/area/"
+    url = f"http://{engine.settings.bind}:{engine.settings.ports.http}/area/{page}"
     return (
         f"The client's reserved area: {url}\n"
         f"  log in as {email} with the password {password} (client {client})\n"
