@@ -17,6 +17,7 @@ def build(services: Services) -> list[Feature]:
     from ivr.area import Area
     from ivr.billing.schedule import BillingSchedule
     from ivr.campaigns.dialer import CampaignDialer
+    from ivr.dispatch.feature import Dispatcher
     from ivr.escalation.service import Escalations
     from ivr.outbound import Outbound
     from ivr.portal import Portal
@@ -39,4 +40,5 @@ def build(services: Services) -> list[Feature]:
         ScriptDesk(services, portal, putthroughs.put_through),
         DailyPurge(services),  # personal data past each client's retention
         Area(services),  # the clients' reserved area (/area)
+        Dispatcher(services),  # messages to the clients' own systems (webhooks)
     ]

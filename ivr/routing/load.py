@@ -32,6 +32,7 @@ from ivr.routing.clock import (
 from ivr.routing.compiling import ClientContext, unknown
 from ivr.routing.decision import ClientCard, Step
 from ivr.routing.destinations import DestinationParts
+from ivr.routing.dispatch import CATEGORIES, compile_dispatch
 from ivr.routing.model import (
     Client,
     Condition,
@@ -410,6 +411,9 @@ class Compiler(CalendarParts, DestinationParts):
             found,
             staff.screening(spec, callers, found, self.error),
             script,
+            compile_dispatch(
+                spec.dispatch, script.fields if script else (), CATEGORIES, self.error
+            ),
         )
 
     def _menu(self, name: str, spec: s.MenuSpec, ctx: ClientContext) -> Menu:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from ivr.dialpolicy import DialPolicy
 from ivr.routing.clock import ALWAYS, HolidayBook, Schedule
 from ivr.routing.decision import ClientCard, Step
+from ivr.routing.dispatch import DispatchRule
 from ivr.routing.script import Script
 from ivr.routing.source import Problem, Where
 
@@ -177,6 +178,7 @@ class Client:
     people: dict[str, Person] = field(default_factory=dict)
     screening: tuple[Screening, ...] = ()
     script: Script | None = None  # what the operator asks; None: the plain message form
+    dispatch: tuple[DispatchRule, ...] = ()  # how messages leave the center; () the default
 
     def screen(self, caller: str) -> Screening | None:
         """What the client says of this caller: the first screening whose lists hold it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
+from ivr.routing.dispatch import DispatchSpec
 from ivr.routing.patterns import (  # noqa: F401  (spec.LINE and the like are used elsewhere)
     CALLER,
     CONTROLS,
@@ -420,6 +421,14 @@ class ClientSpec(Spec):
     )
     screening: tuple[ScreeningSpec, ...] = field(
         default=(), metadata=doc("Who is always put through, who never, who only when urgent.")
+    )
+    dispatch: tuple[DispatchSpec, ...] = field(
+        default=(),
+        metadata=doc(
+            "How messages leave the center, by category, urgency or a script's answer: the"
+            " first rule that matches decides; none: emails as the users chose and the"
+            " webhook if one is set."
+        ),
     )
     script: ScriptSpec | None = field(
         default=None,
