@@ -55,6 +55,7 @@ def build(area: Area) -> list[Page]:
     from ivr.area.team import TeamPage
     from ivr.billing.area import BillingPage
     from ivr.campaigns.area import CampaignsPage
+    from ivr.dispatch.area import WebhookPage
     from ivr.putthrough.area import PeoplePage
 
     return [
@@ -65,5 +66,6 @@ def build(area: Area) -> list[Page]:
         SelfServicePage(area),
         PeoplePage(area),
         TeamPage(area),
+        WebhookPage(area),
         AccountPage(area),
     ]

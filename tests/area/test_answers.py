@@ -94,3 +94,24 @@ async def test_the_email_carries_the_answers(world: World, mailbox: tuple[Mailbo
     ]
     wanted = "Riferimento immobile: MI-1234\nAcquisto o affitto: Affitto\nNote: =HYPERLINK(1)\n"
     assert sum(wanted in text for text in texts) == 2  # to both of Acme's users
+
+
+async def test_the_dispatch_rules_keep_a_message_out_of_the_emails(
+    world: World, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    sessions = world.services.sessions
+    for email in ("admin@acme.example", "member@acme.example"):
+        user = await users.by_email(sessions, email)
+        assert user is not None
+        await users.set_prefs(sessions, user.id, language="en", notify="each", digest_at="18:00")
+    await store.save_outcome(  # a complaint: the client wants it in the daily report only
+        sessions,
+        store.Outcome("a.3", "op1", "acme", "Gino", "0612000003", "Rude plumber", "complaint",
+                      False, None, NOW),
+    )  # fmt: skip
+    await world.area.notifier.step(NOW)
+    told = {m["Subject"] and m.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+            for m in box.messages}  # fmt: skip
+    assert any("/calls/a.2" in text for text in told)
+    assert not any("/calls/a.3" in text for text in told)

@@ -135,3 +135,28 @@ def test_ivr_check_names_a_looping_script(capsys, tmp_path: Path) -> None:
         f"{plumber}:{line}:13: the script loops: who -> what -> who",
         "failed: 1 problem",
     ]
+
+
+def test_dispatch_rules_choose_the_ways_out(tmp_path: Path) -> None:
+    from ivr.routing.dispatch import DEFAULT, choose
+
+    rules = """\
+dispatch:
+  - when: {urgent: true}
+    send: [email, webhook]
+  - when: {answers: {kind: rent}, category: [message, order]}
+    send: digest
+"""
+    client = load_rules(write(tmp_path, rossi=CLIENT + SCRIPT + rules)).clients["rossi"]
+    assert choose(client.dispatch, "message", True, {}) == {"email", "webhook"}
+    assert choose(client.dispatch, "order", False, {"kind": "rent"}) == {"digest"}
+    assert choose(client.dispatch, "complaint", False, {"kind": "rent"}) == DEFAULT
+    broken = rules.replace("kind: rent", "nope: x").replace("order]", "gossip]")
+    broken += "  - send: sms\n"
+    assert problems(write(tmp_path, rossi=CLIENT + SCRIPT + broken)) == [
+        "clients/rossi.yaml:41:22: unknown script field 'nope'; known: budget, kind, ref,"
+        " urgent, when",
+        "clients/rossi.yaml:41:52: unknown category 'gossip'; known: appointment, callback,"
+        " complaint, message, order, other",
+        "clients/rossi.yaml:43:11: sms: no text-message provider is configured",
+    ]
