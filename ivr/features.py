@@ -19,6 +19,7 @@ def build(services: Services) -> list[Feature]:
     from ivr.campaigns.dialer import CampaignDialer
     from ivr.dispatch.feature import Dispatcher
     from ivr.escalation.service import Escalations
+    from ivr.oncall.console import OnCallDesk
     from ivr.outbound import Outbound
     from ivr.portal import Portal
     from ivr.privacy.run import DailyPurge
@@ -38,6 +39,7 @@ def build(services: Services) -> list[Feature]:
         putthroughs,  # holds and put-throughs from the console's cards
         # after put-through: a script's end may put the caller through
         ScriptDesk(services, portal, putthroughs.put_through),
+        OnCallDesk(services, portal),  # who is on call, on the card
         DailyPurge(services),  # personal data past each client's retention
         Area(services),  # the clients' reserved area (/area)
         Dispatcher(services),  # messages to the clients' own systems (webhooks)

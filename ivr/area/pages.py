@@ -56,6 +56,7 @@ def build(area: Area) -> list[Page]:
     from ivr.billing.area import BillingPage
     from ivr.campaigns.area import CampaignsPage
     from ivr.dispatch.area import WebhookPage
+    from ivr.oncall.area import OnCallPage
     from ivr.putthrough.area import PeoplePage
 
     return [
@@ -65,6 +66,7 @@ def build(area: Area) -> list[Page]:
         BillingPage(area),
         SelfServicePage(area),
         PeoplePage(area),
+        OnCallPage(area),
         TeamPage(area),
         WebhookPage(area),
         AccountPage(area),

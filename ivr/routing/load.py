@@ -48,6 +48,7 @@ from ivr.routing.model import (
     Target,
     Window,
 )
+from ivr.routing.oncall import compile_on_call
 from ivr.routing.scriptload import compile_script
 from ivr.routing.source import Problem, RulesError, Where, decode_file
 
@@ -389,7 +390,9 @@ class Compiler(CalendarParts, DestinationParts):
         perimeter.check_client(spec, client_id, self.error)
         script = None
         if spec.script is not None:
-            script = compile_script(spec.script, found, self.ladders, self.error)
+            script = compile_script(
+                spec.script, found, self.ladders, self.error, on_call=spec.on_call is not None
+            )
         own = None
         if spec.retention is not None:  # what it does not say is the center's
             own = perimeter.retention(spec.retention, self._center, self.error)
@@ -414,6 +417,7 @@ class Compiler(CalendarParts, DestinationParts):
             compile_dispatch(
                 spec.dispatch, script.fields if script else (), CATEGORIES, self.error
             ),
+            compile_on_call(spec.on_call, zone, found, self.error) if spec.on_call else None,
         )
 
     def _menu(self, name: str, spec: s.MenuSpec, ctx: ClientContext) -> Menu:

@@ -9,6 +9,7 @@ from ivr.dialpolicy import DialPolicy
 from ivr.routing.clock import ALWAYS, HolidayBook, Schedule
 from ivr.routing.decision import ClientCard, Step
 from ivr.routing.dispatch import DispatchRule
+from ivr.routing.oncall import OnCall
 from ivr.routing.script import Script
 from ivr.routing.source import Problem, Where
 
@@ -179,6 +180,7 @@ class Client:
     screening: tuple[Screening, ...] = ()
     script: Script | None = None  # what the operator asks; None: the plain message form
     dispatch: tuple[DispatchRule, ...] = ()  # how messages leave the center; () the default
+    on_call: OnCall | None = None  # who of the people is on call, by rotation and periods
 
     def screen(self, caller: str) -> Screening | None:
         """What the client says of this caller: the first screening whose lists hold it."""

@@ -24,7 +24,10 @@ def compile_script(
     people: Collection[str],
     ladders: Collection[str],
     error: Report,
+    on_call: bool = False,
 ) -> Script | None:
+    """`on_call`: the client says who is on call (an end may put through to 'on-call')."""
+    people = [*people, ss.ON_CALL] if on_call else [p for p in people if p != ss.ON_CALL]
     fields = {name: _field(name, f, error) for name, f in spec.fields.items()}
     if not spec.steps:
         error(spec.where("steps"), "a script has at least one step")
@@ -140,8 +143,12 @@ def _branch(
 
 def _end(spec: ss.EndSpec, people: Collection[str], ladders: Collection[str], error: Report) -> End:
     person = spec.put_through
-    if person is not None and person != ss.ON_CALL and person not in people:
-        error(spec.where("put_through"), unknown("person", person, people, "(or 'on-call')"))
+    if person == ss.ON_CALL and ss.ON_CALL not in people:
+        error(spec.where("put_through"), "put through to 'on-call': the client has no on_call")
+        person = None
+    elif person is not None and person != ss.ON_CALL and person not in people:
+        known = [p for p in people if p != ss.ON_CALL]
+        error(spec.where("put_through"), unknown("person", person, known, "(or 'on-call')"))
         person = None
     if spec.ladder is not None and spec.ladder not in ladders:
         error(spec.where("ladder"), unknown("ladder", spec.ladder, ladders))

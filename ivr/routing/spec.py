@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from ivr.routing.dispatch import DispatchSpec
+from ivr.routing.oncall import OnCallSpec
 from ivr.routing.patterns import (  # noqa: F401  (spec.LINE and the like are used elsewhere)
     CALLER,
     CONTROLS,
@@ -421,6 +422,13 @@ class ClientSpec(Spec):
     )
     screening: tuple[ScreeningSpec, ...] = field(
         default=(), metadata=doc("Who is always put through, who never, who only when urgent.")
+    )
+    on_call: OnCallSpec | None = field(
+        default=None,
+        metadata=doc(
+            "Who of the people is on call: a weekly rotation and periods (holidays, cover)"
+            " that take precedence; scripts put through to 'on-call'."
+        ),
     )
     dispatch: tuple[DispatchSpec, ...] = field(
         default=(),

@@ -216,7 +216,7 @@ class ScriptConsole:
             return ""
         person: str | None = end.put_through
         if person == ON_CALL:
-            person = self.feature.on_call_person(call.client_id, now)
+            person = await self.feature.on_call_person(call.client_id, now)
         if person is None:
             return tr(login.lang, "Nobody is on call now: the message is kept.")
         why = ", ".join(a.shown for a in answers if a.field not in ("caller_name", "callback"))

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ivr.feature import Feature
+from ivr.records import oncall
 from ivr.scripts.console import PutThrough, ScriptConsole
 
 if TYPE_CHECKING:
@@ -23,6 +24,10 @@ class ScriptDesk(Feature):
         self.console = ScriptConsole(self)
         portal.extend(self.console)
 
-    def on_call_person(self, client_id: str | None, now: datetime) -> str | None:
+    async def on_call_person(self, client_id: str | None, now: datetime) -> str | None:
         """The person of the client's on call at `now`; None: nobody."""
-        return None
+        client = self.services.rules.current.clients.get(client_id or "")
+        if client is None:
+            return None
+        duty = await oncall.duty_now(self.services.sessions, client, now)
+        return duty.person if duty is not None and duty.person in client.people else None

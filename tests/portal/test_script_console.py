@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest_asyncio
 from aiohttp import web
@@ -19,9 +20,11 @@ from test_console import FakeAmi
 
 from ivr import config
 from ivr.ami.message import Message
+from ivr.oncall.console import OnCallDesk
 from ivr.portal import Portal, portal_password, store
 from ivr.records import db, fields, repo
 from ivr.routing import RulesHolder
+from ivr.routing.oncall import on_duty
 from ivr.scripts.feature import ScriptDesk
 from ivr.services import Services
 
@@ -82,6 +85,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
         return None
 
     ScriptDesk(services, portal, put_through)
+    OnCallDesk(services, portal)
     app = web.Application()
     app.add_subapp("/console", portal.app())
     client = TestClient(TestServer(app), headers={"Accept-Language": "en"})
@@ -166,6 +170,25 @@ async def test_an_end_puts_the_caller_through(desk: Desk) -> None:
     page = await desk.send("rent", visit="yes")
     assert 'id="saved"' in page
     assert desk.put_throughs == [("op1", "gina", "announced")]
+
+
+async def test_the_card_says_who_is_on_call_and_an_end_puts_the_caller_through_to_them(
+    desk: Desk,
+) -> None:
+    client = desk.services.rules.current.clients["agenzia"]
+    assert client.on_call is not None
+    duty = on_duty(client.on_call, T0)  # the moment the test's clock says, from the rules
+    assert duty is not None and duty.until is not None
+    page = html.unescape(await desk.page())
+    name = client.people[duty.person].name
+    until = duty.until.astimezone(ZoneInfo("Europe/Rome")).strftime("%H:%M")
+    assert f'id="on-call" data-person="{duty.person}">On call now: <strong>{name}</strong>' in page
+    assert until in page.split('id="on-call"', 1)[1].split("</p>", 1)[0]
+    await desk.send("who", caller_name="Mario Verdi", callback="0612000100")
+    await desk.send("property", ref="MI-1234", want="buy")
+    page = await desk.send("buy", budget="250000", email="", agent_now="yes")
+    assert 'id="saved"' in page
+    assert desk.put_throughs == [("op1", duty.person, "announced")]
 
 
 async def test_the_console_is_italian_by_default(desk: Desk) -> None:

@@ -1,0 +1,70 @@
+"""The on-call periods a client's admin adds in the area (holidays, cover), beside those of
+the client's file; and who is on call now, from both."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, Integer, String, Text, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ivr.records.models import Base, UTCDateTime
+from ivr.routing.model import Client
+from ivr.routing.oncall import Duty, Period, on_duty
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class OnCallPeriod(Base):
+    __tablename__ = "on_call_periods"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(255))
+    person_id: Mapped[str] = mapped_column(String(255))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    why: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(255))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_on_call_periods_client_ends", "client_id", "ends_at"),)
+
+
+async def periods_of(
+    sessions: Sessions, client_id: str, after: datetime | None = None
+) -> list[tuple[int, Period]]:
+    """The admin's periods (id, period), in the order added; those over before `after` left out."""
+    query = select(OnCallPeriod).where(OnCallPeriod.client_id == client_id)
+    if after is not None:
+        query = query.where(OnCallPeriod.ends_at > after)
+    async with sessions() as session:
+        rows = await session.scalars(query.order_by(OnCallPeriod.set_at, OnCallPeriod.id))
+        return [(r.id, Period(r.starts_at, r.ends_at, r.person_id, r.why)) for r in rows]
+
+
+async def add_period(
+    sessions: Sessions, client_id: str, period: Period, by: str, now: datetime
+) -> None:
+    async with sessions.begin() as session:
+        session.add(
+            OnCallPeriod(client_id=client_id, person_id=period.person, starts_at=period.start,
+                         ends_at=period.end, why=period.why, set_by=by, set_at=now)
+        )  # fmt: skip
+
+
+async def remove_period(sessions: Sessions, client_id: str, ident: int) -> None:
+    async with sessions.begin() as session:
+        await session.execute(
+            delete(OnCallPeriod).where(
+                OnCallPeriod.id == ident, OnCallPeriod.client_id == client_id
+            )
+        )
+
+
+async def duty_now(sessions: Sessions, client: Client, now: datetime) -> Duty | None:
+    """Who of the client's people is on call at `now`, and until when; None: nobody."""
+    if client.on_call is None:
+        return None
+    extra = [p for _, p in await periods_of(sessions, client.id, after=now)]
+    return on_duty(client.on_call, now, extra)
