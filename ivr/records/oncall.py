@@ -3,6 +3,7 @@ the client's file; and who is on call now, from both."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from sqlalchemy import Index, Integer, String, Text, delete, select
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ivr.records.models import Base, UTCDateTime
-from ivr.routing.model import Client
+from ivr.routing.model import Client, Contact, Ladder
 from ivr.routing.oncall import Duty, Period, on_duty
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -68,3 +69,24 @@ async def duty_now(sessions: Sessions, client: Client, now: datetime) -> Duty | 
         return None
     extra = [p for _, p in await periods_of(sessions, client.id, after=now)]
     return on_duty(client.on_call, now, extra)
+
+
+async def staffed(
+    sessions: Sessions, client: Client | None, ladder: Ladder, now: datetime
+) -> Ladder:
+    """The ladder with each "whoever is on call now" contact replaced by that person (their
+    first number), or left out when nobody of the client's is on call."""
+    if not any(c.on_call_now for c in ladder.contacts):
+        return ladder
+    duty = await duty_now(sessions, client, now) if client is not None else None
+    person = client.people.get(duty.person) if client is not None and duty else None
+    contacts: list[Contact] = []
+    for contact in ladder.contacts:
+        if not contact.on_call_now:
+            contacts.append(contact)
+        elif person is not None and person.numbers:
+            contacts.append(
+                dataclasses.replace(contact, name=person.name, number=person.numbers[0],
+                                    on_call_now=False)
+            )  # fmt: skip
+    return dataclasses.replace(ladder, contacts=tuple(contacts))

@@ -329,9 +329,12 @@ class Compiler(CalendarParts, DestinationParts):
             for contact in ladder.contacts:
                 self._positive(contact, "wait", contact.wait)
                 on_call = self._window(contact, contact.days, contact.hours)
+                if bool(contact.number) == contact.on_call_now:
+                    self.error(contact.at, "a contact has a number, or on_call_now: true")
                 contacts.append(
-                    Contact(contact.name, contact.number, contact.wait, contact.email, on_call)
-                )
+                    Contact(contact.name, contact.number, contact.wait, contact.email, on_call,
+                            contact.on_call_now)
+                )  # fmt: skip
             if not contacts:
                 self.error(ladder.where("contacts"), f"ladder {name!r} has no contacts")
             self._positive(ladder, "repeat", ladder.repeat)

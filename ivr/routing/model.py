@@ -46,6 +46,7 @@ class Contact:
     wait: int = 300
     email: str | None = None
     on_call: Window | None = None  # None: always on call (in the client's time zone)
+    on_call_now: bool = False  # stands for the client's person on call when the ladder starts
 
 
 @dataclass(frozen=True)

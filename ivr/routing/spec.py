@@ -148,11 +148,19 @@ class PromptSpec(Spec):
 class ContactSpec(Spec):
     name: str = field(metadata=doc("Who is called.", pattern=LINE))
     number: str = field(
+        default="",
         metadata=doc(
             "Outside number: national (0612345678) or E.164 with its + (+41441234567).",
             pattern=PHONE,
             hint="digits, with an optional leading +",
-        )
+        ),
+    )
+    on_call_now: bool = field(
+        default=False,
+        metadata=doc(
+            "Whoever of the client's people is on call when the ladder starts (their first"
+            " number) instead of a fixed number; nobody on call: skipped."
+        ),
     )
     wait: int = field(default=300, metadata=doc("Seconds to wait for an answer before the next."))
     email: str | None = field(

@@ -78,3 +78,34 @@ on_call:
         "clients/rossi.yaml:15:34: the last day is before the first",
         "clients/rossi.yaml:16:56: unknown person 'nobody'; known: anna",
     ]
+
+
+async def test_the_night_ladder_calls_whoever_is_on_call_when_it_starts(tmp_path: Path) -> None:
+    from ivr.records import db, oncall
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}"
+    await db.upgrade(url)
+    engine = db.make_engine(url)
+    sessions = db.session_factory(engine)
+    try:
+        rules = load_rules(RULES)
+        plumber, ladder = rules.clients["rossi-idraulica"], rules.ladders["rossi-night"]
+        assert plumber.on_call is not None and plumber.on_call.rotation is not None
+        change = plumber.on_call.rotation.start + 47 * timedelta(days=7)  # a Monday, 07:00
+        before = await oncall.staffed(sessions, plumber, ladder, change - timedelta(minutes=1))
+        after = await oncall.staffed(sessions, plumber, ladder, change)
+        first = [(c.name, c.number) for c in (before.contacts[0], after.contacts[0])]
+        people = plumber.people
+        expected = [on_duty(plumber.on_call, m) for m in (change - timedelta(minutes=1), change)]
+        assert [d.person for d in expected if d] == ["mario", "luca"]  # week 47 is odd
+        assert first == [
+            (people["mario"].name, people["mario"].numbers[0]),
+            (people["luca"].name, people["luca"].numbers[0]),
+        ]
+        assert [c.name for c in after.contacts[1:]] == [c.name for c in ladder.contacts[1:]]
+        # Another client's ladder with nobody on call: the on-call contact is left out.
+        nobody = await oncall.staffed(sessions, rules.clients["casa-bella-immobiliare"], ladder,
+                                      change)  # fmt: skip
+        assert [c.name for c in nobody.contacts] == [c.name for c in ladder.contacts[1:]]
+    finally:
+        await engine.dispose()
