@@ -27,7 +27,7 @@ class OnCallPage(Page):
         return [
             web.get("/on-call", self.show),
             web.post("/on-call", self.add),
-            web.post("/on-call/{ident}/remove", self.remove),
+            web.post("/on-call/{period_id}/remove", self.remove),
         ]
 
     async def show(self, request: web.Request, status: int = 200, error: str = "") -> web.Response:
@@ -70,11 +70,12 @@ class OnCallPage(Page):
     async def remove(self, request: web.Request) -> web.Response:
         ctx = await self.area.ctx(request, admin=True)
         try:
-            ident = int(request.match_info["ident"])
+            ident = int(request.match_info["period_id"])
         except ValueError as exc:
             raise web.HTTPNotFound() from exc
         services = self.area.services
-        await oncall.remove_period(services.sessions, ctx.client_id, ident)
+        if not await oncall.remove_period(services.sessions, ctx.client_id, ident):
+            raise web.HTTPNotFound()  # another client's period, or none
         now = services.clock()
         await audit(services.sessions, ctx.client_id, ctx.user.email, "on-call",
                     {"removed": ident}, now)  # fmt: skip

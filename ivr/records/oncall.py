@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Index, Integer, String, Text, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -54,13 +55,15 @@ async def add_period(
         )  # fmt: skip
 
 
-async def remove_period(sessions: Sessions, client_id: str, ident: int) -> None:
+async def remove_period(sessions: Sessions, client_id: str, ident: int) -> bool:
+    """Remove one of the client's periods; False if it has none by that id."""
     async with sessions.begin() as session:
-        await session.execute(
+        result: Any = await session.execute(
             delete(OnCallPeriod).where(
                 OnCallPeriod.id == ident, OnCallPeriod.client_id == client_id
             )
         )
+    return bool(result.rowcount)
 
 
 async def duty_now(sessions: Sessions, client: Client, now: datetime) -> Duty | None:
