@@ -25,11 +25,11 @@ from ivr.feature import Feature
 from ivr.ports import free_udp_port
 from ivr.putthrough.demo import CALLER as PUT_CALLER
 from ivr.putthrough.demo import put_one_through, put_through_client
-from ivr.scripts.demo import take_one_with_script
 from ivr.records import repo
 from ivr.records.report import format_table
 from ivr.routing import Rules, evaluate, load_rules
 from ivr.routing.decision import CallInfo
+from ivr.scripts.demo import take_one_with_script
 from ivr.services import Services
 from ivr.sipp import Phone, place_calls
 
