@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from pg_server import new_database
 
 from ivr import config
 from ivr.dispatch import store, webhook
@@ -94,9 +95,11 @@ async def receiver(tmp_path: Path) -> AsyncIterator[Receiver]:
         await runner.cleanup()
 
 
-async def engines(tmp_path: Path, receiver: Receiver, allow: str, n: int = 2) -> list[Dispatcher]:
+async def engines(
+    tmp_path: Path, receiver: Receiver, allow: str, n: int = 2, url: str = ""
+) -> list[Dispatcher]:
     """n engines' dispatchers on one database, driven by the test (not started)."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}"
+    url = url or f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}"
     await db.upgrade(url)
     made = []
     for i in range(n):
@@ -136,10 +139,17 @@ async def message(sessions: Any, url: str) -> None:
     await store.set_hook(sessions, "agenzia", url, SECRET, "admin@agenzia.example", T0)
 
 
+@pytest_asyncio.fixture(params=["sqlite", "postgresql"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    return await new_database(request.getfixturevalue("postgres_server"))
+
+
 async def test_posted_signed_retried_after_a_500_and_never_twice(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, db_url: str
 ) -> None:
-    a, b = await engines(tmp_path, receiver, allow=RECEIVER)
+    a, b = await engines(tmp_path, receiver, allow=RECEIVER, url=db_url)
     sessions = a.services.sessions
     await message(sessions, receiver.url)
     receiver.answers = [500]
