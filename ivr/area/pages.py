@@ -58,6 +58,7 @@ def build(area: Area) -> list[Page]:
     from ivr.dispatch.area import WebhookPage
     from ivr.oncall.area import OnCallPage
     from ivr.putthrough.area import PeoplePage
+    from ivr.scripts.area import ScriptPage
 
     return [
         CallsPage(area),
@@ -67,6 +68,7 @@ def build(area: Area) -> list[Page]:
         SelfServicePage(area),
         PeoplePage(area),
         OnCallPage(area),
+        ScriptPage(area),
         TeamPage(area),
         WebhookPage(area),
         AccountPage(area),

@@ -24,7 +24,7 @@ from ivr.records import fields, repo
 from ivr.records.outbox import WAKE as OUTBOX
 from ivr.routing.script import End, Script
 from ivr.routing.scriptspec import ON_CALL
-from ivr.scripts import run
+from ivr.scripts import run, texts
 
 if TYPE_CHECKING:
     from ivr.portal.access import Login
@@ -112,6 +112,7 @@ class ScriptConsole:
         if step is None:  # the rules changed under the call: start again
             draft = self._restart(script, call)
             step = script.steps[draft.at]
+        step = texts.with_says(step, await texts.says_for(services.sessions, call.client_id or ""))
         me = services.rules.current.operators.get(login.user)
         caller = draft.answers.get("caller_name") or call.caller_name or ""
         asked = [script.fields[n] for n in (*step.ask, *draft.extra)]

@@ -195,3 +195,13 @@ async def test_the_console_is_italian_by_default(desk: Desk) -> None:
     desk.client.session.headers.pop("Accept-Language", None)
     page = html.unescape(await desk.send("who", caller_name="", callback="0612000100"))
     assert "Copione, passo 1" in page and "Nome è obbligatorio" in page.replace("*", "")
+
+
+async def test_the_card_says_what_the_clients_admin_last_wrote(desk: Desk) -> None:
+    from ivr.selfservice.store import save
+
+    text = "Agenzia Casa, sono {operator}: come la posso aiutare?"
+    await save(desk.services.sessions, "agenzia", "script", "", {"say": {"who": text}},
+               "admin@agenzia.example", T0)  # fmt: skip
+    page = html.unescape(await desk.page())
+    assert "Agenzia Casa, sono Anna: come la posso aiutare?" in page
