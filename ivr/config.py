@@ -154,6 +154,14 @@ class Settings:
     verify_grace_days: int = 2
     verify_auto_draw: bool = True
     billing_issue_day: int = 5
+    # Webhooks (ivr/dispatch) go out over HTTPS to public addresses only. These exact IP
+    # addresses (commas between them) are let through as well, HTTPS or plain HTTP: a
+    # center's own receiver, or a test's on 127.0.0.x. Never a range.
+    webhook_allow_addresses: str = ""
+    # A PEM file of certificates trusted for webhooks besides the system's (a test receiver's).
+    webhook_ca_file: str = ""
+    # Seconds a webhook may take to connect and answer (at most 10 whatever is set).
+    webhook_timeout: float = 5.0
     # The engine's clock starts at this ISO instant and runs on from there (tests, demos);
     # empty: the real time.
     clock_start: str = ""
@@ -292,6 +300,15 @@ def validate(settings: Settings) -> Settings:
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"setting 'log_level': {settings.log_level!r} is not a level")
     trunk_networks(settings.trunk_addresses)
+    for text in filter(None, (a.strip() for a in settings.webhook_allow_addresses.split(","))):
+        try:
+            ipaddress.ip_address(text)
+        except ValueError as exc:
+            raise ConfigError(
+                f"setting 'webhook_allow_addresses': {exc} (one address each)"
+            ) from exc
+    if settings.webhook_timeout <= 0:
+        raise ConfigError("setting 'webhook_timeout': seconds, more than 0")
     if settings.operator_proxy:
         sip_address(settings.operator_proxy, "operator_proxy")
     for name in ("ami_user", "ami_secret", "agi_token", "asterisk_user"):

@@ -15,6 +15,7 @@ from openpyxl import Workbook
 from ivr.area import query
 from ivr.area.pages import Page
 from ivr.i18n import local_datetime, tr
+from ivr.records import fields
 
 if TYPE_CHECKING:
     from ivr.area.app import Ctx
@@ -200,6 +201,12 @@ class CallsPage(Page):
             ]
             for r in rows
         ]
+        # One column per field the clients' scripts asked, in the order first met.
+        extra = fields.columns([r.answers for r in rows])
+        head += [label for _, label in extra]
+        for line, r in zip(body, rows, strict=True):
+            given = {a.field: a.shown for a in r.answers}
+            line += [given.get(name, "") for name, _ in extra]
         return [head, *([cell(v) for v in line] for line in body)]
 
     async def _export(self, request: web.Request) -> tuple[Ctx, list[list[str]]]:

@@ -452,8 +452,11 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         parts: list[str] = []
         history: list[repo.CallRecord] = []
         earlier: dict[str, store.Outcome] = {}
+        scripted = False
         if call is not None:
             parts = await self._card_parts(login, call)
+            if any(getattr(e, "replaces_outcome", lambda _c: False)(call) for e in self.extensions):
+                scripted = True  # the client's script takes the message in its own way
         if call is not None and call.client_id:
             client = self.rules.clients.get(call.client_id)
             card = await card_for(sessions, client.card) if client else None
@@ -467,7 +470,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
                 exclude_linkedid=call.linkedid,
             )
             earlier = await store.outcomes_for(sessions, [h.linkedid for h in history])
-        if form is None and call is not None:
+        if form is None and call is not None and not scripted:
             form = OutcomeForm(linkedid=call.linkedid, callback=call.caller_number or "")
             if outcome is not None:
                 form = OutcomeForm(

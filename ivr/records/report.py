@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ivr.records.db import make_engine, session_factory, upgrade
+from ivr.records.fields import Answer, fields_for
 from ivr.records.repo import CallRecord, list_calls
 
 # Each call's put-through attempts, oldest first: (person, number, mode, outcome, held seconds).
@@ -134,8 +135,15 @@ def _plain(record: CallRecord) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def format_json(records: Sequence[CallRecord], attempts: Attempts | None = None) -> str:
+def format_json(
+    records: Sequence[CallRecord],
+    attempts: Attempts | None = None,
+    answers: Mapping[str, Sequence[Answer]] | None = None,
+) -> str:
+    """The records as JSON; `answers`: what each call's script asked (field id -> label,
+    value as stored, value as shown), in the order asked."""
     attempts = attempts or {}
+    answers = answers or {}
     names = ("person", "number", "mode", "outcome", "held_seconds")
     out = [
         {
@@ -143,6 +151,10 @@ def format_json(records: Sequence[CallRecord], attempts: Attempts | None = None)
             "put_throughs": [
                 dict(zip(names, a, strict=True)) for a in attempts.get(r.linkedid, [])
             ],
+            "fields": {
+                a.field: {"label": a.label, "value": a.value, "shown": a.shown}
+                for a in answers.get(r.linkedid, [])
+            },
         }
         for r in records
     ]
@@ -186,7 +198,7 @@ def register(sub: Any) -> None:
 
 async def _latest(
     url: str, client: str | None, limit: int
-) -> tuple[list[CallRecord], dict[str, list[Any]]]:
+) -> tuple[list[CallRecord], dict[str, list[Any]], dict[str, list[Answer]]]:
     from ivr.putthrough.models import PutThrough  # its table is on the same metadata
 
     await upgrade(url)
@@ -205,7 +217,8 @@ async def _latest(
                 attempts.setdefault(row.linkedid, []).append(
                     (row.person_name, row.number, row.mode, row.outcome, row.held_seconds)
                 )
-        return records, attempts
+        answers = await fields_for(sessions, [r.linkedid for r in records])
+        return records, attempts, answers
     finally:
         await engine.dispose()
 
@@ -235,9 +248,9 @@ def run_calls(args: argparse.Namespace) -> int:
     from ivr.config import load
 
     settings = load(getattr(args, "config", None))
-    records, attempts = asyncio.run(_latest(settings.db_url, args.client, args.limit))
+    records, attempts, answers = asyncio.run(_latest(settings.db_url, args.client, args.limit))
     if args.json:
-        print(format_json(records, attempts), end="")
+        print(format_json(records, attempts, answers), end="")
     elif args.csv:
         print(format_csv(records, attempts), end="")
     else:
