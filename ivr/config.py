@@ -71,6 +71,9 @@ class Settings:
     shared_dir: Path | None = None
     # FastAGI requests must carry this token (rendered into the dialplan); generated.
     agi_token: str = ""
+    # The control API (/api/..., /campaigns/wake) and /metrics answer only requests bearing
+    # this token (Authorization: Bearer); generated into the state folder's control.token.
+    control_token: str = ""
     # Asterisk drops root for this user (and its group) when started as root.
     asterisk_user: str = "asterisk"
     # Calls Asterisk takes at once (its maxcalls); above it new INVITEs are refused. 0: no cap.
@@ -291,6 +294,8 @@ def validate(settings: Settings) -> Settings:
     trunk_networks(settings.trunk_addresses)
     if settings.operator_proxy:
         sip_address(settings.operator_proxy, "operator_proxy")
+    if settings.control_token and len(settings.control_token) < 16:
+        raise ConfigError("setting 'control_token': at least 16 characters")
     for name in ("ami_user", "ami_secret", "agi_token", "asterisk_user"):
         value = getattr(settings, name)
         if value and not _PLAIN.fullmatch(value):
@@ -380,6 +385,9 @@ def load(
     if not settings.agi_token:
         token = _secret(settings.state_dir / "agi.token")
         settings = dataclasses.replace(settings, agi_token=token)
+    if not settings.control_token:
+        token = _secret(settings.state_dir / "control.token")
+        settings = dataclasses.replace(settings, control_token=token)
     return validate(settings)
 
 

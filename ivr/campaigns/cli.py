@@ -62,7 +62,7 @@ def _wake(settings: config.Settings) -> str:
     from ivr.control import call_engine
 
     try:
-        code, _ = call_engine(settings.bind, settings.ports.http, "/campaigns/wake", "POST")
+        code, _ = call_engine(settings, "/campaigns/wake", "POST")
     except OSError:
         return "no engine is running: it acts on this when it starts"
     return "the engine acts on it now" if code == 200 else f"the engine answered {code}"
