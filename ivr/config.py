@@ -120,10 +120,13 @@ class Settings:
     # Cookies carry Secure when the page came over HTTPS ("auto"), or always ("always": the
     # engine is behind a TLS proxy), or never.
     web_secure_cookies: str = "auto"
-    # Failed logins allowed within login_window_minutes, per user and per address.
+    # Failed logins allowed within login_window_minutes to one user from one client address.
     login_max_per_user: int = 5
-    login_max_per_address: int = 20
     login_window_minutes: int = 15
+    # The reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: the client's address (throttling, logs) and HTTPS
+    # (Secure cookies, HSTS). Empty: the headers are ignored, the peer is the client.
+    web_trusted_proxies: str = ""
     # The client area's address as clients reach it, for the links in its emails; empty:
     # http://<bind>:<ports.http>/area.
     area_url: str = ""
@@ -272,6 +275,14 @@ def validate(settings: Settings) -> Settings:
             f"setting 'web_secure_cookies': {settings.web_secure_cookies!r} is auto, always "
             "or never"
         )
+    try:
+        from ivr.web.proxy import networks
+
+        networks(settings.web_trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"setting 'web_trusted_proxies': {exc}") from exc
+    if settings.login_max_per_user < 1 or settings.login_window_minutes < 1:
+        raise ConfigError("settings 'login_max_per_user' and 'login_window_minutes': 1 or more")
     if not 0 <= settings.campaign_drop_cap <= 1:
         raise ConfigError("setting 'campaign_drop_cap': a share between 0 and 1 (0.03 is 3 %)")
     if not 0 < settings.campaign_drop_wait < 3:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ivr.metrics import CONTENT_TYPE
+from ivr.web.headers import protect
 
 if TYPE_CHECKING:
     from ivr.config import Settings
@@ -82,8 +83,10 @@ def control_app(engine: Engine) -> web.Application:
     prefixes = list(CONTROL_PATHS)
     for feature in engine.features:
         prefixes.extend(f"{prefix}/" for prefix in feature.control_apps())
-    app = web.Application(
-        middlewares=[token_middleware(engine.settings.control_token, tuple(prefixes))]
+    app = protect(
+        web.Application(
+            middlewares=[token_middleware(engine.settings.control_token, tuple(prefixes))]
+        )
     )
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/reload", reload)
