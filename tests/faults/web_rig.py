@@ -100,6 +100,12 @@ class Browser:
 CONSOLE_KINDS = ("login", "logout", "available", "pause")
 
 
+# Tables the engine writes by itself as time passes (heartbeats, leases), or that count the
+# logins and sessions themselves.
+SELF_WRITTEN = ("web_sessions", "login_failures", "alembic_version", "queue_events",
+                "dialer_engines", "leases")  # fmt: skip
+
+
 def fingerprint(stack: Stack) -> dict[str, int]:
     """What the database holds, table by table (the web sessions and login counters aside,
     and of the queue events only the console's actions): a hash of every row, to tell whether
@@ -110,7 +116,7 @@ def fingerprint(stack: Stack) -> dict[str, int]:
         names = [
             n
             for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            if n not in ("web_sessions", "login_failures", "alembic_version", "queue_events")
+            if n not in SELF_WRITTEN
         ]
         for name in names:
             rows = conn.execute(f'SELECT * FROM "{name}"').fetchall()  # noqa: S608 (our tables)
