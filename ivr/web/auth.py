@@ -140,6 +140,11 @@ class WebAuth:
             max_age=int(self.policy.absolute.total_seconds()),
         )
 
+    def _unset(self, request: web.Request, response: web.StreamResponse, name: str) -> None:
+        response.del_cookie(
+            name, path=self.path, secure=self.secure(request), httponly=True, samesite="Strict"
+        )
+
     def _signed(self, nonce: str) -> str:
         mac = hmac.new(self.policy.key, f"{self.realm}:{nonce}".encode(), hashlib.sha256)
         return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
@@ -224,7 +229,7 @@ class WebAuth:
                 await session.execute(delete(WebSessionRow).where(WebSessionRow.id == _digest(old)))
             session.add(row)
         self._set(request, response, self.cookie, token)
-        response.del_cookie(self.pre_cookie, path=self.path)  # the login form's token is spent
+        self._unset(request, response, self.pre_cookie)  # the login form's token is spent
         request.pop(SESSION_KEY, None)
         return WebSession(token, self.realm, user, row.csrf, pending, now, now)
 
@@ -244,7 +249,7 @@ class WebAuth:
                 await session.execute(
                     delete(WebSessionRow).where(WebSessionRow.id == _digest(token))
                 )
-        response.del_cookie(self.cookie, path=self.path)
+        self._unset(request, response, self.cookie)
 
     async def end_all(self, user: str) -> int:
         """Log the user out everywhere; how many sessions ended."""
