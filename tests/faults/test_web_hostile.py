@@ -178,9 +178,10 @@ async def test_hostile_requests_never_answer_500_nor_change_anything_without_a_t
     admin, operator = Browser(stack), Browser(stack)
     assert await admin.area_login(ADMIN) == 303
     assert await operator.console_login(stack, "op1") == 303
-    await asyncio.sleep(0)
-    tokens = {"/area": await admin.token("/area/account"), "/console": ""}
-    tokens["/console"] = await operator.token("/console/")
+    tokens = {
+        "/area": await admin.token("/area/account"),
+        "/console": await operator.token("/console/"),
+    }
     seen: list[tuple[str, str, int]] = []
 
     async def send(method: str, path: str, query: list[tuple[str, str]],
