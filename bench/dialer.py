@@ -35,6 +35,7 @@ from ivr.asterisk.render import Trunk
 from ivr.campaigns import floor, importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt, Contact
+from ivr.control import bearer
 from ivr.portal.client import ConsoleClient
 from ivr.ports import free_udp_port
 from ivr.routing import load_rules
@@ -249,7 +250,9 @@ async def run(args: argparse.Namespace) -> dict[str, Figures]:
 async def wake(stack: Stack) -> None:
     s = stack.settings
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"http://{s.bind}:{s.ports.http}/campaigns/wake"):
+        async with http.post(
+            f"http://{s.bind}:{s.ports.http}/campaigns/wake", headers=bearer(s.control_token)
+        ):
             pass
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text, tru
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr import bounds
 from ivr.area.models import AreaCall, MessageState
 from ivr.portal.models import CallOutcome
 from ivr.records.fields import Answer, fields_for
@@ -57,10 +58,7 @@ class Filters:
         """Filters from a query string; what cannot be read is left out."""
 
         def day(name: str) -> date | None:
-            try:
-                return date.fromisoformat(query.get(name, ""))
-            except ValueError:
-                return None
+            return bounds.day(query.get(name, ""))
 
         outcome = query.get("outcome", "")
         return cls(
@@ -224,8 +222,9 @@ def _row(
 
 def _after(cursor: str) -> tuple[datetime, int] | None:
     stamp, _, ident = cursor.partition("|")
+    found = bounds.row_id(ident)
     try:
-        return datetime.fromisoformat(stamp), int(ident)
+        return (bounds.moment(stamp), found) if found is not None else None
     except ValueError:
         return None
 

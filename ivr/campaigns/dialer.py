@@ -466,7 +466,7 @@ class CampaignDialer(Follower, Feature):
 
     # -- control and status ----------------------------------------------------------------
 
-    def web_apps(self) -> dict[str, web.Application]:
+    def control_apps(self) -> dict[str, web.Application]:
         app = web.Application()
 
         async def wake(request: web.Request) -> web.Response:

@@ -310,9 +310,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         return {self.prefix: self.app()}
 
     def app(self) -> web.Application:
-        app = web.Application(
-            client_max_size=BODY_LIMIT, middlewares=[Guard(self.auth, BODY_LIMIT).middleware]
-        )
+        app = Guard(self.auth, BODY_LIMIT).app()
         app.router.add_get("/", self.console)
         app.router.add_get("/login", self.login_page)
         app.router.add_post("/login", self.login)
@@ -338,12 +336,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         text = self.templates.render(
             name, lang, root=self.prefix, states=state_labels(lang), **context
         )
-        response = web.Response(text=text, status=status, content_type="text/html")
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'"
-        )
-        response.headers["X-Frame-Options"] = "DENY"
-        return response
+        return web.Response(text=text, status=status, content_type="text/html")
 
     def _redirect(self, path: str) -> web.HTTPSeeOther:
         return web.HTTPSeeOther(f"{self.prefix}{path}")

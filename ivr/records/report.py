@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import dataclasses
-import io
 import json
 import sys
 import unicodedata
@@ -22,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ivr import tables
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.fields import Answer, fields_for
 from ivr.records.repo import CallRecord, list_calls
@@ -45,7 +44,6 @@ _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 # Controls, format characters (bidi overrides, zero-width), line/paragraph separators.
 _HIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 # A spreadsheet treats a cell starting with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def visible(text: str) -> str:
@@ -162,20 +160,19 @@ def format_json(
     return json.dumps(out, indent=2) + "\n"
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def format_csv(records: Sequence[CallRecord], attempts: Attempts | None = None) -> str:
     attempts = attempts or {}
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*(f.name for f in dataclasses.fields(CallRecord)), "put_throughs"])
-    for record in records:
-        values = [*_plain(record).values(), put_through_text(attempts, record.linkedid)]
-        writer.writerow([_cell(value) for value in values])
-    return out.getvalue()
+    head = [*(f.name for f in dataclasses.fields(CallRecord)), "put_throughs"]
+    body = (
+        [*(_text(v) for v in _plain(record).values()), put_through_text(attempts, record.linkedid)]
+        for record in records
+    )
+    return tables.csv_text([head, *body])
+
+
+def _text(value: Any) -> str:
+    """A record's value as text (a phone number stays text, guarded as such)."""
+    return "" if value is None else str(value)
 
 
 def _positive(text: str) -> int:
