@@ -55,10 +55,16 @@ class Today:
     calls: int = 0  # today's connected calls that ended
     call_seconds: float = 0.0  # connected -> ended, summed
     lengths: tuple[float, ...] = ()  # the latest LENGTHS of them, in seconds
+    recent_answered: int = 0  # answered by a person within the latest `window` seconds
+    recent_dropped: int = 0  # dropped within them
 
 
-async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: str) -> Today:
+async def today(
+    sessions: Sessions, campaign: Campaign, now: datetime, engine: str, window: float = 900.0
+) -> Today:
     since = el.local_midnight(now, campaign.zone)
+    lately = max(since, now - timedelta(seconds=window))
+    recent_answered = recent_dropped = 0
     async with sessions() as session:
         rows = (
             await session.execute(
@@ -83,6 +89,8 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
             dropped += dropped_at is not None
             if human and answered_at is not None:
                 answer_seconds += (answered_at - placed_at).total_seconds()
+                recent_answered += answered_at >= lately
+            recent_dropped += dropped_at is not None and dropped_at >= lately
             if connected_at is not None and ended_at is not None:
                 calls += 1
                 length = (ended_at - connected_at).total_seconds()
@@ -96,7 +104,7 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
     latest = tuple(n for _, n in sorted(lengths)[-LENGTHS:])
     return Today(
         placed, answered, connected, dropped, ringing, waiting, answer_seconds, calls,
-        call_seconds, latest,
+        call_seconds, latest, recent_answered, recent_dropped,
     )  # fmt: skip
 
 
