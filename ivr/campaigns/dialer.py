@@ -256,7 +256,7 @@ class CampaignDialer(Follower, Feature):
             day = pacing.Day(
                 today.placed, today.answered, today.dropped, today.answer_seconds,
                 today.calls, today.call_seconds + today.calls * settings.wrapup_seconds / 2,
-                today.lengths,
+                today.lengths, today.wraps,
             )  # fmt: skip
             self._handle = day.call_length
             ratio = await self._ratio(campaign, day, states) if campaign.mode == RATIO else 0.0
@@ -317,19 +317,20 @@ class CampaignDialer(Follower, Feature):
         if self.portal is None:
             return ()
         settings = self.services.settings
+        inbound = pacing.of_inbound(day, tuple(self.waiting.talks))
         out = []
         for op in campaign.operators:
             live = self.portal.board.operators.get(op)
             if live is None or live.sessions <= 0 or op in self.reserved:
                 continue
+            elapsed = (datetime.now(UTC) - live.since).total_seconds()  # the board's time
             if live.state == "wrap-up":
-                elapsed = (datetime.now(UTC) - live.since).total_seconds()  # the board's time
-                remaining = max(0.0, settings.wrapup_seconds - elapsed)
-                out.append(pacing.chance_free(day, remaining, settings.campaign_drop_wait))
+                out.append(pacing.chance_wrap_free(day, elapsed, settings.wrapup_seconds,
+                                                   settings.campaign_drop_wait))  # fmt: skip
             elif live.state == "on call":
-                elapsed = (datetime.now(UTC) - live.since).total_seconds()
-                after = min(settings.wrapup_seconds, 10)  # most write the outcome meanwhile
-                out.append(pacing.chance_free(day, None, settings.campaign_drop_wait, elapsed,
+                after = day.wrap_length(settings.wrapup_seconds)
+                calls = day if is_campaign_call(live.on_call or "") else inbound
+                out.append(pacing.chance_free(calls, None, settings.campaign_drop_wait, elapsed,
                                               after))  # fmt: skip
         return tuple(out)
 

@@ -17,8 +17,9 @@ of the answered ones per campaign per day.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import cache
+from bisect import bisect_right
+from dataclasses import dataclass, replace
+from functools import cache, cached_property
 
 MIN_RATIO = 1.0
 PRIOR_ANSWER_RATE = 0.5  # until the day has enough calls to measure it
@@ -37,6 +38,7 @@ class Day:
     calls: int = 0  # connected calls that ended
     call_seconds: float = 0.0  # summed: connected -> ended, wrap-up included when known
     lengths: tuple[float, ...] = ()  # the latest calls' lengths (connected -> ended), seconds
+    wraps: tuple[float, ...] = ()  # the latest wrap-ups (ended -> outcome saved), seconds
 
     @property
     def answer_rate(self) -> float:
@@ -54,11 +56,31 @@ class Day:
             return PRIOR_ANSWER_SECONDS
         return max(0.5, self.answer_seconds / self.answered)
 
+    @cached_property
+    def sorted_lengths(self) -> tuple[float, ...]:
+        return tuple(sorted(self.lengths))
+
+    @cached_property
+    def sorted_wraps(self) -> tuple[float, ...]:
+        return tuple(sorted(self.wraps))
+
+    def wrap_length(self, pause: float) -> float:
+        """The usual wrap-up after a call: today's mean, or a guess until measured."""
+        if len(self.wraps) < MEASURED_AFTER:
+            return min(pause, 10.0)  # most write the outcome while the call ends
+        return sum(self.wraps) / len(self.wraps)
+
     @property
     def call_length(self) -> float:
         if self.calls < MEASURED_AFTER:
             return PRIOR_CALL_SECONDS
         return max(1.0, self.call_seconds / self.calls)
+
+
+def of_inbound(day: Day, talks: tuple[float, ...]) -> Day:
+    """Today as seen for an operator talking to an inbound caller: the inbound talks' lengths
+    instead of the campaign's."""
+    return replace(day, calls=len(talks), call_seconds=sum(talks), lengths=talks)
 
 
 def drops_left(day: Day, cap: float) -> float:
@@ -108,12 +130,29 @@ def chance_free(
     if remaining is not None:
         return 1.0 if remaining <= horizon else 0.0
     if elapsed is not None and len(day.lengths) >= MEASURED_AFTER:
-        longer = [n for n in day.lengths if n > elapsed]
-        if len(longer) >= 5:  # enough calls this long to judge by
-            ended = [n for n in longer if n + after <= elapsed + horizon]
-            return len(ended) / len(longer)
+        lengths = day.sorted_lengths
+        shorter = bisect_right(lengths, elapsed)
+        longer = len(lengths) - shorter
+        if longer >= 5:  # enough calls this long to judge by
+            ended = max(0, bisect_right(lengths, elapsed + horizon - after) - shorter)
+            return ended / longer
         return 0.0  # longer than (nearly) any call today: no telling when it ends
     return 1.0 - math.exp(-horizon / day.call_length)
+
+
+def chance_wrap_free(day: Day, elapsed: float, pause: float, wait: float) -> float:
+    """The chance an operator `elapsed` seconds into a wrap-up is free in time: the share of
+    today's wrap-ups that long which ended within the horizon; until they are measured,
+    certain only if the wrap-up pause itself ends by then."""
+    if len(day.wraps) < MEASURED_AFTER:
+        return chance_free(day, max(0.0, pause - elapsed), wait)
+    horizon = day.time_to_answer + wait
+    wraps = day.sorted_wraps
+    shorter = bisect_right(wraps, elapsed)
+    longer = len(wraps) - shorter
+    if not longer:
+        return 1.0 if elapsed + horizon >= pause else 0.0
+    return (bisect_right(wraps, elapsed + horizon) - shorter) / longer
 
 
 def ratio_lines(

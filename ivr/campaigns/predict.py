@@ -184,7 +184,7 @@ def _less_arrivals(freed: list[float], mean: float) -> list[float]:
     """The operators freed for outbound: freed ones less the inbound callers that take them
     (Poisson arrivals), never below zero."""
     arrive = [math.exp(-mean)]
-    while len(arrive) < len(freed):
+    while len(arrive) < len(freed) and arrive[-1] > 1e-9 or len(arrive) <= mean:
         arrive.append(arrive[-1] * mean / len(arrive))
     arrive[-1] += max(0.0, 1.0 - sum(arrive))
     out = [0.0] * len(freed)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from ivr.campaigns import pacing, predict
 from ivr.campaigns.model import AHEAD, PREVIEW, RATIO
+from ivr.campaigns.tracking import Waiting
 
 INBOUND_ONLY = "inbound"
 MODES = (INBOUND_ONLY, PREVIEW, "progressive", RATIO, "predictive")
@@ -160,14 +161,14 @@ class Day:
     calls: int = 0
     call_seconds: float = 0.0
     lengths: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+    wraps: deque[float] = field(default_factory=lambda: deque(maxlen=200))
     answers: deque[float] = field(default_factory=deque)  # times of people answering
     drops: deque[float] = field(default_factory=deque)
-    inbound: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # handle times
 
     def pacing(self, wrap: float) -> pacing.Day:
         return pacing.Day(
             self.placed, self.answered, self.dropped, self.answer_seconds, self.calls,
-            self.call_seconds + self.calls * wrap, self.calls and tuple(self.lengths) or (),
+            self.call_seconds + self.calls * wrap, tuple(self.lengths), tuple(self.wraps),
         )  # fmt: skip
 
     def recent(self, t: float) -> predict.Recent:
@@ -191,7 +192,7 @@ class Simulation:
         self.lines: dict[int, Line] = {}
         self.ringing = 0
         self.day = Day()
-        self.forecast = predict.Forecast()
+        self.inbound = Waiting()  # the dialer's account of the inbound queues
         self.ratio = center.ratio
         self.out = Result(mode, center.operators, center.seconds)
         self.t = 0.0
@@ -243,7 +244,7 @@ class Simulation:
 
     def _on_arrive(self, caller: object) -> None:
         self.out.offered += 1
-        self.forecast.arrive(self.t)
+        self.inbound.apply({"Event": "QueueCallerJoin", "Queue": "in", "Uniqueid": ""}, self.t)
         self._next_arrival(self.t)
         assert isinstance(caller, int)
         op = self._idle()
@@ -292,8 +293,11 @@ class Simulation:
             self.day.calls += 1
             self.day.call_seconds += length
             self.day.lengths.append(length)
-        else:
-            self.day.inbound.append(length + wrap)
+            self.day.wraps.append(wrap)  # the outcome saved: its row says when
+        else:  # app_queue's word on it, as the dialer hears it
+            self.inbound.apply(
+                {"Event": "AgentComplete", "Queue": "in", "TalkTime": f"{length:.0f}"}
+            )
         op.state, op.since, op.until = "wrap", self.t, self.t + wrap
         self.at(op.until, "free", n)
 
@@ -412,7 +416,7 @@ class Simulation:
 
     def decide(self) -> None:
         """The dialer's step: the same decisions CampaignDialer.step takes."""
-        self.decided = self.t + 1.0  # at least once a second, and on every freed operator
+        self.decided = self.t + 0.2  # at least once a second, and on every freed operator
         c = self.c
         idle = [n for n, op in enumerate(self.ops) if op.state == "idle"]
         if self.queue:  # an inbound caller waiting: no operator is free for outbound
@@ -429,7 +433,7 @@ class Simulation:
         if self.mode == RATIO and self.day.answered != getattr(self, "_seen", -1):
             self._seen = self.day.answered
             self.ratio = pacing.adapt(self.ratio, day, c.cap, c.max_ratio)
-        arrivals = self.forecast.rate(self.t) * (day.time_to_answer + c.drop_wait)
+        arrivals = self.inbound.forecast.rate(self.t) * (day.time_to_answer + c.drop_wait)
         lines = predict.plan(
             self.mode, free, soon, self.ringing, len(self.waiting), self.ratio, day, recent,
             c.cap, arrivals, c.max_ratio,
@@ -451,22 +455,22 @@ class Simulation:
         outbound_busy = sum(  # a held operator's line rings: as good as busy on outbound
             1 for op in self.ops if op.state == "held" or (op.kind == "out" and op.state != "idle")
         )
-        inbound = self.day.inbound
-        handle_in = sum(inbound) / len(inbound) if len(inbound) >= 5 else predict.INBOUND_HANDLE
+        handle_in = self.inbound.inbound_handle(self.c.wrap_limit)
         nu = predict.freeing(inbound_busy, outbound_busy, handle_in, day.call_length)
-        return predict.reserve(self.forecast.rate(self.t), nu, inbound_busy, handle_in)
+        return predict.reserve(self.inbound.forecast.rate(self.t), nu, inbound_busy, handle_in)
 
     def soon(self, day: pacing.Day) -> tuple[float, ...]:
         """Each busy operator's chance of freeing in time (CampaignDialer._soon)."""
         out = []
         wait = self.c.drop_wait
+        inbound = pacing.of_inbound(day, tuple(self.inbound.talks))
         for op in self.ops:
             if op.state == "wrap":  # the dialer knows when the pause began, not its end
-                remaining = max(0.0, self.c.wrap_limit - (self.t - op.since))
-                out.append(pacing.chance_free(day, remaining, wait))
+                out.append(pacing.chance_wrap_free(day, self.t - op.since, self.c.wrap_limit, wait))
             elif op.state in ("in", "out"):
-                after = min(self.c.wrap_limit, 10)
-                out.append(pacing.chance_free(day, None, wait, self.t - op.since, after))
+                after = day.wrap_length(self.c.wrap_limit)
+                calls = day if op.state == "out" else inbound
+                out.append(pacing.chance_free(calls, None, wait, self.t - op.since, after))
         return tuple(out)
 
 
