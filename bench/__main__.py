@@ -8,15 +8,16 @@
 .venv/bin/python -m bench idle             # an idle engine with 10,000 client files
 .venv/bin/python -m bench dialer --operators 6 --seconds 60 --rounds 2
 .venv/bin/python -m bench cluster [--rates 40,80,120,160]  # one vs two nodes, failover gap
+.venv/bin/python -m bench occupancy [--operators 20 --seeds 10]  # a blended day, simulated
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import area, calls, cluster, dialer, idle, ingest, routing
+from bench import area, calls, cluster, dialer, idle, ingest, occupancy, routing
 
-WHICH = ("all", "routing", "area", "calls", "ingest", "idle", "dialer", "cluster")
+WHICH = ("all", "routing", "area", "calls", "ingest", "idle", "dialer", "occupancy", "cluster")
 
 
 def main(argv: list[str]) -> None:
@@ -40,8 +41,11 @@ def main(argv: list[str]) -> None:
         print("== idle: no call, 10,000 client files")
         idle.cli(rest)
     if which in ("all", "dialer"):
-        print("== outbound dialer: preview / progressive / ratio")
+        print("== outbound dialer: preview / progressive / ratio / predictive")
         dialer.cli(rest)
+    if which in ("all", "occupancy"):
+        print("== blended occupancy: a center's day simulated on the dialer's own pacing")
+        occupancy.cli(rest)
     if which in ("all", "cluster"):
         print("== cluster: Kamailio + two Asterisk nodes + their engines on one PostgreSQL")
         cluster.cli(rest)

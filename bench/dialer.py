@@ -43,7 +43,7 @@ from ivr.stack import Stack, stack_settings
 HERE = Path(__file__).resolve().parent
 RULES = HERE / "dialer_rules"
 TRUNK = "127.0.0.2"
-MODES = ("preview", "progressive", "ratio")
+MODES = ("preview", "progressive", "ratio", "predictive")
 
 
 def now() -> datetime:

@@ -267,7 +267,7 @@ class CampaignDialer(Follower, Feature):
                 campaign.mode, len(ops), self._soon(campaign, day, now), today.ringing,
                 today.waiting, ratio, day,
                 predict.Recent(today.recent_answered, today.recent_dropped),
-                settings.campaign_drop_cap, arrivals, campaign.max_ratio,
+                settings.campaign_drop_cap, arrivals, campaign.max_ratio, campaign.amd,
             )  # fmt: skip
             wanted = [None] * lines
         claimed = await store.claim(

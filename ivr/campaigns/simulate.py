@@ -206,6 +206,8 @@ class Simulation:
 
     def run(self) -> Result:
         self._next_arrival(0.0)
+        if self.mode != INBOUND_ONLY:
+            self.at(0.0, "tick")
         while self.events:
             t, _, kind, data = heapq.heappop(self.events)
             if t > self.c.seconds:
@@ -408,6 +410,9 @@ class Simulation:
                 self.day.drops.append(self.t)
                 return
 
+    def _on_tick(self, _: object) -> None:
+        self.at(self.t + 1.0, "tick")  # the dialer's loop looks again at least once a second
+
     def _on_read(self, n: object) -> None:
         assert isinstance(n, int)
         self._dial(n)
@@ -436,7 +441,7 @@ class Simulation:
         arrivals = self.inbound.forecast.rate(self.t) * (day.time_to_answer + c.drop_wait)
         lines = predict.plan(
             self.mode, free, soon, self.ringing, len(self.waiting), self.ratio, day, recent,
-            c.cap, arrivals, c.max_ratio,
+            c.cap, arrivals, c.max_ratio, c.amd,
         )  # fmt: skip
         if self.mode in AHEAD:
             for _ in range(lines):
