@@ -29,9 +29,10 @@ expect meanwhile (they take freed operators first). The number of lines is the l
 expected drops (answers beyond those operators) stay below a safety share of the cap of the
 answers expected: the cap is aimed at on every decision, so it is spent evenly over the day.
 With AMD on, the cap aimed at is less the people AMD hangs up on (AMD_PEOPLE_MISSED): the
-dialer cannot see those drops, the authority counts them. Two limits stop a burst: the day's budget (cap x answered so far - dropped), and the window's
-(the same over the latest WINDOW seconds only, plus one), so that answered calls of the
-morning cannot be spent in the afternoon's minutes.
+dialer cannot see those drops, the authority counts them. Two limits stop a burst: the day's
+budget (cap x answered so far - dropped), and the window's (the same over the latest WINDOW
+seconds only, plus one), so that answered calls of the morning cannot be spent in the
+afternoon's minutes.
 """
 
 from __future__ import annotations
