@@ -163,10 +163,11 @@ def ratio_lines(
     ratio: float,
     day: Day,
     cap: float,
+    allowed: float | None = None,
 ) -> int:
     """New calls for a ratio campaign: `free` operators free, `soon` the chance of each busy
     one to be free in time, `ringing` of its lines not answered yet, `waiting` answered and
-    not connected."""
+    not connected; `allowed`: the drops it may risk now (else what the day has left)."""
     capacity = free - waiting
     if capacity <= 0 and not soon:
         return 0
@@ -175,7 +176,7 @@ def ratio_lines(
         soon = ()  # the estimates were wrong today: no line ahead until the rate is back down
     p = day.answer_rate
     ceiling = math.floor((free + len(soon)) * max(ratio, MIN_RATIO) + 1e-9)
-    budget = max(0.0, drops_left(day, cap))
+    budget = max(0.0, drops_left(day, cap) if allowed is None else allowed)
     best = min(capacity, ceiling)  # one line per free operator: no drop to expect
     for lines in range(best + 1, ceiling + 1):
         drops = expected_drops(lines, p, capacity, soon)

@@ -236,6 +236,7 @@ def plan(
     if mode in (PREVIEW, PROGRESSIVE):
         return max(0, free)
     if mode == RATIO:
-        return ratio_lines(max(0, free), tuple(soon), ringing, waiting, ratio, day, cap)
+        allowed = budget(day, recent, cap)  # the window's too: no burst
+        return ratio_lines(max(0, free), tuple(soon), ringing, waiting, ratio, day, cap, allowed)
     aimed = max(0.0, cap - AMD_PEOPLE_MISSED) if amd else cap
     return predictive_lines(free, soon, ringing, waiting, day, recent, aimed, arrivals, top)
