@@ -29,6 +29,7 @@ from ivr.ami.client import AmiError
 from ivr.asterisk.account import shared_folder
 from ivr.campaigns import activity, pacing, predict, speech, store
 from ivr.campaigns import eligibility as el
+from ivr.campaigns.figures import CampaignFigures
 from ivr.campaigns.follow import HOLD, HOUSEKEEPING_SECONDS, PREVIEW_PREFIX, Follower, Reservation
 from ivr.campaigns.load import files_digest, load_campaigns
 from ivr.campaigns.model import (
@@ -73,6 +74,8 @@ class CampaignDialer(Follower, Feature):
         self._gone: dict[str, datetime] = {}  # linkedid -> first seen without a channel
         self._rotation = 0
         self._handle = pacing.PRIOR_CALL_SECONDS  # an outbound call's talk and wrap-up, lately
+        self.figures = CampaignFigures()
+        services.metrics.registry.register(self.figures)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.last_step: datetime | None = None
@@ -137,6 +140,11 @@ class CampaignDialer(Follower, Feature):
         while True:
             try:
                 await self.housekeeping()
+                now = self.services.clock()
+                self.figures.today = {
+                    c.id: await activity.today(self.services.sessions, c, now, self.engine_id)
+                    for c in self.campaigns.by_id.values()
+                }
             except Exception:
                 log.exception("campaign housekeeping failed")
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
@@ -268,6 +276,11 @@ class CampaignDialer(Follower, Feature):
                 today.waiting, ratio, day,
                 predict.Recent(today.recent_answered, today.recent_dropped),
                 settings.campaign_drop_cap, arrivals, campaign.max_ratio, campaign.amd,
+            )  # fmt: skip
+            log.debug(
+                "campaign %s: %d lines (free %d, ringing %d, waiting %d, recent %d/%d)",
+                campaign.id, lines, len(ops), today.ringing, today.waiting,
+                today.recent_dropped, today.recent_answered,
             )  # fmt: skip
             wanted = [None] * lines
         claimed = await store.claim(

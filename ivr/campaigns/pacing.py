@@ -27,6 +27,10 @@ PRIOR_ANSWER_SECONDS = 5.0
 PRIOR_CALL_SECONDS = 90.0
 MEASURED_AFTER = 20
 SAFETY = 0.8  # aim below the cap: the estimates are estimates
+# Seconds between an operator freeing and talking to a waiting contact: the unpause, the
+# campaign queue's next try (retry = 1 s), its ringing the phone and the phone answering. Out
+# of the contact's wait (a line ahead of a wrap-up ending 1 s before the wait did, dropped).
+RING_OPERATOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def chance_free(
     `elapsed` seconds long so far, the share of today's calls that long which ended within the
     horizon (then `after` seconds of wrap-up); with too few calls measured, today's average
     call length taken as memoryless."""
-    horizon = day.time_to_answer + wait
+    horizon = day.time_to_answer + wait - RING_OPERATOR
     if remaining is not None:
         return 1.0 if remaining <= horizon else 0.0
     if elapsed is not None and len(day.lengths) >= MEASURED_AFTER:
@@ -146,7 +150,7 @@ def chance_wrap_free(day: Day, elapsed: float, pause: float, wait: float) -> flo
     certain only if the wrap-up pause itself ends by then."""
     if len(day.wraps) < MEASURED_AFTER:
         return chance_free(day, max(0.0, pause - elapsed), wait)
-    horizon = day.time_to_answer + wait
+    horizon = day.time_to_answer + wait - RING_OPERATOR
     wraps = day.sorted_wraps
     shorter = bisect_right(wraps, elapsed)
     longer = len(wraps) - shorter

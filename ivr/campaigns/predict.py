@@ -168,8 +168,7 @@ def predictive_lines(
     reserve already taken off), `soon` each busy operator's chance of freeing in time,
     `ringing` lines not answered yet, `waiting` answered and not connected, `arrivals` the
     inbound callers to expect while the lines ring (they take freed operators first)."""
-    capacity = free - waiting
-    if capacity <= 0 and not soon:
+    if free - waiting <= 0 and not soon:
         return 0
     p = day.answer_rate
     late = recent.dropped > cap * recent.answered + 1
@@ -178,13 +177,15 @@ def predictive_lines(
     freed = _distribution(tuple(soon))
     if arrivals > 0 and len(freed) > 1:
         freed = _less_arrivals(freed, arrivals)
-    capacity = max(0, capacity)
-    ceiling = math.floor((capacity + len(soon)) * top + 1e-9)
+    free = max(0, free)
+    ceiling = math.floor((free + len(soon)) * top + 1e-9)
     allowed = budget(day, recent, cap)
-    best = min(capacity, ceiling)  # lines in flight: one per free operator, no drop to expect
+    # Lines in flight: one per free operator not already owed to an answered call.
+    best = max(0, min(free - waiting, ceiling))
     for lines in range(best + 1, ceiling + 1):
-        drops = _expected_drops(lines, p, capacity, freed)
-        if drops > AIM * cap * lines * p or drops > allowed:
+        # The answered calls waiting take the first operators: they count as answers too.
+        drops = _expected_drops(lines, p, free, freed, waiting)
+        if drops > AIM * cap * (lines * p + waiting) or drops > allowed:
             break
         best = lines
     return max(0, best - ringing)
@@ -204,15 +205,15 @@ def _less_arrivals(freed: list[float], mean: float) -> list[float]:
     return out
 
 
-def _expected_drops(lines: int, p: float, free: int, freed: list[float]) -> float:
-    """E[max(0, answers - free - freed)], answers ~ Binomial(lines, p)."""
+def _expected_drops(lines: int, p: float, free: int, freed: list[float], waiting: int) -> float:
+    """E[max(0, waiting + answers - free - freed)], answers ~ Binomial(lines, p)."""
     total = 0.0
     q = round(p, 3)
-    for x in range(max(0, free) + 1, lines + 1):
+    for x in range(max(0, free - waiting) + 1, lines + 1):
         px = math.comb(lines, x) * q**x * (1 - q) ** (lines - x)
         if px < 1e-12:
             continue
-        total += px * sum(py * max(0, x - free - y) for y, py in enumerate(freed))
+        total += px * sum(py * max(0, waiting + x - free - y) for y, py in enumerate(freed))
     return total
 
 
