@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, replace
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 MIN_RATIO = 1.0
 PRIOR_ANSWER_RATE = 0.5  # until the day has enough calls to measure it
@@ -92,7 +92,8 @@ def drops_left(day: Day, cap: float) -> float:
     return cap * day.answered - day.dropped
 
 
-def _distribution(probabilities: tuple[float, ...]) -> list[float]:
+@lru_cache(maxsize=16)  # one decision asks it for the same operators at every line count
+def _distribution(probabilities: tuple[float, ...]) -> tuple[float, ...]:
     """P(k of these independent events happen), k = 0..n (Poisson binomial)."""
     out = [1.0]
     for q in probabilities:
@@ -101,7 +102,7 @@ def _distribution(probabilities: tuple[float, ...]) -> list[float]:
             nxt[k] += pk * (1 - q)
             nxt[k + 1] += pk * q
         out = nxt
-    return out
+    return tuple(out)
 
 
 @cache

@@ -191,21 +191,21 @@ def predictive_lines(
     return max(0, best - ringing)
 
 
-def _less_arrivals(freed: list[float], mean: float) -> list[float]:
+def _less_arrivals(freed: Sequence[float], mean: float) -> tuple[float, ...]:
     """The operators freed for outbound: freed ones less the inbound callers that take them
     (Poisson arrivals), never below zero."""
     arrive = [math.exp(-mean)]
-    while len(arrive) < len(freed) and arrive[-1] > 1e-9 or len(arrive) <= mean:
+    while (len(arrive) < len(freed) and arrive[-1] > 1e-9) or len(arrive) <= mean:
         arrive.append(arrive[-1] * mean / len(arrive))
     arrive[-1] += max(0.0, 1.0 - sum(arrive))
     out = [0.0] * len(freed)
     for y, py in enumerate(freed):
         for a, pa in enumerate(arrive):
             out[max(0, y - a)] += py * pa
-    return out
+    return tuple(out)
 
 
-def _expected_drops(lines: int, p: float, free: int, freed: list[float], waiting: int) -> float:
+def _expected_drops(lines: int, p: float, free: int, freed: Sequence[float], waiting: int) -> float:
     """E[max(0, waiting + answers - free - freed)], answers ~ Binomial(lines, p)."""
     total = 0.0
     q = round(p, 3)
