@@ -56,6 +56,7 @@ SERVICE_SECONDS = 20.0  # the inbound service level: answered within this
 SERVICE_TARGET = 0.8  # ... this share of the callers (the industry's 80/20)
 WINDOW = 900.0  # seconds of the latest answers and drops the dialer paces on
 SHORT = 300.0  # the forecast's quick window
+FORECAST_AFTER = 3  # arrivals in the window before the forecast says anything
 INBOUND_HANDLE = 180.0  # seconds, talk and wrap-up, until the day has measured its own
 MAX_LINES_PER_OPERATOR = 4
 AIM = SAFETY  # the share of the cap each decision aims at
@@ -133,8 +134,13 @@ class Forecast:
         self.arrivals.append(t)
 
     def rate(self, t: float) -> float:
+        """Calls/s to expect; none until the window holds a few arrivals (one caller in a
+        quarter of an hour is no load to keep operators idle for: the next to free takes
+        the next caller anyway)."""
         while self.arrivals and self.arrivals[0] < t - WINDOW:
             self.arrivals.popleft()
+        if len(self.arrivals) < FORECAST_AFTER:
+            return 0.0
         recent = sum(1 for a in self.arrivals if a >= t - SHORT)
         return max(len(self.arrivals) / WINDOW, recent / SHORT)
 

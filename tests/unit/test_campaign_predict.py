@@ -43,6 +43,9 @@ def test_forecast_rises_fast_and_forgets_after_the_window() -> None:
         f.arrive(1000.0 + n * 10)  # a caller every 10 s over the last five minutes
     assert math.isclose(f.rate(1300.0), 30 / predict.SHORT)
     assert f.rate(1300.0 + predict.WINDOW + 1) == 0.0
+    lone = predict.Forecast()
+    lone.arrive(1000.0)
+    assert lone.rate(1001.0) == 0.0  # one caller is no load to keep anyone idle for
 
 
 def test_budget_spends_the_morning_evenly() -> None:
@@ -84,9 +87,10 @@ def test_plan_per_mode() -> None:
 
 def test_waiting_feeds_the_forecast_and_the_inbound_handle() -> None:
     w = Waiting()
-    w.apply({"Event": "QueueCallerJoin", "Queue": "team", "Uniqueid": "1"}, 100.0)
-    w.apply({"Event": "QueueCallerJoin", "Queue": "cmp-x", "Uniqueid": "2"}, 100.0)
-    assert w.forecast.rate(110.0) == 1 / predict.SHORT
+    for n in range(3):
+        w.apply({"Event": "QueueCallerJoin", "Queue": "team", "Uniqueid": str(n)}, 100.0)
+    w.apply({"Event": "QueueCallerJoin", "Queue": "cmp-x", "Uniqueid": "x"}, 100.0)
+    assert w.forecast.rate(110.0) == 3 / predict.SHORT
     for n in range(5):
         w.apply({"Event": "AgentComplete", "Queue": "team", "TalkTime": str(100 + n)})
     assert w.inbound_handle(60) == 102 + 30
