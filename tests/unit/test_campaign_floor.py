@@ -311,6 +311,11 @@ async def test_the_dialer_does_not_start_with_a_wider_setting() -> None:
     from ivr.campaigns.dialer import CampaignDialer
     from ivr.config import ConfigError
 
-    services: Any = SimpleNamespace(settings=Settings(campaign_hours_saturday="09:00-21:00"))
+    from prometheus_client import CollectorRegistry
+
+    services: Any = SimpleNamespace(
+        settings=Settings(campaign_hours_saturday="09:00-21:00"),
+        metrics=SimpleNamespace(registry=CollectorRegistry()),
+    )
     with pytest.raises(ConfigError, match="campaign_hours_saturday"):
         await CampaignDialer(services).start()
