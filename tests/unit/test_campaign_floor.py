@@ -308,10 +308,10 @@ def test_the_check_command_says_what_the_floor_refuses(
 async def test_the_dialer_does_not_start_with_a_wider_setting() -> None:
     from types import SimpleNamespace
 
+    from prometheus_client import CollectorRegistry
+
     from ivr.campaigns.dialer import CampaignDialer
     from ivr.config import ConfigError
-
-    from prometheus_client import CollectorRegistry
 
     services: Any = SimpleNamespace(
         settings=Settings(campaign_hours_saturday="09:00-21:00"),
