@@ -114,15 +114,21 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # The demo is harness (sipp phones, a stack): loaded here only, so the engine never is it.
     from ivr.engine import Engine
+    from ivr.harness.sipp import SippError
 
-    if getattr(args, "campaign", False):
-        from ivr.campaigns.demo import run_campaign_demo
+    try:
+        if getattr(args, "campaign", False):
+            from ivr.harness.campaign_demo import run_campaign_demo
 
-        return asyncio.run(run_campaign_demo(_settings(args), Engine))
-    from ivr.demo import run_demo
+            return asyncio.run(run_campaign_demo(_settings(args), Engine))
+        from ivr.harness.demo import run_demo
 
-    return asyncio.run(run_demo(_settings(args), Engine, keep=args.keep))
+        return asyncio.run(run_demo(_settings(args), Engine, keep=args.keep))
+    except SippError as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        return 2
 
 
 def parser() -> argparse.ArgumentParser:
@@ -191,7 +197,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ivr.asterisk.provision import ProvisionError
     from ivr.cluster.kamailio import KamailioError
     from ivr.routing import RulesError
-    from ivr.sipp import SippError
 
     try:
         return int(args.func(args) or 0)
@@ -201,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RulesError as exc:
         print(f"ivr: the routing rules are invalid:\n{exc}", file=sys.stderr)
         return 2
-    except (AsteriskError, ProvisionError, SippError, KamailioError) as exc:
+    except (AsteriskError, ProvisionError, KamailioError) as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -17,8 +17,8 @@ from campaign_rig import RULES, TRUNK, AmiEvents, ContactPhones, Desk, Rig, e164
 from pg_server import new_database
 
 from ivr.asterisk.render import Trunk
-from ivr.ports import free_tcp_port
-from ivr.stack import Stack, poll, stack_settings
+from ivr.harness.ports import free_tcp_port
+from ivr.harness.stack import Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

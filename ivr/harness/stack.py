@@ -25,9 +25,9 @@ from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.asterisk.instance import Asterisk
 from ivr.asterisk.render import Trunk
-from ivr.ports import free_tcp_port, free_udp_port
+from ivr.harness.ports import free_tcp_port, free_udp_port
+from ivr.harness.sipp import Phone, SippResult, place_calls
 from ivr.records import db, repo
-from ivr.sipp import Phone, SippResult, place_calls
 
 _counter = itertools.count(1)
 T = TypeVar("T")

@@ -19,13 +19,13 @@ from ivr.ami.client import AmiClient
 from ivr.asterisk.instance import Asterisk
 from ivr.config import Settings, operator_password
 from ivr.feature import Feature
-from ivr.putthrough.demo import put_one_through
+from ivr.harness.putthrough_demo import put_one_through
+from ivr.harness.sipp import Phone, place_calls
 from ivr.records import repo
 from ivr.records.report import format_table
 from ivr.routing import Rules, evaluate, load_rules
 from ivr.routing.decision import CallInfo
 from ivr.services import Services
-from ivr.sipp import Phone, place_calls
 
 log = logging.getLogger(__name__)
 

@@ -26,16 +26,16 @@ from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt
 from ivr.config import Settings, operator_password
-from ivr.demo import EngineFactory, demo_clock
-from ivr.portal.client import ConsoleClient
+from ivr.harness.console_client import ConsoleClient
+from ivr.harness.demo import EngineFactory, demo_clock
+from ivr.harness.sipp import Phone, place_calls
+from ivr.harness.sipp.contacts import TRUNK, ContactPhones, contact_number
 from ivr.records import repo
-from ivr.sipp import Phone, place_calls
-from ivr.sipp.contacts import TRUNK, ContactPhones, contact_number
 
 CAMPAIGN = "demo-solleciti"
 CLIENT_NUMBER = "0611111111"  # Rossi Idraulica in the example rules
 CALLER = "0612345678"
-DEBTORS = [  # behaviour (ivr/sipp/campaign_contacts.xml), debtor, amount
+DEBTORS = [  # behaviour (ivr/harness/sipp/campaign_contacts.xml), debtor, amount
     (76, "Mario Bianchi", "1.250,00"),
     (76, "Lucia Verdi", "310,50"),
     (72, "Paolo Neri", "99,00"),
