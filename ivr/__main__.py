@@ -10,12 +10,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ivr import config
-
-if TYPE_CHECKING:
-    from ivr.asterisk.render import Trunk
 
 log = logging.getLogger("ivr")
 
@@ -41,23 +37,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_instance(
-    settings: config.Settings, bench: object = None, trunk: Trunk | None = None
-) -> Path:
-    """Render this instance's Asterisk config from the templates and the routing rules."""
-    from ivr.asterisk.render import Operator, queues_of, render
-    from ivr.campaigns.queues import campaign_queues
-    from ivr.routing import load_rules
-
-    rules = load_rules(settings.rules)
-    operators = [Operator(op.endpoint, op.name) for op in rules.operators.values()]
-    fallback = [rules.operators[m].endpoint for m in rules.groups[rules.fallback_group].members]
-    queues = queues_of(rules, settings.ring_timeout)
-    queues += campaign_queues(settings, rules)
-    return render(settings, operators, fallback, trunk=trunk, bench=bench, queues=queues)
-
-
 def cmd_render(args: argparse.Namespace) -> int:
+    from ivr.asterisk.render import render_instance
+
     etc = render_instance(_settings(args))
     print(f"rendered {etc}")
     return 0
@@ -65,6 +47,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_asterisk_start(args: argparse.Namespace) -> int:
     from ivr.asterisk.instance import Asterisk
+    from ivr.asterisk.render import render_instance
 
     settings = _settings(args)
     render_instance(settings)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ivr.asterisk.instance import Asterisk
-from ivr.asterisk.render import Trunk
+from ivr.asterisk.render import Trunk, render_instance
 from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt
@@ -73,8 +73,6 @@ class Operator(ConsoleClient):
 
 
 async def run_campaign_demo(settings: Settings, make_engine: EngineFactory) -> int:
-    from ivr.__main__ import render_instance
-
     folder = settings.state_dir / "demo-campaign"
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(settings.rules, folder / "rules")

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ivr.ami.client import AmiClient
 from ivr.asterisk.instance import Asterisk
+from ivr.asterisk.render import render_instance
 from ivr.config import Settings, operator_password
 from ivr.feature import Feature
 from ivr.harness.putthrough_demo import put_one_through
@@ -71,8 +72,6 @@ async def wait_ended(
 
 
 async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = False) -> int:
-    from ivr.__main__ import render_instance
-
     rules = load_rules(settings.rules)
     render_instance(settings)
     asterisk = Asterisk(settings)

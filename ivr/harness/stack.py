@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ivr import config
-from ivr.__main__ import render_instance
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.asterisk.instance import Asterisk
-from ivr.asterisk.render import Trunk
+from ivr.asterisk.render import Trunk, render_instance
 from ivr.harness.ports import free_tcp_port, free_udp_port
 from ivr.harness.sipp import Phone, SippResult, place_calls
 from ivr.records import db, repo
