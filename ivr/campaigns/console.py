@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ivr.billing.form import visit_outcome_labels
-from ivr.billing.verify import card_facts
 from ivr.campaigns import results, store
-from ivr.campaigns.model import APPOINTMENT, OUTCOMES, VERIFICATION, Campaign
+from ivr.campaigns.extensions import registered
+from ivr.campaigns.model import APPOINTMENT, OUTCOMES, Campaign
 from ivr.campaigns.outcomes import OutcomeForm, free_slots, read_outcome, slot_key
 from ivr.campaigns.report import progress
 from ivr.campaigns.tracking import is_campaign_call
@@ -167,19 +166,14 @@ class OutboundConsole:
                                notes=attempt.notes or "",
                                raw={"address": contact.address or ""})  # fmt: skip
         labels = outcome_labels(lang)
-        check = None
-        if campaign.kind == VERIFICATION:  # the appointment being verified
-            async with self.dialer.services.sessions() as session:
-                check = await card_facts(session, contact.id)
-            if check is not None:
-                seller = campaign.salespeople.get(str(check["salesperson"]))
-                check["salesperson_name"] = seller.name if seller else check["salesperson"]
+        extra: dict[str, object] = {"check": None}
+        for extension in registered():
+            extra |= await extension.card(self.dialer.services.sessions, campaign, contact.id, lang)
         return self.templates.render(
             "card.html", lang, root=self.root, login=login, campaign=campaign, contact=contact,
             attempt=attempt, form=form, script=script_text(campaign, contact, login.user),
             outcomes=[(o, labels[o]) for o in OUTCOMES[campaign.kind]], slots=slots,
-            zone=campaign.zone, connected=connected, check=check,
-            visit_outcomes=visit_outcome_labels(lang),
+            zone=campaign.zone, connected=connected, **extra,
         )  # fmt: skip
 
     # -- the operator's actions ---------------------------------------------------------
