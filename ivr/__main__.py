@@ -123,7 +123,9 @@ def parser() -> argparse.ArgumentParser:
     from ivr.portal.cli import register as register_console
     from ivr.privacy.run import register as register_privacy
     from ivr.records.report import register as register_calls
+    from ivr.replay.cli import register as register_replay
     from ivr.routing.cli import register as register_rules
+    from ivr.routing.zones import client_zones
 
     top = argparse.ArgumentParser(prog="ivr", description=__doc__)
     top.add_argument("--config", type=Path, help="a TOML settings file (or IVR_CONFIG)")
@@ -158,13 +160,14 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("words", nargs="+")
     cli.set_defaults(func=cmd_asterisk_cli)
     register_billing(sub)
-    register_calls(sub)
+    register_calls(sub, client_zones)
     register_campaigns(sub)
     register_cluster(sub)
     register_console(sub)
     register_escalations(sub)
     register_privacy(sub)
     register_rules(sub)
+    register_replay(sub)  # after the rules: it adds --replay to their `simulate`
     register_users(sub)
     return top
 

@@ -15,6 +15,7 @@ import pytest
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.repo import CallRecord, open_call
 from ivr.records.report import format_csv, format_json, format_table, register
+from ivr.routing.zones import client_zones
 
 START = datetime(2024, 11, 26, 16, 53, 20, 123456, tzinfo=UTC)
 HOSTILE = "Eve\n2024-01-01 fake line\x1b[31m\u202eevil\t'; DROP TABLE calls;--"
@@ -136,7 +137,7 @@ def test_calls_command_prints_the_database(tmp_path, monkeypatch, capsys):
 
     asyncio.run(seed())
     parser = argparse.ArgumentParser(prog="ivr")
-    register(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True), client_zones)
 
     args = parser.parse_args(["calls", "--json", "--client", "rossi"])
     assert args.func(args) == 0
