@@ -28,8 +28,10 @@ from ivr.portal.auth import SUPERVISOR
 
 if TYPE_CHECKING:
     from ivr.campaigns.dialer import CampaignDialer
-    from ivr.portal.app import Login, Portal
+    from ivr.portal.access import Login
     from ivr.portal.board import Live
+    from ivr.portal.extension import Console
+    from ivr.records.repo import CallRecord
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -77,7 +79,7 @@ def script_text(campaign: Campaign, contact: store.ContactRecord, operator: str)
 
 
 class OutboundConsole:
-    def __init__(self, dialer: CampaignDialer, portal: Portal) -> None:
+    def __init__(self, dialer: CampaignDialer, portal: Console) -> None:
         self.dialer = dialer
         self.portal = portal
         self.templates = Templates(HERE / "templates", PORTAL_TEMPLATES)
@@ -104,6 +106,10 @@ class OutboundConsole:
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Frame-Options"] = "DENY"
         return response
+
+    async def card(self, login: Login, live: Live, call: CallRecord) -> None:
+        """Nothing added to the inbound call's card: the outbound card replaces it."""
+        return None
 
     # -- the card ---------------------------------------------------------------------------
 
@@ -180,8 +186,8 @@ class OutboundConsole:
 
     async def save(self, request: web.Request) -> web.Response:
         portal = self.portal
-        login = await portal._operator(request)
-        data = await portal._form(request, login)
+        login = await portal.operator_login(request)
+        data = await portal.posted_form(request, login)
         lang = self._lang(request)
         sessions = self.dialer.services.sessions
         now = self.dialer.services.clock()
@@ -210,22 +216,22 @@ class OutboundConsole:
         raise web.HTTPSeeOther(f"{self.root}/?saved={attempt.linkedid}")
 
     async def call(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        await self.portal.posted_form(request, login)
         if not await self.dialer.call_preview(login.user):
             log.info("preview call of %s: nothing to call", login.user)
         raise web.HTTPSeeOther(f"{self.root}/")
 
     async def skip(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        await self.portal.posted_form(request, login)
         await self.dialer.skip_preview(login.user)
         raise web.HTTPSeeOther(f"{self.root}/")
 
     # -- the supervisor's page ----------------------------------------------------------
 
     async def supervisor(self, request: web.Request) -> web.Response:
-        login = await self.portal._login_of(request)
+        login = await self.portal.login_of(request)
         if login is None or login.user != SUPERVISOR:
             raise web.HTTPSeeOther(f"{self.root}/login")
         dialer = self.dialer
