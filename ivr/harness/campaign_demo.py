@@ -3,7 +3,8 @@
 Real Asterisk, the engine, two operators' phones at the console, the debtors' phones behind
 the trunk (they answer, are busy, never answer, hang up), and a caller who rings the client's
 line while the campaign runs: the caller gets the next free operator before any new outbound
-call. Like `ivr demo`, the engine's clock says a weekday morning in Rome.
+call. Like `ivr demo`, its moment comes from the rules (the client open, the campaign's window
+open: now, or the next time both are) and the engine's clock runs on from there.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import dataclasses
 import re
 import shutil
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,13 +25,15 @@ from ivr.asterisk.instance import Asterisk
 from ivr.asterisk.render import Trunk, render_instance
 from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
+from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt
 from ivr.config import Settings, operator_password
 from ivr.harness.console_client import ConsoleClient
-from ivr.harness.demo import EngineFactory, demo_clock
+from ivr.harness.demo import EngineFactory, first_moment
 from ivr.harness.sipp import Phone, place_calls
 from ivr.harness.sipp.contacts import TRUNK, ContactPhones, contact_number
 from ivr.records import repo
+from ivr.routing import CallInfo, evaluate, load_rules
 
 CAMPAIGN = "demo-solleciti"
 CLIENT_NUMBER = "0611111111"  # Rossi Idraulica in the example rules
@@ -58,6 +61,8 @@ script: "Buongiorno {debtor}: la fattura {invoice} di {amount} risulta non salda
 class Operator(ConsoleClient):
     """An operator at the console who notes a promise to pay for each answered debtor."""
 
+    clock: Callable[[], datetime] = staticmethod(lambda: datetime.now(UTC))  # the engine's
+
     async def work(self) -> None:
         done: set[str] = set()
         while True:
@@ -65,7 +70,7 @@ class Operator(ConsoleClient):
             found = re.search(r'name="attempt" value="([0-9]+)"', page)  # answered: the form
             if found and found.group(1) not in done:
                 done.add(found.group(1))
-                promise = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+                promise = (self.clock() + timedelta(days=10)).date().isoformat()
                 await self.post("/campaign/outcome", {"attempt": found.group(1),
                                 "outcome": "promise", "promise_amount": "100",
                                 "promise_date": promise})  # fmt: skip
@@ -81,6 +86,11 @@ async def run_campaign_demo(settings: Settings, make_engine: EngineFactory) -> i
         settings, rules=folder / "rules", wrapup_seconds=3,
         db_url=f"sqlite+aiosqlite:///{folder / 'demo.db'}",
     )  # fmt: skip
+    campaign = load_campaigns(settings.rules, load_rules(settings.rules), settings).by_id[CAMPAIGN]
+    real_start = datetime.now(UTC)
+    started = demo_clock_for(settings.rules, campaign, real_start)
+    if started != real_start:  # the engine's clock starts there and runs on
+        settings = dataclasses.replace(settings, clock_start=started.isoformat())
     phones = ContactPhones(folder / "contacts")
     phones.start()
     render_instance(settings, trunk=Trunk(TRUNK, phones.port))
@@ -88,9 +98,6 @@ async def run_campaign_demo(settings: Settings, make_engine: EngineFactory) -> i
     if await asterisk.running():
         await asterisk.stop()
     engine = make_engine(settings)
-    started = demo_clock()
-    origin = time.monotonic()
-    real_start = datetime.now(UTC)
     desks: list[Operator] = []
     operator_phones: list[Phone] = []
     tasks: list[asyncio.Task[None]] = []
@@ -99,7 +106,6 @@ async def run_campaign_demo(settings: Settings, make_engine: EngineFactory) -> i
     try:
         await engine.start()
         assert engine.services is not None and engine.ami is not None
-        engine.services.clock = lambda: started + timedelta(seconds=time.monotonic() - origin)
         await engine.ami.wait_connected(15)
         sessions = engine.services.sessions
         for name in ("op1", "op2"):
@@ -108,12 +114,10 @@ async def run_campaign_demo(settings: Settings, make_engine: EngineFactory) -> i
             operator_phones.append(phone)
             await phone.start()
             desk = Operator(settings, name)
+            desk.clock = engine.services.clock
             await desk.login()
             desks.append(desk)
             tasks.append(asyncio.create_task(desk.work()))
-        campaign = load_campaigns(settings.rules, engine.services.rules.current, settings).by_id[
-            CAMPAIGN
-        ]
         rows = [[contact_number(kind, n), who, amount, "2026-10-31", f"F-{n:03d}"]
                 for n, (kind, who, amount) in enumerate(DEBTORS, start=1)]  # fmt: skip
         parsed = importer.parse_rows("reminder", ["numero", "debitore", "importo", "scadenza",
@@ -162,6 +166,17 @@ async def run_campaign_demo(settings: Settings, make_engine: EngineFactory) -> i
             await phone.stop()
         await asterisk.stop()
         phones.stop()
+
+
+def demo_clock_for(rules_path: Path, campaign: Campaign, now: datetime) -> datetime:
+    """The demo's moment: the client is open to its caller and the campaign may call."""
+    rules = load_rules(rules_path)
+
+    def holds(at: datetime) -> bool:
+        decision = evaluate(rules, CallInfo(called=CLIENT_NUMBER, caller=CALLER), at)
+        return decision.open and campaign.window.is_open(at, campaign.zone, campaign.holidays)
+
+    return first_moment(holds, now, f"{CLIENT_NUMBER} is never open while {campaign.id} may call")
 
 
 async def _wait_done(sessions: store.Sessions, count: int, timeout: float = 180.0) -> list[Attempt]:

@@ -1,26 +1,29 @@
 """`make demo`: a real Asterisk, the engine, two operators' phones and real calls.
 
-The demo pretends it is a weekday morning in Rome, so the example clients' offices are open
-whatever the hour it is run; everything else is real: SIP, FastAGI, AMI and the records.
+The demo runs at a moment the rules choose: now when the clients it calls are open, else the
+next time they all are by their own calendars and hours (demo_clock); the engine's clock starts
+there and runs on, and everything else is real: SIP, FastAGI, AMI and the records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import itertools
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from ivr.ami.client import AmiClient
 from ivr.asterisk.instance import Asterisk
 from ivr.asterisk.render import render_instance
 from ivr.config import Settings, operator_password
 from ivr.feature import Feature
-from ivr.harness.putthrough_demo import put_one_through
+from ivr.harness.putthrough_demo import CALLER as PUT_CALLER
+from ivr.harness.putthrough_demo import put_one_through, put_through_client
 from ivr.harness.sipp import Phone, place_calls
 from ivr.records import repo
 from ivr.records.report import format_table
@@ -48,12 +51,59 @@ class Engine(Protocol):
 EngineFactory = Callable[[Settings], Engine]
 
 
-def demo_clock(now: datetime | None = None) -> datetime:
-    """Next Tuesday at 10:30 in Rome: inside every example client's opening hours."""
-    rome = ZoneInfo("Europe/Rome")
-    today = (now or datetime.now(rome)).astimezone(rome).date()
-    tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
-    return datetime(tuesday.year, tuesday.month, tuesday.day, 10, 30, tzinfo=rome)
+# The demo's calls, and a first look at a kept demo, fit in this much of one opening.
+DEMO_SPAN = timedelta(minutes=30)
+STEP = timedelta(minutes=15)  # the moments tried after now: every quarter hour
+SEARCH = timedelta(days=60)  # rules whose clients are never open together within this
+
+
+def demo_clock(rules: Rules, now: datetime) -> datetime:
+    """The demo's moment: `now` when the clients the demo calls are open now and for the
+    next DEMO_SPAN, else the first quarter hour after `now` when they are (LookupError when
+    that is more than SEARCH away). The clients: two open clients with different operators
+    (demo_plan) and the client the demo puts a call through to."""
+    return first_moment(
+        lambda at: demo_plan_at(rules, at) is not None,
+        now,
+        "the routing rules have no two open clients with different operators",
+    )
+
+
+def first_moment(holds: Callable[[datetime], bool], now: datetime, what: str) -> datetime:
+    """The first of `now` and the quarter hours after it from which `holds` stays true for
+    DEMO_SPAN (tried at its start, each quarter hour inside it and its end); LookupError
+    saying `what` when there is none within SEARCH."""
+    seen: dict[datetime, bool] = {}
+
+    def cached(at: datetime) -> bool:
+        if at not in seen:
+            seen[at] = holds(at)
+        return seen[at]
+
+    def quarters_after(at: datetime) -> Iterator[datetime]:
+        step = STEP.total_seconds()
+        first = datetime.fromtimestamp((at.timestamp() // step + 1) * step, UTC)
+        return (first + i * STEP for i in itertools.count())
+
+    start = now.astimezone(UTC)
+    for at in itertools.chain([start], quarters_after(start)):
+        if at - start > SEARCH:
+            break
+        end = at + DEMO_SPAN
+        inside = itertools.takewhile(end.__gt__, quarters_after(at))
+        if all(cached(t) for t in itertools.chain([at], inside, [end])):
+            return at
+    raise LookupError(f"{what} within {SEARCH.days} days of {now:%Y-%m-%d %H:%M %Z}")
+
+
+def clock_note(rules: Rules, at: datetime, now: datetime) -> str:
+    zone = next(iter(rules.clients.values())).zone if rules.clients else UTC
+    if at == now:
+        return f"the real time, {at.astimezone(zone):%A %d %B %H:%M %Z}: the clients are open"
+    return (
+        f"the engine's clock says {at.astimezone(zone):%A %d %B %H:%M %Z}, the next time the "
+        "clients are open, and runs on from there"
+    )
 
 
 async def wait_ended(
@@ -79,7 +129,10 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
         print(f"Asterisk instance {settings.instance!r} is already running: stopping it first")
         await asterisk.stop()
     workdir = settings.state_dir / "demo"
-    at = demo_clock()
+    now = datetime.now(UTC)
+    at = demo_clock(rules, now)
+    if at != now:  # the engine's clock starts at the demo's moment and runs on from there
+        settings = dataclasses.replace(settings, clock_start=at.isoformat())
     engine = make_engine(settings)
     phones: list[Phone] = []
     print(f"Starting Asterisk ({settings.asterisk_root or 'host'}) and the engine ...")
@@ -87,7 +140,6 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
     try:
         await engine.start()
         assert engine.services is not None and engine.ami is not None
-        engine.services.clock = lambda: at
         await engine.ami.wait_connected(15)
         before = {r.linkedid for r in await repo.list_calls(engine.services.sessions, limit=1000)}
         plan = demo_plan(rules, at)
@@ -103,7 +155,7 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
             phones.append(phone)
             manner = "never answers" if ring_ms == NEVER else "answers"
             print(f"  phone {operator} registered ({manner})")
-        print(f"Placing calls (the engine's clock says {at:%A %d %B %H:%M %Z}) ...")
+        print(f"Placing calls ({clock_note(rules, at, now)}) ...")
         results = await asyncio.gather(
             *(
                 place_calls(
@@ -132,7 +184,7 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
         ok = ok and put
         print(next_steps(settings))
         print()
-        print(await area_login(engine, new, at))
+        print(await area_login(engine, new, engine.services.clock()))
         if keep:
             await keep_running(settings)
         return 0 if ok else 1
@@ -199,25 +251,40 @@ MESSAGE_CALLER = ("0287654321", "Luca Verdi")
 def ringing_chains(
     rules: Rules, at: datetime, caller: str
 ) -> dict[str, tuple[str, list[tuple[str, ...]], int]]:
-    """Per client that rings operators first: (number, operators per step, seconds ringing)."""
+    """Per client open at `at` whose chain rings operators first: (number, operators per
+    step, seconds ringing)."""
     chains = {}
     for client in rules.clients.values():
         number = client.numbers[0]
         decision = evaluate(rules, CallInfo(called=number, caller=caller), at)
         ringing = [s for s in decision.chain if s.kind == "operators" and s.operators]
-        if ringing and decision.chain[0] is ringing[0]:
+        if decision.open and ringing and decision.chain[0] is ringing[0]:
             rings = sum(s.timeout for s in ringing)
             chains[client.id] = (number, [s.operators for s in ringing], rings)
     return chains
 
 
 def demo_plan(rules: Rules, at: datetime) -> DemoPlan:
+    plan = demo_plan_at(rules, at)
+    if plan is None:
+        raise LookupError(
+            f"the routing rules have no two open clients with different operators at {at}"
+        )
+    return plan
+
+
+def demo_plan_at(rules: Rules, at: datetime) -> DemoPlan | None:
     """One operator answers; a first client's call rings that operator first, a second
-    client's chain never rings that operator, so its caller leaves a message."""
+    client's chain never rings that operator, so its caller leaves a message; the client
+    with people (the put-through) rings that operator first too. All open at `at`."""
     for_a = ringing_chains(rules, at, ANSWERED_CALLER[0])
     for_b = ringing_chains(rules, at, MESSAGE_CALLER[0])
+    puts = put_through_client(rules)
+    put_chain = ringing_chains(rules, at, PUT_CALLER[0]).get(puts.id) if puts else None
     everyone = tuple(op.endpoint for op in rules.operators.values())
     for answering in everyone:
+        if puts is not None and (put_chain is None or answering not in put_chain[1][0]):
+            continue
         first = [c for c, (_, steps, _) in for_a.items() if answering in steps[0]]
         never = [
             c
@@ -239,7 +306,7 @@ def demo_plan(rules: Rules, at: datetime) -> DemoPlan:
                 ),
             ]
             return plan
-    raise LookupError("the routing rules have no two open clients with different operators")
+    return None
 
 
 def next_steps(settings: Settings) -> str:

@@ -18,6 +18,7 @@ from ivr.records import repo
 if TYPE_CHECKING:
     from ivr.config import Settings
     from ivr.routing import Rules
+    from ivr.routing.model import Client
 
 CALLER = ("0612345679", "Anna Neri")
 WAIT = 60.0
@@ -34,12 +35,17 @@ async def _until(check: Any, timeout: float = WAIT) -> Any:
     return None
 
 
+def put_through_client(rules: Rules) -> Client | None:
+    """The client whose person the demo puts a call through to: the first with people."""
+    return next((c for c in rules.clients.values() if c.people), None)
+
+
 async def put_one_through(
     settings: Settings, rules: Rules, features: list[Any], workdir: Path
 ) -> tuple[bool, str]:
     """One call put through, announced; (it worked, what to print)."""
     feature = next((f for f in features if f.name == "put_through"), None)
-    client = next((c for c in rules.clients.values() if c.people), None)
+    client = put_through_client(rules)
     if feature is None or client is None:
         return False, "No client has people to put calls through to: nothing to show."
     person = next(iter(client.people.values()))
