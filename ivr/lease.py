@@ -173,9 +173,16 @@ class Leases:
     async def _renew(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            began = loop.time()
             try:
-                await self.renew_once()
-                self._renewed_at = loop.time()
+                # A renewal that hangs (a database host lost without a reset, a primary
+                # being replaced by its standby) may not outlast what this engine can still
+                # count on holding: the jobs stop before the lease can have ended anywhere.
+                async with asyncio.timeout(self._hold_left(began)):
+                    await self.renew_once()
+                # The database stamped the new end after `began`: counting from `began`
+                # errs on the safe side, however long the commit took to come back.
+                self._renewed_at = began
                 self.last_error = None
             except asyncio.CancelledError:
                 raise
@@ -183,9 +190,16 @@ class Leases:
                 self.last_error = repr(exc)
                 log.warning("leases not renewed: %r", exc)
                 # Not renewed for (almost) a whole lease: another engine may hold them now.
-                if self._renewed_at is None or loop.time() - self._renewed_at > self.ttl * 0.8:
+                if self._hold_left(loop.time()) <= 0:
                     await self._lose(set(self.held))
             await self._alarm.sleep(self.ttl / 3)
+
+    def _hold_left(self, now: float) -> float:
+        """Seconds this engine may still count on the leases it holds (a margin of a fifth
+        of the lease for clock rates and scheduling); a first attempt gets a whole lease."""
+        if self._renewed_at is None or not self.held:
+            return self.ttl
+        return self._renewed_at + self.ttl * 0.8 - now
 
     async def renew_once(self) -> None:
         """Renew what this engine holds, take what nobody holds; start and stop jobs so."""

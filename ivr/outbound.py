@@ -4,7 +4,9 @@ the one place that says whether the engine may dial a number now.
 Every number the engine dials (a ladder's contact, a callback by "press 3", a forward step,
 the outbound campaigns) passes `may_dial`: the rules' dial policy for the client (E.164, the
 Italian ranges, the client's own prefixes), then the cap on calls out at once (setting
-outbound_max_calls; 0 is no cap). A refusal is logged with its reason by the caller.
+outbound_max_calls; 0 is no cap), counted over every engine of the center (this engine's
+calls, and what the others last said: ivr/centercount.py). A refusal is logged with its
+reason by the caller.
 
 An outgoing trunk channel is one whose name starts with the trunk's (PJSIP/trunk-) and that
 was created Down, to place a call (Dial, Originate: an INVITE from the carrier makes a
@@ -15,6 +17,7 @@ the engine has one).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,8 +29,10 @@ from ivr.feature import Feature
 
 if TYPE_CHECKING:
     from ivr.ami.message import Message
+    from ivr.centercount import CenterCount
     from ivr.config import Settings
     from ivr.routing.model import Rules
+    from ivr.services import Services
 
 log = logging.getLogger(__name__)
 ANSWERED = "4"  # OriginateResponse Reason: the called party answered
@@ -60,10 +65,16 @@ class OutboundCalls:
         self.settings = settings
         self.prefix = trunk_prefix(settings.outbound_dial)
         self.channels: set[str] = set()
+        self.center: CenterCount | None = None  # the other engines' calls out
 
     @property
     def up(self) -> int:
         return len(self.channels)
+
+    @property
+    def center_up(self) -> int:
+        """Calls out up in the whole center: this engine's and the others'."""
+        return self.up + (self.center.others() if self.center is not None else 0)
 
     def outgoing(self, fields: Mapping[str, str], new: bool = False) -> bool:
         channel = fields.get("Channel", "")
@@ -75,6 +86,12 @@ class OutboundCalls:
         return dialled or bool(fields.get("AccountCode"))
 
     def note(self, event: Message) -> None:
+        before = self.up
+        self._note(event)
+        if self.center is not None and self.up != before:
+            self.center.changed.set()  # the other engines hear of it now
+
+    def _note(self, event: Message) -> None:
         if event.event == "Newchannel" and self.outgoing(event, new=True):
             self.channels.add(event.get("Channel", ""))
         elif event.event == "OriginateResponse" and event.get("Reason") == ANSWERED:
@@ -87,10 +104,12 @@ class OutboundCalls:
 
     def reset(self, channels: Iterable[Mapping[str, str]]) -> None:
         self.channels = {c.get("Channel", "") for c in channels if self.outgoing(c)}
+        if self.center is not None:
+            self.center.changed.set()
 
     def full(self, pending: int = 0) -> bool:
         cap = self.settings.outbound_max_calls
-        return bool(cap) and self.up + pending >= cap
+        return bool(cap) and self.center_up + pending >= cap
 
     def may_dial(self, rules: Rules, client_id: str | None, raw: str, pending: int = 0) -> Dial:
         verdict = dialpolicy.check(rules.dial_policy_for(client_id), raw)
@@ -98,7 +117,9 @@ class OutboundCalls:
             return Dial(False, verdict.number, verdict.reason)
         if self.full(pending):
             cap = self.settings.outbound_max_calls
-            return Dial(False, verdict.number, f"{self.up} calls out already up (at most {cap})")
+            up = self.center_up
+            return Dial(False, verdict.number, f"{up} calls out already up in the center "
+                        f"(at most {cap})")  # fmt: skip
         return Dial(True, verdict.number, verdict.reason)
 
 
@@ -106,6 +127,24 @@ class Outbound(Feature):
     """Keeps services.outbound in step with Asterisk: its events, and a full count at login."""
 
     name = "outbound"
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        from ivr.centercount import CenterCount
+
+        outbound = self.services.outbound
+        outbound.center = CenterCount(self.services.leases.me, self.services.wake)
+        self._task = asyncio.get_running_loop().create_task(
+            outbound.center.run(lambda: outbound.up), name="outbound-count"
+        )
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task])
 
     async def on_events(self, events: Sequence[Message]) -> None:
         for event in events:
@@ -124,4 +163,5 @@ class Outbound(Feature):
 
     def status(self) -> dict[str, int]:
         outbound = self.services.outbound
-        return {"up": outbound.up, "max": self.services.settings.outbound_max_calls}
+        return {"up": outbound.up, "center_up": outbound.center_up,
+                "max": self.services.settings.outbound_max_calls}  # fmt: skip

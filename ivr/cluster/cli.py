@@ -55,6 +55,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     kam = status["kamailio"]
     print(f"cluster {status['cluster']}: Kamailio {'up' if kam['running'] else 'DOWN'} on "
           f"{status['sip']}{' (' + kam['error'] + ')' if kam.get('error') else ''}")  # fmt: skip
+    if "database" in status:
+        database = status["database"]
+        states = ", ".join(f"{n} {s}" for n, s in database["nodes"].items()) or "no answer"
+        monitor = "up" if database["monitor"] else "DOWN"
+        print(f"database (pg_auto_failover): monitor {monitor}; {states}")
     print(f"{'node':<12} {'kamailio':<10} {'asterisk':<9} {'calls':>5}  engine")
     for name, node in status["nodes"].items():
         engine = node["engine"]

@@ -10,8 +10,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 
-def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> int:
-    """Start argv detached (own session, output appended to log); its pid."""
+def spawn(
+    argv: Sequence[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    user: str | None = None,
+    group: str | None = None,
+) -> int:
+    """Start argv detached (own session, output appended to log), as `user` if given; its
+    pid, which leads the session (a signal to its group reaches its children)."""
     with open(log, "ab") as out:
         process = subprocess.Popen(  # noqa: S603  (our own binaries and interpreter)
             list(argv),
@@ -20,6 +27,8 @@ def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) 
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            user=user,
+            group=group,
         )
     return process.pid
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from ivr.asterisk.instance import Asterisk, AsteriskError
 from ivr.asterisk.render import Trunk, render_instance
+from ivr.cluster.database import FailoverDatabase
 from ivr.cluster.kamailio import Kamailio, KamailioError, binary
 from ivr.cluster.kamailio import render as render_kamailio
 from ivr.cluster.proc import gone, live_pid, spawn, tail
@@ -49,6 +50,12 @@ class Running:
     def __init__(self, cluster: Cluster, environ: Mapping[str, str] | None = None) -> None:
         self.cluster = cluster
         self.kamailio = Kamailio(cluster)
+        # [cluster.database]: PostgreSQL that fails over, started before the nodes
+        self.database = (
+            None
+            if cluster.database is None
+            else FailoverDatabase(cluster.database, cluster.run_dir / "database")
+        )
         # The engines' environment: IVR_* variables override the rendered settings files;
         # IVR_CONFIG names the cluster's file, not an engine's.
         self.environ = engine_environ(os.environ if environ is None else environ)
@@ -120,6 +127,8 @@ class Running:
     async def start(self, names: list[str] | None = None) -> None:
         """Every node (or those named), then Kamailio; each node back in rotation."""
         self.render()
+        if self.database is not None:
+            await self.database.start()
         nodes = [self.cluster.node(n) for n in names] if names else list(self.cluster.nodes)
         await asyncio.gather(*(self.start_node(node) for node in nodes))
         await self.kamailio.start()
@@ -208,6 +217,8 @@ class Running:
     async def stop(self) -> None:
         await asyncio.gather(*(self.stop_node(node) for node in self.cluster.nodes))
         await self.kamailio.stop()
+        if self.database is not None:  # last: the engines write their last records first
+            await self.database.stop()
 
     # -- status ----------------------------------------------------------------------------
 
@@ -229,8 +240,11 @@ class Running:
                 "calls": await self._calls_up(node),
                 "engine": _health(await asyncio.to_thread(self.engine_status, node)),
             }
-        return {"cluster": self.cluster.name, "sip": self.cluster.proxy, "kamailio": kamailio,
-                "nodes": nodes}  # fmt: skip
+        status = {"cluster": self.cluster.name, "sip": self.cluster.proxy, "kamailio": kamailio,
+                  "nodes": nodes}  # fmt: skip
+        if self.database is not None:
+            status["database"] = await self.database.status()
+        return status
 
     async def _calls_up(self, node: Node) -> int | None:
         if self.asterisk_pid(node) is None:

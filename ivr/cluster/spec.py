@@ -18,6 +18,11 @@ The file is an engine's TOML settings file (what every node's engine shares: db_
     [[cluster.nodes]]
     name = "node2"
 
+    [cluster.database]           # optional: PostgreSQL with a standby that takes over
+    monitor = 16400              # pg_auto_failover's monitor (ivr/cluster/database.py)
+    ports = [16401, 16402]       # its data nodes: a primary and its standby
+                                 # db_url is then this multi-host address: leave it out
+
 From it come each node's own engine settings (rendered as a TOML file the node's `ivr serve`
 reads): the node's instance name, ports and RTP range; its trunk trusting Kamailio's address
 and port alone; its operators reached through Kamailio, where their phones register.
@@ -35,11 +40,13 @@ from pathlib import Path
 from typing import Any
 
 from ivr import config
+from ivr.cluster.database import DatabaseSpec
 from ivr.config import ConfigError, Settings
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 # Where a node's ports start when the file leaves them out: node i (from 0) takes base + i.
 BASES = {"sip": 16060, "ami": 16160, "agi": 16260, "http": 18180}
+DATABASE_BASE = 16400  # [cluster.database]: the monitor's port; its data nodes' follow it
 RTP_BASE, RTP_SIZE = 21000, 1000
 
 
@@ -74,6 +81,7 @@ class Cluster:
     ping_threshold: int = 2  # pings missed before a node is out of rotation
     reply_timeout: int = 3000  # ms an INVITE waits for a node's first reply (tm fr_timer)
     children: int = 4  # Kamailio's UDP worker processes
+    database: DatabaseSpec | None = None  # PostgreSQL that fails over, run by the cluster
 
     @property
     def proxy(self) -> str:
@@ -141,7 +149,7 @@ def parse(data: dict[str, Any], home: Path = config.PROJECT_HOME) -> Cluster:
         if key in data:
             raise ConfigError(f"setting {key!r} is each node's own: the cluster sets it")
     known = {"name", "address", "port", "carriers", "gateway", "nodes", "ping_interval",
-             "ping_threshold", "reply_timeout", "children"}  # fmt: skip
+             "ping_threshold", "reply_timeout", "children", "database"}  # fmt: skip
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"cluster: unknown setting {unknown[0]!r}")
@@ -169,7 +177,15 @@ def parse(data: dict[str, Any], home: Path = config.PROJECT_HOME) -> Cluster:
         ping_threshold=_int(table, "ping_threshold", 2, "cluster"),
         reply_timeout=_int(table, "reply_timeout", 3000, "cluster"),
         children=_int(table, "children", 4, "cluster"),
+        database=_database(table.get("database")),
     )
+    if cluster.database is not None:
+        if "db_url" in data:
+            raise ConfigError(
+                "cluster.database: the engines connect to it by its multi-host address: "
+                "leave db_url out"
+            )
+        data["db_url"] = cluster.database.url
     url = str(data.get("db_url") or "")
     if len(nodes) > 1 and not url.startswith("postgresql"):
         raise ConfigError(
@@ -179,6 +195,33 @@ def parse(data: dict[str, Any], home: Path = config.PROJECT_HOME) -> Cluster:
     _check_apart(cluster)
     node_settings(cluster, nodes[0])  # the shared engine settings are valid
     return cluster
+
+
+def _database(table: Any) -> DatabaseSpec | None:
+    """[cluster.database]: the monitor's port and one port per data node (two or more)."""
+    if table is None:
+        return None
+    where = "cluster.database"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: a table")
+    unknown = sorted(set(table) - {"address", "monitor", "ports", "name"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}")
+    monitor = _int(table, "monitor", DATABASE_BASE, where)
+    ports = table.get("ports", [monitor + 1, monitor + 2])
+    if (
+        not isinstance(ports, list)
+        or len(ports) < 2
+        or not all(isinstance(p, int) and not isinstance(p, bool) for p in ports)
+    ):
+        raise ConfigError(f"{where}: ports: a list of two or more port numbers (primary, standby)")
+    if len({monitor, *ports}) != len(ports) + 1:
+        raise ConfigError(f"{where}: the monitor and the data nodes need ports of their own")
+    name = str(table.get("name", "ivr"))
+    if not _NAME.fullmatch(name.replace("_", "-")):
+        raise ConfigError(f"{where}: name {name!r}: lower-case letters, digits and '_'")
+    address = config.private_address(str(table.get("address", "127.0.0.1")), f"{where}.address")
+    return DatabaseSpec(monitor=monitor, ports=tuple(ports), address=address, name=name)
 
 
 def _check_apart(cluster: Cluster) -> None:

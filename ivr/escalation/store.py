@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +20,9 @@ from ivr.escalation.ladder import ACKNOWLEDGED, REFUSED, RUNNING, Attempt, Plan,
 from ivr.escalation.limits import WINDOW_SECONDS, Limits, refusal
 from ivr.escalation.models import EscalationAttempt, EscalationRun
 from ivr.selfservice.store import ladder_for
+
+# Any constant will do: the same in every engine sharing the database.
+_STARTS_LOCK = 0x1ADDE25
 
 if TYPE_CHECKING:
     from ivr.services import Services
@@ -164,6 +167,7 @@ async def start_escalation(
     client_name: str | None = None
     now = now or _now()
     reason: str | None = None
+    limits: Limits | None = None
     rules = getattr(getattr(services_or_sessions, "rules", None), "current", None)
     if rules is not None:
         found = rules.ladders.get(ladder)
@@ -181,8 +185,6 @@ async def start_escalation(
                 settings.escalation_per_client_hour,
                 bool(client and client.escalate_withheld),
             )
-            by_caller, by_client = await _recent(sessions, caller_number, client_id, now)
-            reason = refusal(limits, caller_number, by_caller, by_client)
     key = f"{linkedid}|{ladder}"
     row = EscalationRun(
         key=key,
@@ -196,12 +198,21 @@ async def start_escalation(
         callback=callback or None,
         caller_number=caller_number,
         started_at=now,
-        status=RUNNING if reason is None else REFUSED,
-        ended_at=None if reason is None else now,
-        reason=reason,
+        status=RUNNING,
     )
     try:
         async with sessions.begin() as session:
+            if limits is not None:
+                # Counted and written in one transaction, one start at a time across every
+                # engine sharing the database: two engines cannot both take the last ladder.
+                if session.get_bind().dialect.name == "postgresql":
+                    await session.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STARTS_LOCK}
+                    )
+                by_caller, by_client = await _recent(session, caller_number, client_id, now)
+                reason = refusal(limits, caller_number, by_caller, by_client)
+                if reason is not None:
+                    row.status, row.ended_at, row.reason = REFUSED, now, reason
             session.add(row)
     except IntegrityError:
         async with sessions() as session:
@@ -224,31 +235,30 @@ async def start_escalation(
 
 
 async def _recent(
-    sessions: Sessions, caller_number: str | None, client_id: str | None, now: datetime
+    session: AsyncSession, caller_number: str | None, client_id: str | None, now: datetime
 ) -> tuple[int, int]:
     """Ladders started (not refused) in the last hour by this number and for this client."""
     since = now - timedelta(seconds=WINDOW_SECONDS)
     started = (EscalationRun.started_at >= since, EscalationRun.status != REFUSED)
-    async with sessions() as session:
-        by_caller = by_client = 0
-        if caller_number:
-            by_caller = (
-                await session.scalar(
-                    select(func.count())
-                    .select_from(EscalationRun)
-                    .where(*started, EscalationRun.caller_number == caller_number)
-                )
-                or 0
+    by_caller = by_client = 0
+    if caller_number:
+        by_caller = (
+            await session.scalar(
+                select(func.count())
+                .select_from(EscalationRun)
+                .where(*started, EscalationRun.caller_number == caller_number)
             )
-        if client_id:
-            by_client = (
-                await session.scalar(
-                    select(func.count())
-                    .select_from(EscalationRun)
-                    .where(*started, EscalationRun.client_id == client_id)
-                )
-                or 0
+            or 0
+        )
+    if client_id:
+        by_client = (
+            await session.scalar(
+                select(func.count())
+                .select_from(EscalationRun)
+                .where(*started, EscalationRun.client_id == client_id)
             )
+            or 0
+        )
     return by_caller, by_client
 
 

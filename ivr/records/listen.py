@@ -29,8 +29,21 @@ def is_postgresql(url: str) -> bool:
 
 
 def plain_dsn(url: str) -> str:
-    """The asyncpg DSN of a SQLAlchemy URL (postgresql+asyncpg://... -> postgresql://...)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The asyncpg DSN of a SQLAlchemy URL (postgresql+asyncpg://... -> postgresql://...).
+
+    A multi-host URL (`?host=H1:P1&host=H2:P2&target_session_attrs=read-write`, a database
+    that fails over) becomes libpq's form, `postgresql://USER@H1:P1,H2:P2/DB?...`: asyncpg
+    reads its hosts there, not from repeated query arguments."""
+    parsed = make_url(url).set(drivername="postgresql")
+    hosts = parsed.query.get("host")
+    if parsed.host or not hosts:
+        return parsed.render_as_string(hide_password=False)
+    listed = ",".join(hosts) if isinstance(hosts, tuple) else hosts
+    query = {k: v for k, v in parsed.query.items() if k != "host"}
+    rendered = parsed.set(query=query).render_as_string(hide_password=False)
+    scheme, rest = rendered.split("://", 1)
+    userinfo, _, path = rest.partition("@/") if "@/" in rest else ("", "", rest.lstrip("/"))
+    return f"{scheme}://{userinfo + '@' if userinfo else ''}{listed}/{path}"
 
 
 class PgRelay:

@@ -27,6 +27,8 @@ from ivr.dialpolicy import DialPolicy
 from ivr.records import db
 from ivr.routing import load_rules
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 RULES = Path(__file__).resolve().parents[2] / "routing_rules"
 CAMPAIGNS = load_campaigns(RULES, load_rules(RULES))
 REMINDERS = CAMPAIGNS.by_id["rossi-solleciti"]

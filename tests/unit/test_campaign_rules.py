@@ -20,6 +20,8 @@ from ivr.dialpolicy import DialPolicy
 from ivr.routing import RulesError, load_rules
 from ivr.routing.clock import Holiday, HolidayBook
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 RULES = Path(__file__).resolve().parents[2] / "routing_rules"
 ROME = ZoneInfo("Europe/Rome")
 S = Settings()

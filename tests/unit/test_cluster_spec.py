@@ -14,6 +14,7 @@ import pytest
 from ivr.cluster.kamailio import Kamailio, parse_destinations, render
 from ivr.cluster.spec import engine_environ, load, node_settings, node_values, parse, toml_text
 from ivr.config import ConfigError
+from ivr.records.listen import plain_dsn
 
 RULES = Path(__file__).resolve().parents[1] / "e2e" / "rules"
 PG = "postgresql+asyncpg://ivr@127.0.0.1:5432/ivr"
@@ -143,3 +144,41 @@ def test_an_engine_is_not_given_variables_that_would_undo_its_node() -> None:
     kept = {"IVR_DB_URL": "postgresql+asyncpg://x", "PATH": "/bin"}
     environ = {"IVR_CONFIG": "/c.toml", "IVR_INSTANCE": "prod", "IVR_PORT_SIP": "5060", **kept}
     assert engine_environ(environ) == kept
+
+
+def test_a_database_table_gives_every_engine_the_multi_host_address() -> None:
+    values = data(database={"monitor": 16500, "ports": [16501, 16502]})
+    del values["db_url"]
+    cluster = parse(values)
+
+    assert cluster.database is not None and cluster.database.ports == (16501, 16502)
+    url = node_settings(cluster, cluster.nodes[1]).db_url
+    assert url == (
+        "postgresql+asyncpg://ivr@/ivr?host=127.0.0.1:16501&host=127.0.0.1:16502"
+        "&target_session_attrs=read-write"
+    )
+    # the LISTEN connection's DSN: libpq's multi-host form, which asyncpg reads
+    assert plain_dsn(url) == (
+        "postgresql://ivr@127.0.0.1:16501,127.0.0.1:16502/ivr?target_session_attrs=read-write"
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "words"),
+    [
+        ({"ports": [16401]}, "two or more"),
+        ({"monitor": 16401, "ports": [16401, 16402]}, "ports of their own"),
+        ({"address": "8.8.8.8"}, "neither loopback nor private"),
+        ({"standby": 1}, "unknown setting"),
+    ],
+)
+def test_a_wrong_database_table_is_refused(table: dict[str, Any], words: str) -> None:
+    values = data(database=table)
+    del values["db_url"]
+    with pytest.raises(ConfigError, match=words):
+        parse(values)
+
+
+def test_a_database_table_and_a_db_url_together_are_refused() -> None:
+    with pytest.raises(ConfigError, match="leave db_url out"):
+        parse(data(database={}))

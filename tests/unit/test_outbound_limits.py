@@ -16,6 +16,8 @@ from ivr.outbound import OutboundCalls, trunk_prefix
 from ivr.routing.decision import ClientCard, Decision, Step
 from ivr.routing.model import Rules
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 
 @pytest.mark.parametrize(
     ("number", "by_caller", "by_client", "allow_withheld", "why"),
@@ -81,7 +83,7 @@ def test_may_dial_says_why_not() -> None:
     assert calls.may_dial(rules, None, "899123456").reason == "premium numbers are refused"
     calls.note(event("Newchannel", "PJSIP/trunk-3", "1.3", "1.1"))
     full = calls.may_dial(rules, None, "06 1234567")
-    assert not full and full.reason == "1 calls out already up (at most 1)"
+    assert not full and full.reason == "1 calls out already up in the center (at most 1)"
 
 
 def test_a_refused_forward_step_is_skipped_and_the_chain_goes_on(tmp_path: Path) -> None:

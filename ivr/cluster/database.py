@@ -1,0 +1,311 @@
+"""The cluster's PostgreSQL with a standby that takes over: pg_auto_failover (Debian's
+`postgresql-15-auto-failover` and `pg-auto-failover-cli`), a monitor and two (or more) data
+nodes, each a `pg_autoctl run` started detached like the cluster's other processes.
+
+Why pg_auto_failover: for two or three hosts it is the smaller set-up (two packages, no
+coordination service to run beside it, the connection string printed for you); Patroni needs
+an etcd or Consul member on every host. The monitor decides: it promotes the standby when the
+primary stops answering; a synchronous standby means a commit the client saw is on both.
+
+Every engine connects with one multi-host address that finds the primary wherever it is:
+
+    postgresql+asyncpg://ivr@/ivr?host=H1:P1&host=H2:P2&target_session_attrs=read-write
+
+The timers are tuned down from pg_auto_failover's defaults (50 s from a lost primary node to a
+new one) with margins for a loaded host; TIMERS says which and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ivr.cluster.proc import gone, live_pid, spawn, tail
+
+log = logging.getLogger(__name__)
+
+# The monitor's timers (milliseconds; pgautofailover.* settings of the monitor's PostgreSQL).
+# Defaults: a node is checked every 5 s, unhealthy after 20 s, and a primary that stopped
+# answering is given 30 s to demote itself before its standby is promoted. Here: checked every
+# second, unhealthy after 6 s without a report and a failed check, 4 s more for the demotion.
+# A data node reports every second; on a loaded shared host a report can lag by a second or
+# two, hence 6 s and not 2: a standby promoted while its primary lives is what must not happen.
+MONITOR_TIMERS = {
+    "pgautofailover.health_check_period": 1000,
+    "pgautofailover.health_check_timeout": 1000,
+    "pgautofailover.health_check_max_retries": 2,
+    "pgautofailover.health_check_retry_delay": 500,
+    "pgautofailover.node_considered_unhealthy_timeout": 6000,
+    "pgautofailover.primary_demote_timeout": 4000,
+    "pgautofailover.startup_grace_period": 5000,
+}
+# The data nodes' own timers (seconds, pg_autoctl.cfg). A primary that reaches neither the
+# monitor nor its standby for network_partition_timeout demotes itself: shorter than the
+# monitor's unhealthy + demote time, so an old primary cut off by the network has stopped
+# taking writes before its standby takes over.
+NODE_TIMERS = {
+    "timeout.network_partition_timeout": 5,
+    "timeout.prepare_promotion_catchup": 10,
+    "timeout.prepare_promotion_walreceiver": 2,
+    "timeout.postgresql_restart_failure_timeout": 10,
+}
+READY_TIMEOUT = 180.0  # seconds for a new formation to have its primary and standby
+MONITOR_DB = "pg_auto_failover"
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """A [cluster.database] table: the monitor's port, one port per data node, where."""
+
+    monitor: int
+    ports: tuple[int, ...]
+    address: str = "127.0.0.1"
+    name: str = "ivr"  # the database the engines use
+    user: str = "ivr"
+    timers: dict[str, int] = field(default_factory=dict)  # overrides of MONITOR_TIMERS
+
+    @property
+    def url(self) -> str:
+        """The engines' SQLAlchemy URL: every data node, the primary found at connect."""
+        hosts = "&".join(f"host={self.address}:{port}" for port in self.ports)
+        return (
+            f"postgresql+asyncpg://{self.user}@/{self.name}?{hosts}&target_session_attrs=read-write"
+        )
+
+    @property
+    def monitor_uri(self) -> str:
+        return f"postgres://autoctl_node@{self.address}:{self.monitor}/{MONITOR_DB}?sslmode=disable"
+
+
+def _bindir() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not found or shutil.which("pg_autoctl") is None:
+        raise DatabaseError(
+            "pg_auto_failover is missing: apt-get install postgresql-15-auto-failover "
+            "pg-auto-failover-cli (make sysdeps does)"
+        )
+    return found[-1].parent
+
+
+class DatabaseError(RuntimeError):
+    pass
+
+
+class FailoverDatabase:
+    """The monitor and data nodes of one spec, their files under `folder`."""
+
+    def __init__(self, spec: DatabaseSpec, folder: Path) -> None:
+        self.spec = spec
+        self.folder = folder
+        self.names = [f"db{i + 1}" for i in range(len(spec.ports))]
+
+    # -- files and environment ---------------------------------------------------------------
+
+    def pgdata(self, name: str) -> Path:
+        return self.folder / name / "pgdata"
+
+    def pid_file(self, name: str) -> Path:
+        return self.folder / f"{name}.pid"
+
+    def log_file(self, name: str) -> Path:
+        return self.folder / f"{name}.log"
+
+    def _env(self, name: str) -> dict[str, str]:
+        """pg_autoctl keeps its config and state under XDG folders: the node's own ones."""
+        home = self.folder / name
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "XDG_"))}
+        env.update(
+            XDG_CONFIG_HOME=str(home / "config"),
+            XDG_DATA_HOME=str(home / "data"),
+            XDG_RUNTIME_DIR=str(home / "run"),
+            PATH=f"{_bindir()}:{env.get('PATH', '/usr/bin:/bin')}",
+        )
+        return env
+
+    def _as_postgres(self) -> dict[str, Any]:
+        """PostgreSQL refuses to run as root: its tools run as the postgres user then."""
+        return {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+
+    def _mkdir(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(path, "postgres", "postgres")
+
+    async def _autoctl(self, name: str, *args: str, timeout: float = 120.0) -> str:
+        """`pg_autoctl ARGS` for one node (its environment, as postgres); its output."""
+        process = await asyncio.create_subprocess_exec(
+            "pg_autoctl", *args, env=self._env(name), cwd=self.folder,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **self._as_postgres(),
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(timeout):
+                out, err = await process.communicate()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise DatabaseError(
+                f"pg_autoctl {args[0]} {args[1]}: no answer in {timeout} s"
+            ) from None
+        if process.returncode != 0:
+            raise DatabaseError(
+                f"pg_autoctl {' '.join(args[:2])} ({name}) failed: {err.decode()[-1500:]}"
+            )
+        return out.decode()
+
+    # -- life --------------------------------------------------------------------------------
+
+    @property
+    def made(self) -> bool:
+        return all((self.pgdata(n) / "PG_VERSION").exists() for n in ["monitor", *self.names])
+
+    async def start(self, timeout: float = READY_TIMEOUT) -> None:
+        """Create what is not made yet, run every part, until a primary has its standby."""
+        self._mkdir(self.folder)
+        await self._start_monitor()
+        for index, name in enumerate(self.names):
+            new = not (self.pgdata(name) / "PG_VERSION").exists()
+            await self._start_node(name, self.spec.ports[index])
+            if new and index == 0:  # the others are made from the first one's copy
+                await self.wait(lambda states: "single" in states.values(), timeout,
+                                "a first node")  # fmt: skip
+        await self.wait(self.ready, timeout, "a primary and its standbys")
+
+    async def _start_monitor(self) -> None:
+        name, data = "monitor", self.pgdata("monitor")
+        if not (data / "PG_VERSION").exists():
+            self._mkdir(self.folder / name)
+            await self._autoctl(
+                name, "create", "monitor", "--pgdata", str(data), "--pgctl",
+                str(_bindir() / "pg_ctl"), "--pgport", str(self.spec.monitor),
+                "--hostname", self.spec.address, "--auth", "trust", "--no-ssl",
+            )  # fmt: skip
+            # The monitor listens on every interface unless told otherwise.
+            await self._autoctl(
+                name, "config", "set", "--pgdata", str(data),
+                "postgresql.listen_addresses", self.spec.address,
+            )  # fmt: skip
+            timers = {**MONITOR_TIMERS, **self.spec.timers}
+            with open(data / "postgresql.conf", "a") as conf:
+                conf.write("\n# ivr: failover timers (ivr/cluster/database.py)\n")
+                conf.writelines(f"{key} = {value}\n" for key, value in timers.items())
+        self._run(name)
+
+    async def _start_node(self, name: str, port: int) -> None:
+        data = self.pgdata(name)
+        if not (data / "PG_VERSION").exists():
+            self._mkdir(self.folder / name)
+            await self._autoctl(
+                name, "create", "postgres", "--pgdata", str(data), "--pgctl",
+                str(_bindir() / "pg_ctl"), "--pgport", str(port), "--pghost", self.spec.address,
+                "--listen", self.spec.address, "--hostname", self.spec.address, "--name", name,
+                "--username", self.spec.user, "--dbname", self.spec.name,
+                "--monitor", self.spec.monitor_uri, "--auth", "trust", "--no-ssl",
+                timeout=300,
+            )  # fmt: skip
+            for key, value in NODE_TIMERS.items():
+                await self._autoctl(name, "config", "set", "--pgdata", str(data), key, str(value))
+        self._run(name)
+
+    def _run(self, name: str) -> None:
+        if self.pid(name) is not None:
+            return
+        argv = ["pg_autoctl", "run", "--pgdata", str(self.pgdata(name))]
+        pid = spawn(argv, self.log_file(name), self._env(name), **self._as_postgres())
+        self.pid_file(name).write_text(f"{pid}\n")
+
+    def pid(self, name: str) -> int | None:
+        return live_pid(self.pid_file(name))
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Data nodes first (the monitor would see them go), then the monitor."""
+        await asyncio.gather(*(self.stop_part(n, timeout=timeout) for n in self.names))
+        await self.stop_part("monitor", timeout=timeout)
+
+    async def stop_part(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        """Stop one part (`kill`: SIGKILL to pg_autoctl and its PostgreSQL, as a lost host)."""
+        pid = self.pid(name)
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)  # pg_autoctl leads its session: its PostgreSQL goes too
+        if not await gone(lambda: self.pid(name), timeout):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            await gone(lambda: self.pid(name), 5)
+        if sig == signal.SIGKILL:  # what the kill left behind: the postmaster's pid file
+            await self._postmaster_gone(name)
+        self.pid_file(name).unlink(missing_ok=True)
+
+    async def _postmaster_gone(self, name: str) -> None:
+        pid_file = self.pgdata(name) / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        await gone(lambda: live_pid(pid_file), 10)
+
+    async def kill(self, name: str) -> None:
+        """The node lost at once (SIGKILL): pg_autoctl, its PostgreSQL and every backend."""
+        await self.stop_part(name, signal.SIGKILL, timeout=10)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # -- state -------------------------------------------------------------------------------
+
+    async def states(self) -> dict[str, str]:
+        """Each data node's state as the monitor reports it (primary, secondary, ...)."""
+        if self.pid("monitor") is None:
+            return {}
+        try:
+            out = await self._autoctl(
+                "monitor", "show", "state", "--pgdata", str(self.pgdata("monitor")), "--json",
+                timeout=10,
+            )  # fmt: skip
+            nodes = json.loads(out or "[]")
+        except (DatabaseError, ValueError):
+            return {}
+        return {
+            str(n["nodename"]): str(n["current_group_state"])
+            if n["current_group_state"] == n["assigned_group_state"]
+            else f"{n['current_group_state']}->{n['assigned_group_state']}"
+            for n in nodes
+        }
+
+    def ready(self, states: dict[str, str]) -> bool:
+        """A primary and every other data node its standby."""
+        values = sorted(states.get(n, "") for n in self.names)
+        return values.count("primary") == 1 and values.count("secondary") == len(values) - 1
+
+    async def primary(self) -> str | None:
+        states = await self.states()
+        return next((n for n, s in states.items() if s == "primary"), None)
+
+    async def wait(self, done: Any, timeout: float, what: str) -> dict[str, str]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        states: dict[str, str] = {}
+        while loop.time() < deadline:
+            for name in ["monitor", *self.names]:
+                if self.pid_file(name).exists() and self.pid(name) is None:
+                    raise DatabaseError(f"{name} exited:\n{tail(self.log_file(name))}")
+            states = await self.states()
+            if done(states):
+                return states
+            await asyncio.sleep(0.5)  # polling the monitor's view of a changing formation
+        raise DatabaseError(f"no {what} within {timeout} s: {states}")
+
+    async def status(self) -> dict[str, Any]:
+        return {"url": self.spec.url, "monitor": self.pid("monitor") is not None,
+                "nodes": await self.states()}  # fmt: skip
