@@ -21,9 +21,9 @@ from wire.agi_peer import AgiPeer, default_env
 
 from ivr.agi.server import AGI_TOKEN
 from ivr.control import bearer
+from ivr.harness.sipp import SCENARIOS
+from ivr.harness.stack import Stack, stack_settings
 from ivr.records import repo
-from ivr.sipp import SCENARIOS
-from ivr.stack import Stack, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 RULES = Path(__file__).resolve().parent / "rules"
