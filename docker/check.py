@@ -7,13 +7,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import urllib.request
 
 import asyncpg
 
-from ivr.sipp import SCENARIOS, place_calls
+from ivr.control import bearer
+from ivr.harness.sipp import SCENARIOS, place_calls
 
 KAMAILIO = ("127.0.0.1", 25060)
 NUMBER = "0611111111"  # routing_rules: Rossi Idraulica
@@ -23,8 +25,10 @@ CALLS = 10
 
 
 def engine_up(port: int) -> bool:
+    token = os.environ["IVR_CONTROL_TOKEN"]  # the compose file gives it to the engines
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/status", headers=bearer(token))
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=2) as answer:  # noqa: S310
             return bool(json.loads(answer.read())["ami"]["connected"])
     except (OSError, ValueError, KeyError):
         return False

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from ivr.campaigns import eligibility as el
+from ivr.campaigns import floor
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt, Contact, DialerEngine
 from ivr.campaigns.store import Sessions
@@ -48,23 +49,30 @@ class Today:
     placed: int = 0
     answered: int = 0  # by a person (machines are not answered calls here)
     connected: int = 0
-    dropped: int = 0
+    dropped: int = 0  # abandoned as the authority counts them (ivr.campaigns.floor.abandoned)
     ringing: int = 0  # this engine's calls not answered yet
     waiting: int = 0  # this engine's answered calls not connected yet
     answer_seconds: float = 0.0  # placed -> answered, summed over today's answered calls
     calls: int = 0  # today's connected calls that ended
     call_seconds: float = 0.0  # connected -> ended, summed
     lengths: tuple[float, ...] = ()  # the latest LENGTHS of them, in seconds
+    wraps: tuple[float, ...] = ()  # the latest LENGTHS wrap-ups: ended -> outcome saved
+    recent_answered: int = 0  # answered by a person within the latest `window` seconds
+    recent_dropped: int = 0  # dropped within them
 
 
-async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: str) -> Today:
+async def today(
+    sessions: Sessions, campaign: Campaign, now: datetime, engine: str, window: float = 900.0
+) -> Today:
     since = el.local_midnight(now, campaign.zone)
+    lately = max(since, now - timedelta(seconds=window))
+    recent_answered = recent_dropped = 0
     async with sessions() as session:
         rows = (
             await session.execute(
                 select(
                     Attempt.answered_at, Attempt.amd, Attempt.connected_at, Attempt.dropped_at,
-                    Attempt.ended_at, Attempt.engine, Attempt.placed_at,
+                    Attempt.ended_at, Attempt.engine, Attempt.placed_at, Attempt.outcome_at,
                 ).where(
                     Attempt.campaign_id == campaign.id,
                     (Attempt.placed_at >= since) | Attempt.ended_at.is_(None),
@@ -74,20 +82,25 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
     placed = answered = connected = dropped = ringing = waiting = calls = 0
     answer_seconds = call_seconds = 0.0
     lengths: list[tuple[datetime, float]] = []
-    for answered_at, amd, connected_at, dropped_at, ended_at, by, placed_at in rows:
+    wraps: list[tuple[datetime, float]] = []
+    for answered_at, amd, connected_at, dropped_at, ended_at, by, placed_at, saved_at in rows:
         if placed_at >= since:
             placed += 1
             human = answered_at is not None and not (amd or "").startswith("MACHINE")
             answered += human
             connected += connected_at is not None
-            dropped += dropped_at is not None
+            dropped += floor.abandoned(answered_at, amd, connected_at, dropped_at, ended_at)
             if human and answered_at is not None:
                 answer_seconds += (answered_at - placed_at).total_seconds()
+                recent_answered += answered_at >= lately
+            recent_dropped += dropped_at is not None and dropped_at >= lately
             if connected_at is not None and ended_at is not None:
                 calls += 1
                 length = (ended_at - connected_at).total_seconds()
                 call_seconds += length
                 lengths.append((ended_at, length))
+                if saved_at is not None:
+                    wraps.append((ended_at, max(0.0, (saved_at - ended_at).total_seconds())))
         if ended_at is None and by == engine:
             if answered_at is None:
                 ringing += 1
@@ -96,7 +109,8 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
     latest = tuple(n for _, n in sorted(lengths)[-LENGTHS:])
     return Today(
         placed, answered, connected, dropped, ringing, waiting, answer_seconds, calls,
-        call_seconds, latest,
+        call_seconds, latest, tuple(n for _, n in sorted(wraps)[-LENGTHS:]), recent_answered,
+        recent_dropped,
     )  # fmt: skip
 
 

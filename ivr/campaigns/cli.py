@@ -1,4 +1,4 @@
-"""`ivr campaign list|show|start|pause|stop|import|rpo|report|dnc`: campaigns from a shell.
+"""`ivr campaign list|show|start|pause|stop|import|rpo|report|check|dnc`: campaigns from a shell.
 
 Every command works on the database and the campaign files; start, pause and stop also wake
 the running engine (if any) so it acts at once rather than at its next due time.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ivr import config
+from ivr import config, tables
 from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import VERIFICATION, Campaign, Campaigns
@@ -62,7 +61,7 @@ def _wake(settings: config.Settings) -> str:
     from ivr.control import call_engine
 
     try:
-        code, _ = call_engine(settings.bind, settings.ports.http, "/campaigns/wake", "POST")
+        code, _ = call_engine(settings, "/campaigns/wake", "POST")
     except OSError:
         return "no engine is running: it acts on this when it starts"
     return "the engine acts on it now" if code == 200 else f"the engine answered {code}"
@@ -175,9 +174,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{path.name}: {bad}")
     if args.errors:
         with open(args.errors, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["line", "column", "reason"])
-            writer.writerows([b.line, b.column, b.reason] for b in parsed.bad)
+            errors: list[tables.Row] = [[b.line, b.column, b.reason] for b in parsed.bad]
+            tables.write_csv(handle, [["line", "column", "reason"], *errors])
     print(
         f"list #{summary.list_id}: {summary.rows} rows, {summary.added} new contacts,"
         f" {summary.merged} merged, {summary.bad} bad rows"
@@ -225,9 +223,16 @@ def cmd_rpo(args: argparse.Namespace) -> int:
         return 1
     for line in bad:
         print(f"{args.file.name}: {line}")
-    summary = ctx.run(
-        lambda s: lists.apply_register(s, campaign, numbers, checked_on, ctx.now, args.list)
-    )
+    try:
+        summary = ctx.run(
+            lambda s: lists.apply_register(s, campaign, numbers, checked_on, ctx.now, args.list)
+        )
+    except lists.RegisterDateError as exc:
+        print(f"ivr: --checked-on: {exc}", file=sys.stderr)
+        return 2
+    for list_id in summary.later:
+        print(f"list #{list_id} was imported after {checked_on.isoformat()}: not stamped,"
+              " check it against the register again")  # fmt: skip
     print(
         f"register check of {checked_on.isoformat()} applied to {summary.lists} lists:"
         f" {summary.found} numbers found in the register (never called),"
@@ -256,12 +261,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(json.dumps([p.as_json() for p in rows], indent=2))
         return 0
     if args.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["campaign", "day", "placed", "answered", "dropped", "drop_rate"])
+        table: list[tables.Row] = [
+            ["campaign", "day", "placed", "answered", "dropped", "drop_rate"]
+        ]
         for p in rows:
             for day, placed, answered, dropped in p.per_day:
                 rate = f"{dropped / answered:.4f}" if answered else ""
-                writer.writerow([p.campaign_id, day.isoformat(), placed, answered, dropped, rate])
+                table.append([p.campaign_id, day.isoformat(), placed, answered, dropped, rate])
+        tables.write_csv(sys.stdout, table)
         return 0
     for p in rows:
         print(f"{p.campaign_id} ({p.kind}, {p.status}): {p.contacts} contacts, {p.left} left")
@@ -277,6 +284,34 @@ def cmd_report(args: argparse.Namespace) -> int:
         for day, placed, answered, dropped in p.per_day:
             rate = f"{100 * dropped / answered:.1f} %" if answered else "-"
             print(f"  {day}: {placed} calls, {answered} answered, {dropped} dropped ({rate})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """What the legal floor would refuse for the campaign in FILE, and why."""
+    from ivr.campaigns import preflight
+    from ivr.routing import RulesError, load_rules
+
+    path = Path(args.file).resolve()
+    settings = config.load(getattr(args, "config", None))
+    root = path.parent.parent  # <rules>/campaigns/<id>.yaml
+    try:
+        rules = load_rules(root)
+        found = load_campaigns(root, rules, settings)
+    except RulesError as exc:
+        print(f"ivr: the floor refuses {args.file}:", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        return 1
+    campaign = next((c for c in found.by_id.values() if Path(root / c.file) == path), None)
+    if campaign is None:
+        print(f"ivr: {args.file} is not a campaign file of {root}", file=sys.stderr)
+        return 2
+    for problem in found.warnings:
+        print(problem)
+    now = clock_of(settings)()
+    policy = rules.dial_policy_for(campaign.client_id)
+    for line in preflight.explain(campaign, preflight.today_in(campaign, now), policy):
+        print(line)
     return 0
 
 
@@ -350,6 +385,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true", help="the drop rate per day, as CSV")
     report.set_defaults(func=cmd_report)
+    chk = actions.add_parser(
+        "check", help="what the legal floor would refuse for a campaign file, and why"
+    )
+    chk.add_argument("file", type=Path, help="routing_rules/campaigns/<id>.yaml")
+    chk.set_defaults(func=cmd_check)
     dnc = actions.add_parser("dnc", help="do-not-call lists: the center's or a client's")
     dnc.add_argument("action", choices=["add", "list"])
     dnc.add_argument("scope", help="center, or a client id")

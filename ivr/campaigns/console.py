@@ -17,25 +17,28 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ivr.billing.form import visit_outcome_labels
-from ivr.billing.verify import card_facts
-from ivr.campaigns import results, store
-from ivr.campaigns.model import APPOINTMENT, OUTCOMES, VERIFICATION, Campaign
+from ivr import bounds
+from ivr.campaigns import lists, results, store
+from ivr.campaigns.extensions import registered
+from ivr.campaigns.model import APPOINTMENT, OUTCOMES, PROMOTION, Campaign
+from ivr.campaigns.models import CENTER
 from ivr.campaigns.outcomes import OutcomeForm, free_slots, read_outcome, slot_key
 from ivr.campaigns.report import progress
 from ivr.campaigns.tracking import is_campaign_call
+from ivr.dialpolicy import NumberError, normalise
 from ivr.i18n import Templates, negotiate, tr
 from ivr.portal.auth import SUPERVISOR
+from ivr.records import repo
 
 if TYPE_CHECKING:
     from ivr.campaigns.dialer import CampaignDialer
-    from ivr.portal.app import Login, Portal
+    from ivr.portal.access import Login
     from ivr.portal.board import Live
+    from ivr.portal.extension import Console
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 PORTAL_TEMPLATES = HERE.parent / "portal" / "templates"
-CSP = "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'"
 
 
 def outcome_labels(lang: str) -> dict[str, str]:
@@ -78,7 +81,7 @@ def script_text(campaign: Campaign, contact: store.ContactRecord, operator: str)
 
 
 class OutboundConsole:
-    def __init__(self, dialer: CampaignDialer, portal: Portal) -> None:
+    def __init__(self, dialer: CampaignDialer, portal: Console) -> None:
         self.dialer = dialer
         self.portal = portal
         self.templates = Templates(HERE / "templates", PORTAL_TEMPLATES)
@@ -94,6 +97,8 @@ class OutboundConsole:
         app.router.add_post("/campaign/outcome", self.save)
         app.router.add_post("/campaign/call", self.call)
         app.router.add_post("/campaign/skip", self.skip)
+        app.router.add_post("/campaign/dnc", self.do_not_call)
+        app.router.add_post("/campaign/dnc-inbound", self.do_not_call_inbound)
         app.router.add_get("/campaigns", self.supervisor)
 
     def _lang(self, request: web.Request | None) -> str:
@@ -101,10 +106,7 @@ class OutboundConsole:
 
     def _page(self, name: str, lang: str, status: int = 200, **context: Any) -> web.Response:
         text = self.templates.render(name, lang, root=self.root, **context)
-        response = web.Response(text=text, status=status, content_type="text/html")
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Frame-Options"] = "DENY"
-        return response
+        return web.Response(text=text, status=status, content_type="text/html")
 
     # -- the card ---------------------------------------------------------------------------
 
@@ -167,34 +169,29 @@ class OutboundConsole:
                                notes=attempt.notes or "",
                                raw={"address": contact.address or ""})  # fmt: skip
         labels = outcome_labels(lang)
-        check = None
-        if campaign.kind == VERIFICATION:  # the appointment being verified
-            async with self.dialer.services.sessions() as session:
-                check = await card_facts(session, contact.id)
-            if check is not None:
-                seller = campaign.salespeople.get(str(check["salesperson"]))
-                check["salesperson_name"] = seller.name if seller else check["salesperson"]
+        extra: dict[str, object] = {"check": None}
+        for extension in registered():
+            extra |= await extension.card(self.dialer.services.sessions, campaign, contact.id, lang)
         return self.templates.render(
             "card.html", lang, root=self.root, login=login, campaign=campaign, contact=contact,
             attempt=attempt, form=form, script=script_text(campaign, contact, login.user),
             outcomes=[(o, labels[o]) for o in OUTCOMES[campaign.kind]], slots=slots,
-            zone=campaign.zone, connected=connected, check=check,
-            visit_outcomes=visit_outcome_labels(lang),
+            zone=campaign.zone, connected=connected, **extra,
+            dnc_added=bool(attempt and await lists.on_do_not_call(
+                self.dialer.services.sessions, attempt.number, campaign.client_id)),
         )  # fmt: skip
 
     # -- the operator's actions ---------------------------------------------------------
 
     async def save(self, request: web.Request) -> web.Response:
         portal = self.portal
-        login = await portal._operator(request)
-        data = await portal._form(request, login)
+        login = await portal.operator_login(request)
+        data = await portal.posted_form(request, login)
         lang = self._lang(request)
         sessions = self.dialer.services.sessions
         now = self.dialer.services.clock()
-        try:
-            attempt = await store.get_attempt(sessions, int(data.get("attempt", "")))
-        except ValueError:
-            attempt = None
+        attempt_id = bounds.row_id(data.get("attempt", ""))
+        attempt = await store.get_attempt(sessions, attempt_id) if attempt_id else None
         campaign = self.dialer.campaign(attempt.campaign_id) if attempt else None
         if attempt is None or campaign is None or attempt.operator != login.user:
             raise web.HTTPForbidden(text=tr(lang, "This call was not answered by you."))
@@ -216,22 +213,93 @@ class OutboundConsole:
         raise web.HTTPSeeOther(f"{self.root}/?saved={attempt.linkedid}")
 
     async def call(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        await self.portal.posted_form(request, login)
         if not await self.dialer.call_preview(login.user):
             log.info("preview call of %s: nothing to call", login.user)
         raise web.HTTPSeeOther(f"{self.root}/")
 
+    async def do_not_call(self, request: web.Request) -> web.Response:
+        """The contact asked not to be called again, on any kind of call: written at once
+        (the center's list for a promotion, the client's otherwise), so no later card or dial
+        of that number goes out; the operator still saves the call's outcome."""
+        login = await self.portal.operator_login(request)
+        data = await self.portal.posted_form(request, login)
+        lang = self._lang(request)
+        sessions = self.dialer.services.sessions
+        try:
+            attempt = await store.get_attempt(sessions, int(data.get("attempt", "")))
+        except ValueError:
+            attempt = None
+        campaign = self.dialer.campaign(attempt.campaign_id) if attempt else None
+        if attempt is None or campaign is None or attempt.operator != login.user:
+            raise web.HTTPForbidden(text=tr(lang, "This call was not answered by you."))
+        scope = CENTER if campaign.kind == PROMOTION else campaign.client_id
+        await lists.add_do_not_call(
+            sessions, scope, [attempt.number], "asked not to be called",
+            f"campaign {campaign.id}, call {attempt.id}, {login.user}",
+            self.dialer.services.clock(),
+        )  # fmt: skip
+        log.info("%s: do not call %s (%s list)", login.user, attempt.number, scope)
+        raise web.HTTPSeeOther(f"{self.root}/")
+
+    # -- inbound calls of a client that runs campaigns ------------------------------------
+
+    def _runs_campaigns(self, client_id: str | None) -> bool:
+        return bool(client_id) and any(
+            c.client_id == client_id for c in self.dialer.campaigns.by_id.values()
+        )
+
+    async def card(self, login: Login, live: Live, call: repo.CallRecord) -> str | None:
+        """On an inbound call's card, for a client that runs campaigns: "do not call again"
+        (the caller may be one of its contacts), written to the client's list."""
+        if not self._runs_campaigns(call.client_id) or not call.caller_number:
+            return None
+        try:
+            number = normalise(call.caller_number)
+        except NumberError:
+            return None
+        listed = await lists.on_do_not_call(
+            self.dialer.services.sessions, number, call.client_id or ""
+        )
+        return self.templates.render(
+            "dnc_inbound.html", login.lang, root=self.root, login=login, call=call,
+            listed=bool(listed),
+        )  # fmt: skip
+
+    async def do_not_call_inbound(self, request: web.Request) -> web.Response:
+        login = await self.portal.operator_login(request)
+        data = await self.portal.posted_form(request, login)
+        lang = self._lang(request)
+        services = self.dialer.services
+        call = await repo.get_call(services.sessions, data.get("call", ""))
+        live = self.portal.board.live(login.user)
+        mine = call is not None and (
+            call.operator == login.user or call.linkedid in (live.on_call, live.last_call)
+        )  # the console knows of the answer before the records are written
+        if call is None or not mine or not self._runs_campaigns(call.client_id):
+            raise web.HTTPForbidden(text=tr(lang, "This call was not answered by you."))
+        try:
+            number = normalise(call.caller_number or "")
+        except NumberError:
+            raise web.HTTPForbidden(text=tr(lang, "This call was not answered by you.")) from None
+        await lists.add_do_not_call(
+            services.sessions, call.client_id or "", [number], "asked not to be called",
+            f"inbound call {call.linkedid}, {login.user}", services.clock(),
+        )  # fmt: skip
+        log.info("%s: do not call %s (%s list, inbound)", login.user, number, call.client_id)
+        raise web.HTTPSeeOther(f"{self.root}/")
+
     async def skip(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        await self.portal.posted_form(request, login)
         await self.dialer.skip_preview(login.user)
         raise web.HTTPSeeOther(f"{self.root}/")
 
     # -- the supervisor's page ----------------------------------------------------------
 
     async def supervisor(self, request: web.Request) -> web.Response:
-        login = await self.portal._login_of(request)
+        login = await self.portal.login_of(request)
         if login is None or login.user != SUPERVISOR:
             raise web.HTTPSeeOther(f"{self.root}/login")
         dialer = self.dialer

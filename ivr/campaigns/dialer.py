@@ -27,11 +27,13 @@ from aiohttp import web
 from ivr import variables as v
 from ivr.ami.client import AmiError
 from ivr.asterisk.account import shared_folder
-from ivr.campaigns import activity, pacing, speech, store
+from ivr.campaigns import activity, floor, pacing, predict, speech, store
 from ivr.campaigns import eligibility as el
+from ivr.campaigns.figures import CampaignFigures
 from ivr.campaigns.follow import HOLD, HOUSEKEEPING_SECONDS, PREVIEW_PREFIX, Follower, Reservation
-from ivr.campaigns.load import files_digest, load_campaigns
+from ivr.campaigns.load import files_digest, load_campaigns, settings_wider
 from ivr.campaigns.model import (
+    AHEAD,
     DIALER_WAKE,
     PREVIEW,
     RATIO,
@@ -40,12 +42,13 @@ from ivr.campaigns.model import (
     Campaign,
     Campaigns,
 )
-from ivr.campaigns.tracking import Waiting
+from ivr.campaigns.tracking import Waiting, is_campaign_call
+from ivr.config import ConfigError
 from ivr.feature import Feature
 from ivr.routing.source import RulesError
 
 if TYPE_CHECKING:
-    from ivr.portal.app import Portal
+    from ivr.portal.extension import Console
     from ivr.services import Services
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,7 @@ LONGEST_SLEEP = 600.0
 class CampaignDialer(Follower, Feature):
     name = "campaigns"
 
-    def __init__(self, services: Services, portal: Portal | None = None) -> None:
+    def __init__(self, services: Services, portal: Console | None = None) -> None:
         super().__init__(services)
         self.portal = portal
         self.engine_id = f"{services.settings.instance}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -71,6 +74,9 @@ class CampaignDialer(Follower, Feature):
         self._answered_seen: dict[str, int] = {}
         self._gone: dict[str, datetime] = {}  # linkedid -> first seen without a channel
         self._rotation = 0
+        self._handle = pacing.PRIOR_CALL_SECONDS  # an outbound call's talk and wrap-up, lately
+        self.figures = CampaignFigures()
+        services.metrics.registry.register(self.figures)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.last_step: datetime | None = None
@@ -82,6 +88,9 @@ class CampaignDialer(Follower, Feature):
     # -- life -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        wider = settings_wider(self.services.settings)
+        if wider:  # the law is a floor: a setting may narrow it, never widen it
+            raise ConfigError("; ".join(wider))
         self.reload()
         self.services.campaigns = lambda: self.campaigns
         self.services.wake.on(DIALER_WAKE, lambda _payload: self.wake())
@@ -135,6 +144,11 @@ class CampaignDialer(Follower, Feature):
         while True:
             try:
                 await self.housekeeping()
+                now = self.services.clock()
+                self.figures.today = {
+                    c.id: await activity.today(self.services.sessions, c, now, self.engine_id)
+                    for c in self.campaigns.by_id.values()
+                }
             except Exception:
                 log.exception("campaign housekeeping failed")
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
@@ -187,16 +201,21 @@ class CampaignDialer(Follower, Feature):
                 await self.skip_preview(operator)
         due += await self._expire_previews(now)
         free = self.free_operators()
+        keep = self.keep_for_inbound(now)
+        if keep:  # the forecast's inbound callers find an operator within the service level
+            inbound = set(self._inbound_members())
+            kept = [op for op in free if op in inbound][:keep]
+            free = [op for op in free if op not in kept]
         taken: set[str] = set()
         if running:
             self._rotation = (self._rotation + 1) % len(running)
         for campaign in running[self._rotation :] + running[: self._rotation]:
             ops = [op for op in free if op in campaign.operators and op not in taken]
-            if not ops and campaign.mode != RATIO:  # ratio also dials for the busy soon free
+            if not ops and campaign.mode not in AHEAD:  # these also dial for the soon free
                 continue
             placed = await self._work(campaign, ops, states, now)
-            taken.update(ops if campaign.mode == RATIO else placed)
-            if len(placed) < len(ops) or campaign.mode == RATIO:
+            taken.update(ops if campaign.mode in AHEAD else placed)
+            if len(placed) < len(ops) or campaign.mode in AHEAD:
                 # A verification call due now but left waits for an operator other than the
                 # one who booked: a freed operator wakes the dialer, no need to look sooner.
                 after = now if campaign.kind == VERIFICATION else None
@@ -242,23 +261,38 @@ class CampaignDialer(Follower, Feature):
         settings = services.settings
         policy = services.rules.current.dial_policy_for(campaign.client_id)
         wanted: list[str | None] = list(ops)
-        if campaign.mode == RATIO:
-            today = await activity.today(services.sessions, campaign, now, self.engine_id)
+        if campaign.mode in AHEAD:
+            today = await activity.today(
+                services.sessions, campaign, now, self.engine_id, predict.WINDOW
+            )
             day = pacing.Day(
                 today.placed, today.answered, today.dropped, today.answer_seconds,
                 today.calls, today.call_seconds + today.calls * settings.wrapup_seconds / 2,
-                today.lengths,
+                today.lengths, today.wraps,
             )  # fmt: skip
-            ratio = await self._ratio(campaign, day, states)
-            lines = pacing.ratio_lines(
-                len(ops), self._soon(campaign, day, now), today.ringing, today.waiting, ratio,
-                day, settings.campaign_drop_cap,
+            self._handle = day.call_length
+            ratio = await self._ratio(campaign, day, states) if campaign.mode == RATIO else 0.0
+            arrivals = self.waiting.forecast.rate(now.timestamp()) * (
+                day.time_to_answer + settings.campaign_drop_wait
+            )
+            lines = predict.plan(
+                campaign.mode, len(ops), self._soon(campaign, day, now), today.ringing,
+                today.waiting, ratio, day,
+                predict.Recent(today.recent_answered, today.recent_dropped),
+                settings.campaign_drop_cap, arrivals, campaign.max_ratio, campaign.amd,
+            )  # fmt: skip
+            log.debug(
+                "campaign %s: %d lines (free %d, ringing %d, waiting %d, recent %d/%d)",
+                campaign.id, lines, len(ops), today.ringing, today.waiting,
+                today.recent_dropped, today.recent_answered,
             )  # fmt: skip
             wanted = [None] * lines
         claimed = await store.claim(
             services.sessions, campaign, engine=self.engine_id, now=now, operators=wanted,
             policy=policy, register_max_days=settings.campaign_register_max_days,
             recording_dir=str(settings.run_dir / "recordings"),
+            own_customers_days=settings.own_customers_days,
+            rest_days=settings.campaign_drop_rest_days, free_operators=len(ops),
         )  # fmt: skip
         used = []
         for item in claimed:
@@ -272,25 +306,50 @@ class CampaignDialer(Follower, Feature):
                 await self.call(campaign, item.attempt, item.operator)
         return used
 
+    def _inbound_members(self) -> list[str]:
+        rules = self.services.rules.current
+        return [op for op in rules.operators if any(op in g.members for g in rules.groups.values())]
+
+    def keep_for_inbound(self, now: datetime) -> int:
+        """Operators to keep free for the inbound callers forecast from the latest minutes
+        (predict.reserve): none while inbound is quiet."""
+        rate = self.waiting.forecast.rate(now.timestamp())
+        if self.portal is None or rate <= 0:
+            return 0
+        inbound_busy = outbound_busy = 0
+        for op in self._inbound_members():
+            live = self.portal.board.operators.get(op)
+            if live is None or live.sessions <= 0:
+                continue
+            call = live.on_call or (live.last_call if live.state == "wrap-up" else None)
+            if op in self.reserved or (call and is_campaign_call(call)):
+                outbound_busy += 1
+            elif live.state in ("on call", "on hold", "putting through", "wrap-up"):
+                inbound_busy += 1
+        handle_in = self.waiting.inbound_handle(self.services.settings.wrapup_seconds)
+        nu = predict.freeing(inbound_busy, outbound_busy, handle_in, self._handle)
+        return predict.reserve(rate, nu, inbound_busy, handle_in)
+
     def _soon(self, campaign: Campaign, day: pacing.Day, now: datetime) -> tuple[float, ...]:
         """Each of the campaign's operators at the console who is talking or writing up a
         call: the chance of being free when a line placed now is answered."""
         if self.portal is None:
             return ()
         settings = self.services.settings
+        inbound = pacing.of_inbound(day, tuple(self.waiting.talks))
         out = []
         for op in campaign.operators:
             live = self.portal.board.operators.get(op)
             if live is None or live.sessions <= 0 or op in self.reserved:
                 continue
+            elapsed = (datetime.now(UTC) - live.since).total_seconds()  # the board's time
             if live.state == "wrap-up":
-                elapsed = (datetime.now(UTC) - live.since).total_seconds()  # the board's time
-                remaining = max(0.0, settings.wrapup_seconds - elapsed)
-                out.append(pacing.chance_free(day, remaining, settings.campaign_drop_wait))
+                out.append(pacing.chance_wrap_free(day, elapsed, settings.wrapup_seconds,
+                                                   settings.campaign_drop_wait))  # fmt: skip
             elif live.state == "on call":
-                elapsed = (datetime.now(UTC) - live.since).total_seconds()
-                after = min(settings.wrapup_seconds, 10)  # most write the outcome meanwhile
-                out.append(pacing.chance_free(day, None, settings.campaign_drop_wait, elapsed,
+                after = day.wrap_length(settings.wrapup_seconds)
+                calls = day if is_campaign_call(live.on_call or "") else inbound
+                out.append(pacing.chance_free(calls, None, settings.campaign_drop_wait, elapsed,
                                               after))  # fmt: skip
         return tuple(out)
 
@@ -332,12 +391,19 @@ class CampaignDialer(Follower, Feature):
                 await self.portal.pause(operator, True, f"{HOLD}{attempt.linkedid}")
         try:
             drop = await self._prompt_file(speech.drop_prompt(campaign), campaign.language)
-            announce = speech.announcement_prompt(campaign)
-            announce_file = await self._prompt_file(announce, campaign.language) if announce else ""
         except Exception as exc:  # a missing voice must not stop the call
-            log.warning("campaign %s: prompts unavailable: %s", campaign.id, exc)
-            drop, announce_file = "beep", ""
-        if attempt.recording_path:
+            log.warning("campaign %s: drop message unavailable: %s", campaign.id, exc)
+            drop = "beep"
+        announce_file = ""
+        announce = speech.announcement_prompt(campaign)
+        if announce is not None:
+            try:
+                announce_file = await self._prompt_file(announce, campaign.language)
+            except Exception as exc:
+                log.warning("campaign %s: recording notice unavailable, the call is not"
+                            " recorded: %s", campaign.id, exc)  # fmt: skip
+        record = attempt.recording_path if announce_file else ""  # no notice, no recording
+        if record:
             shared_folder(settings.host_path(settings.run_dir / "recordings" / campaign.id))
         endpoint = rules.operators[operator].endpoint if operator else ""
         name = " ".join(campaign.client_name.replace('"', "").split())
@@ -358,9 +424,10 @@ class CampaignDialer(Follower, Feature):
             ("Variable", f"{v.CAMPAIGN_OPERATOR}={v.dial_string([endpoint]) if endpoint else ''}"),
             ("Variable", f"{v.CAMPAIGN_QUEUE}={campaign.queue}"),
             ("Variable", f"{v.CAMPAIGN_WAIT}={settings.campaign_drop_wait}"),
+            ("Variable", f"{v.CAMPAIGN_SILENCE_MS}={floor.ANSWER_BUDGET_MS}"),
             ("Variable", f"{v.CAMPAIGN_DROP_FILE}={drop}"),
             ("Variable", f"{v.CAMPAIGN_ANNOUNCE}={announce_file}"),
-            ("Variable", f"{v.CAMPAIGN_RECORD}={attempt.recording_path or ''}"),
+            ("Variable", f"{v.CAMPAIGN_RECORD}={record or ''}"),
         ]
         log.info(
             "campaign %s: calling %s (contact %d, try %d)%s",
@@ -399,13 +466,24 @@ class CampaignDialer(Follower, Feature):
             return False
         attempt = await store.start_preview_call(
             self.services.sessions, campaign, held.contact_id, engine=self.engine_id,
-            operator=operator, now=self.services.clock(),
+            operator=operator, now=self.services.clock(), rules=self.dial_rules(campaign),
             recording_dir=str(self.services.settings.run_dir / "recordings"),
         )  # fmt: skip
-        if attempt is None:
+        if not isinstance(attempt, store.AttemptRecord):
+            if attempt is not None:
+                log.info("campaign %s: preview card of contact %d not dialled: %s",
+                         campaign.id, held.contact_id, attempt.detail)  # fmt: skip
             await self.unreserve(operator)
             return False
         return await self.call(campaign, attempt, operator)
+
+    def dial_rules(self, campaign: Campaign) -> store.Rules:
+        settings = self.services.settings
+        return store.Rules(
+            self.services.rules.current.dial_policy_for(campaign.client_id),
+            settings.campaign_register_max_days, settings.own_customers_days,
+            settings.campaign_drop_rest_days,
+        )  # fmt: skip
 
     async def skip_preview(self, operator: str) -> bool:
         held = self.reserved.get(operator)
@@ -442,7 +520,7 @@ class CampaignDialer(Follower, Feature):
 
     # -- control and status ----------------------------------------------------------------
 
-    def web_apps(self) -> dict[str, web.Application]:
+    def control_apps(self) -> dict[str, web.Application]:
         app = web.Application()
 
         async def wake(request: web.Request) -> web.Response:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ivr.billing.terms import BillingSpec
+from ivr.campaigns.terms_spec import BillingSpec
 from ivr.routing.source import Spec, doc
 from ivr.routing.spec import DIGITS, NAME, TIME_RANGE
 
 DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 Kind = Literal["reminder", "appointment", "promotion"]
-Mode = Literal["preview", "progressive", "ratio"]
+Mode = Literal["preview", "progressive", "ratio", "predictive"]
 FieldType = Literal["text", "number", "date", "choice", "yesno"]
 
 
@@ -26,11 +26,16 @@ class PacingSpec(Spec):
         metadata=doc(
             "preview: the operator sees the card, then presses call; progressive: one call per"
             " free operator (never a dropped call); ratio: several lines per free operator,"
-            " adjusted so that dropped calls stay within the day's limit."
+            " adjusted so that dropped calls stay within the day's limit; predictive: as many"
+            " lines as the answers to expect can be given an operator (each busy operator's"
+            " chance of freeing in time, the inbound callers to expect), the drop limit aimed"
+            " at evenly over the day (docs/occupancy.md)."
         ),
     )
     ratio: float = field(default=1.5, metadata=doc("ratio: lines per free operator to start."))
-    max_ratio: float = field(default=3.0, metadata=doc("ratio: never more lines than this."))
+    max_ratio: float = field(
+        default=3.0, metadata=doc("ratio and predictive: never more lines than this.")
+    )
     ring: int = field(default=25, metadata=doc("Seconds a contact's phone rings."))
     preview_seconds: int = field(
         default=0,
@@ -78,7 +83,10 @@ class RecordingSpec(Spec):
     enabled: bool = field(default=False, metadata=doc("Record the answered calls."))
     announcement: str = field(
         default="",
-        metadata=doc("Said to the contact before the operator; the language's default if empty."),
+        metadata=doc(
+            "Words added after the fixed recording notice (which is always said first, in the"
+            " campaign's language); never a replacement for it."
+        ),
     )
 
 
@@ -94,7 +102,9 @@ class CampaignSpec(Spec):
     groups: tuple[str, ...] = field(metadata=doc("Operator groups that work the campaign."))
     caller_id: str = field(
         metadata=doc(
-            "The number presented; a call back to it reaches the callback IVR.", pattern=DIGITS
+            "The number presented: one of the center's (not a client's), accepted by the dial"
+            " policy; a call back to it reaches the callback IVR.",
+            pattern=DIGITS,
         )
     )
     start: str | None = field(default=None, metadata=doc("First day (YYYY-MM-DD).", pattern=DATE))
@@ -106,7 +116,8 @@ class CampaignSpec(Spec):
         default=None,
         metadata=doc(
             "Calling window: day(s) -> HH:MM-HH:MM (mon-fri, sat, ...; eve: a day before a"
-            " holiday). Absent: the center's defaults for the kind. Never on a holiday.",
+            " holiday). Absent: the center's defaults for the kind. Never on a holiday, and"
+            " never wider than the law's floor for the kind (a wider file is refused).",
             pattern=TIME_RANGE,
         ),
     )
@@ -117,14 +128,18 @@ class CampaignSpec(Spec):
     attempts: AttemptsSpec = field(
         default_factory=AttemptsSpec, metadata=doc("How often one contact is called.")
     )
-    amd: bool = field(
-        default=False,
-        metadata=doc("Answering-machine detection: a machine is a retry; not sure: an operator."),
+    amd: bool | None = field(
+        default=None,
+        metadata=doc(
+            "Answering-machine detection: a machine is a retry and hears nothing; not sure: an"
+            " operator. Absent: on for reminders, off for the other kinds."
+        ),
     )
     own_customers: bool = field(
         default=False,
         metadata=doc(
-            "The contacts are the client's own customers: no opposition-register check"
+            "The contacts are the client's own customers: a row with a customer_until date is"
+            " called without the opposition-register check until own_customers_days after it"
             " (reminders never need one)."
         ),
     )
@@ -142,7 +157,7 @@ class CampaignSpec(Spec):
         default="",
         metadata=doc(
             "What a contact calling back hears the call was about (never a debt);"
-            " a default for the kind if empty."
+            " a default for the kind if empty. Reminders: always the catalogue's words."
         ),
     )
     salespeople: dict[str, SalespersonSpec] = field(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.asterisk.instance import Asterisk, AsteriskError
-from ivr.asterisk.render import Trunk
+from ivr.asterisk.render import Trunk, render_instance
 from ivr.cluster.database import FailoverDatabase
 from ivr.cluster.kamailio import Kamailio, KamailioError, binary
 from ivr.cluster.kamailio import render as render_kamailio
@@ -37,6 +37,7 @@ from ivr.cluster.spec import (
     node_values,
     toml_text,
 )
+from ivr.control import bearer
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,6 @@ class Running:
 
     def render_node(self, node: Node) -> list[Path]:
         """The node's engine settings file and its Asterisk config."""
-        from ivr.__main__ import render_instance
-
         self.node_dir().mkdir(parents=True, exist_ok=True)
         path = self.config_file(node)
         values = node_values(self.cluster, node)
@@ -169,8 +168,9 @@ class Running:
     def engine_status(self, node: Node) -> dict[str, Any] | None:
         settings = self.settings[node.name]
         url = f"http://{settings.bind}:{node.http}/api/status"
+        request = urllib.request.Request(url, headers=bearer(settings.control_token))
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 (loopback)
                 data: dict[str, Any] = json.loads(response.read())
                 return data
         except (OSError, ValueError):

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import dataclasses
-import io
 import json
-import sys
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
@@ -22,7 +19,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ivr import tables
 from ivr.records.db import make_engine, session_factory, upgrade
+from ivr.records.fields import Answer, fields_for
 from ivr.records.repo import CallRecord, list_calls
 
 # Each call's put-through attempts, oldest first: (person, number, mode, outcome, held seconds).
@@ -44,7 +43,6 @@ _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 # Controls, format characters (bidi overrides, zero-width), line/paragraph separators.
 _HIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 # A spreadsheet treats a cell starting with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def visible(text: str) -> str:
@@ -134,8 +132,15 @@ def _plain(record: CallRecord) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def format_json(records: Sequence[CallRecord], attempts: Attempts | None = None) -> str:
+def format_json(
+    records: Sequence[CallRecord],
+    attempts: Attempts | None = None,
+    answers: Mapping[str, Sequence[Answer]] | None = None,
+) -> str:
+    """The records as JSON; `answers`: what each call's script asked (field id -> label,
+    value as stored, value as shown), in the order asked."""
     attempts = attempts or {}
+    answers = answers or {}
     names = ("person", "number", "mode", "outcome", "held_seconds")
     out = [
         {
@@ -143,6 +148,10 @@ def format_json(records: Sequence[CallRecord], attempts: Attempts | None = None)
             "put_throughs": [
                 dict(zip(names, a, strict=True)) for a in attempts.get(r.linkedid, [])
             ],
+            "fields": {
+                a.field: {"label": a.label, "value": a.value, "shown": a.shown}
+                for a in answers.get(r.linkedid, [])
+            },
         }
         for r in records
     ]
@@ -150,20 +159,19 @@ def format_json(records: Sequence[CallRecord], attempts: Attempts | None = None)
     return json.dumps(out, indent=2) + "\n"
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def format_csv(records: Sequence[CallRecord], attempts: Attempts | None = None) -> str:
     attempts = attempts or {}
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*(f.name for f in dataclasses.fields(CallRecord)), "put_throughs"])
-    for record in records:
-        values = [*_plain(record).values(), put_through_text(attempts, record.linkedid)]
-        writer.writerow([_cell(value) for value in values])
-    return out.getvalue()
+    head = [*(f.name for f in dataclasses.fields(CallRecord)), "put_throughs"]
+    body = (
+        [*(_text(v) for v in _plain(record).values()), put_through_text(attempts, record.linkedid)]
+        for record in records
+    )
+    return tables.csv_text([head, *body])
+
+
+def _text(value: Any) -> str:
+    """A record's value as text (a phone number stays text, guarded as such)."""
+    return "" if value is None else str(value)
 
 
 def _positive(text: str) -> int:
@@ -173,20 +181,26 @@ def _positive(text: str) -> int:
     return value
 
 
-def register(sub: Any) -> None:
-    """Add `calls` to the `ivr` command's subparsers."""
+# The clients' time zones, from the rules folder and the state folder (for the rules' cache):
+# passed in by the command line, so that the store loads no rules.
+ZonesOf = Callable[[Path, Path], Mapping[str, tzinfo]]
+
+
+def register(sub: Any, zones_of: ZonesOf) -> None:
+    """Add `calls` to the `ivr` command's subparsers; the table shows times in each client's
+    zone, found by zones_of(rules, state_dir)."""
     parser = sub.add_parser("calls", help="list the latest calls, newest first")
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="print JSON")
     form.add_argument("--csv", action="store_true", help="print CSV")
     parser.add_argument("--client", help="only this client's calls (its id)")
     parser.add_argument("--limit", type=_positive, default=50, help="how many calls (50)")
-    parser.set_defaults(func=run_calls)
+    parser.set_defaults(func=run_calls, zones_of=zones_of)
 
 
 async def _latest(
     url: str, client: str | None, limit: int
-) -> tuple[list[CallRecord], dict[str, list[Any]]]:
+) -> tuple[list[CallRecord], dict[str, list[Any]], dict[str, list[Answer]]]:
     from ivr.putthrough.models import PutThrough  # its table is on the same metadata
 
     await upgrade(url)
@@ -205,44 +219,24 @@ async def _latest(
                 attempts.setdefault(row.linkedid, []).append(
                     (row.person_name, row.number, row.mode, row.outcome, row.held_seconds)
                 )
-        return records, attempts
+        answers = await fields_for(sessions, [r.linkedid for r in records])
+        return records, attempts, answers
     finally:
         await engine.dispose()
-
-
-def client_zones(rules: Path, state_dir: Path) -> dict[str, tzinfo]:
-    """Each client's time zone from the rules (through the engine's compiled-rules cache:
-    a second, not a full load of a large folder); empty (the machine's zone) if they do not
-    load."""
-    from ivr.routing.diskcache import FOLDER, DiskRulesCache
-    from ivr.routing.load import load_rules
-    from ivr.routing.source import RulesError
-
-    cache = DiskRulesCache(state_dir / FOLDER)
-    try:
-        return {id_: client.zone for id_, client in load_rules(rules, cache).clients.items()}
-    except (RulesError, OSError) as exc:
-        print(
-            f"ivr calls: times in this machine's zone, the rules do not load: {exc}",
-            file=sys.stderr,
-        )
-        return {}
-    finally:
-        cache.wait()  # a cache entry this command wrote is whole before it exits
 
 
 def run_calls(args: argparse.Namespace) -> int:
     from ivr.config import load
 
     settings = load(getattr(args, "config", None))
-    records, attempts = asyncio.run(_latest(settings.db_url, args.client, args.limit))
+    records, attempts, answers = asyncio.run(_latest(settings.db_url, args.client, args.limit))
     if args.json:
-        print(format_json(records, attempts), end="")
+        print(format_json(records, attempts, answers), end="")
     elif args.csv:
         print(format_csv(records, attempts), end="")
     else:
         print(
-            format_table(records, attempts, client_zones(settings.rules, settings.state_dir)),
+            format_table(records, attempts, args.zones_of(settings.rules, settings.state_dir)),
             end="",
         )
     return 0

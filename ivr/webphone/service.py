@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ivr.portal import Portal
     from ivr.portal.access import Login
     from ivr.portal.board import Live
+    from ivr.records.repo import CallRecord
     from ivr.services import Services
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,9 @@ class ConsoleExtension:
 
     async def panel(self, login: Login, live: Live, request: web.Request | None) -> str | None:
         return None
+
+    async def card(self, login: Login, live: Live, call: CallRecord) -> str | None:
+        return None  # the phone is beside the card, not on it
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/phone", self.credential)

@@ -21,8 +21,8 @@ import pytest
 import pytest_asyncio
 
 from ivr.control import call_engine
+from ivr.harness.stack import Stack, poll
 from ivr.records import repo
-from ivr.stack import Stack, poll
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"
@@ -76,7 +76,7 @@ async def reload_by_cli(stack: Stack) -> tuple[bool, str]:
 
 async def reload_by_http(stack: Stack) -> tuple[bool, str]:
     s = stack.settings
-    code, body = await asyncio.to_thread(call_engine, s.bind, s.ports.http, "/api/reload", "POST")
+    code, body = await asyncio.to_thread(call_engine, s, "/api/reload", "POST")
     return code == 200, body["message"]
 
 

@@ -15,6 +15,7 @@ import pytest
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.repo import CallRecord, open_call
 from ivr.records.report import format_csv, format_json, format_table, register
+from ivr.routing.zones import client_zones
 
 pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
@@ -138,7 +139,7 @@ def test_calls_command_prints_the_database(tmp_path, monkeypatch, capsys):
 
     asyncio.run(seed())
     parser = argparse.ArgumentParser(prog="ivr")
-    register(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True), client_zones)
 
     args = parser.parse_args(["calls", "--json", "--client", "rossi"])
     assert args.func(args) == 0
@@ -172,3 +173,17 @@ def test_table_shows_each_call_in_its_own_clients_zone():
     assert lines[2].startswith("2024-11-26T11:53:20 EST ")
     machine = START.astimezone()  # a client the rules no longer know: this machine's zone
     assert lines[3].startswith(machine.replace(tzinfo=None).isoformat("T", "seconds"))
+
+
+def test_json_carries_the_fields_a_script_asked():
+    from ivr.records.fields import Answer
+
+    answers = {"2": [Answer("ref", "Riferimento", "MI-1234", "MI-1234"),
+                     Answer("want", "Tipo", "rent", "Affitto")]}  # fmt: skip
+    data = json.loads(format_json([record(), record("2")], None, answers))
+    assert data[0]["fields"] == {}
+    assert data[1]["fields"] == {
+        "ref": {"label": "Riferimento", "value": "MI-1234", "shown": "MI-1234"},
+        "want": {"label": "Tipo", "value": "rent", "shown": "Affitto"},
+    }
+    assert list(data[1]["fields"]) == ["ref", "want"]  # in the order asked

@@ -20,9 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from wire.agi_peer import AgiPeer, default_env
 
 from ivr.agi.server import AGI_TOKEN
+from ivr.control import bearer
+from ivr.harness.sipp import SCENARIOS
+from ivr.harness.stack import Stack, stack_settings
 from ivr.records import repo
-from ivr.sipp import SCENARIOS
-from ivr.stack import Stack, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 RULES = Path(__file__).resolve().parent / "rules"
@@ -113,7 +114,8 @@ async def test_a_caller_who_hangs_up_in_the_menu_is_still_the_clients(stack: Sta
 
 def scrape(stack: Stack) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     url = f"http://{stack.settings.bind}:{stack.settings.ports.http}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+    request = urllib.request.Request(url, headers=bearer(stack.settings.control_token))
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
         assert response.headers["Content-Type"].startswith("text/plain")
         text = response.read().decode()
     return {

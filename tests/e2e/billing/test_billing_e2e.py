@@ -29,10 +29,11 @@ from ivr.billing.models import Contest, Draw, Verification
 from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Appointment, Attempt
-from ivr.portal.client import ConsoleClient
+from ivr.control import bearer
+from ivr.harness.console_client import ConsoleClient
+from ivr.harness.sipp.contacts import ContactPhones, contact_number
+from ivr.harness.stack import Stack, poll, stack_settings
 from ivr.routing import load_rules
-from ivr.sipp.contacts import ContactPhones, contact_number
-from ivr.stack import Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 RULES = Path(__file__).resolve().parent / "rules"
@@ -109,10 +110,11 @@ async def test_booked_verified_contested_and_billed(stack: Stack, tmp_path: Path
     # -- March 1st: op1 books four appointments -------------------------------------------
     desk = Desk(stack, "op1")
     await desk.login()
-    rows = [[contact_number(76, n), f"Bar {n}", f"Titolare {n}", f"Via Roma {n}"]
+    # Acme's customers until this month: called without the register check (own customers).
+    rows = [[contact_number(76, n), f"Bar {n}", f"Titolare {n}", f"Via Roma {n}", "2027-02-28"]
             for n in range(41, 45)]  # fmt: skip
-    parsed = importer.parse_rows("appointment", ["numero", "azienda", "referente", "indirizzo"],
-                                 enumerate(rows, start=2))  # fmt: skip
+    header = ["numero", "azienda", "referente", "indirizzo", "customer_until"]
+    parsed = importer.parse_rows("appointment", header, enumerate(rows, start=2))
     await lists.import_contacts(stack.sessions, campaign, parsed, "visite.csv",
                                 campaign_now())  # fmt: skip
     await store.set_status(stack.sessions, "visits", store.RUNNING, campaign_now(), "test")
@@ -286,5 +288,7 @@ async def verification_order(stack: Stack, calls: list[Attempt]) -> list[int]:
 async def wake(stack: Stack) -> None:
     s = stack.settings
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"http://{s.bind}:{s.ports.http}/campaigns/wake") as response:
+        async with http.post(
+            f"http://{s.bind}:{s.ports.http}/campaigns/wake", headers=bearer(s.control_token)
+        ) as response:
             assert response.status == 200

@@ -6,19 +6,20 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
-from campaign_rig import AmiEvents, Desk, Rig, e164, number
+from campaign_rig import ROME, AmiEvents, Desk, Rig, e164, now, number
 from sqlalchemy import select
 
 from ivr.campaigns import lists, store
 from ivr.campaigns.models import Appointment, Attempt, Contact
 from ivr.campaigns.report import progress
+from ivr.harness.stack import poll
 from ivr.portal import portal_password
-from ivr.stack import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 HEADER = ["numero", "debitore", "importo", "scadenza", "fattura"]
@@ -43,7 +44,8 @@ async def test_a_progressive_reminder_campaign_runs_to_the_end(rig: Rig) -> None
     status, page = await desk.post(
         "/campaign/outcome",
         {"attempt": str(first.id), "outcome": "promise", "promise_amount": "1.250,00",
-         "promise_date": (date.today() + timedelta(days=10)).isoformat(), "notes": "bonifico"},
+         "promise_date": (now().astimezone(ROME).date() + timedelta(days=10)).isoformat(),
+         "notes": "bonifico"},
     )  # fmt: skip
     assert status == 200 and 'id="saved"' in page, page[-800:]
 
@@ -57,7 +59,7 @@ async def test_a_progressive_reminder_campaign_runs_to_the_end(rig: Rig) -> None
         e164(76, 9): "connected",
         e164(72, 1): "no-answer",
         e164(73, 1): "busy",
-        e164(74, 1): "hung-up",
+        e164(74, 1): "dropped",  # answered and gone before an operator: abandoned
     }
     assert all(a.seq == 1 and a.operator == "op1" and a.mode == "progressive" for a in attempts)
     # One call at a time for the one operator: each placed once the previous one was over
@@ -149,7 +151,7 @@ async def poll_panel(desk: Desk, marker: str, timeout: float = 30.0) -> str:
 async def seed_day(rig: Rig, campaign_id: str, answered: int, dropped: int) -> None:
     """Today's earlier calls of a campaign (answered ones, some dropped): its drop budget."""
     campaign = rig.campaign(campaign_id)
-    when = datetime.now(UTC) - timedelta(minutes=5)
+    when = now() - timedelta(minutes=5)
     header = ["numero", "nome"]
     rows = [[f"02{9000000 + n}", f"Storico {n}"] for n in range(answered)]
     summary = await rig.add_contacts(campaign_id, header, rows, name="earlier.csv")
@@ -179,7 +181,7 @@ async def test_ratio_with_machine_detection_and_the_register(rig: Rig) -> None:
     summary = await rig.add_contacts("offers", header, rows)
     # The list is checked against the opposition register: one number is in it.
     found = await lists.apply_register(
-        rig.sessions, rig.campaign("offers"), {e164(71, 9)}, date.today(), datetime.now(UTC),
+        rig.sessions, rig.campaign("offers"), {e164(71, 9)}, now().astimezone(ROME).date(), now(),
         [summary.list_id],
     )  # fmt: skip
     assert found.found == 1
@@ -244,6 +246,36 @@ async def test_ratio_places_one_line_per_free_operator_once_the_drop_budget_is_s
     await rig.stop("capped")
 
 
+async def test_predictive_calls_for_the_operator_and_counts_the_day_in_metrics(rig: Rig) -> None:
+    await rig.desk("op1")
+    await seed_day(rig, "predicted", answered=100, dropped=0)  # earlier today: all answered
+    rows = [[number(71, n), f"Contatto {n}"] for n in (7, 8, 9)]
+    await rig.add_contacts("predicted", ["numero", "nome"], rows)
+    await rig.start("predicted")
+    attempts = await rig.wait_attempts(
+        "predicted", lambda a: len([x for x in a if x.engine != "earlier" and x.ended_at]) == 3
+    )
+    await rig.idle()
+    today = [a for a in attempts if a.engine != "earlier"]
+    connected = [a for a in today if a.system_outcome == "connected"]
+    dropped = [a for a in today if a.dropped_at is not None]
+    assert connected and len(connected) + len(dropped) == 3
+    s = rig.stack.settings
+
+    async def metrics() -> str:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://{s.bind}:{s.ports.http}/metrics") as response:
+                return await response.text()
+
+    # The day's figures in /metrics, as the rows have them (the earlier hundred included).
+    line = f'ivr_campaign_connected_today{{campaign="predicted"}} {len(connected)}.0'
+    text = await poll(metrics, lambda t: line in t, 30, "the campaign's day in /metrics")
+    answered = 100 + len([a for a in today if a.answered_at is not None])
+    assert f'ivr_campaign_answered_today{{campaign="predicted"}} {answered}.0' in text
+    assert f'ivr_campaign_dropped_today{{campaign="predicted"}} {len(dropped)}.0' in text
+    await rig.stop("predicted")
+
+
 async def test_refused_contacts_are_logged_with_their_reason_and_never_dialled(rig: Rig) -> None:
     desk = await rig.desk("op1")
     campaign = rig.campaign("screened")
@@ -258,12 +290,13 @@ async def test_refused_contacts_are_logged_with_their_reason_and_never_dialled(r
     checked = await rig.add_contacts("screened", header, rows)
     stale = await rig.add_contacts("screened", header, [[number(71, 14), "Mai verificato"]],
                                    name="unchecked.csv")  # fmt: skip
-    now = datetime.now(UTC)
-    await lists.add_do_not_call(rig.sessions, "*", [e164(71, 10)], "asked", "test", now)
-    await lists.add_do_not_call(rig.sessions, "acme", [e164(71, 11)], "asked", "test", now)
+    moment = now()
+    await lists.add_do_not_call(rig.sessions, "*", [e164(71, 10)], "asked", "test", moment)
+    await lists.add_do_not_call(rig.sessions, "acme", [e164(71, 11)], "asked", "test", moment)
     await lists.apply_register(
-        rig.sessions, campaign, {e164(71, 12)}, date.today(), now, [checked.list_id]
-    )
+        rig.sessions, campaign, {e164(71, 12)}, moment.astimezone(ROME).date(), moment,
+        [checked.list_id],
+    )  # fmt: skip
     async with AmiEvents(rig.stack) as events:
         await rig.start("screened")
         [called] = await rig.wait_attempts("screened", lambda a: bool(a) and a[0].connected_at)

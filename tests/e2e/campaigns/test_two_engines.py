@@ -13,12 +13,23 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from campaign_rig import RULES, TRUNK, AmiEvents, ContactPhones, Desk, Rig, e164, number
+from campaign_rig import (
+    RULES,
+    TRUNK,
+    AmiEvents,
+    ContactPhones,
+    Desk,
+    FloorStack,
+    Rig,
+    e164,
+    number,
+)  # fmt: skip
 from pg_server import new_database
 
 from ivr.asterisk.render import Trunk
-from ivr.ports import free_tcp_port
-from ivr.stack import Stack, poll, stack_settings
+from ivr.control import bearer
+from ivr.harness.ports import free_tcp_port
+from ivr.harness.stack import Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -46,8 +57,9 @@ class SecondEngine:
 
     def status(self) -> dict[str, Any] | None:
         url = f"http://{self.stack.settings.bind}:{self.http}/api/status"
+        request = urllib.request.Request(url, headers=bearer(self.stack.settings.control_token))
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
                 data: dict[str, Any] = json.loads(response.read())
                 return data
         except OSError:
@@ -56,7 +68,8 @@ class SecondEngine:
     async def wake(self) -> None:
         """Its dialer looks at the contacts now (as the first engine's does when told)."""
         url = f"http://{self.stack.settings.bind}:{self.http}/campaigns/wake"
-        request = urllib.request.Request(url, method="POST")
+        token = bearer(self.stack.settings.control_token)
+        request = urllib.request.Request(url, method="POST", headers=token)
         with await asyncio.to_thread(urllib.request.urlopen, request, timeout=10) as answer:
             assert answer.status == 200
 
@@ -73,7 +86,7 @@ async def pair(
     tmp: Path = tmp_path_factory.mktemp("two-engines")
     phones = ContactPhones(tmp / "work")
     settings = stack_settings(tmp, RULES, db_url=await new_database(postgres_server))
-    stack = Stack(settings, tmp / "work", trunk=Trunk(TRUNK, phones.port))
+    stack = FloorStack(settings, tmp / "work", trunk=Trunk(TRUNK, phones.port))
     stack.extra_env["IVR_WRAPUP_SECONDS"] = "1"
     phones.start()
     rig = Rig(stack, phones)

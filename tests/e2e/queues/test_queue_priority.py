@@ -17,11 +17,11 @@ import pytest
 
 from ivr.ami.message import Message
 from ivr.control import call_engine
+from ivr.harness.ports import free_udp_port
+from ivr.harness.sipp import SippResult, parse_result, sipp_binary
+from ivr.harness.stack import AmiEvents as Events
+from ivr.harness.stack import Stack, poll, stack_settings
 from ivr.portal.store import Figures, figures
-from ivr.ports import free_udp_port
-from ivr.sipp import SippResult, parse_result, sipp_binary
-from ivr.stack import AmiEvents as Events
-from ivr.stack import Stack, poll, stack_settings
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"
@@ -110,9 +110,7 @@ async def test_a_group_added_by_a_reload_rings_its_operators_directly(tmp_path: 
         )
         shop = rules / "clients" / "shop.yaml"
         shop.write_text(shop.read_text().replace("to: [desk, message]", "to: [night, message]"))
-        code, body = await asyncio.to_thread(
-            call_engine, running.settings.bind, running.settings.ports.http, "/api/reload", "POST"
-        )
+        code, body = await asyncio.to_thread(call_engine, running.settings, "/api/reload", "POST")
         assert code == 200, body
 
         result = await running.call(SHOP, caller_num=FIRST, hold_ms=500)

@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.async_api import Page
 
 from ivr.portal import portal_password
-from ivr.stack import Stack
+from ivr.harness.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -15,7 +15,7 @@ import pytest
 from phonebrowser import log_in
 from playwright.async_api import Browser, Page, expect
 
-from ivr.stack import Stack
+from ivr.harness.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 RULES = Path(__file__).resolve().parent / "rules"

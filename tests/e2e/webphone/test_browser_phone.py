@@ -19,7 +19,7 @@ import pytest
 from phonebrowser import log_in, tone
 from playwright.async_api import Browser, Page, expect
 
-from ivr.stack import AmiEvents, Stack, poll
+from ivr.harness.stack import AmiEvents, Stack, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 RULES = Path(__file__).resolve().parents[1] / "queues" / "rules"
