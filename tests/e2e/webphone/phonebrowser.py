@@ -9,8 +9,8 @@ from pathlib import Path
 
 from playwright.async_api import Page
 
-from ivr.portal import portal_password
 from ivr.harness.stack import Stack
+from ivr.portal import portal_password
 
 CHROMIUM = "/usr/bin/chromium"
 
