@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from ivr.control import bearer
 from ivr.harness.stack import Stack
 from ivr.portal import portal_password, store
 from ivr.records import repo
@@ -138,7 +139,8 @@ async def test_operator_takes_a_call_in_the_console(stack: Stack, browser: Brows
     await expect(supervisor.locator("#occupancy")).to_contain_text(" %")
     # The same day in /metrics, for Prometheus.
     text = await supervisor.request.get(
-        f"http://{stack.settings.bind}:{stack.settings.ports.http}/metrics"
+        f"http://{stack.settings.bind}:{stack.settings.ports.http}/metrics",
+        headers=bearer(stack.settings.control_token),
     )
     metrics = await text.text()
     assert 'ivr_queue_answered_today{queue="desk"} 2.0' in metrics

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ivr.campaigns import lists, store
 from ivr.campaigns.models import Appointment, Attempt, Contact
 from ivr.campaigns.report import progress
+from ivr.control import bearer
 from ivr.harness.stack import poll
 from ivr.portal import portal_password
 
@@ -263,7 +264,7 @@ async def test_predictive_calls_for_the_operator_and_counts_the_day_in_metrics(r
     s = rig.stack.settings
 
     async def metrics() -> str:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=bearer(s.control_token)) as http:
             async with http.get(f"http://{s.bind}:{s.ports.http}/metrics") as response:
                 return await response.text()
 

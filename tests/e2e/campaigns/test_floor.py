@@ -15,6 +15,7 @@ from campaign_rig import ROME, Rig, e164, floor_morning, now, number
 from ivr.campaigns import eligibility as el
 from ivr.campaigns import floor, lists
 from ivr.harness.stack import poll
+from ivr.portal.board import ON_CALL
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 HEADER = ["numero", "nome"]
@@ -176,6 +177,10 @@ async def test_in_a_real_browser_an_inbound_caller_asks_not_to_be_called(rig: Ri
                 rig.stack.call("0611000001", caller_num=caller, hold_ms=8000, timeout=90)
             )
             await expect(page.locator("#dnc-inbound-button")).to_be_visible(timeout=30_000)
+            # The card comes up as the phone rings; the caller speaks once it is answered.
+            await expect(page.locator("#state")).to_have_attribute(
+                "data-state", ON_CALL, timeout=30_000
+            )
             await page.click("#dnc-inbound-button")
             await expect(page.locator("#dnc-inbound-added")).to_be_visible(timeout=30_000)
             assert (await inbound).ok

@@ -193,7 +193,8 @@ async def test_config_looking_names_reach_asterisk_as_plain_values(stack: Stack)
 
     names = sorted(line.split()[1].split("/")[0] for line in endpoints.splitlines()
                    if line.strip().startswith("Endpoint:") and "<Endpoint" not in line)  # fmt: skip
-    assert names == ["op1", "op3", "trunk"]
+    # each operator has a desk phone and a browser phone (NAME-web)
+    assert names == ["op1", "op1-web", "op3", "op3-web", "trunk"]
     callerid = next(line for line in shown.splitlines() if line.strip().startswith("callerid "))
     assert callerid.split(":", 1)[1].strip() == f'"{OP1_NAME}" <op1>'
     trunk = await stack.asterisk.cli("pjsip show endpoint trunk")
