@@ -102,6 +102,7 @@ class Engine:
                 engine_name(settings.instance),
                 ttl=settings.lease_seconds,
                 wakeups=self.services.wake,
+                can_hold=lambda: self.ami is not None and self.ami.connected,
             )
             await self.services.leases.start()
         self._watch_figures()
@@ -155,6 +156,8 @@ class Engine:
                 log.exception("%s: handling %d AMI events failed", feature.name, len(events))
 
     async def on_ami_connected(self) -> None:
+        if self.services is not None:
+            self.services.leases.wake()  # leases wait for the AMI: take them now
         for feature in self.features:
             try:
                 await feature.on_ami_connected()

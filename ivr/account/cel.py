@@ -34,7 +34,9 @@ FIELDS = (
     "AccountCode",
 )
 EVENTS = ("CHAN_START", "ANSWER", "APP_START", "LINKEDID_END")
-APPS = ("record",)
+# Record: the message a caller left; NoOp: the failure context's first step (the engine did
+# not answer: the call went on without it).
+APPS = ("record", "noop")
 FILE_NAME = "ivr-cel.csv"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

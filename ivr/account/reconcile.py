@@ -46,6 +46,7 @@ CLAIM_GRACE = 5.0  # seconds a FastAGI claim may wait for its Newchannel before 
 STARTED_GRACE = timedelta(seconds=2)  # a record younger than the channel list is left alone
 SEEN_MAX = 20_000  # inbound linkedids remembered from Newchannel events
 WRITE_WAIT = 60.0  # seconds to wait for the rebuilt records to be written
+FINAL_WAIT = 20.0  # seconds the last pass before the engine stops may take
 
 
 def account_file(services: Services) -> Path:
@@ -83,6 +84,15 @@ class Reconciler(Feature):
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.wait([self._task])
+        ami = self.services.ami
+        if self.services.settings.cluster_node and ami is not None and ami.connected:
+            # A node's engine that stops (a drain) leaves no call of its own open: one last
+            # pass while Asterisk still answers closes what it did not see end.
+            try:
+                async with asyncio.timeout(FINAL_WAIT):
+                    await self.reconcile()
+            except Exception as exc:
+                log.warning("reconcile: the last pass before stopping failed: %r", exc)
 
     async def on_ami_connected(self) -> None:
         self._wanted = True

@@ -1,0 +1,228 @@
+"""Nodes that go away, through the two-node cluster on loopback: no record stays open
+because its node is gone (closed by the other engine within the stated time, corrected by
+the node's own account when it is back), a node without its engine leaves the rotation and
+comes back with it, a drain ends with every record closed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from pg_server import new_database
+from sqlalchemy import select
+
+from ivr.cluster.run import Running
+from ivr.cluster.spec import load, loopback_file
+from ivr.nodes import store
+from ivr.records.db import make_engine, session_factory
+from ivr.records.models import Call
+from ivr.sipp import SCENARIOS, SippResult, place_calls
+from ivr.stack import poll
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+HERE = Path(__file__).resolve().parent
+RULES = HERE / "rules"
+ACME = "0611000001"
+CALLER = SCENARIOS / "caller_rr.xml"  # honours Record-Route: ACK and BYE via Kamailio
+NODE_DOWN = 4.0  # node_down_seconds
+LEASE_SECONDS = 3.0
+# Kamailio pings every 2 s and takes a node out after 2 missed pings: out within ~6 s
+OUT_WITHIN = 2 * 2 + 2 + 2.0
+
+
+@dataclass
+class Rig:
+    running: Running
+    sessions: Any
+
+    @property
+    def proxy(self) -> tuple[str, int]:
+        return self.running.cluster.address, self.running.cluster.port
+
+    def node_of(self, linkedid: str) -> str:
+        for node in self.running.cluster.nodes:
+            if linkedid.startswith(f"{self.running.cluster.name}-{node.name}-"):
+                return node.name
+        raise AssertionError(f"call {linkedid} of no node")
+
+    async def calls(self, **kwargs: Any) -> SippResult:
+        kwargs.setdefault("timeout", 120)
+        return await place_calls(self.proxy, ACME, scenario=CALLER, **kwargs)
+
+    async def records(self) -> list[Call]:
+        async with self.sessions() as session:
+            return list(await session.scalars(select(Call).order_by(Call.id)))
+
+    async def wait_records(
+        self, done: Callable[[list[Call]], bool], what: str, timeout: float = 60
+    ) -> list[Call]:
+        return await poll(self.records, done, timeout=timeout, what=what)
+
+    async def state(self, node: str) -> str:
+        return str((await self.running.status())["nodes"][node]["kamailio"])
+
+    async def up_on(self, node: str, before: set[str], count: int) -> list[Call]:
+        """Calls held up until `count` of them are on `node` (new ones, open)."""
+        return await self.wait_records(
+            lambda rows: len([r for r in rows if r.linkedid not in before
+                              and self.node_of(r.linkedid) == node]) >= count,
+            f"{count} calls up on {node}",
+        )  # fmt: skip
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def rig(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
+    folder = tmp_path_factory.mktemp("nodes")
+    url = await new_database(postgres_server)
+    path = loopback_file(
+        folder, f"n{os.getpid() % 100000}", url, RULES, "127.0.0.2:5999",
+        40000 + (os.getpid() * 11 % 40) * 400 + 200, 100,
+        settings=f"lease_seconds = {LEASE_SECONDS}\nnode_down_seconds = {NODE_DOWN}",
+    )  # fmt: skip
+    running = Running(load(path))
+    engine = make_engine(url)
+    rig = Rig(running, session_factory(engine))
+    try:
+        await running.start()
+        yield rig
+    finally:
+        await running.stop()
+        await engine.dispose()
+        for settings in running.settings.values():
+            shutil.rmtree(settings.state_dir, ignore_errors=True)
+            shutil.rmtree(settings.host_run_dir, ignore_errors=True)
+        shutil.rmtree(running.cluster.run_dir, ignore_errors=True)
+
+
+async def test_a_node_killed_and_kept_down_has_its_calls_closed_by_the_other_engine(
+    rig: Rig,
+) -> None:
+    before = {r.linkedid for r in await rig.records()}
+    up = asyncio.create_task(
+        rig.calls(count=4, rate=4, hold_ms=30000, extra=("-recv_timeout", "40000"))
+    )
+    opened = await rig.up_on("node2", before, 1)
+    on_node2 = {r.linkedid for r in opened if r.linkedid not in before
+                and rig.node_of(r.linkedid) == "node2"}  # fmt: skip
+
+    await rig.running.stop_asterisk(rig.running.cluster.node("node2"), "kill")
+    killed = time.monotonic()
+    closed = await rig.wait_records(
+        lambda rows: all(r.ended_at for r in rows if r.linkedid in on_node2),
+        "node2's calls closed by node1's engine", timeout=NODE_DOWN * 4,
+    )  # fmt: skip
+    took = time.monotonic() - killed
+    beats = {b.node: b for b in await store.beats(rig.sessions)}
+    last = beats[f"{rig.running.cluster.name}-node2"].alive_at
+    # node2's engine runs, but without AMI: it holds no lease
+    leases = await poll(
+        rig.running.status,
+        lambda s: not s["nodes"]["node2"]["engine"]["leases"],
+        what="node2's engine giving up its leases",
+    )
+
+    assert took < NODE_DOWN + NODE_DOWN / 5 + 5.0
+    cut = [r for r in closed if r.linkedid in on_node2]
+    assert all(r.end_inferred and r.outcome == "unknown" for r in cut)
+    # closed at the last moment node2 was known alive, not when they were closed
+    assert all(r.ended_at is not None and r.ended_at >= last for r in cut)
+    assert all(r.ended_at is not None and r.ended_at - last < timedelta(seconds=2)
+               for r in cut)  # fmt: skip
+    assert "nodes" in leases["nodes"]["node1"]["engine"]["leases"]
+
+    # node2 back: its own account corrects them; still closed, nothing reopened
+    await rig.running.start(["node2"])
+    await poll(lambda: rig.state("node2"), lambda s: s == "active", what="node2 active")
+    await up
+    after = await rig.wait_records(
+        lambda rows: all(r.ended_at for r in rows if r.linkedid not in before),
+        "every call closed",
+    )
+    assert all(r.ended_at for r in after if r.linkedid in on_node2)
+    status = await rig.running.status()
+    assert status["nodes"]["node2"]["engine"]["ami"]
+
+
+async def test_an_engine_killed_takes_its_node_out_of_rotation_and_back(rig: Rig) -> None:
+    node2 = rig.running.cluster.node("node2")
+    before = {r.linkedid for r in await rig.records()}
+    up = asyncio.create_task(
+        rig.calls(count=4, rate=4, hold_ms=12000, extra=("-recv_timeout", "20000"))
+    )
+    opened = await rig.up_on("node2", before, 1)
+    on_node2 = {r.linkedid for r in opened if r.linkedid not in before
+                and rig.node_of(r.linkedid) == "node2"}  # fmt: skip
+
+    await rig.running.stop_engine(node2, signal.SIGKILL)
+    killed = time.monotonic()
+    await poll(lambda: rig.state("node2"), lambda s: s != "active", timeout=30,
+               what="node2 out of rotation")  # fmt: skip
+    out = time.monotonic() - killed
+    assert out < OUT_WITHIN
+    seen = {r.linkedid for r in await rig.records()}
+    fresh = await rig.calls(count=4, rate=4, hold_ms=300)
+    assert fresh.ok, fresh.output[-2000:]
+    new = await rig.wait_records(
+        lambda rows: len([r for r in rows if r.linkedid not in seen and r.ended_at]) >= 4,
+        "4 new calls",
+    )
+    assert {rig.node_of(r.linkedid) for r in new if r.linkedid not in seen} == {"node1"}
+    # its calls up, still going on node2's Asterisk, closed as cut by node1's engine ...
+    await rig.wait_records(
+        lambda rows: all(r.ended_at for r in rows if r.linkedid in on_node2),
+        "node2's calls closed by node1's engine", timeout=NODE_DOWN * 4,
+    )  # fmt: skip
+    result = await up
+    assert result.ok, result.output[-2000:]  # ... though none was lost
+
+    # a call that reaches node2 while its engine is down: the dialplan's fallback takes it
+    await rig.running.kamailio.set_state("ap", node2.uri)
+    seen = {r.linkedid for r in await rig.records()}
+    forced = await rig.calls(count=4, rate=4, hold_ms=300, extra=("-recv_timeout", "20000"))
+
+    started = time.monotonic()
+    await rig.running.start_engine(node2)
+    await poll(lambda: rig.state("node2"), lambda s: s == "active", what="node2 active")
+    assert time.monotonic() - started < 30
+    done = await rig.wait_records(
+        lambda rows: all(r.ended_at for r in rows if r.linkedid in on_node2)
+        and not any(r.end_inferred for r in rows if r.linkedid in on_node2),
+        "node2's calls corrected from its account",
+    )  # fmt: skip
+    # the account said how they ended: no longer "cut off"
+    assert all(r.outcome != "unknown" for r in done if r.linkedid in on_node2)
+    fallback = [r for r in done if r.linkedid not in seen and rig.node_of(r.linkedid) == "node2"]
+    assert forced.successful + forced.failed == 4
+    assert fallback, "no call reached node2 while its engine was down"
+    assert all(r.route == "fallback" and r.failure_reason and "engine" in r.failure_reason
+               for r in fallback), [(r.route, r.failure_reason) for r in fallback]  # fmt: skip
+    # Kamailio said so
+    text = (rig.running.kamailio.log_path).read_text(errors="replace")
+    assert "node node2 left the rotation: its engine does not answer" in text
+    assert "node node2: its engine answers again" in text
+
+
+async def test_a_drain_under_load_ends_with_every_record_closed(rig: Rig) -> None:
+    before = {r.linkedid for r in await rig.records()}
+    load = asyncio.create_task(rig.calls(count=8, rate=2, hold_ms=3000))
+    await rig.up_on("node1", before, 1)
+
+    await rig.running.drain(rig.running.cluster.node("node1"))
+
+    drained = [r for r in await rig.records()
+               if r.linkedid not in before and rig.node_of(r.linkedid) == "node1"]  # fmt: skip
+    assert drained and all(r.ended_at and not r.end_inferred for r in drained), drained
+    result = await load
+    assert result.ok, result.output[-2000:]
+    await rig.running.start(["node1"])
