@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from ivr.feature import Feature
 from ivr.nodes import store
 from ivr.nodes.probe import Probe
-from ivr.records import repo
+from ivr.records import recordings, repo
 from ivr.records.facts import Fact, Facts
 
 if TYPE_CHECKING:
+    from ivr.ami.message import Message
     from ivr.services import Services
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Nodes(Feature):
         self._job: Any = None
         self.last_beat: datetime | None = None
         self.closed = 0
+        self.kept = 0  # messages recorded here, stored in the shared database
 
     @property
     def active(self) -> bool:
@@ -130,11 +132,28 @@ class Nodes(Feature):
         self.closed += len(facts)
         return len(facts)
 
+    async def on_event(self, event: Message) -> None:
+        """A message recorded here goes to the shared database, before the ladder that
+        plays it starts (the features after this one hear the event once this returns)."""
+        if not self.active or event.event != "UserEvent":
+            return
+        if event.get("UserEvent") != "IvrMessage" or not event.get("Path"):
+            return
+        settings = self.services.settings
+        path = event.get("Path")
+        data = await asyncio.to_thread(recordings.read_local, settings, path)
+        if data is None:
+            log.warning("message %s: no such file in this node's messages folder", path[:200])
+            return
+        await recordings.keep(self.services.sessions, path, data, self.services.clock())
+        self.kept += 1
+
     def status(self) -> dict[str, Any] | None:
         if not self.active:
             return None
         return {
             "last_beat": self.last_beat.isoformat() if self.last_beat else None,
             "closed": self.closed,
+            "messages_kept": self.kept,
             "probe": self.probe.answered if self.probe else None,
         }

@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from pg_server import new_database
 from sqlalchemy import select
 
+from ivr.area import users
 from ivr.cluster.run import Running
 from ivr.cluster.spec import load, loopback_file
 from ivr.nodes import store
@@ -226,3 +229,53 @@ async def test_a_drain_under_load_ends_with_every_record_closed(rig: Rig) -> Non
     result = await load
     assert result.ok, result.output[-2000:]
     await rig.running.start(["node1"])
+
+
+EMAIL, PASSWORD = "anna@acme.example", "a long enough password"
+
+
+async def area_post(http: aiohttp.ClientSession, base: str, path: str, data: dict[str, str]) -> int:
+    """Post a form of the settings page as a browser does (its CSRF token)."""
+    async with http.get(f"{base}/settings") as response:
+        form = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+    assert form is not None
+    async with http.post(
+        f"{base}{path}", data={**data, "csrf": form.group(1)}, allow_redirects=False
+    ) as response:
+        return response.status
+
+
+async def test_an_override_set_in_one_nodes_area_is_obeyed_on_the_other_node(rig: Rig) -> None:
+    await users.add_user(rig.sessions, "acme", EMAIL, PASSWORD, datetime.now(UTC), role="admin")
+    node1 = rig.running.settings["node1"]
+    base = f"http://{node1.bind}:{node1.ports.http}/area"
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        async with http.get(f"{base}/login") as response:
+            form = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+        assert form is not None
+        login = {"email": EMAIL, "password": PASSWORD, "csrf": form.group(1)}
+        async with http.post(f"{base}/login", data=login, allow_redirects=False) as response:
+            assert response.status == 303, await response.text()
+        # "away today", set at node1's area: node2's engine reads it from the database
+        assert await area_post(http, base, "/settings/override", {"kind": "away"}) == 303
+        await poll(
+            lambda: asyncio.to_thread(rig.running.engine_status, rig.running.cluster.node("node2")),
+            lambda s: s is not None and "acme" in s["overrides"]["in_force"],
+            what="node2's engine told of the override",
+        )
+        before = {r.linkedid for r in await rig.records()}
+        result = await rig.calls(count=4, rate=4, hold_ms=300)
+        assert result.ok, result.output[-2000:]
+        rows = await rig.wait_records(
+            lambda rows: len([r for r in rows if r.linkedid not in before and r.ended_at]) >= 4,
+            "4 calls under the override",
+        )
+        new = [r for r in rows if r.linkedid not in before]
+        on_node2 = [r for r in new if rig.node_of(r.linkedid) == "node2"]
+        assert on_node2 and all(r.route == "message" for r in new), [
+            (rig.node_of(r.linkedid), r.route) for r in new
+        ]
+        assert await area_post(http, base, "/settings/override/clear", {}) == 303
+    finally:
+        await http.close()

@@ -1,4 +1,5 @@
-"""node heartbeats: the last moment each node of a cluster was known alive
+"""node heartbeats (the last moment each node of a cluster was known alive) and the
+overrides and recorded messages shared by every engine
 
 Revision ID: 0012_node_heartbeats
 Revises: 0010
@@ -33,5 +34,25 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "overrides",
+        sa.Column("client", sa.String(length=255), nullable=False),
+        sa.Column("data", sa.Text(), nullable=False),
+        sa.Column("until", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("client", name=op.f("pk_overrides")),
+    )
+
+
+    op.create_table(
+        "recordings",
+        sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("recorded_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("path", name=op.f("pk_recordings")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("recordings")
+    op.drop_table("overrides")
     op.drop_table("node_heartbeats")
