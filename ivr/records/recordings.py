@@ -105,6 +105,7 @@ async def playable(settings: Settings, sessions: Sessions, path: str) -> AsyncIt
     fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # Asterisk reads it
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+    log.info("message %s played from the shared database", path)
     try:
         yield str(as_asterisk).removesuffix(".wav")
     finally:

@@ -12,6 +12,7 @@ import asyncio
 import signal
 import urllib.request
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 from wire.agi_peer import AgiPeer, default_env
 
+from ivr.account.cel import account_path, archives, pending_path
+from ivr.account.privacy import blank_old
 from ivr.agi.server import AGI_TOKEN
 from ivr.records import repo
 from ivr.sipp import SCENARIOS
@@ -29,6 +32,7 @@ RULES = Path(__file__).resolve().parent / "rules"
 ACME = "0611000001"
 SHOP = "0611000003"
 NEVER = 3_600_000  # ring_ms of a phone nobody picks up
+ROTATE_AT = 4096  # bytes: a few calls' worth of Asterisk's account
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -36,7 +40,9 @@ async def stack(
     tmp_path_factory: pytest.TempPathFactory, asterisk_available: None
 ) -> AsyncIterator[Stack]:
     tmp = tmp_path_factory.mktemp("account")
-    running = Stack(stack_settings(tmp, RULES, ring_timeout=3), tmp / "work")
+    # a small account, rotated by the reconciliations of these tests
+    settings = stack_settings(tmp, RULES, ring_timeout=3, account_rotate_bytes=ROTATE_AT)
+    running = Stack(settings, tmp / "work")
     try:
         await running.start()
         await running.phone("op1", ring_ms=200)
@@ -175,6 +181,9 @@ async def test_calls_while_the_engine_is_down_are_rebuilt_from_asterisks_account
     record = await stack.wait_record(finished("0612700001"), timeout=60)
     assert record.rebuilt
     assert (record.client_id, record.called, record.outcome) == ("acme", ACME, "message-left")
+    # nothing on record came from the engine: the record says it was down
+    assert record.route == "fallback"
+    assert record.failure_reason is not None and "engine unreachable" in record.failure_reason
     assert record.message_path is not None and record.message_path.endswith(".wav")
     assert record.arrived_at is not None and record.ended_at is not None
     assert record.arrived_at < record.ended_at
@@ -199,3 +208,39 @@ async def test_a_call_the_engine_lost_sight_of_is_completed_from_the_account(
     assert record.rebuilt and not record.end_inferred
     assert (record.outcome, record.operator, record.route) == ("answered", "op1", "operators")
     assert record.answered_at == live.answered_at  # what the engine built live is kept
+
+
+async def test_the_account_rotates_across_a_reconciliation_and_nothing_is_missed(
+    stack: Stack,
+) -> None:
+    path = account_path(stack.settings)
+    # calls while the engine is away, until the account is past its size
+    number = 0
+    while path.stat().st_size < ROTATE_AT:
+        number += 1
+        await stack.stop_engine(signal.SIGKILL)
+        result = await stack.call(ACME, caller_num=f"06129{number:05d}", hold_ms=300)
+        assert result.ok, result.output[-1500:]
+        await stack.start_engine()
+        await stack.wait_record(finished(f"06129{number:05d}"), timeout=60)
+
+    # the reconciliation on restart reads it, then rotates it: an archive, a fresh file
+    await stack.stop_engine(signal.SIGKILL)
+    result = await stack.call(ACME, caller_num="0612999998", hold_ms=300)
+    assert result.ok, result.output[-1500:]
+    await stack.start_engine()
+    first = await stack.wait_record(finished("0612999998"), timeout=60)
+    assert first.rebuilt
+    archived = [p for p in archives(path) if p.name != pending_path(path).name]
+    assert archived, sorted(p.name for p in path.parent.iterdir())
+    assert not path.exists() or path.stat().st_size < ROTATE_AT
+
+    # the next call away from the engine is read from the new file's start
+    await stack.stop_engine(signal.SIGKILL)
+    result = await stack.call(ACME, caller_num="0612999999", hold_ms=300)
+    assert result.ok, result.output[-1500:]
+    await stack.start_engine()
+    second = await stack.wait_record(finished("0612999999"), timeout=60)
+    assert second.rebuilt and second.client_id == "acme"
+    # the daily purge's blanking reads the files that may hold an old line, no other
+    assert blank_old(path, first.arrived_at - timedelta(days=1)) == 0

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
+import asyncpg
 import pytest
 import pytest_asyncio
 from pg_server import new_database
@@ -26,10 +28,15 @@ from sqlalchemy import select
 from ivr.area import users
 from ivr.cluster.run import Running
 from ivr.cluster.spec import load, loopback_file
+from ivr.escalation.store import runs_for_call, start_escalation
 from ivr.nodes import store
+from ivr.records import recordings
 from ivr.records.db import make_engine, session_factory
+from ivr.records.listen import CHANNEL, plain_dsn
 from ivr.records.models import Call
+from ivr.records.recordings import COPIES
 from ivr.sipp import SCENARIOS, SippResult, place_calls
+from ivr.sipp.contacts import AnsweringPhones
 from ivr.stack import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -37,6 +44,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 HERE = Path(__file__).resolve().parent
 RULES = HERE / "rules"
 ACME = "0611000001"
+TRUNK = "127.0.0.2"  # the carrier: its callers, and its gateway where the nodes call out
+CONTACTS = HERE.parent / "escalation" / "contacts.xml"  # 72... never answer, 71... answer
 CALLER = SCENARIOS / "caller_rr.xml"  # honours Record-Route: ACK and BYE via Kamailio
 NODE_DOWN = 4.0  # node_down_seconds
 LEASE_SECONDS = 3.0
@@ -44,10 +53,29 @@ LEASE_SECONDS = 3.0
 OUT_WITHIN = 2 * 2 + 2 + 2.0
 
 
+class Contacts(AnsweringPhones):
+    """The phones behind the carrier's gateway (ladder contacts, forwarded calls); every
+    INVITE traced, with the node that sent it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.trace = folder / "contacts.msg"
+        super().__init__(CONTACTS, folder, TRUNK, ("-trace_msg", "-message_file", str(self.trace)))
+
+    def invites(self) -> list[tuple[str, int]]:
+        """(number, the sending node's SIP port) of every INVITE received."""
+        text = self.trace.read_text(errors="replace") if self.trace.exists() else ""
+        found = re.findall(
+            r"^INVITE sip:\+39(\d+)@.*?^Via: SIP/2.0/UDP [\d.]+:(\d+)", text, re.M | re.S
+        )
+        return [(number, int(port)) for number, port in found]
+
+
 @dataclass
 class Rig:
     running: Running
     sessions: Any
+    contacts: Contacts
+    url: str
 
     @property
     def proxy(self) -> tuple[str, int]:
@@ -88,18 +116,21 @@ class Rig:
 async def rig(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
     folder = tmp_path_factory.mktemp("nodes")
     url = await new_database(postgres_server)
+    contacts = Contacts(folder / "contacts")
     path = loopback_file(
-        folder, f"n{os.getpid() % 100000}", url, RULES, "127.0.0.2:5999",
+        folder, f"n{os.getpid() % 100000}", url, RULES, f"{TRUNK}:{contacts.port}",
         40000 + (os.getpid() * 11 % 40) * 400 + 200, 100,
         settings=f"lease_seconds = {LEASE_SECONDS}\nnode_down_seconds = {NODE_DOWN}",
     )  # fmt: skip
     running = Running(load(path))
     engine = make_engine(url)
-    rig = Rig(running, session_factory(engine))
+    rig = Rig(running, session_factory(engine), contacts, url)
     try:
+        contacts.start()
         await running.start()
         yield rig
     finally:
+        contacts.stop()
         await running.stop()
         await engine.dispose()
         for settings in running.settings.values():
@@ -232,6 +263,7 @@ async def test_a_drain_under_load_ends_with_every_record_closed(rig: Rig) -> Non
 
 
 EMAIL, PASSWORD = "anna@acme.example", "a long enough password"
+ROME = ZoneInfo("Europe/Rome")  # the client's time zone: the area's times are its
 
 
 async def area_post(http: aiohttp.ClientSession, base: str, path: str, data: dict[str, str]) -> int:
@@ -257,25 +289,106 @@ async def test_an_override_set_in_one_nodes_area_is_obeyed_on_the_other_node(rig
         login = {"email": EMAIL, "password": PASSWORD, "csrf": form.group(1)}
         async with http.post(f"{base}/login", data=login, allow_redirects=False) as response:
             assert response.status == 303, await response.text()
-        # "away today", set at node1's area: node2's engine reads it from the database
-        assert await area_post(http, base, "/settings/override", {"kind": "away"}) == 303
-        await poll(
+        # "forwarded", set at node1's area: node2's engine reads it from the database
+        until = (datetime.now(UTC) + timedelta(days=1)).astimezone(ROME)
+        override = {"kind": "forward", "number": "+39 7100002",
+                "until": until.strftime("%Y-%m-%dT%H:%M")}  # fmt: skip
+        assert await area_post(http, base, "/settings/override", override) == 303
+        told = await poll(
             lambda: asyncio.to_thread(rig.running.engine_status, rig.running.cluster.node("node2")),
             lambda s: s is not None and "acme" in s["overrides"]["in_force"],
             what="node2's engine told of the override",
         )
-        before = {r.linkedid for r in await rig.records()}
-        result = await rig.calls(count=4, rate=4, hold_ms=300)
-        assert result.ok, result.output[-2000:]
-        rows = await rig.wait_records(
-            lambda rows: len([r for r in rows if r.linkedid not in before and r.ended_at]) >= 4,
-            "4 calls under the override",
-        )
-        new = [r for r in rows if r.linkedid not in before]
-        on_node2 = [r for r in new if rig.node_of(r.linkedid) == "node2"]
-        assert on_node2 and all(r.route == "message" for r in new), [
-            (rig.node_of(r.linkedid), r.route) for r in new
-        ]
+        assert told is not None and told["overrides"]["path"] == "database"
+        node2 = rig.running.cluster.node("node2")
+        for _ in range(4):  # round robin: node2 takes one of two
+            result = await rig.calls(count=2, rate=4, hold_ms=300)
+            assert result.ok, result.output[-2000:]
+            if ("7100002", node2.sip) in rig.contacts.invites():
+                break
+        assert ("7100002", node2.sip) in rig.contacts.invites(), rig.contacts.invites()
         assert await area_post(http, base, "/settings/override/clear", {}) == 303
     finally:
         await http.close()
+
+
+async def test_a_message_recorded_on_node1_is_played_and_served_by_node2_once_node1_is_gone(
+    rig: Rig,
+) -> None:
+    node1, node2 = rig.running.cluster.node("node1"), rig.running.cluster.node("node2")
+    recorded = None
+    for _ in range(4):  # round robin: node1 takes one of two; nobody answers: a message
+        before = {r.linkedid for r in await rig.records()}
+        result = await rig.calls(count=2, rate=4, hold_ms=9000)
+        assert result.ok, result.output[-2000:]
+        rows = await rig.wait_records(ended(before, 2), "2 calls ended")
+        mine = [r for r in rows if r.linkedid not in before and r.message_path
+                and rig.node_of(r.linkedid) == "node1"]  # fmt: skip
+        if mine:
+            recorded = mine[0]
+            break
+    assert recorded is not None and recorded.message_path
+    path = recorded.message_path
+    kept = await poll(lambda: recordings.fetch(rig.sessions, path), lambda d: d is not None,
+                      what="the message in the database")  # fmt: skip
+    assert kept
+
+    # node1 goes, and its disk with it
+    await rig.running.stop_node(node1)
+    settings1 = rig.running.settings["node1"]
+    settings1.host_path(Path(path)).unlink()
+
+    # node2's area serves it
+    await users.add_user(rig.sessions, "acme", "bea@acme.example", PASSWORD, datetime.now(UTC),
+                         role="admin")  # fmt: skip
+    settings2 = rig.running.settings["node2"]
+    base = f"http://{settings2.bind}:{settings2.ports.http}/area"
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        async with http.get(f"{base}/login") as response:
+            form = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+        assert form is not None
+        login = {"email": "bea@acme.example", "password": PASSWORD, "csrf": form.group(1)}
+        async with http.post(f"{base}/login", data=login, allow_redirects=False) as response:
+            assert response.status == 303, await response.text()
+        async with http.get(f"{base}/calls/{recorded.linkedid}/recording") as response:
+            assert response.status == 200
+            assert await response.read() == kept
+    finally:
+        await http.close()
+
+    # node2's engine runs the ladder now (node1's released its leases) and plays it
+    await poll(rig.running.status,
+               lambda s: "escalations" in s["nodes"]["node2"]["engine"]["leases"],
+               what="node2 holding the ladders")  # fmt: skip
+    await start_escalation(
+        rig.sessions, linkedid=recorded.linkedid, client_id="acme", ladder="slow-then-ack",
+        message_path=path, caller_name="Maria Bianchi", callback="0612345678",
+    )  # fmt: skip
+    await wake(rig.url, "alarm.escalations")
+    runs = await poll(
+        lambda: runs_for_call(rig.sessions, recorded.linkedid),
+        lambda runs: bool(runs) and runs[0].status != "running",
+        timeout=90, what="the ladder's end",
+    )  # fmt: skip
+    assert runs[0].status == "acknowledged"
+    log = rig.running.engine_log(node2).read_text(errors="replace")
+    assert f"message {path} played from the shared database" in log
+    assert not list(settings2.host_path(settings2.run_dir / "messages" / COPIES).glob("*.wav"))
+    await rig.running.start(["node1"])
+    await poll(lambda: rig.state("node1"), lambda s: s == "active", what="node1 active")
+    assert node2.name == "node2"
+
+
+def ended(before: set[str], count: int) -> Callable[[list[Call]], bool]:
+    """At least `count` calls not in `before`, each ended."""
+    return lambda rows: len([r for r in rows if r.linkedid not in before and r.ended_at]) >= count
+
+
+async def wake(url: str, topic: str) -> None:
+    """A wake-up to every engine, as ivr.wake sends it (PostgreSQL NOTIFY)."""
+    conn = await asyncpg.connect(plain_dsn(url))
+    try:
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{topic}\n")
+    finally:
+        await conn.close()
