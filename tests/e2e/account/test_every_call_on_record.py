@@ -43,6 +43,7 @@ async def stack(
     # a small account, rotated by the reconciliations of these tests
     settings = stack_settings(tmp, RULES, ring_timeout=3, account_rotate_bytes=ROTATE_AT)
     running = Stack(settings, tmp / "work")
+    running.extra_env["IVR_ACCOUNT_ROTATE_BYTES"] = str(ROTATE_AT)  # the engine process's
     try:
         await running.start()
         await running.phone("op1", ring_ms=200)
