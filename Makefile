@@ -11,6 +11,10 @@ STAMP := var/stamps
 DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio \
     postgresql-15-auto-failover pg-auto-failover-cli
 PYTEST_ARGS ?=
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist), each test file whole in one of
+# them, so that a module's shared stack stays in one process; every instance a test starts has
+# its own name, ports, folders and database. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: demo test lint unit e2e bench soak docker-test sysdeps venv asterisk clean
 
@@ -21,7 +25,7 @@ demo: $(STAMP)/venv $(STAMP)/sysdeps
 test: $(STAMP)/venv $(STAMP)/sysdeps
 	$(BIN)/ivr asterisk provision
 	$(MAKE) lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=30 $(PYTEST_ARGS)
 
 lint: $(STAMP)/venv
 	$(BIN)/ruff check .

@@ -67,12 +67,12 @@ SEARCHES = {
 Sample = Callable[[], Awaitable[Any]]
 
 
-def generate() -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...] | None]]:
-    """(call, outcome or None) of every call, the same on every run."""
+def generate(count: int = CALLS) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...] | None]]:
+    """(call, outcome or None) of every call, the same on every run; a tenth are CLIENT's."""
     rng = random.Random(7)
     start = datetime(2025, 1, 1, tzinfo=UTC)
-    mine = set(rng.sample(range(CALLS), MINE))
-    for n in range(CALLS):
+    mine = set(rng.sample(range(count), count * MINE // CALLS))
+    for n in range(count):
         at = start + timedelta(seconds=n * 30)
         client = CLIENT if n in mine else f"c{n % 997}"
         outcome = ("answered", "message-left", "abandoned")[n % 3]
@@ -101,9 +101,7 @@ def _sqlite_value(value: Any) -> Any:
 def fill_sqlite(path: Path, count: int = CALLS) -> None:
     con = sqlite3.connect(path)
     calls, outcomes = [], []
-    for n, (call, said) in enumerate(generate()):
-        if n >= count:
-            break
+    for call, said in generate(count):
         calls.append(tuple(map(_sqlite_value, call)))
         if said is not None:
             outcomes.append(tuple(map(_sqlite_value, said)))
@@ -122,9 +120,7 @@ async def fill_postgresql(url: str, count: int = CALLS) -> None:
     import asyncpg
 
     calls, outcomes = [], []
-    for n, (call, said) in enumerate(generate()):
-        if n >= count:
-            break
+    for call, said in generate(count):
         calls.append(call)
         if said is not None:
             outcomes.append(said)
@@ -160,7 +156,7 @@ def before_area(url: str) -> str:
     return found.down_revision
 
 
-async def prepare(url: str, fill: Callable[[], Awaitable[None]]) -> None:
+async def prepare(url: str, fill: Callable[[], Awaitable[None]], count: int = CALLS) -> None:
     """The calls written before the area existed, then migration 0006 (timed) over them."""
     t0 = time.perf_counter()
     await migrate(url, before_area(url))
@@ -169,8 +165,8 @@ async def prepare(url: str, fill: Callable[[], Awaitable[None]]) -> None:
     await migrate(url, "head")
     t2 = time.perf_counter()
     print(
-        f"  {CALLS:,} calls ({MINE:,} of one client) written in {t1 - t0:.0f} s; migration"
-        f" 0006 over them (area_calls, its triggers and indexes) {t2 - t1:.0f} s"
+        f"  {count:,} calls ({count * MINE // CALLS:,} of one client) written in {t1 - t0:.0f} s;"
+        f" migration 0006 over them (area_calls, its triggers and indexes) {t2 - t1:.0f} s"
     )
     if url.startswith("sqlite"):
         with sqlite3.connect(url.split(":///", 1)[1]) as con:
@@ -346,6 +342,7 @@ async def measure_postgresql(url: str, rounds: int, per_round: int) -> None:
 
 async def write_cost(make_url: Callable[[str], Awaitable[str]], count: int = 20_000) -> None:
     """Calls written by the records' own code, without the area's triggers and with them."""
+    from ivr.ami.facts import event_fact
     from ivr.records import repo
 
     costs: dict[str, list[float]] = {"before 0006": [], "with area_calls": []}
@@ -364,11 +361,12 @@ async def write_cost(make_url: Callable[[str], Awaitable[str]], count: int = 20_
                     client_name="Big", called="0611000100", caller_number=f"06{n:08d}",
                     caller_name=f"Maria Rossi {n}", arrived_at=at, route="operators",
                 )  # fmt: skip
-                await repo.apply_event(
-                    sessions,
+                hangup = event_fact(
                     {"Event": "Hangup", "Linkedid": f"w{n}", "Uniqueid": f"w{n}",
                      "Context": "ivr-in-route", "Timestamp": str(at.timestamp() + 30)},
                 )  # fmt: skip
+                assert hangup is not None
+                await repo.write(sessions, [hangup])
             costs[label].append((time.perf_counter() - t0) / (count // 2))
             await engine.dispose()
     low = {label: min(values) for label, values in costs.items()}
@@ -379,16 +377,19 @@ async def write_cost(make_url: Callable[[str], Awaitable[str]], count: int = 20_
     )
 
 
-def run(rounds: int = 3, per_round: int = 10, postgresql: bool = True) -> None:
+def run(rounds: int = 3, per_round: int = 10, postgresql: bool = True, calls: int = CALLS) -> None:
+    """Every figure; `calls` (and the writes measured, a fiftieth of it at most 4,000) smaller
+    for a smoke run."""
+    writes = min(4000, max(20, calls // 50))
     with tempfile.TemporaryDirectory() as folder:
         print(" SQLite")
         path = Path(folder) / "area.db"
         url = f"sqlite+aiosqlite:///{path}"
 
         async def sqlite_fill() -> None:
-            fill_sqlite(path)
+            fill_sqlite(path, calls)
 
-        asyncio.run(prepare(url, sqlite_fill))
+        asyncio.run(prepare(url, sqlite_fill, calls))
         asyncio.run(measure_sqlite(path, rounds, per_round))
         path.unlink()
 
@@ -396,15 +397,15 @@ def run(rounds: int = 3, per_round: int = 10, postgresql: bool = True) -> None:
             target = Path(folder) / f"w{time.monotonic_ns()}.db"
             return f"sqlite+aiosqlite:///{target}"
 
-        asyncio.run(write_cost(scratch, count=4000))
+        asyncio.run(write_cost(scratch, count=writes))
     if not postgresql:
         return
     with postgres() as pg_url:
         print(" PostgreSQL")
-        asyncio.run(prepare(pg_url, lambda: fill_postgresql(pg_url)))
+        asyncio.run(prepare(pg_url, lambda: fill_postgresql(pg_url, calls), calls))
         asyncio.run(measure_postgresql(pg_url, rounds, per_round))
 
         async def pg_scratch(label: str) -> str:
             return await new_database(pg_url)
 
-        asyncio.run(write_cost(pg_scratch, count=4000))
+        asyncio.run(write_cost(pg_scratch, count=writes))

@@ -178,7 +178,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"== calls through Kamailio: {args.seconds:g} s of calls per rate, held "
                   f"{args.hold_ms} ms, one node vs two nodes (interleaved)")  # fmt: skip
             await throughput(running, work, rates, args.seconds, args.hold_ms)
-            await failover(running, work, args.failover_rate, 2000, 9.0)
+            await failover(running, work, args.failover_rate, args.hold_ms, args.failover_seconds)
         finally:
             await running.stop()
             for settings in running.settings.values():
@@ -194,6 +194,7 @@ def cli(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds of calls per rate")
     parser.add_argument("--hold-ms", type=int, default=2000)
     parser.add_argument("--failover-rate", type=float, default=10.0)
+    parser.add_argument("--failover-seconds", type=float, default=9.0)
     args = parser.parse_args(argv)
     asyncio.run(main(args))
 

@@ -22,7 +22,7 @@ from ivr.stack import Stack, stack_settings
 SETTLE = 5.0  # seconds after the engine is ready, before measuring
 
 
-async def idle(seconds: float, clients: int = 10_000) -> dict[str, float]:
+async def idle(seconds: float, clients: int = 10_000, settle: float = SETTLE) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="ivr-idle-"))
     try:
         rules = work / "rules"
@@ -31,7 +31,7 @@ async def idle(seconds: float, clients: int = 10_000) -> dict[str, float]:
         stack = Stack(stack_settings(work, rules), work / "stack")
         try:
             await stack.start()
-            await asyncio.sleep(SETTLE)  # start-up work (the rules cache, prompts) is done
+            await asyncio.sleep(settle)  # start-up work (the rules cache, prompts) is done
             assert stack.engine is not None and stack.asterisk.process is not None
             pids = {"engine": stack.engine.pid, "asterisk": stack.asterisk.process.pid}
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -54,8 +54,9 @@ def cli(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.idle")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=10_000)
+    parser.add_argument("--settle", type=float, default=SETTLE, help="seconds before measuring")
     args = parser.parse_args(argv)
-    asyncio.run(idle(args.seconds, args.clients))
+    asyncio.run(idle(args.seconds, args.clients, args.settle))
 
 
 if __name__ == "__main__":

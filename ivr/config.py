@@ -150,6 +150,9 @@ class Settings:
     campaign_drop_wait: int = 2
     # A list checked against the opposition register longer ago than this is not dialled.
     campaign_register_max_days: int = 15
+    # A client's own customer (a campaign with own_customers) is called without the register
+    # check until so many days after the customer-until date of the contact's row.
+    own_customers_days: int = 30
     # Billing per result (ivr/billing). Each month's verification sample: this share of a
     # client's appointments, at least verify_minimum (all when fewer), drawn once the month
     # is over and verify_grace_days have passed (by the engine when verify_auto_draw, or by

@@ -19,8 +19,10 @@ from typing import Protocol
 
 from ivr.ami.client import AmiClient
 from ivr.asterisk.instance import Asterisk
+from ivr.asterisk.render import Trunk
 from ivr.config import Settings, operator_password
 from ivr.feature import Feature
+from ivr.ports import free_udp_port
 from ivr.putthrough.demo import CALLER as PUT_CALLER
 from ivr.putthrough.demo import put_one_through, put_through_client
 from ivr.records import repo
@@ -121,18 +123,25 @@ async def wait_ended(
 
 
 async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = False) -> int:
+    """The demo's calls at the rules' moment (demo_clock). A kept demo runs on the real time
+    only, so that the records, the console, the supervisor's day and the sessions all read
+    one clock: its calls are placed when the clients are open now, and it says so when not."""
     from ivr.__main__ import render_instance
 
     rules = load_rules(settings.rules)
-    render_instance(settings)
+    # The carrier's gateway (where a put-through's person answers) on a port of its own, so
+    # that two demos or tests never meet there.
+    trunk = Trunk(port=free_udp_port(Trunk.address))
+    render_instance(settings, trunk=trunk)
     asterisk = Asterisk(settings)
     if await asterisk.running():
         print(f"Asterisk instance {settings.instance!r} is already running: stopping it first")
         await asterisk.stop()
-    workdir = settings.state_dir / "demo"
     now = datetime.now(UTC)
     at = demo_clock(rules, now)
-    if at != now:  # the engine's clock starts at the demo's moment and runs on from there
+    if keep:
+        settings = dataclasses.replace(settings, clock_start="")
+    elif at != now:  # the engine's clock starts at the demo's moment and runs on from there
         settings = dataclasses.replace(settings, clock_start=at.isoformat())
     engine = make_engine(settings)
     phones: list[Phone] = []
@@ -142,50 +151,14 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
         await engine.start()
         assert engine.services is not None and engine.ami is not None
         await engine.ami.wait_connected(15)
-        before = {r.linkedid for r in await repo.list_calls(engine.services.sessions, limit=1000)}
-        plan = demo_plan(rules, at)
-        for operator, ring_ms in plan.phones:
-            phone = Phone(
-                operator,
-                operator_password(settings, operator),
-                (settings.bind, settings.ports.sip),
-                workdir,
-                ring_ms=ring_ms,
-            )
-            await phone.start()
-            phones.append(phone)
-            manner = "never answers" if ring_ms == NEVER else "answers"
-            print(f"  phone {operator} registered ({manner})")
-        print(f"Placing calls ({clock_note(rules, at, now)}) ...")
-        results = await asyncio.gather(
-            *(
-                place_calls(
-                    (settings.bind, settings.ports.sip),
-                    number,
-                    caller_num=caller,
-                    caller_name=name,
-                    hold_ms=hold_ms,
-                )
-                for number, caller, name, hold_ms, _ in plan.calls
-            )
-        )
-        for (number, caller, name, _, what), result in zip(plan.calls, results, strict=True):
-            status = "ok" if result.ok else f"FAILED (sipp exit {result.returncode})"
-            print(f"  {caller} ({name}) -> {number}: {what}: {status}")
-        records = await wait_ended(engine, len(before) + len(plan.calls))
-        new = [r for r in records if r.linkedid not in before]
-        print()
-        print(format_table(new, zones={id_: client.zone for id_, client in rules.clients.items()}))
-        print()
-        ok = all(r.ok for r in results) and len(new) == len(plan.calls)
-        print("Putting a call through (announced) to a client's person behind the trunk ...")
-        put, text = await put_one_through(settings, rules, engine.features, workdir)
-        print(text)
-        print()
-        ok = ok and put
+        if keep and at != now:
+            print(closed_note(rules, at))
+            ok = True
+        else:
+            ok = await place_demo_calls(engine, rules, now, at, phones, trunk)
         print(next_steps(settings))
         print()
-        print(await area_login(engine, new, engine.services.clock()))
+        print(await area_login(engine, engine.services.clock()))
         if keep:
             await keep_running(settings)
         return 0 if ok else 1
@@ -197,12 +170,74 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
         await asterisk.stop()
 
 
-async def area_login(engine: Engine, calls: list[repo.CallRecord], at: datetime) -> str:
-    """A demo user of the client whose caller left a message: the area shows its calls."""
+def closed_note(rules: Rules, at: datetime) -> str:
+    zone = next(iter(rules.clients.values())).zone if rules.clients else UTC
+    return (
+        "The kept demo runs on the real time, and no two clients with different operators are "
+        "open now:\nit places no calls. The rules' next such moment is "
+        f"{at.astimezone(zone):%A %d %B %H:%M %Z}; a call now reaches each client's night and "
+        "holiday rules.\n(`ivr demo` without --keep places its calls at that moment.)\n"
+    )
+
+
+async def place_demo_calls(
+    engine: Engine, rules: Rules, now: datetime, at: datetime, phones: list[Phone], trunk: Trunk
+) -> bool:
+    """The plan's phones and calls, their records shown, and one call put through."""
+    assert engine.services is not None
+    settings = engine.settings
+    workdir = settings.state_dir / "demo"
+    before = {r.linkedid for r in await repo.list_calls(engine.services.sessions, limit=1000)}
+    plan = demo_plan(rules, at)
+    for operator, ring_ms in plan.phones:
+        phone = Phone(
+            operator,
+            operator_password(settings, operator),
+            (settings.bind, settings.ports.sip),
+            workdir,
+            ring_ms=ring_ms,
+        )
+        await phone.start()
+        phones.append(phone)
+        manner = "never answers" if ring_ms == NEVER else "answers"
+        print(f"  phone {operator} registered ({manner})")
+    print(f"Placing calls ({clock_note(rules, at, now)}) ...")
+    results = await asyncio.gather(
+        *(
+            place_calls(
+                (settings.bind, settings.ports.sip),
+                number,
+                caller_num=caller,
+                caller_name=name,
+                hold_ms=hold_ms,
+            )
+            for number, caller, name, hold_ms, _ in plan.calls
+        )
+    )
+    for (number, caller, name, _, what), result in zip(plan.calls, results, strict=True):
+        status = "ok" if result.ok else f"FAILED (sipp exit {result.returncode})"
+        print(f"  {caller} ({name}) -> {number}: {what}: {status}")
+    records = await wait_ended(engine, len(before) + len(plan.calls))
+    new = [r for r in records if r.linkedid not in before]
+    print()
+    print(format_table(new, zones={id_: client.zone for id_, client in rules.clients.items()}))
+    print()
+    ok = all(r.ok for r in results) and len(new) == len(plan.calls)
+    print("Putting a call through (announced) to a client's person behind the trunk ...")
+    put, text = await put_one_through(settings, rules, engine.features, workdir, trunk)
+    print(text)
+    print()
+    return ok and put
+
+
+async def area_login(engine: Engine, at: datetime) -> str:
+    """A demo user of the client whose caller left a message (or of the first client with
+    a call): the area shows its calls."""
     from ivr.area import users
 
     assert engine.services is not None
     sessions = engine.services.sessions
+    calls = await repo.list_calls(sessions, limit=50)
     client = next((c.client_id for c in calls if c.message_path and c.client_id), None)
     client = client or next((c.client_id for c in calls if c.client_id), None)
     if client is None:

@@ -33,7 +33,7 @@ from ivr.routing import RulesHolder
 from ivr.routing.diskcache import FOLDER as RULES_CACHE
 from ivr.routing.diskcache import DiskRulesCache
 from ivr.routing.watch import RulesWatcher
-from ivr.services import Services, clock_of, utcnow
+from ivr.services import Services, clock_of
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,8 @@ class Engine:
         holder = self.services.rules if self.services else None
         return {
             "instance": self.settings.instance,
+            # The engine's own clock (settings.clock_start moves it): what "now" is for it.
+            "clock": self.services.clock().isoformat() if self.services else None,
             "agi": {
                 "port": self.agi.port if self.agi else None,
                 "active_calls": self.agi.active_calls if self.agi else 0,
@@ -213,7 +215,9 @@ class Engine:
                 if holder
                 else None
             ),
-            "overrides": self.services.overrides.status(utcnow()) if self.services else None,
+            "overrides": (
+                self.services.overrides.status(self.services.clock()) if self.services else None
+            ),
             "leases": self.services.leases.status() if self.services else None,
             **{f.name: shown for f in self.features if (shown := f.status()) is not None},
         }

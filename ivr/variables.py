@@ -47,6 +47,9 @@ CAMPAIGN_WAIT = "IVR_CAMPAIGN_WAIT"
 CAMPAIGN_DROP_FILE = "IVR_CAMPAIGN_DROP_FILE"
 CAMPAIGN_ANNOUNCE = "IVR_CAMPAIGN_ANNOUNCE"
 CAMPAIGN_RECORD = "IVR_CAMPAIGN_RECORD"
+# The most silence an answered contact may hear, machine detection included (milliseconds):
+# the legal floor's (ivr/campaigns/floor.py), so the dialplan never holds its own copy.
+CAMPAIGN_SILENCE_MS = "IVR_CAMPAIGN_SILENCE_MS"
 
 # Read from Asterisk.
 AGISTATUS = "AGISTATUS"

@@ -3,7 +3,8 @@ is an error, because a test that did not run proves nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,32 @@ from ivr.asterisk.provision import provision
 from ivr.stack import Stack, stack_settings
 
 __all__ = ["postgres_server"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--at",
+        default="",
+        help="run at this ISO instant (with its offset): the test process's clock starts "
+        "there and ticks on (tests/anyday runs the tests marked anyday so at fixed dates)",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """--at: datetime.now, date.today and time.time of this process start at that instant
+    (time-machine; the event loop's monotonic clock is untouched, so timeouts stay real)."""
+    at = request.config.getoption("--at")
+    if not at:
+        yield
+        return
+    import time_machine
+
+    start = datetime.fromisoformat(at)
+    if start.tzinfo is None:
+        raise pytest.UsageError("--at needs an offset: 2026-12-08T10:00:00+01:00")
+    with time_machine.travel(start, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from ivr.campaigns import eligibility as el
+from ivr.campaigns import floor
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt, Contact, DialerEngine
 from ivr.campaigns.store import Sessions
@@ -48,7 +49,7 @@ class Today:
     placed: int = 0
     answered: int = 0  # by a person (machines are not answered calls here)
     connected: int = 0
-    dropped: int = 0
+    dropped: int = 0  # abandoned as the authority counts them (ivr.campaigns.floor.abandoned)
     ringing: int = 0  # this engine's calls not answered yet
     waiting: int = 0  # this engine's answered calls not connected yet
     answer_seconds: float = 0.0  # placed -> answered, summed over today's answered calls
@@ -80,7 +81,7 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
             human = answered_at is not None and not (amd or "").startswith("MACHINE")
             answered += human
             connected += connected_at is not None
-            dropped += dropped_at is not None
+            dropped += floor.abandoned(answered_at, amd, connected_at, dropped_at, ended_at)
             if human and answered_at is not None:
                 answer_seconds += (answered_at - placed_at).total_seconds()
             if connected_at is not None and ended_at is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ivr.area.pages import Page
-from ivr.campaigns import store
+from ivr.campaigns import lists, store
 from ivr.campaigns.model import VERIFICATION, Campaigns
 from ivr.campaigns.report import Progress, progress
 from ivr.i18n import Templates
@@ -56,5 +56,10 @@ class CampaignsPage(Page):
         found = services.campaigns() if services.campaigns is not None else Campaigns()
         shown = Campaigns({k: c for k, c in found.by_id.items() if c.kind != VERIFICATION})
         rows = await client_campaigns(services.sessions, shown, ctx.client_id, services.clock())
+        # the client's own list (an erased number is kept as its hash only: not shown)
+        dnc = [
+            row for row in await lists.do_not_call(services.sessions, ctx.client_id)
+            if row.number.startswith("+")
+        ]  # fmt: skip
         return await self.area.page(request, ctx, "area_campaigns_page.html", rows=rows,
-                                    zone=ctx.zone)  # fmt: skip
+                                    zone=ctx.zone, dnc=dnc)  # fmt: skip

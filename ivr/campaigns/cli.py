@@ -1,4 +1,4 @@
-"""`ivr campaign list|show|start|pause|stop|import|rpo|report|dnc`: campaigns from a shell.
+"""`ivr campaign list|show|start|pause|stop|import|rpo|report|check|dnc`: campaigns from a shell.
 
 Every command works on the database and the campaign files; start, pause and stop also wake
 the running engine (if any) so it acts at once rather than at its next due time.
@@ -225,9 +225,16 @@ def cmd_rpo(args: argparse.Namespace) -> int:
         return 1
     for line in bad:
         print(f"{args.file.name}: {line}")
-    summary = ctx.run(
-        lambda s: lists.apply_register(s, campaign, numbers, checked_on, ctx.now, args.list)
-    )
+    try:
+        summary = ctx.run(
+            lambda s: lists.apply_register(s, campaign, numbers, checked_on, ctx.now, args.list)
+        )
+    except lists.RegisterDateError as exc:
+        print(f"ivr: --checked-on: {exc}", file=sys.stderr)
+        return 2
+    for list_id in summary.later:
+        print(f"list #{list_id} was imported after {checked_on.isoformat()}: not stamped,"
+              " check it against the register again")  # fmt: skip
     print(
         f"register check of {checked_on.isoformat()} applied to {summary.lists} lists:"
         f" {summary.found} numbers found in the register (never called),"
@@ -277,6 +284,34 @@ def cmd_report(args: argparse.Namespace) -> int:
         for day, placed, answered, dropped in p.per_day:
             rate = f"{100 * dropped / answered:.1f} %" if answered else "-"
             print(f"  {day}: {placed} calls, {answered} answered, {dropped} dropped ({rate})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """What the legal floor would refuse for the campaign in FILE, and why."""
+    from ivr.campaigns import preflight
+    from ivr.routing import RulesError, load_rules
+
+    path = Path(args.file).resolve()
+    settings = config.load(getattr(args, "config", None))
+    root = path.parent.parent  # <rules>/campaigns/<id>.yaml
+    try:
+        rules = load_rules(root)
+        found = load_campaigns(root, rules, settings)
+    except RulesError as exc:
+        print(f"ivr: the floor refuses {args.file}:", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        return 1
+    campaign = next((c for c in found.by_id.values() if Path(root / c.file) == path), None)
+    if campaign is None:
+        print(f"ivr: {args.file} is not a campaign file of {root}", file=sys.stderr)
+        return 2
+    for problem in found.warnings:
+        print(problem)
+    now = clock_of(settings)()
+    policy = rules.dial_policy_for(campaign.client_id)
+    for line in preflight.explain(campaign, preflight.today_in(campaign, now), policy):
+        print(line)
     return 0
 
 
@@ -350,6 +385,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true", help="the drop rate per day, as CSV")
     report.set_defaults(func=cmd_report)
+    chk = actions.add_parser(
+        "check", help="what the legal floor would refuse for a campaign file, and why"
+    )
+    chk.add_argument("file", type=Path, help="routing_rules/campaigns/<id>.yaml")
+    chk.set_defaults(func=cmd_check)
     dnc = actions.add_parser("dnc", help="do-not-call lists: the center's or a client's")
     dnc.add_argument("action", choices=["add", "list"])
     dnc.add_argument("scope", help="center, or a client id")

@@ -19,13 +19,16 @@ from aiohttp import web
 
 from ivr.billing.form import visit_outcome_labels
 from ivr.billing.verify import card_facts
-from ivr.campaigns import results, store
-from ivr.campaigns.model import APPOINTMENT, OUTCOMES, VERIFICATION, Campaign
+from ivr.campaigns import lists, results, store
+from ivr.campaigns.model import APPOINTMENT, OUTCOMES, PROMOTION, VERIFICATION, Campaign
+from ivr.campaigns.models import CENTER
 from ivr.campaigns.outcomes import OutcomeForm, free_slots, read_outcome, slot_key
 from ivr.campaigns.report import progress
 from ivr.campaigns.tracking import is_campaign_call
+from ivr.dialpolicy import NumberError, normalise
 from ivr.i18n import Templates, negotiate, tr
 from ivr.portal.auth import SUPERVISOR
+from ivr.records import repo
 
 if TYPE_CHECKING:
     from ivr.campaigns.dialer import CampaignDialer
@@ -94,6 +97,8 @@ class OutboundConsole:
         app.router.add_post("/campaign/outcome", self.save)
         app.router.add_post("/campaign/call", self.call)
         app.router.add_post("/campaign/skip", self.skip)
+        app.router.add_post("/campaign/dnc", self.do_not_call)
+        app.router.add_post("/campaign/dnc-inbound", self.do_not_call_inbound)
         app.router.add_get("/campaigns", self.supervisor)
 
     def _lang(self, request: web.Request | None) -> str:
@@ -180,6 +185,8 @@ class OutboundConsole:
             outcomes=[(o, labels[o]) for o in OUTCOMES[campaign.kind]], slots=slots,
             zone=campaign.zone, connected=connected, check=check,
             visit_outcomes=visit_outcome_labels(lang),
+            dnc_added=bool(attempt and await lists.on_do_not_call(
+                self.dialer.services.sessions, attempt.number, campaign.client_id)),
         )  # fmt: skip
 
     # -- the operator's actions ---------------------------------------------------------
@@ -220,6 +227,77 @@ class OutboundConsole:
         await self.portal._form(request, login)
         if not await self.dialer.call_preview(login.user):
             log.info("preview call of %s: nothing to call", login.user)
+        raise web.HTTPSeeOther(f"{self.root}/")
+
+    async def do_not_call(self, request: web.Request) -> web.Response:
+        """The contact asked not to be called again, on any kind of call: written at once
+        (the center's list for a promotion, the client's otherwise), so no later card or dial
+        of that number goes out; the operator still saves the call's outcome."""
+        login = await self.portal._operator(request)
+        data = await self.portal._form(request, login)
+        lang = self._lang(request)
+        sessions = self.dialer.services.sessions
+        try:
+            attempt = await store.get_attempt(sessions, int(data.get("attempt", "")))
+        except ValueError:
+            attempt = None
+        campaign = self.dialer.campaign(attempt.campaign_id) if attempt else None
+        if attempt is None or campaign is None or attempt.operator != login.user:
+            raise web.HTTPForbidden(text=tr(lang, "This call was not answered by you."))
+        scope = CENTER if campaign.kind == PROMOTION else campaign.client_id
+        await lists.add_do_not_call(
+            sessions, scope, [attempt.number], "asked not to be called",
+            f"campaign {campaign.id}, call {attempt.id}, {login.user}",
+            self.dialer.services.clock(),
+        )  # fmt: skip
+        log.info("%s: do not call %s (%s list)", login.user, attempt.number, scope)
+        raise web.HTTPSeeOther(f"{self.root}/")
+
+    # -- inbound calls of a client that runs campaigns ------------------------------------
+
+    def _runs_campaigns(self, client_id: str | None) -> bool:
+        return bool(client_id) and any(
+            c.client_id == client_id for c in self.dialer.campaigns.by_id.values()
+        )
+
+    async def card(self, login: Login, live: Live, call: repo.CallRecord) -> str | None:
+        """On an inbound call's card, for a client that runs campaigns: "do not call again"
+        (the caller may be one of its contacts), written to the client's list."""
+        if not self._runs_campaigns(call.client_id) or not call.caller_number:
+            return None
+        try:
+            number = normalise(call.caller_number)
+        except NumberError:
+            return None
+        listed = await lists.on_do_not_call(
+            self.dialer.services.sessions, number, call.client_id or ""
+        )
+        return self.templates.render(
+            "dnc_inbound.html", login.lang, root=self.root, login=login, call=call,
+            listed=bool(listed),
+        )  # fmt: skip
+
+    async def do_not_call_inbound(self, request: web.Request) -> web.Response:
+        login = await self.portal._operator(request)
+        data = await self.portal._form(request, login)
+        lang = self._lang(request)
+        services = self.dialer.services
+        call = await repo.get_call(services.sessions, data.get("call", ""))
+        live = self.portal.board.live(login.user)
+        mine = call is not None and (
+            call.operator == login.user or call.linkedid in (live.on_call, live.last_call)
+        )  # the console knows of the answer before the records are written
+        if call is None or not mine or not self._runs_campaigns(call.client_id):
+            raise web.HTTPForbidden(text=tr(lang, "This call was not answered by you."))
+        try:
+            number = normalise(call.caller_number or "")
+        except NumberError:
+            raise web.HTTPForbidden(text=tr(lang, "This call was not answered by you.")) from None
+        await lists.add_do_not_call(
+            services.sessions, call.client_id or "", [number], "asked not to be called",
+            f"inbound call {call.linkedid}, {login.user}", services.clock(),
+        )  # fmt: skip
+        log.info("%s: do not call %s (%s list, inbound)", login.user, number, call.client_id)
         raise web.HTTPSeeOther(f"{self.root}/")
 
     async def skip(self, request: web.Request) -> web.Response:

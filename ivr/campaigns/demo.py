@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from ivr.asterisk.instance import Asterisk
 from ivr.asterisk.render import Trunk
-from ivr.campaigns import importer, lists, store
+from ivr.campaigns import floor, importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt
@@ -46,6 +46,7 @@ DEBTORS = [  # behaviour (ivr/sipp/campaign_contacts.xml), debtor, amount
     (76, "Marco Gallo", "780,00"),
     (74, "Sara Conti", "12,00"),
 ]
+DEMO_MINUTES = timedelta(minutes=10)
 CAMPAIGN_FILE = """# Written by `ivr demo --campaign`: progressive reminders for Rossi Idraulica.
 name: Solleciti (demo)
 client: rossi-idraulica
@@ -176,7 +177,14 @@ def demo_clock_for(rules_path: Path, campaign: Campaign, now: datetime) -> datet
 
     def holds(at: datetime) -> bool:
         decision = evaluate(rules, CallInfo(called=CLIENT_NUMBER, caller=CALLER), at)
-        return decision.open and campaign.window.is_open(at, campaign.zone, campaign.holidays)
+        # the legal floor too, for the demo's few minutes of calls
+        lasts = at + DEMO_MINUTES
+        return (
+            decision.open
+            and campaign.window.is_open(at, campaign.zone, campaign.holidays)
+            and floor.refuse(campaign.kind, at, campaign.zone, campaign.ring) is None
+            and floor.refuse(campaign.kind, lasts, campaign.zone, campaign.ring) is None
+        )
 
     return first_moment(holds, now, f"{CLIENT_NUMBER} is never open while {campaign.id} may call")
 

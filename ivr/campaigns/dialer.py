@@ -27,10 +27,10 @@ from aiohttp import web
 from ivr import variables as v
 from ivr.ami.client import AmiError
 from ivr.asterisk.account import shared_folder
-from ivr.campaigns import activity, pacing, speech, store
+from ivr.campaigns import activity, floor, pacing, speech, store
 from ivr.campaigns import eligibility as el
 from ivr.campaigns.follow import HOLD, HOUSEKEEPING_SECONDS, PREVIEW_PREFIX, Follower, Reservation
-from ivr.campaigns.load import files_digest, load_campaigns
+from ivr.campaigns.load import files_digest, load_campaigns, settings_wider
 from ivr.campaigns.model import (
     DIALER_WAKE,
     PREVIEW,
@@ -41,6 +41,7 @@ from ivr.campaigns.model import (
     Campaigns,
 )
 from ivr.campaigns.tracking import Waiting
+from ivr.config import ConfigError
 from ivr.feature import Feature
 from ivr.routing.source import RulesError
 
@@ -82,6 +83,9 @@ class CampaignDialer(Follower, Feature):
     # -- life -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        wider = settings_wider(self.services.settings)
+        if wider:  # the law is a floor: a setting may narrow it, never widen it
+            raise ConfigError("; ".join(wider))
         self.reload()
         self.services.campaigns = lambda: self.campaigns
         self.services.wake.on(DIALER_WAKE, lambda _payload: self.wake())
@@ -259,6 +263,8 @@ class CampaignDialer(Follower, Feature):
             services.sessions, campaign, engine=self.engine_id, now=now, operators=wanted,
             policy=policy, register_max_days=settings.campaign_register_max_days,
             recording_dir=str(settings.run_dir / "recordings"),
+            own_customers_days=settings.own_customers_days,
+            rest_days=settings.campaign_drop_rest_days, free_operators=len(ops),
         )  # fmt: skip
         used = []
         for item in claimed:
@@ -332,12 +338,19 @@ class CampaignDialer(Follower, Feature):
                 await self.portal.pause(operator, True, f"{HOLD}{attempt.linkedid}")
         try:
             drop = await self._prompt_file(speech.drop_prompt(campaign), campaign.language)
-            announce = speech.announcement_prompt(campaign)
-            announce_file = await self._prompt_file(announce, campaign.language) if announce else ""
         except Exception as exc:  # a missing voice must not stop the call
-            log.warning("campaign %s: prompts unavailable: %s", campaign.id, exc)
-            drop, announce_file = "beep", ""
-        if attempt.recording_path:
+            log.warning("campaign %s: drop message unavailable: %s", campaign.id, exc)
+            drop = "beep"
+        announce_file = ""
+        announce = speech.announcement_prompt(campaign)
+        if announce is not None:
+            try:
+                announce_file = await self._prompt_file(announce, campaign.language)
+            except Exception as exc:
+                log.warning("campaign %s: recording notice unavailable, the call is not"
+                            " recorded: %s", campaign.id, exc)  # fmt: skip
+        record = attempt.recording_path if announce_file else ""  # no notice, no recording
+        if record:
             shared_folder(settings.host_path(settings.run_dir / "recordings" / campaign.id))
         endpoint = rules.operators[operator].endpoint if operator else ""
         name = " ".join(campaign.client_name.replace('"', "").split())
@@ -357,9 +370,10 @@ class CampaignDialer(Follower, Feature):
             ("Variable", f"{v.CAMPAIGN_OPERATOR}={'PJSIP/' + endpoint if endpoint else ''}"),
             ("Variable", f"{v.CAMPAIGN_QUEUE}={campaign.queue}"),
             ("Variable", f"{v.CAMPAIGN_WAIT}={settings.campaign_drop_wait}"),
+            ("Variable", f"{v.CAMPAIGN_SILENCE_MS}={floor.ANSWER_BUDGET_MS}"),
             ("Variable", f"{v.CAMPAIGN_DROP_FILE}={drop}"),
             ("Variable", f"{v.CAMPAIGN_ANNOUNCE}={announce_file}"),
-            ("Variable", f"{v.CAMPAIGN_RECORD}={attempt.recording_path or ''}"),
+            ("Variable", f"{v.CAMPAIGN_RECORD}={record or ''}"),
         ]
         log.info(
             "campaign %s: calling %s (contact %d, try %d)%s",
@@ -398,13 +412,24 @@ class CampaignDialer(Follower, Feature):
             return False
         attempt = await store.start_preview_call(
             self.services.sessions, campaign, held.contact_id, engine=self.engine_id,
-            operator=operator, now=self.services.clock(),
+            operator=operator, now=self.services.clock(), rules=self.dial_rules(campaign),
             recording_dir=str(self.services.settings.run_dir / "recordings"),
         )  # fmt: skip
-        if attempt is None:
+        if not isinstance(attempt, store.AttemptRecord):
+            if attempt is not None:
+                log.info("campaign %s: preview card of contact %d not dialled: %s",
+                         campaign.id, held.contact_id, attempt.detail)  # fmt: skip
             await self.unreserve(operator)
             return False
         return await self.call(campaign, attempt, operator)
+
+    def dial_rules(self, campaign: Campaign) -> store.Rules:
+        settings = self.services.settings
+        return store.Rules(
+            self.services.rules.current.dial_policy_for(campaign.client_id),
+            settings.campaign_register_max_days, settings.own_customers_days,
+            settings.campaign_drop_rest_days,
+        )  # fmt: skip
 
     async def skip_preview(self, operator: str) -> bool:
         held = self.reserved.get(operator)

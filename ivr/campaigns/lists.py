@@ -180,6 +180,11 @@ class RegisterSummary:
     lists: int
     found: int  # contacts whose number is in the register: never called
     released: int  # contacts refused by an earlier check, no longer in the register
+    later: tuple[int, ...] = ()  # lists imported after the check: not stamped with it
+
+
+class RegisterDateError(ValueError):
+    """A register check whose date cannot be right."""
 
 
 async def apply_register(
@@ -190,13 +195,25 @@ async def apply_register(
     now: datetime,
     list_ids: list[int] | None = None,
 ) -> RegisterSummary:
-    """The register's answer for the campaign's lists (or the given ones), checked_on a day."""
+    """The register's answer for the campaign's lists (or the given ones), checked_on a day.
+
+    A check dated in the future is refused (RegisterDateError); a list imported after the
+    check is not stamped with it (its numbers were not in what was checked)."""
+    zone = el.ZoneInfo(campaign.zone)
+    today = now.astimezone(zone).date()
+    if checked_on > today:
+        raise RegisterDateError(
+            f"the register check is dated {checked_on.isoformat()}, after today"
+            f" ({today.isoformat()})"
+        )
     found = released = 0
     async with sessions.begin() as session:
         query = select(ContactList).where(ContactList.campaign_id == campaign.id)
         if list_ids:
             query = query.where(ContactList.id.in_(list_ids))
-        lists = list(await session.scalars(query))
+        every = list(await session.scalars(query))
+        lists = [row for row in every if row.imported_at.astimezone(zone).date() <= checked_on]
+        later = [row.id for row in every if row not in lists]
         ids = [row.id for row in lists]
         for row in lists:
             if row.register_checked_on is None or row.register_checked_on <= checked_on:
@@ -220,4 +237,4 @@ async def apply_register(
                 if contact.status == el.REFUSED and contact.refusal == el.REGISTER:
                     contact.status, contact.refusal = el.PENDING, None
                     released += 1
-    return RegisterSummary(len(ids), found, released)
+    return RegisterSummary(len(ids), found, released, tuple(later))

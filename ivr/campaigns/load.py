@@ -12,20 +12,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr.billing.campaign import verification_of
 from ivr.billing.terms import build_terms
+from ivr.campaigns import floor
 from ivr.campaigns import spec as s
 from ivr.campaigns.model import (
     APPOINTMENT,
     DEFAULT_RETRY_MINUTES,
+    REMINDER,
     Campaign,
     Campaigns,
     FormField,
     Salesperson,
 )
-from ivr.campaigns.windows import CallingWindow, default_window, window_of
+from ivr.campaigns.windows import CallingWindow, default_window, parse_ranges, split, window_of
 from ivr.config import Settings
-from ivr.routing.clock import ClockError, HolidayBook
+from ivr.dialpolicy import check
+from ivr.routing.clock import ClockError, HolidayBook, parse_days
 from ivr.routing.load import SHARED_NAMES, Compiler
-from ivr.routing.model import Rules
+from ivr.routing.model import Client, Rules
 from ivr.routing.source import Problem, RulesError, Where, decode_file
 from ivr.routing.spec import SharedSpec
 
@@ -55,6 +58,8 @@ def load_campaigns(rules_path: Path, rules: Rules, settings: Settings | None = N
     """Every campaign beside the rules at rules_path; RulesError lists every problem."""
     settings = settings or Settings()
     problems: list[Problem] = []
+    for message in settings_wider(settings):
+        problems.append(Problem("settings", 1, 1, message))
     specs: list[tuple[s.CampaignSpec, str]] = []
     for file in campaign_files(rules_path):
         rel = f"{FOLDER}/{file.name}"
@@ -168,7 +173,8 @@ class _Builder:
         if start and end and end < start:
             self.error(spec.where("end"), "end is before start")
         window = self._window()
-        book = self._holidays(client.holidays if client else HolidayBook())
+        # The national holidays are always in the book, whatever the calendars say.
+        book = self._holidays(client.holidays if client else HolidayBook()).merged(NATIONAL)
         self._pacing()
         retry = dict(DEFAULT_RETRY_MINUTES)
         for name, minutes in spec.attempts.retry.items():
@@ -181,19 +187,13 @@ class _Builder:
         form = self._form()
         salespeople = self._salespeople()
         terms = build_terms(spec.billing, spec.kind, self.error) if spec.billing else None
-        if client is not None and spec.caller_id in client.numbers:
-            self.warn(
-                spec.where("caller_id"),
-                f"caller_id {spec.caller_id} is a number of client {client.id!r}: calls back"
-                " reach the client's routing, not the campaign's callback IVR",
+        self._presented(client)
+        if spec.kind == REMINDER and spec.callback.strip():
+            self.error(
+                spec.where("callback"),
+                "a reminder's call back is told the catalogue's words only (whoever calls back"
+                " may not be the debtor): remove callback",
             )
-        if client is not None and spec.caller_id in self.rules.number_index:
-            owner = self.rules.number_index[spec.caller_id]
-            if owner != client.id:
-                self.error(
-                    spec.where("caller_id"),
-                    f"caller_id {spec.caller_id} belongs to client {owner!r}",
-                )
         if not self.ok or client is None or window is None:
             return None
         return Campaign(
@@ -218,7 +218,7 @@ class _Builder:
             max_attempts=spec.attempts.max,
             per_day=spec.attempts.per_day,
             retry_minutes=retry,
-            amd=spec.amd,
+            amd=spec.kind == REMINDER if spec.amd is None else spec.amd,
             own_customers=spec.own_customers,
             language=spec.language or client.card.language,
             script=spec.script,
@@ -230,6 +230,28 @@ class _Builder:
             file=self.rel,
             billing=terms,
         )
+
+    def _presented(self, client: Client | None) -> None:
+        """The presented number: one the dial policy accepts, and not a client's own number
+        (a call back to it must reach the campaign's callback IVR, and a client's callers
+        must not)."""
+        spec = self.spec
+        where = spec.where("caller_id")
+        policy = self.rules.dial_policy_for(client.id if client else None)
+        verdict = check(policy, spec.caller_id)
+        if not verdict.allowed:
+            self.error(where, f"caller_id {spec.caller_id}: {verdict.reason}")
+            return
+        owner = self.rules.number_index.get(spec.caller_id) or self.rules.number_index.get(
+            verdict.number
+        )
+        if owner is not None:
+            self.error(
+                where,
+                f"caller_id {spec.caller_id} is a number of client {owner!r}: calls back would"
+                " reach the client's routing; present a number of the center's, routed to the"
+                " campaigns' callback IVR",
+            )
 
     def _operators(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
@@ -272,10 +294,15 @@ class _Builder:
                 self.error(spec.at, f"the center's default calling hours: {exc}")
                 return None
         for key, texts in spec.hours.items():
+            where = spec.where(f"hours{{{key}}}", "hours")
             try:
                 window_of({key: texts})
             except ClockError as exc:
-                self.error(spec.where(f"hours{{{key}}}", "hours"), str(exc))
+                self.error(where, str(exc))
+                continue
+            why = _wider(spec.kind, key, texts)
+            if why is not None:
+                self.error(where, f"hours: {why}")
         if not self.ok:
             return None
         return window_of(spec.hours)
@@ -332,6 +359,63 @@ class _Builder:
         elif spec.kind != APPOINTMENT and spec.salespeople:
             self.warn(spec.where("salespeople"), "salespeople are for appointment campaigns")
         return out
+
+
+NATIONAL = floor.national_book()
+
+
+def _wider(kind: str, key: str, texts: tuple[str, ...] | list[str]) -> str | None:
+    """Why a file's or a setting's hours for these day(s) go beyond the legal floor."""
+    ranges = parse_ranges(texts)
+    if key.strip().lower() == "eve":
+        return floor.wider_eve(kind, ranges)
+    for day in parse_days(key):
+        why = floor.wider(kind, day, ranges)
+        if why is not None:
+            return why
+    return None
+
+
+def settings_wider(settings: Settings) -> list[str]:
+    """The campaign settings that would widen the legal floor (the engine does not start)."""
+    out = []
+    hours = (
+        ("campaign_hours_weekdays", "promotion", "mon-fri"),
+        ("campaign_hours_saturday", "promotion", "sat"),
+        ("campaign_hours_eve", "promotion", "eve"),
+        ("reminder_hours_weekdays", "reminder", "mon-fri"),
+        ("reminder_hours_saturday", "reminder", "sat"),
+    )
+    for name, kind, key in hours:
+        try:
+            why = _wider(kind, key, split(getattr(settings, name)))
+        except ClockError as exc:
+            why = str(exc)
+        if why is not None:
+            out.append(f"setting {name!r}: {why}")
+    if settings.campaign_drop_cap > floor.ABANDON_CAP:
+        out.append(
+            f"setting 'campaign_drop_cap': {settings.campaign_drop_cap} is above the legal"
+            f" {floor.ABANDON_CAP} (3 % of the answered calls per campaign per day)"
+        )
+    if settings.campaign_drop_rest_days < floor.ABANDON_REST_DAYS:
+        out.append(
+            f"setting 'campaign_drop_rest_days': {settings.campaign_drop_rest_days} is below"
+            f" the legal {floor.ABANDON_REST_DAYS} days"
+        )
+    if settings.campaign_drop_wait * 1000 > floor.ANSWER_BUDGET_MS:
+        out.append("setting 'campaign_drop_wait': at most 2 s (the limit is 3 s from the answer)")
+    if not 0 < settings.campaign_register_max_days <= floor.REGISTER_MAX_DAYS:
+        out.append(
+            f"setting 'campaign_register_max_days': {settings.campaign_register_max_days} is"
+            f" not 1 to {floor.REGISTER_MAX_DAYS} (a register check is valid 15 days)"
+        )
+    if not 0 <= settings.own_customers_days <= floor.OWN_CUSTOMERS_MAX_DAYS:
+        out.append(
+            f"setting 'own_customers_days': {settings.own_customers_days} is not 0 to"
+            f" {floor.OWN_CUSTOMERS_MAX_DAYS}"
+        )
+    return out
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:

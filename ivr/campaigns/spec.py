@@ -78,7 +78,10 @@ class RecordingSpec(Spec):
     enabled: bool = field(default=False, metadata=doc("Record the answered calls."))
     announcement: str = field(
         default="",
-        metadata=doc("Said to the contact before the operator; the language's default if empty."),
+        metadata=doc(
+            "Words added after the fixed recording notice (which is always said first, in the"
+            " campaign's language); never a replacement for it."
+        ),
     )
 
 
@@ -94,7 +97,9 @@ class CampaignSpec(Spec):
     groups: tuple[str, ...] = field(metadata=doc("Operator groups that work the campaign."))
     caller_id: str = field(
         metadata=doc(
-            "The number presented; a call back to it reaches the callback IVR.", pattern=DIGITS
+            "The number presented: one of the center's (not a client's), accepted by the dial"
+            " policy; a call back to it reaches the callback IVR.",
+            pattern=DIGITS,
         )
     )
     start: str | None = field(default=None, metadata=doc("First day (YYYY-MM-DD).", pattern=DATE))
@@ -106,7 +111,8 @@ class CampaignSpec(Spec):
         default=None,
         metadata=doc(
             "Calling window: day(s) -> HH:MM-HH:MM (mon-fri, sat, ...; eve: a day before a"
-            " holiday). Absent: the center's defaults for the kind. Never on a holiday.",
+            " holiday). Absent: the center's defaults for the kind. Never on a holiday, and"
+            " never wider than the law's floor for the kind (a wider file is refused).",
             pattern=TIME_RANGE,
         ),
     )
@@ -117,14 +123,18 @@ class CampaignSpec(Spec):
     attempts: AttemptsSpec = field(
         default_factory=AttemptsSpec, metadata=doc("How often one contact is called.")
     )
-    amd: bool = field(
-        default=False,
-        metadata=doc("Answering-machine detection: a machine is a retry; not sure: an operator."),
+    amd: bool | None = field(
+        default=None,
+        metadata=doc(
+            "Answering-machine detection: a machine is a retry and hears nothing; not sure: an"
+            " operator. Absent: on for reminders, off for the other kinds."
+        ),
     )
     own_customers: bool = field(
         default=False,
         metadata=doc(
-            "The contacts are the client's own customers: no opposition-register check"
+            "The contacts are the client's own customers: a row with a customer_until date is"
+            " called without the opposition-register check until own_customers_days after it"
             " (reminders never need one)."
         ),
     )
@@ -142,7 +152,7 @@ class CampaignSpec(Spec):
         default="",
         metadata=doc(
             "What a contact calling back hears the call was about (never a debt);"
-            " a default for the kind if empty."
+            " a default for the kind if empty. Reminders: always the catalogue's words."
         ),
     )
     salespeople: dict[str, SalespersonSpec] = field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ivr.campaigns.model import APPOINTMENT, PROMOTION, Campaign
+from ivr.campaigns.model import APPOINTMENT, PROMOTION, REMINDER, Campaign
 from ivr.i18n import tr
 from ivr.routing.model import Prompt
 
@@ -19,18 +19,26 @@ def drop_prompt(campaign: Campaign) -> Prompt:
     return Prompt(f"campaign-drop-{campaign.id}", text=text)
 
 
+def recording_notice(language: str) -> str:
+    """The fixed notice every recorded call hears before recording starts (catalogue)."""
+    return tr(language, "This call is recorded for quality purposes.")
+
+
 def announcement_prompt(campaign: Campaign) -> Prompt | None:
+    """The fixed notice, then the campaign's own words if any: a campaign may add to the
+    notice, never replace it. None: the campaign does not record."""
     if not campaign.recording:
         return None
-    text = campaign.announcement or tr(
-        campaign.language, "This call is recorded for quality purposes."
-    )
+    text = recording_notice(campaign.language)
+    if campaign.announcement.strip():
+        text = f"{text} {campaign.announcement.strip()}"
     return Prompt(f"campaign-announce-{campaign.id}", text=text)
 
 
 def callback_purpose(campaign: Campaign) -> str:
-    """Why the contact was called, fit for whoever answers a call back: never a debt."""
-    if campaign.callback:
+    """Why the contact was called, fit for whoever answers a call back: never a debt (a
+    reminder's is always the catalogue's: the loader refuses its own text)."""
+    if campaign.callback and campaign.kind != REMINDER:
         return campaign.callback
     lang = campaign.language
     if campaign.kind == APPOINTMENT:

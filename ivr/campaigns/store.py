@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.campaigns import eligibility as el
-from ivr.campaigns.model import CONNECTED, DROPPED, PREVIEW, Campaign
+from ivr.campaigns import floor
+from ivr.campaigns.model import CONNECTED, DROPPED, HUNG_UP, PREVIEW, Campaign
 from ivr.campaigns.models import (
     Attempt,
     CampaignState,
@@ -122,6 +123,17 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True)
+class Rules:
+    """What the dial-time check needs beside the campaign: the client's dial policy and the
+    center's settings (each already within the legal floor)."""
+
+    policy: DialPolicy
+    register_max_days: int = floor.REGISTER_MAX_DAYS
+    own_customers_days: int = floor.OWN_CUSTOMERS_MAX_DAYS
+    rest_days: int = floor.ABANDON_REST_DAYS
+
+
+@dataclass(frozen=True)
 class Claimed:
     contact: ContactRecord
     attempt: AttemptRecord | None  # None: a preview, no call yet
@@ -175,15 +187,21 @@ async def claim(
     policy: DialPolicy,
     register_max_days: int,
     recording_dir: str | None = None,
+    own_customers_days: int = floor.OWN_CUSTOMERS_MAX_DAYS,
+    rest_days: int = floor.ABANDON_REST_DAYS,
+    free_operators: int = 0,
 ) -> list[Claimed]:
     """Claim up to len(operators) contacts that may be called now, one per operator (None:
     any operator); write each one's attempt row before anything is dialled. Contacts that may
-    not be called are refused (and logged) or put off until they may."""
+    not be called are refused (and logged) or put off until they may. free_operators: how
+    many operators are free now (ratio lines), for numbers that need one after a rest."""
     if not operators:
         return []
     out: list[Claimed] = []
     wanted = list(operators)
     seen: set[int] = set()
+    rules = Rules(policy, register_max_days, own_customers_days, rest_days)
+    spare = free_operators
     async with sessions.begin() as session:
         fresh = None
         if campaign.register_required:  # a list not checked lately is not dialled at all
@@ -210,15 +228,20 @@ async def claim(
             if not rows:
                 break
             seen.update(row.id for row in rows)
-            facts = await _facts(session, campaign, rows, now)
+            facts = await _facts(session, campaign, rows, now, rest_days)
             for row in rows:
-                refusal = el.judge(campaign, facts[row.id], now, policy, register_max_days)
-                if refusal is not None:
-                    await _refuse(session, campaign, row, refusal, now)
-                    continue
                 operator = _operator_for(row, wanted)
                 if operator is _NOBODY:
                     continue  # only its excluded operator is free: left for another one
+                # A line for any operator (ratio) counts as one with an operator free only
+                # while the operators free now outnumber such lines already claimed.
+                free = operator is not None or (facts[row.id].needs_operator and spare > 0)
+                refusal = _judge(campaign, facts[row.id], now, rules, free)
+                if refusal is None and operator is None and facts[row.id].needs_operator:
+                    spare -= 1
+                if refusal is not None:
+                    await _refuse(session, campaign, row, refusal, now)
+                    continue
                 claimed = await _take(session, campaign, row, engine, operator, now,
                                       recording_dir)  # fmt: skip
                 if claimed is not None:
@@ -278,17 +301,29 @@ async def _take(
     return Claimed(ContactRecord.of(row), attempt, operator)
 
 
+def _judge(
+    campaign: Campaign, facts: el.ContactFacts, now: datetime, rules: Rules, operator_free: bool
+) -> el.Refusal | None:
+    """The one dial-time decision (ivr.campaigns.eligibility.judge) with the center's rules."""
+    return el.judge(
+        campaign, facts, now, rules.policy, rules.register_max_days,
+        operator_free=operator_free, own_customers_days=rules.own_customers_days,
+    )  # fmt: skip
+
+
 async def _fresh_lists(
     session: AsyncSession, campaign: Campaign, now: datetime, max_days: int
 ) -> list[int]:
-    today = now.astimezone(el.ZoneInfo(campaign.zone)).date()
+    zone = el.ZoneInfo(campaign.zone)
+    today = now.astimezone(zone).date()
     fresh = []
-    for list_id, name, checked in await session.execute(
-        select(ContactList.id, ContactList.name, ContactList.register_checked_on).where(
-            ContactList.campaign_id == campaign.id
-        )
-    ):
-        if el.register_fresh(checked, today, max_days):
+    for list_id, name, checked, imported in await session.execute(
+        select(
+            ContactList.id, ContactList.name, ContactList.register_checked_on,
+            ContactList.imported_at,
+        ).where(ContactList.campaign_id == campaign.id)
+    ):  # fmt: skip
+        if el.register_fresh(checked, today, max_days, imported.astimezone(zone).date()):
             fresh.append(list_id)
             continue
         when = checked.isoformat() if checked else "never"
@@ -302,7 +337,11 @@ async def _fresh_lists(
 
 
 async def _facts(
-    session: AsyncSession, campaign: Campaign, rows: list[Contact], now: datetime
+    session: AsyncSession,
+    campaign: Campaign,
+    rows: list[Contact],
+    now: datetime,
+    rest_days: int = floor.ABANDON_REST_DAYS,
 ) -> dict[int, el.ContactFacts]:
     numbers = {row.number for row in rows}
     salt = await number_salt(session)  # an erased number is listed by its hash only
@@ -315,15 +354,17 @@ async def _facts(
         )
     ):
         dnc[hashes.get(number, number)].add(scope)
-    checked = dict(
-        (
-            await session.execute(
-                select(ContactList.id, ContactList.register_checked_on).where(
-                    ContactList.id.in_({row.list_id for row in rows})
-                )
-            )
-        ).all()
-    )
+    zone = el.ZoneInfo(campaign.zone)
+    checked: dict[int, date | None] = {}
+    imported: dict[int, date] = {}
+    for list_id, checked_on, imported_at in await session.execute(
+        select(ContactList.id, ContactList.register_checked_on, ContactList.imported_at).where(
+            ContactList.id.in_({row.list_id for row in rows})
+        )
+    ):
+        checked[list_id] = checked_on
+        imported[list_id] = imported_at.astimezone(zone).date()
+    rested = await _rests(session, numbers, rest_days)
     since = el.local_midnight(now, campaign.zone)
     today = dict(
         (
@@ -343,9 +384,51 @@ async def _facts(
             list_checked_on=checked.get(row.list_id),
             in_register=row.in_register,
             do_not_call=frozenset(dnc.get(row.number, ())),
+            list_imported_on=imported.get(row.list_id),
+            customer_until=_customer_until(row),
+            rested_until=rested.get(row.number, (None, False))[0],
+            needs_operator=rested.get(row.number, (None, False))[1],
         )
         for row in rows
     }
+
+
+def _customer_until(row: Contact) -> date | None:
+    """The list's customer-until column (own customers), if the row has a valid one."""
+    extra = row.extra or {}
+    text = extra.get("customer_until") or extra.get("customer until")
+    try:
+        return date.fromisoformat(str(text).strip()) if text else None
+    except ValueError:
+        return None
+
+
+async def _rests(
+    session: AsyncSession, numbers: set[str], rest_days: int
+) -> dict[str, tuple[datetime | None, bool]]:
+    """Number -> (rested until, whether the next call needs an operator free): from every
+    campaign's calls to that number, whatever list or import it came from."""
+    out: dict[str, tuple[datetime | None, bool]] = {}
+    latest: dict[str, datetime] = {}
+    for number, answered, amd, connected, dropped, ended in await session.execute(
+        select(
+            Attempt.number, Attempt.answered_at, Attempt.amd, Attempt.connected_at,
+            Attempt.dropped_at, Attempt.ended_at,
+        ).where(Attempt.number.in_(numbers), Attempt.answered_at.is_not(None))
+    ):  # fmt: skip
+        if answered is None:
+            continue
+        rests = floor.rests(answered, amd, connected, dropped, ended)
+        until, _ = out.get(number, (None, False))
+        if rests:
+            mine = answered + timedelta(days=rest_days)
+            until = mine if until is None else max(until, mine)
+        if number not in latest or answered > latest[number]:
+            latest[number] = answered
+            out[number] = (until, rests)
+        else:
+            out[number] = (until, out[number][1])
+    return out
 
 
 async def _refuse(
@@ -434,10 +517,22 @@ async def start_preview_call(
     engine: str,
     operator: str,
     now: datetime,
+    rules: Rules,
     recording_dir: str | None = None,
-) -> AttemptRecord | None:
-    """The operator pressed call on a preview card: the attempt row, then the call."""
+) -> AttemptRecord | el.Refusal | None:
+    """The operator pressed call on a preview card (or the card dialled by itself): the same
+    dial-time check as any call, then the attempt row. A refusal is logged and the contact
+    goes back (or out) as the refusal says; None: the card is no longer there."""
     async with sessions.begin() as session:
+        row = await session.get(Contact, contact_id)
+        if row is None or row.status != el.PREVIEWING:
+            return None
+        facts = await _facts(session, campaign, [row], now, rules.rest_days)
+        refusal = _judge(campaign, facts[row.id], now, rules, True)
+        if refusal is not None:
+            row.status, row.claimed_by, row.claimed_at = el.PENDING, None, None
+            await _refuse(session, campaign, row, refusal, now)
+            return refusal
         result = await session.execute(
             update(Contact)
             .where(Contact.id == contact_id, Contact.status == el.PREVIEWING)
@@ -524,6 +619,8 @@ async def close_attempt(
             outcome = DROPPED
         elif row.connected_at is not None:
             outcome = CONNECTED
+        elif outcome == HUNG_UP:  # answered, gone in the silence: abandoned, as a drop
+            outcome, detail = DROPPED, "hung up before an operator took the call"
         row.ended_at, row.system_outcome, row.detail = now, outcome, detail
         contact = await session.get(Contact, row.contact_id)
         if contact is not None and contact.status in (el.DIALLING, el.TALKING):

@@ -41,15 +41,15 @@ def put_through_client(rules: Rules) -> Client | None:
 
 
 async def put_one_through(
-    settings: Settings, rules: Rules, features: list[Any], workdir: Path
+    settings: Settings, rules: Rules, features: list[Any], workdir: Path, trunk: Trunk
 ) -> tuple[bool, str]:
-    """One call put through, announced; (it worked, what to print)."""
+    """One call put through, announced, to the person's phone at the `trunk` Asterisk calls
+    out through; (it worked, what to print)."""
     feature = next((f for f in features if f.name == "put_through"), None)
     client = put_through_client(rules)
     if feature is None or client is None:
         return False, "No client has people to put calls through to: nothing to show."
     person = next(iter(client.people.values()))
-    trunk = Trunk()
     with open(workdir / "person.log", "wb") as out:
         phone = await asyncio.create_subprocess_exec(
             sipp_binary(), "-sf", str(SCENARIOS / "person.xml"), "-i", trunk.address,

@@ -10,7 +10,10 @@ from typing import Any
 
 from area_world import B_MARK, NOW, World
 
-from ivr.campaigns.models import Appointment, Attempt, Contact, ContactList
+from ivr.campaigns.models import Appointment, Attempt, Contact, ContactList, DoNotCall
+
+# Numbers each asked not to be called: the client's area lists its own list only.
+A_DNC, B_DNC, CENTER_DNC = "+390611198001", "+390611198002", "+390611198003"
 
 
 def _wav(world: World, campaign: str, name: str) -> str:
@@ -81,3 +84,6 @@ async def seed_campaigns(world: World) -> None:
                                  amount_due=Decimal("250.00"))  # fmt: skip
         promise.promise_amount, promise.promise_date = Decimal("250.00"), NOW.date()
         world.ids["a_promise"] = promise.id
+        for scope, number in (("acme", A_DNC), ("bravo", B_DNC), ("*", CENTER_DNC)):
+            session.add(DoNotCall(scope=scope, number=number, reason="asked",
+                                  source="test", added_at=NOW))  # fmt: skip

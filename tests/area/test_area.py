@@ -12,6 +12,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 import pyotp
+import pytest
 from area_world import NOW, PASSWORD, World, make_world, post_form
 
 from ivr.area import query, users
@@ -21,6 +22,8 @@ from ivr.records import outbox
 from ivr.routing import evaluate
 from ivr.routing.decision import CallInfo
 from ivr.selfservice import store as edits
+
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
 
 async def test_login_with_a_second_factor(world: World) -> None:

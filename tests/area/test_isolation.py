@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from area_world import B_MARK, World, csrf
+from campaign_world import A_DNC, B_DNC, CENTER_DNC
 from openpyxl import load_workbook
 
 B_VALUES = (B_MARK, "0799000001", "0799000002", "bravo", "3337654321")
@@ -88,6 +89,8 @@ async def test_pages_lists_and_exports_show_only_a(world: World) -> None:
         assert_nothing_of_b(await response.text(), url)
     calls = await (await client.get("/area/calls")).text()
     assert "Luca Verdi" in calls and "Said Name" in calls  # A's own calls are there
+    campaigns = await (await client.get("/area/campaigns")).text()
+    assert A_DNC in campaigns and B_DNC not in campaigns and CENTER_DNC not in campaigns
     workbook = load_workbook(io.BytesIO(await (await client.get("/area/calls.xlsx")).read()))
     cells = " ".join(str(c.value) for row in workbook.active.iter_rows() for c in row)
     assert "Luca Verdi" in cells

@@ -21,6 +21,8 @@ from ivr.campaigns.models import Attempt, Contact
 from ivr.campaigns.outcomes import read_outcome
 from ivr.dialpolicy import DialPolicy
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 
 async def contest(world: World, appointment: int, reason: str = "did-not-happen",
                   note: str = "") -> tuple[Contest | None, str | None]:  # fmt: skip

@@ -20,6 +20,8 @@ from ivr.campaigns import activity, store
 from ivr.campaigns.models import CampaignState, Contact
 from ivr.dialpolicy import DialPolicy
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 SIZES = [  # appointments, share, minimum -> drawn
     (0, 0.04, 3, 0), (2, 0.04, 3, 2), (3, 0.04, 3, 3), (10, 0.04, 3, 3), (75, 0.04, 3, 3),
     (76, 0.04, 3, 4), (100, 0.04, 3, 4), (101, 0.04, 3, 5), (250, 0.04, 3, 10),

@@ -15,6 +15,8 @@ from ivr.billing import draw, schedule, statement
 from ivr.routing import RulesHolder
 from ivr.services import Services
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 
 def services(world: World, clock: list[datetime]) -> Services:
     return Services(

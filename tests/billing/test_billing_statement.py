@@ -19,6 +19,8 @@ from ivr.billing import disputes, payments, render, statement
 from ivr.billing.models import Payment, Statement, Verification
 from ivr.billing.results import Month
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 D = Decimal
 
 

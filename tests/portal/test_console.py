@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -23,6 +24,8 @@ from ivr.portal import Portal, portal_password, store
 from ivr.records import db, repo
 from ivr.routing import RulesHolder
 from ivr.services import Services
+
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
 RULES = Path(__file__).resolve().parents[1] / "e2e" / "queues" / "rules"
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

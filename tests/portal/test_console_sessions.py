@@ -26,6 +26,8 @@ from ivr.records import db
 from ivr.routing import RulesHolder
 from ivr.services import Services
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 RULES = Path(__file__).resolve().parents[1] / "e2e" / "queues" / "rules"
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ivr.account.cel import read_account
 from ivr.account.rebuild import rebuild
 from ivr.records.facts import Facts, blank, merge
 from ivr.routing import load_rules
+
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
 RULES = Path(__file__).resolve().parents[1] / "e2e" / "account" / "rules"
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from ivr.alarm import Alarm, Alarms, run_schedule
+
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
 
 async def test_a_wake_ends_a_sleep_with_no_due_time() -> None:

@@ -27,6 +27,8 @@ from ivr.dialpolicy import DialPolicy
 from ivr.records import db
 from ivr.routing import load_rules
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 RULES = Path(__file__).resolve().parents[2] / "routing_rules"
 CAMPAIGNS = load_campaigns(RULES, load_rules(RULES))
 REMINDERS = CAMPAIGNS.by_id["rossi-solleciti"]
@@ -113,6 +115,7 @@ def test_the_command_imports_a_large_csv_and_reports_its_bad_rows(
     monkeypatch.setenv("IVR_DB_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("IVR_INSTANCE", f"unit{id(tmp_path)}")
     monkeypatch.setenv("IVR_AMI_SECRET", "x")
+    monkeypatch.setenv("IVR_CLOCK_START", "2026-12-02T10:00:00Z")  # the import's day
     path = tmp_path / "big.csv"
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")
@@ -130,7 +133,13 @@ def test_the_command_imports_a_large_csv_and_reports_its_bad_rows(
     register = tmp_path / "rpo.csv"
     register.write_text("numero\n06 5000002\n")
     assert main(["campaign", "rpo", "rossi-solleciti", str(register), "--checked-on",
-                 "2026-11-30"]) == 0  # fmt: skip
+                 "2026-12-03"]) == 2  # fmt: skip
+    assert "after today" in capsys.readouterr().err  # a check in the future is refused
+    assert main(["campaign", "rpo", "rossi-solleciti", str(register), "--checked-on",
+                 "2026-12-01"]) == 0  # fmt: skip
+    assert "imported after 2026-12-01: not stamped" in capsys.readouterr().out
+    assert main(["campaign", "rpo", "rossi-solleciti", str(register), "--checked-on",
+                 "2026-12-02"]) == 0  # fmt: skip
     assert "1 numbers found in the register" in capsys.readouterr().out
     assert main(["campaign", "dnc", "add", "center", "+39065000003"]) == 0
     assert "1 numbers added" in capsys.readouterr().out
@@ -225,12 +234,18 @@ async def test_an_appointment_is_booked_once_in_a_salespersons_calendar(
     header = ["numero", "azienda", "referente", "indirizzo"]
     rows = [["0612345001", "A", "Anna", "Via 1"], ["0612345002", "B", "Bea", "Via 2"]]
     await lists.import_contacts(sessions, VALUATIONS, parse(VALUATIONS, header, rows), "l", NOW)
-    await lists.apply_register(sessions, VALUATIONS, set(), date(2026, 12, 1), NOW)
+    await lists.apply_register(sessions, VALUATIONS, set(), date(2026, 12, 2), NOW)
     previews = await claim(sessions, VALUATIONS, "e", 2)
     assert [p.attempt for p in previews] == [None, None]  # a preview places no call yet
     attempts = [
         await store.start_preview_call(
-            sessions, VALUATIONS, p.contact.id, engine="e", operator=f"op{n}", now=NOW
+            sessions,
+            VALUATIONS,
+            p.contact.id,
+            engine="e",
+            operator=f"op{n}",
+            now=NOW,
+            rules=store.Rules(DialPolicy()),
         )  # fmt: skip
         for n, p in enumerate(previews)
     ]
@@ -239,7 +254,7 @@ async def test_an_appointment_is_booked_once_in_a_salespersons_calendar(
     assert slot > NOW
     key = slot_key("giulia", slot, VALUATIONS.zone)
     for n, attempt in enumerate(attempts):
-        assert attempt is not None
+        assert isinstance(attempt, store.AttemptRecord)
         data = {"attempt": str(attempt.id), "outcome": "appointment", "slot": key,
                 "address": f"Via {n}"}  # fmt: skip
         form = read_outcome(VALUATIONS, data, NOW)

@@ -12,6 +12,7 @@ import pytest
 
 from ivr.__main__ import main
 from ivr.campaigns import eligibility as el
+from ivr.campaigns import floor
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import CONNECTED, DROPPED, NO_ANSWER
 from ivr.campaigns.windows import default_window, window_of
@@ -19,6 +20,8 @@ from ivr.config import Settings
 from ivr.dialpolicy import DialPolicy
 from ivr.routing import RulesError, load_rules
 from ivr.routing.clock import Holiday, HolidayBook
+
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
 RULES = Path(__file__).resolve().parents[2] / "routing_rules"
 ROME = ZoneInfo("Europe/Rome")
@@ -176,10 +179,11 @@ def test_who_may_be_called_and_why_not() -> None:
     assert judge(facts(attempts=5)).reason == el.ATTEMPTS
     today = judge(facts(attempts_today=2))
     assert today.reason == el.PER_DAY and today.until == rome(2026, 12, 3, 9, 0)
-    evening = el.judge(CAMPAIGN, facts(), rome(2026, 11, 28, 19, 1), policy, 15)
-    assert evening.reason == el.WINDOW and evening.until == rome(2026, 11, 30, 9, 0)
+    checked = facts(list_checked_on=date(2026, 11, 20))  # a check before those days
+    evening = el.judge(CAMPAIGN, checked, rome(2026, 11, 28, 19, 1), policy, 15)
+    assert evening.reason == floor.HOURS_REASON and evening.until == rome(2026, 11, 30, 9, 0)
     # Milan's Sant'Ambrogio (7 December) then the Immacolata: closed until the 9th.
-    milan = el.judge(CAMPAIGN, facts(), rome(2026, 12, 5, 19, 1), policy, 15)
+    milan = el.judge(CAMPAIGN, checked, rome(2026, 12, 5, 19, 1), policy, 15)
     assert milan.until == rome(2026, 12, 9, 9, 0)
 
 

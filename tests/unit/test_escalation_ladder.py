@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,6 +24,8 @@ from ivr.escalation.ladder import (
     next_step,
 )
 from ivr.routing.model import Contact, Ladder, Window
+
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
 T0 = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)  # a Monday, 22:00 UTC
 MARIO = PlanContact("Mario", "3331", ring=20)

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from ivr.alarm import Alarms
@@ -22,6 +23,8 @@ from ivr.escalation.speech import dialable
 from ivr.outbound import OutboundCalls
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.routing.model import Contact, Ladder, Rules
+
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
 T0 = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
 LADDER = Ladder("night", (Contact("Mario", "3331", 10), Contact("Luca", "3332", 10)))

@@ -22,6 +22,8 @@ from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.models import Base
 from ivr.routing.model import Contact, Ladder
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 T0 = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
 HOSTILE = 'Mario "Boss"\r\nBcc: everyone@example.org\x1b[2J'
 

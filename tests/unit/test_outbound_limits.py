@@ -16,6 +16,8 @@ from ivr.outbound import OutboundCalls, trunk_prefix
 from ivr.routing.decision import ClientCard, Decision, Step
 from ivr.routing.model import Rules
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 
 @pytest.mark.parametrize(
     ("number", "by_caller", "by_client", "allow_withheld", "why"),

@@ -30,6 +30,8 @@ from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.models import Call, CallEvent
 from ivr.routing.model import Retention, Rules
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 

@@ -20,6 +20,8 @@ from ivr.records.facts import Fact, Facts, Row
 from ivr.records.repo import get_call, open_fact, write
 from ivr.records.writer import RecordWriter
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 

@@ -16,6 +16,8 @@ from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.repo import CallRecord, open_call
 from ivr.records.report import format_csv, format_json, format_table, register
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 START = datetime(2024, 11, 26, 16, 53, 20, 123456, tzinfo=UTC)
 HOSTILE = "Eve\n2024-01-01 fake line\x1b[31m\u202eevil\t'; DROP TABLE calls;--"
 

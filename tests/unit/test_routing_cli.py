@@ -12,6 +12,8 @@ from ivr.routing import OverrideStore
 from ivr.routing.cli import register
 from ivr.routing.schema import render
 
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
+
 RULES = Path(__file__).resolve().parents[2] / "routing_rules"
 
 

@@ -4,7 +4,11 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from ivr.routing import RulesHolder
+
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
 RULES = Path(__file__).resolve().parents[2] / "routing_rules"
 

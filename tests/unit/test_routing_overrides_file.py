@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from ivr.routing import Override, Overrides, OverridesFile, OverrideStore
+
+pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 

@@ -109,10 +109,11 @@ async def test_booked_verified_contested_and_billed(stack: Stack, tmp_path: Path
     # -- March 1st: op1 books four appointments -------------------------------------------
     desk = Desk(stack, "op1")
     await desk.login()
-    rows = [[contact_number(76, n), f"Bar {n}", f"Titolare {n}", f"Via Roma {n}"]
+    # Acme's customers until this month: called without the register check (own customers).
+    rows = [[contact_number(76, n), f"Bar {n}", f"Titolare {n}", f"Via Roma {n}", "2027-02-28"]
             for n in range(41, 45)]  # fmt: skip
-    parsed = importer.parse_rows("appointment", ["numero", "azienda", "referente", "indirizzo"],
-                                 enumerate(rows, start=2))  # fmt: skip
+    header = ["numero", "azienda", "referente", "indirizzo", "customer_until"]
+    parsed = importer.parse_rows("appointment", header, enumerate(rows, start=2))
     await lists.import_contacts(stack.sessions, campaign, parsed, "visite.csv",
                                 campaign_now())  # fmt: skip
     await store.set_status(stack.sessions, "visits", store.RUNNING, campaign_now(), "test")

@@ -7,16 +7,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest_asyncio
 from sqlalchemy import select
 
 from ivr.asterisk.render import Trunk
-from ivr.campaigns import importer, lists, store
+from ivr.campaigns import floor, importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt, Contact, Refusal
@@ -28,6 +29,37 @@ from ivr.stack import AmiEvents, Stack, poll, stack_settings
 HERE = Path(__file__).resolve().parent
 RULES = HERE / "rules"
 TRUNK = "127.0.0.2"
+ROME = ZoneInfo("Europe/Rome")
+
+
+def floor_morning(real: datetime) -> datetime:
+    """The next 10:00 in Rome on a weekday that is no national holiday: from then on, for
+    hours, the legal floor allows every kind of campaign call (whatever day the suite runs)."""
+    local = real.astimezone(ROME)
+    day = local.date() if local.time() < time(10) else local.date() + timedelta(days=1)
+    while day.weekday() >= 5 or floor.national_holiday(day) is not None:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(10), ROME)
+
+
+# The engines' clock runs at the real pace from that morning (IVR_CLOCK_START at each start).
+_REAL = datetime.now(UTC)
+OFFSET = floor_morning(_REAL) - _REAL
+
+
+def now() -> datetime:
+    """The engines' time now."""
+    return datetime.now(UTC) + OFFSET
+
+
+class FloorStack(Stack):
+    """A stack whose engine (at every start, and a second engine's copy of its environment)
+    keeps the rig's clock unless a test set its own moment."""
+
+    def engine_env(self) -> dict[str, str]:
+        env = super().engine_env()
+        env.setdefault("IVR_CLOCK_START", now().isoformat())
+        return env
 
 
 def number(kind: int, n: int) -> str:
@@ -87,6 +119,10 @@ class Rig:
         self, campaign_id: str, header: list[str], rows: list[list[str]], name: str = "list.csv"
     ) -> lists.ImportSummary:
         campaign = self.campaign(campaign_id)
+        if campaign.own_customers and "customer_until" not in header:
+            # the client's customers until today: exempt from the register for a while yet
+            today = now().astimezone(ROME).date().isoformat()
+            header, rows = [*header, "customer_until"], [[*row, today] for row in rows]
         parsed = importer.parse_rows(campaign.kind, header, enumerate(rows, start=2))
         assert not parsed.bad, parsed.bad
         return await lists.import_contacts(self.sessions, campaign, parsed, name, now())
@@ -160,18 +196,12 @@ class Rig:
         await poll(read, lambda got: got[0] == 0 and not got[1], timeout, "idle campaigns")
 
 
-def now() -> datetime:
-    from datetime import UTC
-
-    return datetime.now(UTC)
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def rig(tmp_path_factory: Any, asterisk_available: None) -> AsyncIterator[Rig]:
     tmp = tmp_path_factory.mktemp("campaigns")
     phones = ContactPhones(tmp / "work")
     settings = stack_settings(tmp, RULES)
-    stack = Stack(settings, tmp / "work", trunk=Trunk(TRUNK, phones.port))
+    stack = FloorStack(settings, tmp / "work", trunk=Trunk(TRUNK, phones.port))
     stack.extra_env["IVR_WRAPUP_SECONDS"] = "2"
     phones.start()
     rig = Rig(stack, phones)
@@ -188,4 +218,4 @@ async def rig(tmp_path_factory: Any, asterisk_available: None) -> AsyncIterator[
         phones.stop()
 
 
-__all__ = ["AmiEvents", "ContactPhones", "Desk", "Rig", "e164", "number"]
+__all__ = ["AmiEvents", "ContactPhones", "Desk", "FloorStack", "Rig", "e164", "now", "number"]

@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from campaign_rig import RULES, TRUNK, AmiEvents, ContactPhones, Desk, Rig, e164, number
+from campaign_rig import (
+    RULES,
+    TRUNK,
+    AmiEvents,
+    ContactPhones,
+    Desk,
+    FloorStack,
+    Rig,
+    e164,
+    number,
+)  # fmt: skip
 from pg_server import new_database
 
 from ivr.asterisk.render import Trunk
@@ -73,7 +83,7 @@ async def pair(
     tmp: Path = tmp_path_factory.mktemp("two-engines")
     phones = ContactPhones(tmp / "work")
     settings = stack_settings(tmp, RULES, db_url=await new_database(postgres_server))
-    stack = Stack(settings, tmp / "work", trunk=Trunk(TRUNK, phones.port))
+    stack = FloorStack(settings, tmp / "work", trunk=Trunk(TRUNK, phones.port))
     stack.extra_env["IVR_WRAPUP_SECONDS"] = "1"
     phones.start()
     rig = Rig(stack, phones)
