@@ -97,11 +97,11 @@ def blank_old(path: Path, before: datetime) -> int:
         first = first_time(file)
         if first is None or first >= before:
             continue
+        # its last line was written before it was last changed (the blanking changes it)
+        ended = datetime.fromtimestamp(file.stat().st_mtime, tz=before.tzinfo)
         changed += blank_account(file, before=before)
-        if file != path and file.name.endswith(tuple("0123456789")):
-            ended = datetime.fromtimestamp(file.stat().st_mtime, tz=before.tzinfo)
-            if ended < before:
-                file.rename(file.with_name(file.name + BLANKED))
+        if file != path and file.name.endswith(tuple("0123456789")) and ended < before:
+            file.rename(file.with_name(file.name + BLANKED))
     return changed
 
 

@@ -3,10 +3,12 @@ a call the engine never handled rebuilt from the account as the fallback's."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ivr.account.cel import CallAccount, CelEvent
+from ivr.account.cel import BLANKED, FILE_NAME, CallAccount, CelEvent, first_time
+from ivr.account.privacy import blank_old
 from ivr.account.rebuild import FALLBACK_ROUTE, rebuild
 from ivr.nodes.probe import answer
 from ivr.records.facts import Facts, blank, merge
@@ -83,3 +85,28 @@ def test_a_call_through_the_failure_context_says_the_engine_was_down() -> None:
         fact.facts.failure_reason is not None and "AGISTATUS=FAILURE" in fact.facts.failure_reason
     )
     assert fact.facts.failed_at == t0 + timedelta(seconds=1)
+
+
+def _line(at: datetime, number: str) -> bytes:
+    values = ["CHAN_START", f"{at.timestamp():.6f}", "u1", "u1", "PJSIP/trunk-1", "ivr-in-trunk",
+              "0611000001", number, "Maria", "", "", ""]  # fmt: skip
+    return (",".join(f'"{v}"' for v in values) + "\n").encode()
+
+
+def test_the_purge_reads_only_the_account_files_that_may_hold_an_old_line(tmp_path: Path) -> None:
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    cutoff = now - timedelta(days=30)
+    current = tmp_path / FILE_NAME
+    old = tmp_path / f"{FILE_NAME}.20261001T000000"
+    old.write_bytes(_line(now - timedelta(days=60), "0399000001"))
+    os.utime(old, (cutoff.timestamp() - 3600,) * 2)  # closed before the cutoff
+    recent = tmp_path / f"{FILE_NAME}.20261206T000000"
+    recent.write_bytes(_line(now - timedelta(days=1), "0399000002"))
+    current.write_bytes(_line(now, "0399000003"))
+
+    assert blank_old(current, cutoff) == 1
+    assert not old.exists() and b"0399000001" not in (tmp_path / (old.name + BLANKED)).read_bytes()
+    assert b"0399000002" in recent.read_bytes() and b"0399000003" in current.read_bytes()
+    # blanked once: never read again
+    assert blank_old(current, cutoff) == 0
+    assert first_time(recent) == now - timedelta(days=1)
