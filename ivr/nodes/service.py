@@ -39,6 +39,7 @@ class Nodes(Feature):
         super().__init__(services)
         settings = services.settings
         self.down = timedelta(seconds=settings.node_down_seconds)
+        self.down_seconds = settings.node_down_seconds
         self.every = max(0.2, settings.node_down_seconds / 5)
         self.probe: Probe | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -98,10 +99,9 @@ class Nodes(Feature):
     async def close_gone(self) -> int:
         """Close the open calls of every other node silent for longer than the stated time."""
         services = self.services
-        now = services.clock()
         closed = 0
         for beat in await store.beats(services.sessions):
-            if beat.node == services.settings.instance or now - beat.alive_at <= self.down:
+            if beat.node == services.settings.instance or beat.silent <= self.down_seconds:
                 continue
             if beat.closed_until == beat.alive_at:
                 continue  # done already, and it has not beaten since

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("node", sa.String(length=128), nullable=False),
         sa.Column("engine", sa.String(length=128), nullable=False),
         sa.Column("alive_at", UTCDateTime(), nullable=False),
+        sa.Column("seen_at", sa.Float(), nullable=False),
         sa.Column("closed_until", UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("node", name=op.f("pk_node_heartbeats")),
     )
