@@ -8,8 +8,10 @@ STAMP := var/stamps
 # libatomic1: the node that Playwright's Python package runs needs it.
 # postgresql-15-auto-failover, pg-auto-failover-cli: the database that fails over (a monitor
 # and two data nodes, `ivr cluster` with a [cluster.database] table; docs/high-availability.md).
+# nginx: the TLS proxy in front of the web apps (docs/https.md, tests/faults/test_https.py).
 DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio \
-    postgresql-15-auto-failover pg-auto-failover-cli
+    postgresql-15-auto-failover pg-auto-failover-cli \
+    nginx
 PYTEST_ARGS ?=
 # The suite runs in PYTEST_WORKERS processes (pytest-xdist), each test file whole in one of
 # them, so that a module's shared stack stays in one process; every instance a test starts has

@@ -8,6 +8,7 @@
 .venv/bin/python -m bench idle             # an idle engine with 10,000 client files
 .venv/bin/python -m bench dialer --operators 6 --seconds 60 --rounds 2
 .venv/bin/python -m bench cluster [--rates 40,80,120,160]  # one vs two nodes, failover gap
+.venv/bin/python -m bench occupancy [--operators 20 --seeds 10]  # a blended day, simulated
 .venv/bin/python -m bench --smoke calls    # one benchmark at its smoke size (seconds)
 
 `make soak` runs bench/soak.py on its own. Every benchmark also runs at its smoke size in
@@ -19,7 +20,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import area, calls, cluster, dialer, idle, ingest, routing, soak
+from bench import area, calls, cluster, dialer, idle, ingest, occupancy, routing, soak
 
 # name: (what it measures, the full run, the smoke run). The full runs take their arguments
 # from the command line (`python -m bench calls --calls 600`).
@@ -50,12 +51,17 @@ BENCHMARKS: dict[str, tuple[str, Callable[[list[str]], object], Callable[[], obj
         lambda: idle.cli(["--seconds", "1", "--clients", "50", "--settle", "0.5"]),
     ),
     "dialer": (
-        "outbound dialer: preview / progressive / ratio",
+        "outbound dialer: preview / progressive / ratio / predictive",
         dialer.cli,
         lambda: dialer.cli(
             ["--operators", "2", "--seconds", "4", "--rounds", "1", "--contacts", "6"]
             + ["--history", "5", "--read", "0.5"]
         ),
+    ),
+    "occupancy": (
+        "blended occupancy: a center's day simulated on the dialer's own pacing",
+        occupancy.cli,
+        lambda: occupancy.cli(["--operators", "6", "--seeds", "1", "--hours", "1"]),
     ),
     "cluster": (
         "cluster: Kamailio + two Asterisk nodes + their engines on one PostgreSQL",
@@ -71,7 +77,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[list[str]], object], Callable[[], obj
         lambda: soak.cli(["--calls", "12", "--rate", "6", "--hold-ms", "1000"]),
     ),
 }
-IN_ALL = ("routing", "area", "calls", "ingest", "idle", "dialer", "cluster")  # soak: make soak
+# soak: make soak
+IN_ALL = ("routing", "area", "calls", "ingest", "idle", "dialer", "occupancy", "cluster")
 
 
 def main(argv: list[str]) -> None:

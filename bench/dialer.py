@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ from ivr.asterisk.render import Trunk
 from ivr.campaigns import floor, importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt, Contact
+from ivr.control import bearer
 from ivr.portal.client import ConsoleClient
 from ivr.ports import free_udp_port
 from ivr.routing import load_rules
@@ -44,7 +46,7 @@ from ivr.stack import Stack, stack_settings
 HERE = Path(__file__).resolve().parent
 RULES = HERE / "dialer_rules"
 TRUNK = "127.0.0.2"
-MODES = ("preview", "progressive", "ratio")
+MODES = ("preview", "progressive", "ratio", "predictive")
 # The bench's client's own customers until today: no register check needed for them.
 HEADER = ["numero", "nome", "customer_until"]
 
@@ -75,6 +77,31 @@ def TODAY() -> str:  # noqa: N802 - a column's value, read like a constant
 class Desk(ConsoleClient):
     def __init__(self, stack: Stack, operator: str) -> None:
         super().__init__(stack.settings, operator)
+        self.page: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        """Logged in with the console's page open, as an operator at work has it: its event
+        stream connected (without one the engine pauses the operator after
+        console_gone_seconds, and every later round had nobody to call for)."""
+        await self.login()
+        self.page = asyncio.create_task(self._stream())
+
+    async def _stream(self) -> None:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with self.http.get(
+                    f"{self.base}/events", timeout=aiohttp.ClientTimeout(total=None)
+                ) as response:
+                    async for _ in response.content:
+                        pass
+            await asyncio.sleep(1.0)  # the page's EventSource reconnects so
+
+    async def close(self) -> None:
+        if self.page is not None:
+            self.page.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.page
+        await super().close()
 
     async def preview_clicker(self, read_seconds: float) -> None:
         """Reads each preview card for a moment, then presses call (until cancelled)."""
@@ -192,7 +219,7 @@ async def run(args: argparse.Namespace) -> dict[str, Figures]:
         for op in operators:
             await stack.phone(op, ring_ms=100)
             desk = Desk(stack, op)
-            await desk.login()
+            await desk.open()
             desks.append(desk)
         rules = load_rules(RULES)
         campaigns = load_campaigns(RULES, rules, settings)
@@ -249,7 +276,9 @@ async def run(args: argparse.Namespace) -> dict[str, Figures]:
 async def wake(stack: Stack) -> None:
     s = stack.settings
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"http://{s.bind}:{s.ports.http}/campaigns/wake"):
+        async with http.post(
+            f"http://{s.bind}:{s.ports.http}/campaigns/wake", headers=bearer(s.control_token)
+        ):
             pass
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 
+from ivr.control import bearer
 from ivr.sipp import SCENARIOS, place_calls
 
 KAMAILIO = ("127.0.0.1", 25060)
@@ -30,8 +32,10 @@ WARM_UP_CALLER = "0399999999"  # the calls that wait for the cluster to be up
 
 
 def engine_up(port: int) -> bool:
+    token = os.environ["IVR_CONTROL_TOKEN"]  # the compose file gives it to the engines
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/status", headers=bearer(token))
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=2) as answer:  # noqa: S310
             return bool(json.loads(answer.read())["ami"]["connected"])
     except (OSError, ValueError, KeyError):
         return False

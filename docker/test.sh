@@ -54,6 +54,8 @@ podman build --pull=never -q --label ivr.built-by=docker-test -f docker/postgres
 
 IVR_DB_PASSWORD=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
 export IVR_DB_PASSWORD
+IVR_CONTROL_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')
+export IVR_CONTROL_TOKEN
 compose=("$WORK/compose/bin/podman-compose" -p ivr-docker-test -f docker/compose.yaml)
 down() {
     "${compose[@]}" logs > "$WORK/compose.log" 2>&1 || true

@@ -92,7 +92,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        code, body = call_engine(settings.bind, settings.ports.http, "/api/status")
+        code, body = call_engine(settings, "/api/status")
     except OSError as exc:
         print(f"the engine is not running ({exc})", file=sys.stderr)
         return 1
@@ -105,7 +105,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        code, body = call_engine(settings.bind, settings.ports.http, "/api/reload", "POST")
+        code, body = call_engine(settings, "/api/reload", "POST")
     except OSError as exc:
         print(f"the engine is not running ({exc})", file=sys.stderr)
         return 1

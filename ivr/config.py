@@ -73,6 +73,9 @@ class Settings:
     shared_dir: Path | None = None
     # FastAGI requests must carry this token (rendered into the dialplan); generated.
     agi_token: str = ""
+    # The control API (/api/..., /campaigns/wake) and /metrics answer only requests bearing
+    # this token (Authorization: Bearer); generated into the state folder's control.token.
+    control_token: str = ""
     # Asterisk drops root for this user (and its group) when started as root.
     asterisk_user: str = "asterisk"
     # Calls Asterisk takes at once (its maxcalls); above it new INVITEs are refused. 0: no cap.
@@ -126,10 +129,13 @@ class Settings:
     # Cookies carry Secure when the page came over HTTPS ("auto"), or always ("always": the
     # engine is behind a TLS proxy), or never.
     web_secure_cookies: str = "auto"
-    # Failed logins allowed within login_window_minutes, per user and per address.
+    # Failed logins allowed within login_window_minutes to one user from one client address.
     login_max_per_user: int = 5
-    login_max_per_address: int = 20
     login_window_minutes: int = 15
+    # The reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: the client's address (throttling, logs) and HTTPS
+    # (Secure cookies, HSTS). Empty: the headers are ignored, the peer is the client.
+    web_trusted_proxies: str = ""
     # The client area's address as clients reach it, for the links in its emails; empty:
     # http://<bind>:<ports.http>/area.
     area_url: str = ""
@@ -163,6 +169,14 @@ class Settings:
     verify_grace_days: int = 2
     verify_auto_draw: bool = True
     billing_issue_day: int = 5
+    # Webhooks (ivr/dispatch) go out over HTTPS to public addresses only. These exact IP
+    # addresses (commas between them) are let through as well, HTTPS or plain HTTP: a
+    # center's own receiver, or a test's on 127.0.0.x. Never a range.
+    webhook_allow_addresses: str = ""
+    # A PEM file of certificates trusted for webhooks besides the system's (a test receiver's).
+    webhook_ca_file: str = ""
+    # Seconds a webhook may take to connect and answer (at most 10 whatever is set).
+    webhook_timeout: float = 5.0
     # The engine's clock starts at this ISO instant and runs on from there (tests, demos);
     # empty: the real time.
     clock_start: str = ""
@@ -281,6 +295,14 @@ def validate(settings: Settings) -> Settings:
             f"setting 'web_secure_cookies': {settings.web_secure_cookies!r} is auto, always "
             "or never"
         )
+    try:
+        from ivr.web.proxy import networks
+
+        networks(settings.web_trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"setting 'web_trusted_proxies': {exc}") from exc
+    if settings.login_max_per_user < 1 or settings.login_window_minutes < 1:
+        raise ConfigError("settings 'login_max_per_user' and 'login_window_minutes': 1 or more")
     if not 0 <= settings.campaign_drop_cap <= 1:
         raise ConfigError("setting 'campaign_drop_cap': a share between 0 and 1 (0.03 is 3 %)")
     if not 0 < settings.campaign_drop_wait < 3:
@@ -307,8 +329,19 @@ def validate(settings: Settings) -> Settings:
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"setting 'log_level': {settings.log_level!r} is not a level")
     trunk_networks(settings.trunk_addresses)
+    for text in filter(None, (a.strip() for a in settings.webhook_allow_addresses.split(","))):
+        try:
+            ipaddress.ip_address(text)
+        except ValueError as exc:
+            raise ConfigError(
+                f"setting 'webhook_allow_addresses': {exc} (one address each)"
+            ) from exc
+    if settings.webhook_timeout <= 0:
+        raise ConfigError("setting 'webhook_timeout': seconds, more than 0")
     if settings.operator_proxy:
         sip_address(settings.operator_proxy, "operator_proxy")
+    if settings.control_token and len(settings.control_token) < 16:
+        raise ConfigError("setting 'control_token': at least 16 characters")
     for name in ("ami_user", "ami_secret", "agi_token", "asterisk_user"):
         value = getattr(settings, name)
         if value and not _PLAIN.fullmatch(value):
@@ -398,6 +431,9 @@ def load(
     if not settings.agi_token:
         token = _secret(settings.state_dir / "agi.token")
         settings = dataclasses.replace(settings, agi_token=token)
+    if not settings.control_token:
+        token = _secret(settings.state_dir / "control.token")
+        settings = dataclasses.replace(settings, control_token=token)
     return validate(settings)
 
 

@@ -29,6 +29,7 @@ from ivr.records import repo
 from ivr.records.report import format_table
 from ivr.routing import Rules, evaluate, load_rules
 from ivr.routing.decision import CallInfo
+from ivr.scripts.demo import take_one_with_script
 from ivr.services import Services
 from ivr.sipp import Phone, place_calls
 
@@ -227,18 +228,30 @@ async def place_demo_calls(
     put, text = await put_one_through(settings, rules, engine.features, workdir, trunk)
     print(text)
     print()
-    return ok and put
+    print("Taking a call with the client's script: its answers kept as fields ...")
+    answering = {op for op, ring_ms in plan.phones if ring_ms != NEVER}
+    scripted, text, client, linkedid = await take_one_with_script(
+        settings, rules, engine.features, engine.services.clock(), answering
+    )
+    print(text)
+    if client and linkedid:
+        clock = engine.services.clock()
+        print(await area_login(engine, clock, client, f"calls/{linkedid}"))
+    print()
+    return ok and put and scripted
 
 
-async def area_login(engine: Engine, at: datetime) -> str:
+async def area_login(
+    engine: Engine, at: datetime, client: str | None = None, page: str = ""
+) -> str:
     """A demo user of the client whose caller left a message (or of the first client with
-    a call): the area shows its calls."""
+    a call, or of `client`): the area shows its calls (or `page`)."""
     from ivr.area import users
 
     assert engine.services is not None
     sessions = engine.services.sessions
     calls = await repo.list_calls(sessions, limit=50)
-    client = next((c.client_id for c in calls if c.message_path and c.client_id), None)
+    client = client or next((c.client_id for c in calls if c.message_path and c.client_id), None)
     client = client or next((c.client_id for c in calls if c.client_id), None)
     if client is None:
         return "No call of a client was stored: no area login to show."
@@ -249,7 +262,7 @@ async def area_login(engine: Engine, at: datetime) -> str:
         await users.add_user(sessions, client, email, password, at, role="admin", name="Demo")
     else:
         await users.set_password(sessions, found.id, password)
-    url = f"http://{engine.settings.bind}:{engine.settings.ports.http}/area/"
+    url = f"http://{engine.settings.bind}:{engine.settings.ports.http}/area/{page}"
     return (
         f"The client's reserved area: {url}\n"
         f"  log in as {email} with the password {password} (client {client})\n"

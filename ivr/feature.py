@@ -54,6 +54,11 @@ class Feature:
         """The aiohttp sub-applications this feature serves, by path prefix."""
         return {}
 
+    def control_apps(self) -> dict[str, web.Application]:
+        """Sub-applications of the control API (commands, other engines), by path prefix:
+        served only to requests bearing the engine's control token."""
+        return {}
+
     def status(self) -> dict[str, Any] | None:
         """What `ivr status` shows of this feature; None shows nothing."""
         return None

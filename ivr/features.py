@@ -17,14 +17,18 @@ def build(services: Services) -> list[Feature]:
     from ivr.area import Area
     from ivr.billing.schedule import BillingSchedule
     from ivr.campaigns.dialer import CampaignDialer
+    from ivr.dispatch.feature import Dispatcher
     from ivr.escalation.service import Escalations
     from ivr.nodes.service import Nodes
+    from ivr.oncall.console import OnCallDesk
     from ivr.outbound import Outbound
     from ivr.portal import Portal
     from ivr.privacy.run import DailyPurge
     from ivr.putthrough.service import PutThroughs
+    from ivr.scripts.feature import ScriptDesk
 
     portal = Portal(services)
+    putthroughs = PutThroughs(services, portal)
     return [
         Outbound(services),  # first: the others count the calls out it sees
         Reconciler(services),  # the records against Asterisk's own account of the calls
@@ -34,7 +38,11 @@ def build(services: Services) -> list[Feature]:
         # after the console: it reads who is free from the console's board
         CampaignDialer(services, portal),
         BillingSchedule(services),  # after the dialer: it reads the campaigns it loaded
-        PutThroughs(services, portal),  # holds and put-throughs from the console's cards
+        putthroughs,  # holds and put-throughs from the console's cards
+        # after put-through: a script's end may put the caller through
+        ScriptDesk(services, portal, putthroughs.put_through),
+        OnCallDesk(services, portal),  # who is on call, on the card
         DailyPurge(services),  # personal data past each client's retention
         Area(services),  # the clients' reserved area (/area)
+        Dispatcher(services),  # messages to the clients' own systems (webhooks)
     ]

@@ -25,6 +25,7 @@ from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.asterisk.instance import Asterisk
 from ivr.asterisk.render import Trunk
+from ivr.control import bearer
 from ivr.ports import free_tcp_port, free_udp_port
 from ivr.records import db, repo
 from ivr.sipp import Phone, SippResult, place_calls
@@ -103,6 +104,7 @@ class Stack:
             IVR_RULES=str(s.rules),
             IVR_AMI_SECRET=s.ami_secret,
             IVR_AGI_TOKEN=s.agi_token,
+            IVR_CONTROL_TOKEN=s.control_token,
             IVR_TRUNK_ADDRESSES=s.trunk_addresses,
             IVR_MAX_CALLS=str(s.max_calls),
             IVR_ESCALATION_PER_CALLER_HOUR=str(s.escalation_per_caller_hour),
@@ -169,8 +171,9 @@ class Stack:
 
     def status(self) -> dict[str, Any] | None:
         url = f"http://{self.settings.bind}:{self.settings.ports.http}/api/status"
+        request = urllib.request.Request(url, headers=bearer(self.settings.control_token))
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
                 data: dict[str, Any] = json.loads(response.read())
                 return data
         except OSError:

@@ -105,7 +105,13 @@ class AccountPage(Page):
             return await self.show(request, 422, {"password": error})
         await users.set_password(self.sessions, ctx.user.id, new)
         await self._audit(ctx.client_id, ctx.user.email, "password-change")
-        raise web.HTTPSeeOther(f"{self.area.prefix}/account?saved=password")
+        raise await self._renewed(request, ctx.user.id, "password")
+
+    async def _renewed(self, request: web.Request, user_id: int, saved: str) -> web.HTTPSeeOther:
+        """The credentials changed: the user's other sessions end, this one is renewed."""
+        response = web.HTTPSeeOther(f"{self.area.prefix}/account?saved={saved}")
+        await self.area.auth.renew(request, response, str(user_id))
+        return response
 
     async def totp_on(self, request: web.Request) -> web.Response:
         ctx = await self.area.ctx(request)
@@ -116,7 +122,7 @@ class AccountPage(Page):
             return await self.show(request, 422, {"code": error})
         await users.totp_enable(self.sessions, ctx.user.id, True)
         await self._audit(ctx.client_id, ctx.user.email, "totp-on")
-        raise web.HTTPSeeOther(f"{self.area.prefix}/account?saved=totp")
+        raise await self._renewed(request, ctx.user.id, "totp")
 
     async def totp_off(self, request: web.Request) -> web.Response:
         ctx = await self.area.ctx(request)
@@ -128,7 +134,7 @@ class AccountPage(Page):
             return await self.show(request, 422, {"off": tr(ctx.lang, "Wrong password.")})
         await users.totp_enable(self.sessions, ctx.user.id, False)
         await self._audit(ctx.client_id, ctx.user.email, "totp-off")
-        raise web.HTTPSeeOther(f"{self.area.prefix}/account?saved=totp")
+        raise await self._renewed(request, ctx.user.id, "totp")
 
     async def _audit(self, client_id: str, actor: str, action: str) -> None:
         await edits.audit(self.sessions, client_id, actor, action, {}, self.area.services.clock())

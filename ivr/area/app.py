@@ -41,10 +41,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "ivr_area"
 BODY_LIMIT = 64 * 1024
 KEEPALIVE_SECONDS = 15.0
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; media-src 'self'; frame-ancestors 'none'; form-action 'self'"
-)
 
 
 @dataclass(frozen=True)
@@ -190,9 +186,7 @@ class Area(AreaLogin, Feature):
         return {self.prefix: self.app()}
 
     def app(self) -> web.Application:
-        app = web.Application(
-            client_max_size=BODY_LIMIT, middlewares=[Guard(self.auth, BODY_LIMIT).middleware]
-        )
+        app = Guard(self.auth, BODY_LIMIT).app()
         app.router.add_get("/", self.home)
         self.login_routes(app)
         app.router.add_get("/events", self.events)
@@ -225,9 +219,7 @@ class Area(AreaLogin, Feature):
         self, request: web.Request, name: str, lang: str, status: int = 200, **context: Any
     ) -> web.Response:
         text = self.templates.render(name, lang, root=self.prefix, **context)
-        response = web.Response(text=text, status=status, content_type="text/html")
-        secure_headers(response)
-        return response
+        return web.Response(text=text, status=status, content_type="text/html")
 
     async def page(
         self, request: web.Request, ctx: Ctx, name: str, status: int = 200, **context: Any
@@ -275,14 +267,6 @@ class Area(AreaLogin, Feature):
         finally:
             self.hub.unlisten(ctx.client_id, queue)
         return response
-
-
-def secure_headers(response: web.StreamResponse) -> None:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
 
 
 def _sse(message: dict[str, Any]) -> bytes:

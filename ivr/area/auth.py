@@ -101,7 +101,7 @@ class AreaLogin:
             response = self._to("/totp")
             await self.auth.begin(request, response, str(user.id), pending=True)
             raise response
-        await self.auth.succeeded(email)
+        await self.auth.succeeded(request, email)
         response = self._to("/calls")
         await self.auth.begin(request, response, str(user.id))
         await self._audit(user, "login")
@@ -133,7 +133,7 @@ class AreaLogin:
             await self.auth.failed(request, user.email)
             error = tr(lang, "Wrong code: type the six digits your app shows now.")
             return self.render(request, "totp.html", lang, 401, csrf=session.csrf, error=error)
-        await self.auth.succeeded(user.email)
+        await self.auth.succeeded(request, user.email)
         response = self._to("/calls")
         await self.auth.confirm(request, response)
         await self._audit(user, "login")
@@ -166,11 +166,13 @@ class AreaLogin:
         form = await request.post()
         email = str(form.get("email", "")).strip().lower()[:255]
         lang = self._lang(request)
-        wait = await self.auth.wait_seconds(request, email)
+        wait = await self.auth.forgot_wait(request, email)
         if wait:
             text = self.auth.throttled_text(request, wait, lang)
             return self._public(request, "forgot.html", 429, email=email, error=text)
-        await self.auth.failed(request, email)  # counted: the form cannot spray emails
+        # Counted on their own (the form cannot flood a mailbox nor probe many addresses),
+        # never as a failed login: asking for a link locks nobody out.
+        await self.auth.forgot_asked(request, email)
         user = await users.by_email(self.services.sessions, email)
         if user is not None:
             await self.send_reset(user, request)
@@ -212,6 +214,8 @@ class AreaLogin:
         if user is None:
             return self._public(request, "reset.html", 404, valid=False, token="")
         await self.auth.end_all(str(user.id))  # whoever knew the old password is out
-        await self.auth.succeeded(user.email)
+        await self.auth.succeeded(request, user.email)
         await self._audit(user, "password-reset")
-        raise self._to("/login?reset=1")
+        response = self._to("/login?reset=1")
+        await self.auth.end(request, response)  # this browser's session too, if it had one
+        raise response

@@ -5,23 +5,20 @@ filtered list as CSV or XLSX."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from openpyxl import Workbook
 
+from ivr import tables
 from ivr.area import query
 from ivr.area.pages import Page
 from ivr.i18n import local_datetime, tr
-from ivr.records import recordings
+from ivr.records import fields, recordings
 
 if TYPE_CHECKING:
     from ivr.area.app import Ctx
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def outcome_label(lang: str, outcome: str) -> str:
@@ -45,11 +42,6 @@ def category_label(lang: str, category: str) -> str:
         "other": tr(lang, "other"),
     }
     return labels.get(category, category)
-
-
-def cell(value: str) -> str:
-    """A value a spreadsheet shows as text, never runs as a formula (CSV injection)."""
-    return "'" + value if value.startswith(_FORMULA) else value
 
 
 class CallsPage(Page):
@@ -103,17 +95,10 @@ class CallsPage(Page):
 
     async def message(self, request: web.Request) -> web.Response:
         ctx = await self.area.ctx(request)
+        # Showing changes nothing (a GET never does: a prefetch, a link in a mail or an <img>
+        # elsewhere must not mark a message read); the page's script posts /read when a person
+        # has it open, and the buttons post the rest.
         row = await self._row(request, ctx)
-        if row.is_message and not row.read:  # opened: read
-            await query.mark(
-                self.sessions,
-                ctx.client_id,
-                row.linkedid,
-                self.area.services.clock(),
-                ctx.user.email,
-                read=True,
-            )
-            row = query.replace_row(row, read=True)
         return await self.area.page(
             request,
             ctx,
@@ -210,7 +195,13 @@ class CallsPage(Page):
             ]
             for r in rows
         ]
-        return [head, *([cell(v) for v in line] for line in body)]
+        # One column per field the clients' scripts asked, in the order first met.
+        extra = fields.columns([r.answers for r in rows])
+        head += [label for _, label in extra]
+        for line, r in zip(body, rows, strict=True):
+            given = {a.field: a.shown for a in r.answers}
+            line += [given.get(name, "") for name, _ in extra]
+        return [head, *body]
 
     async def _export(self, request: web.Request) -> tuple[Ctx, list[list[str]]]:
         ctx = await self.area.ctx(request)
@@ -220,23 +211,12 @@ class CallsPage(Page):
 
     async def csv(self, request: web.Request) -> web.Response:
         _, table = await self._export(request)
-        out = io.StringIO()
-        csv.writer(out).writerows(table)
-        return _download(out.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", "csv")
+        body = tables.csv_text(table).encode("utf-8-sig")
+        return _download(body, "text/csv; charset=utf-8", "csv")
 
     async def xlsx(self, request: web.Request) -> web.Response:
         _, table = await self._export(request)
-
-        def build() -> bytes:
-            book = Workbook(write_only=True)
-            sheet = book.create_sheet()
-            for line in table:
-                sheet.append(line)
-            out = io.BytesIO()
-            book.save(out)
-            return out.getvalue()
-
-        return _download(await asyncio.to_thread(build), XLSX, "xlsx")
+        return _download(await asyncio.to_thread(tables.xlsx_bytes, table), XLSX, "xlsx")
 
 
 def _download(body: bytes, content_type: str, ext: str) -> web.Response:

@@ -38,6 +38,7 @@ from ivr.i18n import Templates, tr
 from ivr.portal.models import CallOutcome
 from ivr.records import outbox
 from ivr.records.models import Call
+from ivr.routing.dispatch import choose
 
 if TYPE_CHECKING:
     from ivr.area.app import Area
@@ -179,6 +180,10 @@ class Notifier:
         row = await query.one(self.sessions, client_id, linkedid)
         if row is None:
             return None  # the call is gone (erased): nothing to tell
+        client = self.area.rules.clients.get(client_id)
+        answers = {a.field: a.value for a in row.answers}
+        if client and "email" not in choose(client.dispatch, row.category, urgent, answers):
+            return None  # the client's dispatch rules: not at once (the daily report has it)
         failed = []
         for user in await users.of_client(self.sessions, client_id):
             wanted = user.notify == "each" or (user.notify == "urgent" and urgent)

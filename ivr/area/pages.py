@@ -55,7 +55,10 @@ def build(area: Area) -> list[Page]:
     from ivr.area.team import TeamPage
     from ivr.billing.area import BillingPage
     from ivr.campaigns.area import CampaignsPage
+    from ivr.dispatch.area import WebhookPage
+    from ivr.oncall.area import OnCallPage
     from ivr.putthrough.area import PeoplePage
+    from ivr.scripts.area import ScriptPage
 
     return [
         CallsPage(area),
@@ -64,6 +67,9 @@ def build(area: Area) -> list[Page]:
         BillingPage(area),
         SelfServicePage(area),
         PeoplePage(area),
+        OnCallPage(area),
+        ScriptPage(area),
         TeamPage(area),
+        WebhookPage(area),
         AccountPage(area),
     ]

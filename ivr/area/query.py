@@ -26,8 +26,10 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text, tru
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr import bounds
 from ivr.area.models import AreaCall, MessageState
 from ivr.portal.models import CallOutcome
+from ivr.records.fields import Answer, fields_for
 from ivr.records.models import Call
 from ivr.routing.evaluate import WITHHELD
 
@@ -56,10 +58,7 @@ class Filters:
         """Filters from a query string; what cannot be read is left out."""
 
         def day(name: str) -> date | None:
-            try:
-                return date.fromisoformat(query.get(name, ""))
-            except ValueError:
-                return None
+            return bounds.day(query.get(name, ""))
 
         outcome = query.get("outcome", "")
         return cls(
@@ -106,6 +105,7 @@ class Row:
     note: str
     handled_by: str
     cursor: str  # "older than this row", for the next page
+    answers: tuple[Answer, ...] = ()  # what the client's script asked, in its order
 
     @property
     def is_message(self) -> bool:
@@ -222,8 +222,9 @@ def _row(
 
 def _after(cursor: str) -> tuple[datetime, int] | None:
     stamp, _, ident = cursor.partition("|")
+    found = bounds.row_id(ident)
     try:
-        return datetime.fromisoformat(stamp), int(ident)
+        return (bounds.moment(stamp), found) if found is not None else None
     except ValueError:
         return None
 
@@ -248,7 +249,21 @@ async def page(
             # The client's calls newest first, read from an index of area_calls (for words,
             # on SQLite, one that holds them: no row is fetched until one matches).
             query, keys = query.where(AreaCall.client_id == client_id), AREA_KEYS
-        return await _page(session, _filtered(query, filters, zone, keys), before, size, keys)
+        rows, cursor = await _page(
+            session, _filtered(query, filters, zone, keys), before, size, keys
+        )
+    return await _with_answers(sessions, rows), cursor
+
+
+async def _with_answers(sessions: Sessions, rows: list[Row]) -> list[Row]:
+    """The rows with the answers their calls' scripts collected."""
+    kept = await fields_for(sessions, [r.linkedid for r in rows])
+    if not kept:
+        return rows
+    return [
+        dataclasses.replace(r, answers=tuple(kept[r.linkedid])) if r.linkedid in kept else r
+        for r in rows
+    ]
 
 
 async def _page(
@@ -280,7 +295,9 @@ async def one(sessions: Sessions, client_id: str, linkedid: str) -> Row | None:
     query = _select(client_id).where(Call.linkedid == linkedid)
     async with sessions() as session:
         found = (await session.execute(query)).first()
-    return None if found is None else _row(*found)
+    if found is None:
+        return None
+    return (await _with_answers(sessions, [_row(*found)]))[0]
 
 
 async def recording_path(sessions: Sessions, client_id: str, linkedid: str) -> str | None:

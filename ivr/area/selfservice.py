@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from ivr import bounds
 from ivr.area.pages import Page
 from ivr.dialpolicy import check
 from ivr.i18n import local_datetime, tr
@@ -93,7 +94,7 @@ class SelfServicePage(Page):
 
     def _until(self, ctx: Ctx, text: str) -> datetime | None:
         try:
-            local = datetime.fromisoformat(text)
+            local = bounds.moment(text)
         except ValueError:
             return None
         if local.tzinfo is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ivr import bounds
 from ivr.area import users
 from ivr.area.models import ROLES
 from ivr.area.pages import Page
@@ -80,10 +81,9 @@ class TeamPage(Page):
 
     async def remove(self, request: web.Request) -> web.Response:
         ctx = await self.area.ctx(request, admin=True)
-        try:
-            user_id = int(request.match_info["user_id"])
-        except ValueError:
-            raise web.HTTPNotFound() from None
+        user_id = bounds.row_id(request.match_info["user_id"])
+        if user_id is None:
+            raise web.HTTPNotFound()
         user = await users.get(self.sessions, user_id)
         if user is None or user.client_id != ctx.client_id:
             raise web.HTTPNotFound()

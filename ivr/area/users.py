@@ -235,6 +235,8 @@ async def totp_verify(sessions: Sessions, user_id: int, code: str, now: datetime
     if row is None or not row.totp_secret:
         return False
     code = re.sub(r"\s", "", code)
+    if not re.fullmatch(r"[0-9]{6}", code):  # compare_digest takes ASCII text only
+        return False
     totp = pyotp.TOTP(row.totp_secret)
     current = totp.timecode(now)
     for step in (current - 1, current, current + 1):

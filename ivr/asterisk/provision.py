@@ -112,8 +112,16 @@ def build_root(root: Path) -> None:
 
 
 def provision() -> tuple[Path | None, str]:
-    """The root (None for the host's asterisk) and its version, building it if needed."""
+    """The root (None for the host's asterisk) and its version, building it if needed, with
+    Asterisk's own account on the host (ivr.asterisk.hostuser), made and checked."""
+    from ivr.asterisk.hostuser import AccountError, ensure
+
     root = default_root()
     if root is not None and not (root / "usr/sbin/asterisk").exists():
         build_root(root)
+    if root is not None:
+        try:
+            ensure(root)
+        except AccountError as exc:
+            raise ProvisionError(f"Asterisk's account: {exc}") from exc
     return root, version(root)

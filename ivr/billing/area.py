@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from aiohttp.web_request import FileField
 
+from ivr import bounds
 from ivr.area.pages import Page
 from ivr.billing import audit, disputes, payments, render, statement
 from ivr.billing.form import visit_outcome_labels
@@ -99,11 +100,7 @@ class BillingPage(Page):
 
     async def printable(self, request: web.Request) -> web.Response:
         ctx, view = await self._view(request)
-        response = web.Response(text=render.printable(view, ctx.lang), content_type="text/html")
-        from ivr.area.app import secure_headers
-
-        secure_headers(response)
-        return response
+        return web.Response(text=render.printable(view, ctx.lang), content_type="text/html")
 
     # -- one result: its evidence, and the contest -------------------------------------------
 
@@ -162,10 +159,9 @@ class BillingPage(Page):
     async def recording(self, request: web.Request) -> web.StreamResponse:
         """A booking or verification call's recording, of this client's campaigns only."""
         ctx = await self.area.ctx(request, admin=True)
-        try:
-            attempt_id = int(request.match_info["attempt_id"])
-        except ValueError:
-            raise web.HTTPNotFound() from None
+        attempt_id = bounds.row_id(request.match_info["attempt_id"])
+        if attempt_id is None:
+            raise web.HTTPNotFound()
         async with self.sessions() as session:
             attempt = await session.get(Attempt, attempt_id)
         if attempt is None or attempt.client_id != ctx.client_id:
@@ -186,10 +182,9 @@ class BillingPage(Page):
 
     async def confirm(self, request: web.Request) -> web.Response:
         ctx = await self.area.ctx(request, admin=True)
-        try:
-            attempt_id = int(request.match_info["attempt_id"])
-        except ValueError:
-            raise web.HTTPNotFound() from None
+        attempt_id = bounds.row_id(request.match_info["attempt_id"])
+        if attempt_id is None:
+            raise web.HTTPNotFound()
         mine = {p.attempt_id for p in await payments.promises(self.sessions, self.campaigns(),
                                                               ctx.client_id)}  # fmt: skip
         if attempt_id not in mine:

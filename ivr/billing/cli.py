@@ -210,7 +210,7 @@ def _wake(settings: config.Settings) -> str:
     from ivr.control import call_engine
 
     try:
-        code, _ = call_engine(settings.bind, settings.ports.http, "/campaigns/wake", "POST")
+        code, _ = call_engine(settings, "/campaigns/wake", "POST")
     except OSError:
         return "no engine is running: the calls start when it does"
     return "the verification calls start now" if code == 200 else f"the engine answered {code}"

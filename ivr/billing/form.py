@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from ivr import bounds
 from ivr.i18n import tr
 
 VERIFIED = "verified"
@@ -50,7 +51,7 @@ def read_verification(raw: Mapping[str, str], now: datetime, zone: str, lang: st
         return
     text = raw.get("visited_at", "").strip()
     try:
-        visited = datetime.fromisoformat(text)
+        visited = bounds.moment(text)
         if visited.tzinfo is None:
             visited = visited.replace(tzinfo=ZoneInfo(zone))
         if not now - timedelta(days=EARLIEST_DAYS) <= visited <= now:

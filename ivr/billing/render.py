@@ -3,12 +3,11 @@ text `ivr billing statement` prints; in Italian or English, times in the client'
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ivr import tables
 from ivr.billing.bands import BY_AMOUNT
 from ivr.billing.statement import Adjustment, Section, View
 from ivr.i18n import Templates, local_date, money, number, tr, trn
@@ -145,37 +144,40 @@ def printable(view: View, lang: str) -> str:
     return PAGES.render("statement_print.html", lang, view=view, link=None, **helpers(lang))
 
 
-def _amount(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:.2f}"
+CENT = Decimal("0.01")
+
+
+def _amount(value: Decimal | None) -> Decimal | str:
+    """An amount as a number (two decimals): a negative one is a number, not a formula."""
+    return "" if value is None else Decimal(value).quantize(CENT)
 
 
 def csv_text(view: View, lang: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([
+    rows: list[tables.Row] = []
+    rows.append([
         tr(lang, "Month"), tr(lang, "Campaign"), tr(lang, "Result"), tr(lang, "Kind"),
         tr(lang, "Date"), tr(lang, "About"), tr(lang, "Status"), tr(lang, "Recovered"),
         tr(lang, "Band"), tr(lang, "Amount"), tr(lang, "Contest"), tr(lang, "Verification"),
     ])  # fmt: skip
     for s in view.sections:
         for i in s.items:
-            writer.writerow([
+            rows.append([
                 view.month, s.campaign_id, i.key, kind_label(lang, i.kind),
                 local_date(i.at, lang, "short", view.zone), i.label, status_label(lang, i.status),
                 _amount(i.recovered), i.band or "", _amount(i.price),
                 contest_label(lang, i.contest), verification_label(lang, i.verification),
             ])  # fmt: skip
     for a in view.adjustments:
-        writer.writerow(_adjustment_row(a, lang))
-    writer.writerow([view.month, "", "", tr(lang, "Total"), "", "", "", "", "",
-                     f"{view.total:.2f}", "", ""])  # fmt: skip
-    return out.getvalue()
+        rows.append(_adjustment_row(a, lang))
+    rows.append([view.month, "", "", tr(lang, "Total"), "", "", "", "", "",
+                 _amount(view.total), "", ""])  # fmt: skip
+    return tables.csv_text(rows)
 
 
-def _adjustment_row(a: Adjustment, lang: str) -> list[str]:
+def _adjustment_row(a: Adjustment, lang: str) -> list[tables.Cell]:
     kind = tr(lang, "Credit") if a.delta < 0 else tr(lang, "Debit")
     return [a.of_month, a.campaign_id, a.key, kind, "", a.label, reason_label(lang, a.reason),
-            "", "", f"{a.delta:.2f}", "", ""]  # fmt: skip
+            "", "", _amount(a.delta), "", ""]  # fmt: skip
 
 
 def text(view: View, lang: str = "en") -> str:

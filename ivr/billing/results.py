@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ivr import bounds
 from ivr.billing.models import Contest, Payment, Verification
 from ivr.billing.terms import APPOINTMENT, INTERESTED, PAID, SALE
 from ivr.campaigns.model import Campaign
@@ -34,7 +35,8 @@ GIVEN_UP = {"refused": "refused", "exhausted": "unreachable"}  # a contact's -> 
 
 def parse_key(key: str) -> tuple[str, int] | None:
     found = _KEY.match(key or "")
-    return None if found is None else (found.group(1), int(found.group(2)))
+    number = bounds.row_id(found.group(2)) if found else None
+    return None if found is None or number is None else (found.group(1), number)
 
 
 @dataclass(frozen=True, order=True)
@@ -45,8 +47,8 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         found = _MONTH.match((text or "").strip())
-        if found is None:
-            raise ValueError(f"not a month: {text!r} (YYYY-MM)")
+        if found is None or not bounds.year_ok(int(found.group(1))):
+            raise ValueError(f"not a month: {text!r} (YYYY-MM, 2000 to 2199)")
         return cls(int(found.group(1)), int(found.group(2)))
 
     @classmethod

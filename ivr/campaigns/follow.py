@@ -78,7 +78,7 @@ class Follower:
 
     async def _on_event(self, event: Message) -> bool:
         name = event.event
-        if self.waiting.apply(event):
+        if self.waiting.apply(event, self.services.clock().timestamp()):
             return True
         linkedid = event.get("Linkedid", "")
         sessions = self.services.sessions

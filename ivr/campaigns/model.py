@@ -15,7 +15,9 @@ KINDS = (REMINDER, APPOINTMENT, PROMOTION)
 # Not written in a file: each appointment campaign billed per result has one, made by the
 # loader (ivr/billing/verify.py), whose contacts are the visited businesses drawn or contested.
 VERIFICATION = "verification"
-PREVIEW, PROGRESSIVE, RATIO = "preview", "progressive", "ratio"
+PREVIEW, PROGRESSIVE, RATIO, PREDICTIVE = "preview", "progressive", "ratio", "predictive"
+# Modes that place lines for no operator in particular (answers wait in the campaign queue).
+AHEAD = (RATIO, PREDICTIVE)
 
 # System outcomes (what the call itself did) and the minutes before the next try by default.
 NO_ANSWER, BUSY, UNREACHABLE, MACHINE, DROPPED = (

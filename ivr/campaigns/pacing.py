@@ -17,8 +17,9 @@ of the answered ones per campaign per day.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import cache
+from bisect import bisect_right
+from dataclasses import dataclass, replace
+from functools import cache, cached_property, lru_cache
 
 MIN_RATIO = 1.0
 PRIOR_ANSWER_RATE = 0.5  # until the day has enough calls to measure it
@@ -26,6 +27,10 @@ PRIOR_ANSWER_SECONDS = 5.0
 PRIOR_CALL_SECONDS = 90.0
 MEASURED_AFTER = 20
 SAFETY = 0.8  # aim below the cap: the estimates are estimates
+# Seconds between an operator freeing and talking to a waiting contact: the unpause, the
+# campaign queue's next try (retry = 1 s), its ringing the phone and the phone answering. Out
+# of the contact's wait (a line ahead of a wrap-up ending 1 s before the wait did, dropped).
+RING_OPERATOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Day:
     calls: int = 0  # connected calls that ended
     call_seconds: float = 0.0  # summed: connected -> ended, wrap-up included when known
     lengths: tuple[float, ...] = ()  # the latest calls' lengths (connected -> ended), seconds
+    wraps: tuple[float, ...] = ()  # the latest wrap-ups (ended -> outcome saved), seconds
 
     @property
     def answer_rate(self) -> float:
@@ -54,6 +60,20 @@ class Day:
             return PRIOR_ANSWER_SECONDS
         return max(0.5, self.answer_seconds / self.answered)
 
+    @cached_property
+    def sorted_lengths(self) -> tuple[float, ...]:
+        return tuple(sorted(self.lengths))
+
+    @cached_property
+    def sorted_wraps(self) -> tuple[float, ...]:
+        return tuple(sorted(self.wraps))
+
+    def wrap_length(self, pause: float) -> float:
+        """The usual wrap-up after a call: today's mean, or a guess until measured."""
+        if len(self.wraps) < MEASURED_AFTER:
+            return min(pause, 10.0)  # most write the outcome while the call ends
+        return sum(self.wraps) / len(self.wraps)
+
     @property
     def call_length(self) -> float:
         if self.calls < MEASURED_AFTER:
@@ -61,12 +81,19 @@ class Day:
         return max(1.0, self.call_seconds / self.calls)
 
 
+def of_inbound(day: Day, talks: tuple[float, ...]) -> Day:
+    """Today as seen for an operator talking to an inbound caller: the inbound talks' lengths
+    instead of the campaign's."""
+    return replace(day, calls=len(talks), call_seconds=sum(talks), lengths=talks)
+
+
 def drops_left(day: Day, cap: float) -> float:
     """How many more drops the day allows now (may be negative: over the limit)."""
     return cap * day.answered - day.dropped
 
 
-def _distribution(probabilities: tuple[float, ...]) -> list[float]:
+@lru_cache(maxsize=16)  # one decision asks it for the same operators at every line count
+def _distribution(probabilities: tuple[float, ...]) -> tuple[float, ...]:
     """P(k of these independent events happen), k = 0..n (Poisson binomial)."""
     out = [1.0]
     for q in probabilities:
@@ -75,7 +102,7 @@ def _distribution(probabilities: tuple[float, ...]) -> list[float]:
             nxt[k] += pk * (1 - q)
             nxt[k + 1] += pk * q
         out = nxt
-    return out
+    return tuple(out)
 
 
 @cache
@@ -104,16 +131,33 @@ def chance_free(
     `elapsed` seconds long so far, the share of today's calls that long which ended within the
     horizon (then `after` seconds of wrap-up); with too few calls measured, today's average
     call length taken as memoryless."""
-    horizon = day.time_to_answer + wait
+    horizon = day.time_to_answer + wait - RING_OPERATOR
     if remaining is not None:
         return 1.0 if remaining <= horizon else 0.0
     if elapsed is not None and len(day.lengths) >= MEASURED_AFTER:
-        longer = [n for n in day.lengths if n > elapsed]
-        if len(longer) >= 5:  # enough calls this long to judge by
-            ended = [n for n in longer if n + after <= elapsed + horizon]
-            return len(ended) / len(longer)
+        lengths = day.sorted_lengths
+        shorter = bisect_right(lengths, elapsed)
+        longer = len(lengths) - shorter
+        if longer >= 5:  # enough calls this long to judge by
+            ended = max(0, bisect_right(lengths, elapsed + horizon - after) - shorter)
+            return ended / longer
         return 0.0  # longer than (nearly) any call today: no telling when it ends
     return 1.0 - math.exp(-horizon / day.call_length)
+
+
+def chance_wrap_free(day: Day, elapsed: float, pause: float, wait: float) -> float:
+    """The chance an operator `elapsed` seconds into a wrap-up is free in time: the share of
+    today's wrap-ups that long which ended within the horizon; until they are measured,
+    certain only if the wrap-up pause itself ends by then."""
+    if len(day.wraps) < MEASURED_AFTER:
+        return chance_free(day, max(0.0, pause - elapsed), wait)
+    horizon = day.time_to_answer + wait - RING_OPERATOR
+    wraps = day.sorted_wraps
+    shorter = bisect_right(wraps, elapsed)
+    longer = len(wraps) - shorter
+    if not longer:
+        return 1.0 if elapsed + horizon >= pause else 0.0
+    return (bisect_right(wraps, elapsed + horizon) - shorter) / longer
 
 
 def ratio_lines(
@@ -124,10 +168,11 @@ def ratio_lines(
     ratio: float,
     day: Day,
     cap: float,
+    allowed: float | None = None,
 ) -> int:
     """New calls for a ratio campaign: `free` operators free, `soon` the chance of each busy
     one to be free in time, `ringing` of its lines not answered yet, `waiting` answered and
-    not connected."""
+    not connected; `allowed`: the drops it may risk now (else what the day has left)."""
     capacity = free - waiting
     if capacity <= 0 and not soon:
         return 0
@@ -136,7 +181,7 @@ def ratio_lines(
         soon = ()  # the estimates were wrong today: no line ahead until the rate is back down
     p = day.answer_rate
     ceiling = math.floor((free + len(soon)) * max(ratio, MIN_RATIO) + 1e-9)
-    budget = max(0.0, drops_left(day, cap))
+    budget = max(0.0, drops_left(day, cap) if allowed is None else allowed)
     best = min(capacity, ceiling)  # one line per free operator: no drop to expect
     for lines in range(best + 1, ceiling + 1):
         drops = expected_drops(lines, p, capacity, soon)

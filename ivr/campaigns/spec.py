@@ -15,7 +15,7 @@ from ivr.routing.spec import DIGITS, NAME, TIME_RANGE
 
 DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 Kind = Literal["reminder", "appointment", "promotion"]
-Mode = Literal["preview", "progressive", "ratio"]
+Mode = Literal["preview", "progressive", "ratio", "predictive"]
 FieldType = Literal["text", "number", "date", "choice", "yesno"]
 
 
@@ -26,11 +26,16 @@ class PacingSpec(Spec):
         metadata=doc(
             "preview: the operator sees the card, then presses call; progressive: one call per"
             " free operator (never a dropped call); ratio: several lines per free operator,"
-            " adjusted so that dropped calls stay within the day's limit."
+            " adjusted so that dropped calls stay within the day's limit; predictive: as many"
+            " lines as the answers to expect can be given an operator (each busy operator's"
+            " chance of freeing in time, the inbound callers to expect), the drop limit aimed"
+            " at evenly over the day (docs/occupancy.md)."
         ),
     )
     ratio: float = field(default=1.5, metadata=doc("ratio: lines per free operator to start."))
-    max_ratio: float = field(default=3.0, metadata=doc("ratio: never more lines than this."))
+    max_ratio: float = field(
+        default=3.0, metadata=doc("ratio and predictive: never more lines than this.")
+    )
     ring: int = field(default=25, metadata=doc("Seconds a contact's phone rings."))
     preview_seconds: int = field(
         default=0,

@@ -6,11 +6,13 @@ operator's channel; inbound callers waiting per queue (app_queue's join and leav
 
 from __future__ import annotations
 
-from collections import defaultdict
+import contextlib
+from collections import defaultdict, deque
 from collections.abc import Mapping
 
 from ivr.ami.facts import operator_of
 from ivr.campaigns.model import BUSY, HUNG_UP, MACHINE, NO_ANSWER, UNREACHABLE
+from ivr.campaigns.predict import INBOUND_HANDLE, Forecast
 from ivr.campaigns.store import ACCOUNT_PREFIX
 
 CAMPAIGN_QUEUE_PREFIX = "cmp-"
@@ -49,18 +51,28 @@ def endpoint_of(channel: str) -> str | None:
 
 class Waiting:
     """Inbound callers waiting in each queue, from QueueCallerJoin/Leave/Abandon; the
-    campaigns' own queues are not inbound and are left out."""
+    campaigns' own queues are not inbound and are left out. Also the inbound arrivals of the
+    latest minutes (the blending's forecast) and the latest inbound talk times."""
 
     def __init__(self) -> None:
         self.callers: dict[str, set[str]] = defaultdict(set)
+        self.forecast = Forecast()
+        self.talks: deque[float] = deque(maxlen=50)
 
-    def apply(self, event: Mapping[str, str]) -> bool:
+    def apply(self, event: Mapping[str, str], t: float | None = None) -> bool:
+        """`t`: the services' clock (POSIX seconds), for the arrivals' forecast."""
         name = event.get("Event", "")
         queue = event.get("Queue", "")
         if not queue or queue.startswith(CAMPAIGN_QUEUE_PREFIX):
             return False
         caller = event.get("Uniqueid") or event.get("Linkedid") or ""
+        if name == "AgentComplete":
+            with contextlib.suppress(ValueError):
+                self.talks.append(float(event.get("TalkTime", "")))
+            return False
         if name in ("QueueCallerJoin", "QueueEntry"):
+            if name == "QueueCallerJoin" and t is not None:
+                self.forecast.arrive(t)
             self.callers[queue].add(caller)
             return True
         if name in ("QueueCallerLeave", "QueueCallerAbandon"):
@@ -75,3 +87,10 @@ class Waiting:
 
     def count(self, queue: str) -> int:
         return len(self.callers.get(queue, ()))
+
+    def inbound_handle(self, wrapup: float) -> float:
+        """Seconds an inbound call holds an operator: the latest talks and half the wrap-up
+        pause (most save the message before it ends), a prior until there are a few."""
+        if len(self.talks) < 5:
+            return INBOUND_HANDLE
+        return sum(self.talks) / len(self.talks) + wrapup / 2

@@ -37,6 +37,7 @@ from ivr.cluster.spec import (
     node_values,
     toml_text,
 )
+from ivr.control import bearer
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +170,9 @@ class Running:
     def engine_status(self, node: Node) -> dict[str, Any] | None:
         settings = self.settings[node.name]
         url = f"http://{settings.bind}:{node.http}/api/status"
+        request = urllib.request.Request(url, headers=bearer(settings.control_token))
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 (loopback)
                 data: dict[str, Any] = json.loads(response.read())
                 return data
         except (OSError, ValueError):

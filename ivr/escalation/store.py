@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ivr.escalation.ladder import ACKNOWLEDGED, REFUSED, RUNNING, Attempt, Plan, Slot
 from ivr.escalation.limits import WINDOW_SECONDS, Limits, refusal
 from ivr.escalation.models import EscalationAttempt, EscalationRun
+from ivr.records import oncall
 from ivr.selfservice.store import ladder_for
 
 # Any constant will do: the same in every engine sharing the database.
@@ -175,6 +176,7 @@ async def start_escalation(
             raise KeyError(f"no escalation ladder {ladder!r} in the rules")
         found = await ladder_for(sessions, client_id, found)  # the client's own contacts
         client = rules.clients.get(client_id) if client_id else None
+        found = await oncall.staffed(sessions, client, found, now)  # whoever is on call now
         timezone = client.card.timezone if client else "UTC"
         client_name = client.card.name if client else None
         plan = Plan.of(found, timezone).to_json()

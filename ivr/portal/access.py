@@ -134,7 +134,7 @@ class ConsoleAccess:
             await self.auth.failed(request, user)
             error = tr(lang_of(request), "Unknown operator or wrong password.")
             return self._login_form(request, error, user, 401)
-        await self.auth.succeeded(user)
+        await self.auth.succeeded(request, user)
         await self.auth.purge()
         response = self._redirect("/supervisor" if user == SUPERVISOR else "/")
         await self.auth.begin(request, response, user)

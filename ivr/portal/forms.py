@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ivr.i18n import tr
+from ivr.routing.dispatch import CATEGORIES
 
-CATEGORIES = ("message", "callback", "appointment", "order", "complaint", "other")
+__all__ = ["CATEGORIES", "OutcomeForm", "read_outcome"]
+
 LIMITS = {"caller_name": 100, "callback": 32, "message": 2000}
 _CALLBACK = re.compile(r"^\+?[0-9][0-9 ./-]{2,30}$")
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>")

@@ -194,6 +194,20 @@ class Figures:
         return None if not self.answered else self.answered_within / self.answered
 
 
+QueueFact = tuple[str, str | None, int | None]  # kind, queue, wait
+
+
+async def queue_facts(sessions: Sessions, since: datetime) -> list[QueueFact]:
+    """(kind, queue, wait) of the queue events since `since`, in order."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(QueueEvent.kind, QueueEvent.queue, QueueEvent.wait)
+            .where(QueueEvent.at >= since)
+            .order_by(QueueEvent.at)
+        )
+        return [(kind, queue, wait) for kind, queue, wait in rows]
+
+
 async def figures(sessions: Sessions, since: datetime) -> Figures:
     async with sessions() as session:
         events = list(

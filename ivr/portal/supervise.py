@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ivr.i18n import tr
-from ivr.portal import store
+from ivr.portal import occupancy, store
 from ivr.portal.auth import SUPERVISOR
 
 if TYPE_CHECKING:
     from ivr.portal.board import Board
+    from ivr.portal.occupancy import Tally
     from ivr.routing.model import Rules
     from ivr.services import Services
 
@@ -27,6 +28,8 @@ class SupervisorPage:
     _redirect: Callable[[str], web.HTTPSeeOther]
     _login_of: Callable[..., Any]
     _now: Callable[[], datetime]
+    tally: Tally
+    look: Callable[[], None]
 
     @property
     def rules(self) -> Rules:
@@ -45,10 +48,18 @@ class SupervisorPage:
         now = self._now()
         since = now.replace(hour=0, minute=0, second=0, microsecond=0)
         figures = await store.figures(self.services.sessions, since)
+        facts = await store.queue_facts(self.services.sessions, since)
+        per_queue = occupancy.per_queue(facts, store.ANSWERED_WITHIN)
         await self.sync_pauses()
         await self.sync_devices()
+        self.look()
         lives = [self.board.live(op) for op in self.rules.operators]
-        operators = [{**live.view(), "since_at": live.since} for live in lives]
+        operators = [
+            {**live.view(), "since_at": live.since,
+             "occupancy": self.tally.today[live.operator].occupancy
+             if live.operator in self.tally.today else None}
+            for live in lives
+        ]  # fmt: skip
         queues = {group: figures.waiting.get(group, 0) for group in self.rules.groups}
         refused = await self._refused(now - timedelta(days=1), login.lang)
         return self._render(
@@ -58,6 +69,8 @@ class SupervisorPage:
             figures=figures,
             operators=operators,
             queues=queues,
+            per_queue=[per_queue.get(group) or occupancy.QueueDay(group) for group in queues],
+            occupancy=self.tally.overall().occupancy,
             within=store.ANSWERED_WITHIN,
             now=now,
             refused=refused,

@@ -243,9 +243,4 @@ class ConsoleExtension:
             "search.html", login.lang, root=self.portal.prefix, login=login, query=query,
             found=found, zone="Europe/Rome",
         )  # fmt: skip
-        response = web.Response(text=text, content_type="text/html")
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'"
-        )
-        response.headers["X-Frame-Options"] = "DENY"
-        return response
+        return web.Response(text=text, content_type="text/html")

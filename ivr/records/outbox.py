@@ -200,6 +200,7 @@ async def forget(sessions: Sessions, before: datetime) -> int:
 # -- the one topic so far: a message a client should hear of ------------------------------
 
 MESSAGE = "message"
+DISPATCH = "dispatch"  # the same message, for the ways out other than email (a webhook)
 
 
 async def add_message(
@@ -209,4 +210,5 @@ async def add_message(
     to be told. A message that becomes urgent later is a second row; told again, it is not."""
     key = f"{linkedid}|{'urgent' if urgent else 'message'}"
     data = {"linkedid": linkedid, "urgent": urgent}
+    await add(session, DISPATCH, key, client_id, data, now)
     return await add(session, MESSAGE, key, client_id, data, now)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import dataclasses
-import io
 import json
 import sys
 import unicodedata
@@ -22,7 +20,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ivr import tables
 from ivr.records.db import make_engine, session_factory, upgrade
+from ivr.records.fields import Answer, fields_for
 from ivr.records.repo import CallRecord, list_calls
 
 # Each call's put-through attempts, oldest first: (person, number, mode, outcome, held seconds).
@@ -44,7 +44,6 @@ _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 # Controls, format characters (bidi overrides, zero-width), line/paragraph separators.
 _HIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 # A spreadsheet treats a cell starting with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def visible(text: str) -> str:
@@ -134,8 +133,15 @@ def _plain(record: CallRecord) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def format_json(records: Sequence[CallRecord], attempts: Attempts | None = None) -> str:
+def format_json(
+    records: Sequence[CallRecord],
+    attempts: Attempts | None = None,
+    answers: Mapping[str, Sequence[Answer]] | None = None,
+) -> str:
+    """The records as JSON; `answers`: what each call's script asked (field id -> label,
+    value as stored, value as shown), in the order asked."""
     attempts = attempts or {}
+    answers = answers or {}
     names = ("person", "number", "mode", "outcome", "held_seconds")
     out = [
         {
@@ -143,6 +149,10 @@ def format_json(records: Sequence[CallRecord], attempts: Attempts | None = None)
             "put_throughs": [
                 dict(zip(names, a, strict=True)) for a in attempts.get(r.linkedid, [])
             ],
+            "fields": {
+                a.field: {"label": a.label, "value": a.value, "shown": a.shown}
+                for a in answers.get(r.linkedid, [])
+            },
         }
         for r in records
     ]
@@ -150,20 +160,19 @@ def format_json(records: Sequence[CallRecord], attempts: Attempts | None = None)
     return json.dumps(out, indent=2) + "\n"
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def format_csv(records: Sequence[CallRecord], attempts: Attempts | None = None) -> str:
     attempts = attempts or {}
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*(f.name for f in dataclasses.fields(CallRecord)), "put_throughs"])
-    for record in records:
-        values = [*_plain(record).values(), put_through_text(attempts, record.linkedid)]
-        writer.writerow([_cell(value) for value in values])
-    return out.getvalue()
+    head = [*(f.name for f in dataclasses.fields(CallRecord)), "put_throughs"]
+    body = (
+        [*(_text(v) for v in _plain(record).values()), put_through_text(attempts, record.linkedid)]
+        for record in records
+    )
+    return tables.csv_text([head, *body])
+
+
+def _text(value: Any) -> str:
+    """A record's value as text (a phone number stays text, guarded as such)."""
+    return "" if value is None else str(value)
 
 
 def _positive(text: str) -> int:
@@ -186,7 +195,7 @@ def register(sub: Any) -> None:
 
 async def _latest(
     url: str, client: str | None, limit: int
-) -> tuple[list[CallRecord], dict[str, list[Any]]]:
+) -> tuple[list[CallRecord], dict[str, list[Any]], dict[str, list[Answer]]]:
     from ivr.putthrough.models import PutThrough  # its table is on the same metadata
 
     await upgrade(url)
@@ -205,7 +214,8 @@ async def _latest(
                 attempts.setdefault(row.linkedid, []).append(
                     (row.person_name, row.number, row.mode, row.outcome, row.held_seconds)
                 )
-        return records, attempts
+        answers = await fields_for(sessions, [r.linkedid for r in records])
+        return records, attempts, answers
     finally:
         await engine.dispose()
 
@@ -235,9 +245,9 @@ def run_calls(args: argparse.Namespace) -> int:
     from ivr.config import load
 
     settings = load(getattr(args, "config", None))
-    records, attempts = asyncio.run(_latest(settings.db_url, args.client, args.limit))
+    records, attempts, answers = asyncio.run(_latest(settings.db_url, args.client, args.limit))
     if args.json:
-        print(format_json(records, attempts), end="")
+        print(format_json(records, attempts, answers), end="")
     elif args.csv:
         print(format_csv(records, attempts), end="")
     else:

@@ -32,6 +32,7 @@ from ivr.routing.clock import (
 from ivr.routing.compiling import ClientContext, unknown
 from ivr.routing.decision import ClientCard, Step
 from ivr.routing.destinations import DestinationParts
+from ivr.routing.dispatch import CATEGORIES, compile_dispatch
 from ivr.routing.model import (
     Client,
     Condition,
@@ -47,6 +48,8 @@ from ivr.routing.model import (
     Target,
     Window,
 )
+from ivr.routing.oncall import compile_on_call
+from ivr.routing.scriptload import compile_script
 from ivr.routing.source import Problem, RulesError, Where, decode_file
 
 log = logging.getLogger(__name__)
@@ -326,9 +329,12 @@ class Compiler(CalendarParts, DestinationParts):
             for contact in ladder.contacts:
                 self._positive(contact, "wait", contact.wait)
                 on_call = self._window(contact, contact.days, contact.hours)
+                if bool(contact.number) == contact.on_call_now:
+                    self.error(contact.at, "a contact has a number, or on_call_now: true")
                 contacts.append(
-                    Contact(contact.name, contact.number, contact.wait, contact.email, on_call)
-                )
+                    Contact(contact.name, contact.number, contact.wait, contact.email, on_call,
+                            contact.on_call_now)
+                )  # fmt: skip
             if not contacts:
                 self.error(ladder.where("contacts"), f"ladder {name!r} has no contacts")
             self._positive(ladder, "repeat", ladder.repeat)
@@ -385,6 +391,11 @@ class Compiler(CalendarParts, DestinationParts):
         rules = tuple(self._rule(i, r, ctx) for i, r in enumerate(spec.rules))
         self._rule_warnings(rules, spec)
         perimeter.check_client(spec, client_id, self.error)
+        script = None
+        if spec.script is not None:
+            script = compile_script(
+                spec.script, found, self.ladders, self.error, on_call=spec.on_call is not None
+            )
         own = None
         if spec.retention is not None:  # what it does not say is the center's
             own = perimeter.retention(spec.retention, self._center, self.error)
@@ -405,6 +416,11 @@ class Compiler(CalendarParts, DestinationParts):
             own,
             found,
             staff.screening(spec, callers, found, self.error),
+            script,
+            compile_dispatch(
+                spec.dispatch, script.fields if script else (), CATEGORIES, self.error
+            ),
+            compile_on_call(spec.on_call, zone, found, self.error) if spec.on_call else None,
         )
 
     def _menu(self, name: str, spec: s.MenuSpec, ctx: ClientContext) -> Menu:

@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 from ivr.dialpolicy import DialPolicy
 from ivr.routing.clock import ALWAYS, HolidayBook, Schedule
 from ivr.routing.decision import ClientCard, Step
+from ivr.routing.dispatch import DispatchRule
+from ivr.routing.oncall import OnCall
+from ivr.routing.script import Script
 from ivr.routing.source import Problem, Where
 
 
@@ -43,6 +46,7 @@ class Contact:
     wait: int = 300
     email: str | None = None
     on_call: Window | None = None  # None: always on call (in the client's time zone)
+    on_call_now: bool = False  # stands for the client's person on call when the ladder starts
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,9 @@ class Client:
     retention: Retention | None = None  # None: the center's
     people: dict[str, Person] = field(default_factory=dict)
     screening: tuple[Screening, ...] = ()
+    script: Script | None = None  # what the operator asks; None: the plain message form
+    dispatch: tuple[DispatchRule, ...] = ()  # how messages leave the center; () the default
+    on_call: OnCall | None = None  # who of the people is on call, by rotation and periods
 
     def screen(self, caller: str) -> Screening | None:
         """What the client says of this caller: the first screening whose lists hold it."""

@@ -10,30 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
+from ivr.routing.dispatch import DispatchSpec
+from ivr.routing.oncall import OnCallSpec
+from ivr.routing.patterns import (  # noqa: F401  (spec.LINE and the like are used elsewhere)
+    CALLER,
+    CONTROLS,
+    DIGITS,
+    EMAIL,
+    FILE,
+    LANGUAGE,
+    LINE,
+    NAME,
+    PERSON,
+    PHONE,
+    PREFIX,
+    TEXT,
+    TIME,
+    TIME_RANGE,
+    ZONE,
+)
+from ivr.routing.scriptspec import ScriptSpec
 from ivr.routing.source import OneOrMany, Spec, doc
 
-TIME_RANGE = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"
-TIME = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"
-DIGITS = r"^[0-9]+$"
-CALLER = r"^[0-9]+\*?$"
-NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # ids: they become queue, endpoint and file names
-# Control characters (C0, DEL, C1) and Unicode's line and paragraph separators: never in a
-# one-line value (a line break would start a new config line, an AGI command or a mail header).
-CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
-# Text on one line: no control characters, no blanks around it.
-LINE = rf"^[^\s{CONTROLS}]([^{CONTROLS}]*[^\s{CONTROLS}])?$"
-# A person's name as a caller ID shows it ("Anna" <op1> in pjsip.conf): one line, and none
-# of the characters that end or reshape that form.
-PERSON = rf'^[^\s"<>\\{CONTROLS}]([^"<>\\{CONTROLS}]*[^\s"<>\\{CONTROLS}])?$'
-# Text that may run over lines (spoken prompts, notes for operators): no other controls.
-TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]*$"
-PHONE = r"^\+?[0-9]{3,15}$"  # an outside number: national, or E.164 with its +
-PREFIX = r"^\+[0-9]{1,15}$"  # the start of E.164 numbers: +39, +3989, +41...
-EMAIL = rf"^[^@\s<>\"(),;:\\{CONTROLS}]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$"
-# A sound file Asterisk plays: a name or a path, no ".." and nothing but plain characters.
-FILE = r"^(?!.*\.\.)[A-Za-z0-9_/][A-Za-z0-9_./-]*$"
-LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
-ZONE = r"^[A-Za-z][A-Za-z0-9_+/-]*$"
 Strategy = Literal["ringall", "linear", "rrmemory", "leastrecent", "fewestcalls", "random"]
 DialClass = Literal[
     "landline",
@@ -150,11 +148,19 @@ class PromptSpec(Spec):
 class ContactSpec(Spec):
     name: str = field(metadata=doc("Who is called.", pattern=LINE))
     number: str = field(
+        default="",
         metadata=doc(
             "Outside number: national (0612345678) or E.164 with its + (+41441234567).",
             pattern=PHONE,
             hint="digits, with an optional leading +",
-        )
+        ),
+    )
+    on_call_now: bool = field(
+        default=False,
+        metadata=doc(
+            "Whoever of the client's people is on call when the ladder starts (their first"
+            " number) instead of a fixed number; nobody on call: skipped."
+        ),
     )
     wait: int = field(default=300, metadata=doc("Seconds to wait for an answer before the next."))
     email: str | None = field(
@@ -424,6 +430,28 @@ class ClientSpec(Spec):
     )
     screening: tuple[ScreeningSpec, ...] = field(
         default=(), metadata=doc("Who is always put through, who never, who only when urgent.")
+    )
+    on_call: OnCallSpec | None = field(
+        default=None,
+        metadata=doc(
+            "Who of the people is on call: a weekly rotation and periods (holidays, cover)"
+            " that take precedence; scripts put through to 'on-call'."
+        ),
+    )
+    dispatch: tuple[DispatchSpec, ...] = field(
+        default=(),
+        metadata=doc(
+            "How messages leave the center, by category, urgency or a script's answer: the"
+            " first rule that matches decides; none: emails as the users chose and the"
+            " webhook if one is set."
+        ),
+    )
+    script: ScriptSpec | None = field(
+        default=None,
+        metadata=doc(
+            "What the operator asks, step by step, with typed answers; absent: the plain"
+            " message form."
+        ),
     )
 
 

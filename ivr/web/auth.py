@@ -3,13 +3,25 @@
 One WebAuth per realm (the console, the client area), each with its own cookie and path.
 A session lives in the database: it ends when unused for `web_idle_minutes`, and in any case
 `web_absolute_hours` after the login, whatever the browser does with its cookie; "log out
-everywhere" deletes every session of the user. Failed logins are counted per user and per
-address within a window; past the limit the password is not even checked, and the page says
-how long to wait.
+everywhere" deletes every session of the user, and so does a change of password or second
+factor (the browser that made it gets a new session and token).
+
+Failed logins are counted per user and client address within a window (the address behind a
+trusted proxy is the client's, ivr.web.proxy): past the limit that user is refused from that
+address without the password being checked, and the page says how long to wait; no address can
+lock out everyone, and nobody elsewhere can lock a user out. Password-reset requests have a
+limit of their own and never count as failed logins.
+
+Forms: a session's pages carry its own token, made at login; the forms shown before a login
+(login, forgotten password, reset) carry a token signed with the server's key over a random
+value in a pre-session cookie, so a cookie planted by someone else yields no token that they
+know; and every state-changing request must come from our own origin (Origin,
+Sec-Fetch-Site), a second layer.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -18,14 +30,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.config import Settings
+from ivr.config import _secret as generated_secret
 from ivr.i18n import negotiate, tr, trn
+from ivr.web.headers import SCHEME, protect
 from ivr.web.models import LoginFailure, WebSessionRow
+from ivr.web.proxy import Network, forwarded, networks
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +51,15 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_KEY = web.RequestKey("web_session", object)  # the request's session, once read
 TOUCH_EVERY = timedelta(seconds=60)  # seen_at is written at most this often per session
+PRE_NONCE = web.RequestKey("web_pre_nonce", str)
+# Forms a browser posts before any login: they take the signed pre-session token.
+PUBLIC_FORMS = ("/login", "/forgot")
+PUBLIC_PREFIXES = ("/reset/",)
+# Password-reset links asked for within the login window: per email, and per client address
+# (the form cannot be used to flood someone's mailbox nor to probe many addresses).
+FORGOT_PER_USER = 3
+FORGOT_PER_ADDRESS = 10
+FORGOT = "/forgot"  # the realm suffix of their rows in login_failures
 
 
 def _digest(token: str) -> str:
@@ -58,8 +83,9 @@ class Policy:
     absolute: timedelta
     secure: str  # auto, always, never
     max_per_user: int
-    max_per_address: int
     window: timedelta
+    trusted: tuple[Network, ...]
+    key: bytes  # signs the pre-session form tokens
 
     @classmethod
     def of(cls, settings: Settings) -> Policy:
@@ -68,8 +94,9 @@ class Policy:
             timedelta(hours=settings.web_absolute_hours),
             settings.web_secure_cookies,
             settings.login_max_per_user,
-            settings.login_max_per_address,
             timedelta(minutes=settings.login_window_minutes),
+            networks(settings.web_trusted_proxies),
+            generated_secret(settings.shared_state / "web.key").encode(),
         )
 
 
@@ -113,14 +140,33 @@ class WebAuth:
             max_age=int(self.policy.absolute.total_seconds()),
         )
 
+    def _unset(self, request: web.Request, response: web.StreamResponse, name: str) -> None:
+        response.del_cookie(
+            name, path=self.path, secure=self.secure(request), httponly=True, samesite="Strict"
+        )
+
+    def _signed(self, nonce: str) -> str:
+        mac = hmac.new(self.policy.key, f"{self.realm}:{nonce}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+
     def pre_token(self, request: web.Request) -> str:
-        """The CSRF token of a form shown before any session (login, password reset): the
-        browser's pre-session cookie, or a new one (give it to keep_pre with the page)."""
-        token = request.cookies.get(self.pre_cookie, "")
-        return token if len(token) >= 20 else secrets.token_urlsafe(24)
+        """The CSRF token of a form shown before any session (login, password reset): signed
+        over the browser's pre-session cookie, or over a new one (keep_pre sends it)."""
+        nonce = request.cookies.get(self.pre_cookie, "")
+        if len(nonce) < 20 or len(nonce) > 64:
+            nonce = secrets.token_urlsafe(24)
+        request[PRE_NONCE] = nonce
+        return self._signed(nonce)
 
     def keep_pre(self, request: web.Request, response: web.StreamResponse, token: str) -> None:
-        self._set(request, response, self.pre_cookie, token)
+        """Send the pre-session cookie that `token` (from pre_token) was signed over."""
+        nonce = request.get(PRE_NONCE, "")
+        if nonce and hmac.compare_digest(self._signed(nonce), token):
+            self._set(request, response, self.pre_cookie, nonce)
+
+    def pre_ok(self, request: web.Request, given: str) -> bool:
+        nonce = request.cookies.get(self.pre_cookie, "")
+        return bool(nonce and given) and hmac.compare_digest(given, self._signed(nonce))
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -183,8 +229,18 @@ class WebAuth:
                 await session.execute(delete(WebSessionRow).where(WebSessionRow.id == _digest(old)))
             session.add(row)
         self._set(request, response, self.cookie, token)
+        self._unset(request, response, self.pre_cookie)  # the login form's token is spent
         request.pop(SESSION_KEY, None)
         return WebSession(token, self.realm, user, row.csrf, pending, now, now)
+
+    async def renew(
+        self, request: web.Request, response: web.StreamResponse, user: str
+    ) -> WebSession:
+        """After a change of password or second factor: every other session of the user ends,
+        and this browser goes on with a new session and token."""
+        ended = await self.end_all(user)
+        log.info("%s: credentials of %s changed, %d sessions ended", self.realm, user, ended)
+        return await self.begin(request, response, user)
 
     async def end(self, request: web.Request, response: web.StreamResponse) -> None:
         token = request.cookies.get(self.cookie, "")
@@ -193,7 +249,7 @@ class WebAuth:
                 await session.execute(
                     delete(WebSessionRow).where(WebSessionRow.id == _digest(token))
                 )
-        response.del_cookie(self.cookie, path=self.path)
+        self._unset(request, response, self.cookie)
 
     async def end_all(self, user: str) -> int:
         """Log the user out everywhere; how many sessions ended."""
@@ -239,28 +295,25 @@ class WebAuth:
             )
             await session.execute(
                 delete(LoginFailure).where(
-                    LoginFailure.realm == self.realm, LoginFailure.at <= now - self.policy.window
+                    LoginFailure.realm.in_((self.realm, self.realm + FORGOT)),
+                    LoginFailure.at <= now - self.policy.window,
                 )
             )
 
     # -- throttling ------------------------------------------------------------------------
 
-    async def wait_seconds(self, request: web.Request, user: str) -> int:
-        """0 when this user may try a password from this address now; else seconds to wait."""
+    async def _wait(self, realm: str, limits: list[tuple[Any, int]]) -> int:
+        """Seconds until each limit (a condition on login_failures, the most rows it may
+        match within the window) is kept; 0 when all are."""
         now = self.clock()
         since = now - self.policy.window
-        address = _address(request)
+        waits = [0.0]
         async with self.sessions() as session:
-            waits = [0.0]
-            for column, value, most in (
-                (LoginFailure.user, user.lower(), self.policy.max_per_user),
-                (LoginFailure.address, address, self.policy.max_per_address),
-            ):
+            for condition, most in limits:
                 stamps = list(
                     await session.scalars(
                         select(LoginFailure.at)
-                        .where(LoginFailure.realm == self.realm, column == value)
-                        .where(LoginFailure.at > since)
+                        .where(LoginFailure.realm == realm, condition, LoginFailure.at > since)
                         .order_by(LoginFailure.at.desc())
                         .limit(most)
                     )
@@ -269,20 +322,44 @@ class WebAuth:
                     waits.append((stamps[-1] + self.policy.window - now).total_seconds())
         return max(0, int(max(waits) + 0.999))
 
+    async def wait_seconds(self, request: web.Request, user: str) -> int:
+        """0 when this user may try a password from this address now; else seconds to wait."""
+        pair = (LoginFailure.user == user.lower()) & (LoginFailure.address == _address(request))
+        return await self._wait(self.realm, [(pair, self.policy.max_per_user)])
+
     async def failed(self, request: web.Request, user: str) -> None:
+        await self._note(self.realm, request, user)
+        log.warning("%s: failed login for %r from %s", self.realm, user, _address(request))
+
+    async def _note(self, realm: str, request: web.Request, user: str) -> None:
         async with self.sessions.begin() as session:
             session.add(
                 LoginFailure(
-                    realm=self.realm, user=user.lower(), address=_address(request), at=self.clock()
+                    realm=realm, user=user.lower(), address=_address(request), at=self.clock()
                 )
             )
-        log.warning("%s: failed login for %r from %s", self.realm, user, _address(request))
 
-    async def succeeded(self, user: str) -> None:
+    async def forgot_wait(self, request: web.Request, email: str) -> int:
+        """0 when a reset link may be asked for email from this address now."""
+        return await self._wait(
+            self.realm + FORGOT,
+            [
+                (LoginFailure.user == email.lower(), FORGOT_PER_USER),
+                (LoginFailure.address == _address(request), FORGOT_PER_ADDRESS),
+            ],
+        )
+
+    async def forgot_asked(self, request: web.Request, email: str) -> None:
+        await self._note(self.realm + FORGOT, request, email)
+
+    async def succeeded(self, request: web.Request, user: str) -> None:
+        """The user logged in from this address: its failures there are forgotten."""
         async with self.sessions.begin() as session:
             await session.execute(
                 delete(LoginFailure).where(
-                    LoginFailure.realm == self.realm, LoginFailure.user == user.lower()
+                    LoginFailure.realm == self.realm,
+                    LoginFailure.user == user.lower(),
+                    LoginFailure.address == _address(request),
                 )
             )
 
@@ -325,8 +402,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Guard:
-    """The middleware of an app (`Guard(auth, limit).middleware`): its own body limit, and a
-    CSRF token on every form.
+    """The middleware of an app (`Guard(auth, limit).middleware`): the client's address and
+    scheme read from a trusted proxy, its own body limit, the security headers (ivr.web.headers),
+    and on every state-changing request our own origin and the form's token.
 
     aiohttp reads a request's body with the limit of the application that made the request,
     which is the root one (1 MiB) even for a sub-app's routes: the request is cloned here with
@@ -339,15 +417,65 @@ class Guard:
 
         @web.middleware
         async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            remote, scheme = forwarded(request, self.auth.policy.trusted)
+            request[SCHEME] = scheme  # for the headers of an answer raised as an exception
             length = request.content_length
             if length is not None and length > self.limit:
                 raise web.HTTPRequestEntityTooLarge(max_size=self.limit, actual_size=length)
-            request = request.clone(client_max_size=self.limit)
+            request = request.clone(client_max_size=self.limit, remote=remote, scheme=scheme)
             if request.method not in SAFE_METHODS:
+                self.check_origin(request)
                 await self.check_csrf(request)
             return await handler(request)
 
         self.middleware = middleware
+
+    def app(self, **kwargs: Any) -> web.Application:
+        """An application guarded by this, with the security headers on every answer."""
+        return protect(
+            web.Application(client_max_size=self.limit, middlewares=[self.middleware], **kwargs)
+        )
+
+    def _refuse(self, request: web.Request) -> web.HTTPForbidden:
+        lang = negotiate(request.headers.get("Accept-Language"))
+        return web.HTTPForbidden(
+            text=tr(lang, "This form has expired: reload the page and try again.")
+        )
+
+    def check_origin(self, request: web.Request) -> None:
+        """A browser says where a request comes from: anything but our own origin (a page
+        elsewhere, a sandboxed frame) is refused before the form is read."""
+        site = request.headers.get("Sec-Fetch-Site", "")
+        if site and site not in ("same-origin", "none"):
+            log.warning(
+                "%s: %s %s refused: Sec-Fetch-Site %s",
+                self.auth.realm,
+                request.method,
+                request.path,
+                site,
+            )
+            raise self._refuse(request)
+        origin = request.headers.get("Origin", "")
+        if not origin:
+            return
+        ours = f"{request.scheme}://{request.host}".lower()
+        parts = urlsplit(origin.strip().lower())
+        if f"{parts.scheme}://{parts.netloc}" != ours or parts.path not in ("", "/"):
+            log.warning(
+                "%s: %s %s refused: Origin %r",
+                self.auth.realm,
+                request.method,
+                request.path,
+                origin[:100],
+            )
+            raise self._refuse(request)
+
+    def _public(self, request: web.Request) -> bool:
+        path = request.path
+        if not path.startswith(self.auth.path):
+            return False
+        rel = path[len(self.auth.path) :]
+        return rel in PUBLIC_FORMS or rel.startswith(PUBLIC_PREFIXES)
 
     async def check_csrf(self, request: web.Request) -> None:
         given = request.headers.get(CSRF_HEADER, "")
@@ -359,12 +487,9 @@ class Guard:
             value = form.get(CSRF_FIELD, "")
             given = value if isinstance(value, str) else ""
         session = await self.auth.current(request, pending_ok=True)
-        # The session's token, or for a form shown before any session (login, password
-        # reset) the pre-session cookie's.
-        expected = [session.csrf if session is not None else ""]
-        expected.append(request.cookies.get(self.auth.pre_cookie, ""))
-        if not (given and any(e and hmac.compare_digest(given, e) for e in expected)):
-            lang = negotiate(request.headers.get("Accept-Language"))
-            raise web.HTTPForbidden(
-                text=tr(lang, "This form has expired: reload the page and try again.")
-            )
+        if given and session is not None and hmac.compare_digest(given, session.csrf):
+            return
+        # The forms shown before a login take the pre-session token, and only they.
+        if self._public(request) and self.auth.pre_ok(request, given):
+            return
+        raise self._refuse(request)

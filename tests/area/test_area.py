@@ -138,6 +138,10 @@ async def test_a_message_its_recording_and_its_state(world: World) -> None:
     assert "Luca Verdi" in await (await client.get("/area/calls?unread=1")).text()
     page = await (await client.get("/area/calls/a.2")).text()
     assert 'src="/area/calls/a.2/recording"' in page
+    unread = await (await client.get("/area/calls?unread=1")).text()
+    assert "Luca Verdi" in unread  # shown, not changed: a GET marks nothing
+    read = await post_form(client, "/area/calls/a.2/read", {"read": "1"}, "/area/calls/a.2")
+    assert read.status == 303  # what the page's script posts when it is open
     assert "Luca Verdi" not in await (await client.get("/area/calls?unread=1")).text()  # read
     whole = await client.get("/area/calls/a.2/recording")
     assert whole.status == 200 and whole.headers["Content-Type"] == "audio/wav"

@@ -31,6 +31,7 @@ def fill(path: str, world: World) -> str:
         "result": f"A{world.ids['b_appointments'][0]}",
         "attempt_id": str(world.ids["b_attempts"][0]),
         "person_id": "bsecret",
+        "period_id": "999999",  # no period of A's
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

@@ -64,7 +64,11 @@ async def outcome(world: World, linkedid: str, urgent: bool) -> None:
 
 async def rows(world: World) -> list[OutboxRow]:
     async with world.services.sessions() as session:
-        return list(await session.scalars(select(OutboxRow).order_by(OutboxRow.id)))
+        return list(
+            await session.scalars(
+                select(OutboxRow).where(OutboxRow.topic == outbox.MESSAGE).order_by(OutboxRow.id)
+            )
+        )
 
 
 def to_acme(box: Mailbox) -> list[str]:

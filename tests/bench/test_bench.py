@@ -24,6 +24,7 @@ FIGURES = {
     "ingest": r"AMI ingest, PostgreSQL: [0-9]+ events",
     "idle": r"engine [0-9.]+ CPU s per minute",
     "dialer": r"(?m)^ratio +[0-9]+%",
+    "occupancy": r"(?m)^  predictive +[0-9.]+%",
     "cluster": r"(?s)highest rate with 0 failed.*failover.*drain\s+[0-9]+",
 }
 # bench/soak.py's smoke run is tests/e2e/test_soak.py (60 calls through a kill and a cut link).

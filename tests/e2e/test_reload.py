@@ -76,7 +76,7 @@ async def reload_by_cli(stack: Stack) -> tuple[bool, str]:
 
 async def reload_by_http(stack: Stack) -> tuple[bool, str]:
     s = stack.settings
-    code, body = await asyncio.to_thread(call_engine, s.bind, s.ports.http, "/api/reload", "POST")
+    code, body = await asyncio.to_thread(call_engine, s, "/api/reload", "POST")
     return code == 200, body["message"]
 
 

@@ -126,6 +126,28 @@ async def test_operator_takes_a_call_in_the_console(stack: Stack, browser: Brows
         "available"
     )
     await expect(supervisor.locator("#per-client")).to_contain_text("Corner Shop")
+    # The queue's day, and op1's occupancy: talking and writing up over the time logged in.
+    desk = supervisor.locator('#per-queue tr[data-queue="desk"]')
+    await expect(desk.locator(".answered")).to_have_text("2")
+    await expect(desk.locator(".abandoned")).to_have_text("0 (0 %)")
+    await expect(desk.locator(".level")).to_have_text("100 %")
+    await expect(desk.locator(".asa")).to_contain_text(" s")
+    occupancy = supervisor.locator('#operators tr[data-operator="op1"] .occupancy')
+    await expect(occupancy).to_contain_text(" %")
+    assert 0 < int((await occupancy.inner_text()).removesuffix(" %")) <= 100
+    await expect(supervisor.locator("#occupancy")).to_contain_text(" %")
+    # The same day in /metrics, for Prometheus.
+    text = await supervisor.request.get(
+        f"http://{stack.settings.bind}:{stack.settings.ports.http}/metrics"
+    )
+    metrics = await text.text()
+    assert 'ivr_queue_answered_today{queue="desk"} 2.0' in metrics
+    assert 'ivr_queue_service_level_today{queue="desk"} 1.0' in metrics
+    busy = [
+        line for line in metrics.splitlines()
+        if line.startswith('ivr_operator_seconds_total{operator="op1",state="busy"}')
+    ]  # fmt: skip
+    assert busy and float(busy[0].split()[-1]) > 0
     # Carla's phone never registered: Asterisk says her endpoint is unavailable, and the
     # supervisor sees her offline, not available.
     carla = supervisor.locator('#operators tr[data-operator="op3"] .state')

@@ -308,9 +308,14 @@ def test_the_check_command_says_what_the_floor_refuses(
 async def test_the_dialer_does_not_start_with_a_wider_setting() -> None:
     from types import SimpleNamespace
 
+    from prometheus_client import CollectorRegistry
+
     from ivr.campaigns.dialer import CampaignDialer
     from ivr.config import ConfigError
 
-    services: Any = SimpleNamespace(settings=Settings(campaign_hours_saturday="09:00-21:00"))
+    services: Any = SimpleNamespace(
+        settings=Settings(campaign_hours_saturday="09:00-21:00"),
+        metrics=SimpleNamespace(registry=CollectorRegistry()),
+    )
     with pytest.raises(ConfigError, match="campaign_hours_saturday"):
         await CampaignDialer(services).start()

@@ -75,8 +75,9 @@ def test_a_call_near_its_usual_end_is_likely_to_free_its_operator_in_time() -> N
     lengths = tuple(float(n) for n in range(5, 13)) * 5  # calls of 5 to 12 s
     day = Day(placed=100, answered=80, answer_seconds=80 * 3.0, calls=40, call_seconds=340,
               lengths=lengths)  # fmt: skip
-    early = chance_free(day, None, 2, elapsed=1.0)  # horizon 5 s: only calls of up to 6 s
-    late = chance_free(day, None, 2, elapsed=9.0)  # every call this long ends by 14 s
-    assert early == 0.25 and late == 1.0
+    # Horizon 3.5 s: answered in 3 s, waits 2 s, less the operator's phone (RING_OPERATOR).
+    early = chance_free(day, None, 2, elapsed=2.0)  # only calls of up to 5.5 s
+    late = chance_free(day, None, 2, elapsed=9.0)  # every call this long ends by 12.5 s
+    assert early == 0.125 and late == 1.0
     assert chance_free(day, None, 2, elapsed=30.0) == 0.0  # longer than any: no telling
     assert chance_free(day, None, 2, elapsed=9.0, after=10.0) == 0.0  # then a long wrap-up

@@ -172,3 +172,17 @@ def test_table_shows_each_call_in_its_own_clients_zone():
     assert lines[2].startswith("2024-11-26T11:53:20 EST ")
     machine = START.astimezone()  # a client the rules no longer know: this machine's zone
     assert lines[3].startswith(machine.replace(tzinfo=None).isoformat("T", "seconds"))
+
+
+def test_json_carries_the_fields_a_script_asked():
+    from ivr.records.fields import Answer
+
+    answers = {"2": [Answer("ref", "Riferimento", "MI-1234", "MI-1234"),
+                     Answer("want", "Tipo", "rent", "Affitto")]}  # fmt: skip
+    data = json.loads(format_json([record(), record("2")], None, answers))
+    assert data[0]["fields"] == {}
+    assert data[1]["fields"] == {
+        "ref": {"label": "Riferimento", "value": "MI-1234", "shown": "MI-1234"},
+        "want": {"label": "Tipo", "value": "rent", "shown": "Affitto"},
+    }
+    assert list(data[1]["fields"]) == ["ref", "want"]  # in the order asked

@@ -21,3 +21,16 @@
     }
   });
 })();
+
+// A message opened in a browser is read: the page says so with a POST of its own (with the
+// session's token), as showing it (a GET) changes nothing.
+(function () {
+  const call = document.querySelector("#call[data-unread='yes']");
+  const header = document.querySelector("header[data-root]");
+  if (!call || !header) return;
+  const body = new URLSearchParams({read: "1"});
+  fetch(header.dataset.root + "/calls/" + encodeURIComponent(call.dataset.linkedid) + "/read", {
+    method: "POST", credentials: "same-origin", redirect: "manual", body: body,
+    headers: {"X-CSRF-Token": call.dataset.csrf},
+  }).then(function () { document.body.dataset.read = "yes"; });
+})();

@@ -23,6 +23,7 @@ from wire.agi_peer import AgiPeer, default_env
 from ivr.account.cel import account_path, archives, pending_path
 from ivr.account.privacy import blank_old
 from ivr.agi.server import AGI_TOKEN
+from ivr.control import bearer
 from ivr.records import repo
 from ivr.sipp import SCENARIOS
 from ivr.stack import Stack, stack_settings
@@ -120,7 +121,8 @@ async def test_a_caller_who_hangs_up_in_the_menu_is_still_the_clients(stack: Sta
 
 def scrape(stack: Stack) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     url = f"http://{stack.settings.bind}:{stack.settings.ports.http}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+    request = urllib.request.Request(url, headers=bearer(stack.settings.control_token))
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
         assert response.headers["Content-Type"].startswith("text/plain")
         text = response.read().decode()
     return {

@@ -29,6 +29,7 @@ from ivr.billing.models import Contest, Draw, Verification
 from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Appointment, Attempt
+from ivr.control import bearer
 from ivr.portal.client import ConsoleClient
 from ivr.routing import load_rules
 from ivr.sipp.contacts import ContactPhones, contact_number
@@ -287,5 +288,7 @@ async def verification_order(stack: Stack, calls: list[Attempt]) -> list[int]:
 async def wake(stack: Stack) -> None:
     s = stack.settings
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"http://{s.bind}:{s.ports.http}/campaigns/wake") as response:
+        async with http.post(
+            f"http://{s.bind}:{s.ports.http}/campaigns/wake", headers=bearer(s.control_token)
+        ) as response:
             assert response.status == 200

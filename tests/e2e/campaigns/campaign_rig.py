@@ -21,6 +21,7 @@ from ivr.campaigns import floor, importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt, Contact, Refusal
+from ivr.control import bearer
 from ivr.portal.client import ConsoleClient
 from ivr.routing import load_rules
 from ivr.sipp.contacts import ContactPhones, contact_number
@@ -137,7 +138,9 @@ class Rig:
     async def wake(self) -> None:
         s = self.stack.settings
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"http://{s.bind}:{s.ports.http}/campaigns/wake") as response:
+            async with http.post(
+                f"http://{s.bind}:{s.ports.http}/campaigns/wake", headers=bearer(s.control_token)
+            ) as response:
                 assert response.status == 200
 
     async def attempts(self, campaign_id: str) -> list[Attempt]:

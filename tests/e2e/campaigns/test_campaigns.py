@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from campaign_rig import ROME, AmiEvents, Desk, Rig, e164, now, number
 from sqlalchemy import select
@@ -243,6 +244,36 @@ async def test_ratio_places_one_line_per_free_operator_once_the_drop_budget_is_s
     states = await store.states(rig.sessions)
     assert states["capped"].ratio is not None and states["capped"].ratio < 2  # it adapted down
     await rig.stop("capped")
+
+
+async def test_predictive_calls_for_the_operator_and_counts_the_day_in_metrics(rig: Rig) -> None:
+    await rig.desk("op1")
+    await seed_day(rig, "predicted", answered=100, dropped=0)  # earlier today: all answered
+    rows = [[number(71, n), f"Contatto {n}"] for n in (7, 8, 9)]
+    await rig.add_contacts("predicted", ["numero", "nome"], rows)
+    await rig.start("predicted")
+    attempts = await rig.wait_attempts(
+        "predicted", lambda a: len([x for x in a if x.engine != "earlier" and x.ended_at]) == 3
+    )
+    await rig.idle()
+    today = [a for a in attempts if a.engine != "earlier"]
+    connected = [a for a in today if a.system_outcome == "connected"]
+    dropped = [a for a in today if a.dropped_at is not None]
+    assert connected and len(connected) + len(dropped) == 3
+    s = rig.stack.settings
+
+    async def metrics() -> str:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://{s.bind}:{s.ports.http}/metrics") as response:
+                return await response.text()
+
+    # The day's figures in /metrics, as the rows have them (the earlier hundred included).
+    line = f'ivr_campaign_connected_today{{campaign="predicted"}} {len(connected)}.0'
+    text = await poll(metrics, lambda t: line in t, 30, "the campaign's day in /metrics")
+    answered = 100 + len([a for a in today if a.answered_at is not None])
+    assert f'ivr_campaign_answered_today{{campaign="predicted"}} {answered}.0' in text
+    assert f'ivr_campaign_dropped_today{{campaign="predicted"}} {len(dropped)}.0' in text
+    await rig.stop("predicted")
 
 
 async def test_refused_contacts_are_logged_with_their_reason_and_never_dialled(rig: Rig) -> None:

@@ -27,6 +27,7 @@ from campaign_rig import (
 from pg_server import new_database
 
 from ivr.asterisk.render import Trunk
+from ivr.control import bearer
 from ivr.ports import free_tcp_port
 from ivr.stack import Stack, poll, stack_settings
 
@@ -56,8 +57,9 @@ class SecondEngine:
 
     def status(self) -> dict[str, Any] | None:
         url = f"http://{self.stack.settings.bind}:{self.http}/api/status"
+        request = urllib.request.Request(url, headers=bearer(self.stack.settings.control_token))
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
                 data: dict[str, Any] = json.loads(response.read())
                 return data
         except OSError:
@@ -66,7 +68,8 @@ class SecondEngine:
     async def wake(self) -> None:
         """Its dialer looks at the contacts now (as the first engine's does when told)."""
         url = f"http://{self.stack.settings.bind}:{self.http}/campaigns/wake"
-        request = urllib.request.Request(url, method="POST")
+        token = bearer(self.stack.settings.control_token)
+        request = urllib.request.Request(url, method="POST", headers=token)
         with await asyncio.to_thread(urllib.request.urlopen, request, timeout=10) as answer:
             assert answer.status == 200
 

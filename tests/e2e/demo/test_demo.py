@@ -48,6 +48,10 @@ async def test_make_demo_answers_one_call_takes_one_message_and_opens_the_area(
     # Times in the client's zone (the demo's clients are in Rome), whatever the machine's.
     assert re.search(r"\d\d:\d\d:\d\d CES?T ", table), table
     assert "/area/" in shown and "FAILED" not in shown
+    # One call taken with a client's script: its answers, and the area's page of it.
+    scripted = shown.split("Taking a call with the client's script", 1)[1]
+    assert "the message is kept" in scripted, scripted[:2000]
+    assert re.search(r"/area/calls/\S+", scripted), scripted[-2000:]
 
 
 async def test_the_campaign_demo_works_debtors_between_inbound_calls(tmp_path: Path) -> None:

@@ -91,9 +91,7 @@ class Rig:
     async def wake(self) -> None:
         """A ladder stored by another process: the engine's scheduler sleeps until told."""
         s = self.stack.settings
-        code, _ = await asyncio.to_thread(
-            call_engine, s.bind, s.ports.http, "/api/wake/escalations", "POST"
-        )
+        code, _ = await asyncio.to_thread(call_engine, s, "/api/wake/escalations", "POST")
         assert code == 200
 
     async def wait_run(

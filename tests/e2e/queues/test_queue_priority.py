@@ -110,9 +110,7 @@ async def test_a_group_added_by_a_reload_rings_its_operators_directly(tmp_path: 
         )
         shop = rules / "clients" / "shop.yaml"
         shop.write_text(shop.read_text().replace("to: [desk, message]", "to: [night, message]"))
-        code, body = await asyncio.to_thread(
-            call_engine, running.settings.bind, running.settings.ports.http, "/api/reload", "POST"
-        )
+        code, body = await asyncio.to_thread(call_engine, running.settings, "/api/reload", "POST")
         assert code == 200, body
 
         result = await running.call(SHOP, caller_num=FIRST, hold_ms=500)

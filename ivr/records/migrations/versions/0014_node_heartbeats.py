@@ -1,8 +1,8 @@
 """node heartbeats (the last moment each node of a cluster was known alive) and the
 overrides and recorded messages shared by every engine
 
-Revision ID: 0012_node_heartbeats
-Revises: 0010
+Revision ID: 0014_node_heartbeats
+Revises: 0013
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_node_heartbeats"
-down_revision: str | None = "0010"
+revision: str = "0014_node_heartbeats"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
