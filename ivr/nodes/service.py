@@ -45,6 +45,7 @@ class Nodes(Feature):
         self._tasks: list[asyncio.Task[None]] = []
         self._job: Any = None
         self.last_beat: datetime | None = None
+        self._beating_since: float | None = None  # loop time of the first beat in a row
         self.closed = 0
         self.kept = 0  # messages recorded here, stored in the shared database
 
@@ -84,8 +85,13 @@ class Nodes(Feature):
                         services.sessions, services.settings.instance, services.leases.me, now
                     )
                     self.last_beat = now
+                    if self._beating_since is None:
+                        self._beating_since = asyncio.get_running_loop().time()
                 except Exception as exc:
+                    self._beating_since = None
                     log.warning("heartbeat not written: %r", exc)
+            else:
+                self._beating_since = None
             await asyncio.sleep(self.every)  # the heartbeat's period
 
     async def _watching(self) -> None:
@@ -99,6 +105,12 @@ class Nodes(Feature):
     async def close_gone(self) -> int:
         """Close the open calls of every other node silent for longer than the stated time."""
         services = self.services
+        # Another node's silence counts only while this engine's own beats go through: after
+        # the database was away (a failover), every node is silent for as long, and each
+        # gets a whole `node_down_seconds` to beat again before it is taken for gone.
+        since = self._beating_since
+        if since is None or asyncio.get_running_loop().time() - since <= self.down_seconds:
+            return 0
         closed = 0
         for beat in await store.beats(services.sessions):
             if beat.node == services.settings.instance or beat.silent <= self.down_seconds:
