@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agi_scripts.inbound_plan import plan
-from ivr.__main__ import render_instance
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
+from ivr.asterisk.render import render_instance
+from ivr.harness.sipp import SippResult, place_calls
+from ivr.harness.stack import Stack, stack_settings
 from ivr.routing import CallInfo, evaluate, load_rules
-from ivr.sipp import SippResult, place_calls
-from ivr.stack import Stack, stack_settings
 
 HERE = Path(__file__).resolve().parent
 NUMBER = "0611000001"

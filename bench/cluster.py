@@ -24,9 +24,10 @@ from pathlib import Path
 from bench.calls import percentile, read_rtt
 from bench.pg import postgres
 from ivr.cluster.run import Running
-from ivr.cluster.spec import load, loopback_file
-from ivr.ports import free_udp_port
-from ivr.sipp import SCENARIOS, SippResult, place_calls
+from ivr.cluster.spec import load
+from ivr.harness.cluster import loopback_file
+from ivr.harness.ports import free_udp_port
+from ivr.harness.sipp import SCENARIOS, SippResult, place_calls
 
 HERE = Path(__file__).resolve().parent
 NUMBER = "0611000001"

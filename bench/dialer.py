@@ -37,11 +37,11 @@ from ivr.campaigns import floor, importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt, Contact
 from ivr.control import bearer
-from ivr.portal.client import ConsoleClient
-from ivr.ports import free_udp_port
+from ivr.harness.console_client import ConsoleClient
+from ivr.harness.ports import free_udp_port
+from ivr.harness.sipp import sipp_binary
+from ivr.harness.stack import Stack, stack_settings
 from ivr.routing import load_rules
-from ivr.sipp import sipp_binary
-from ivr.stack import Stack, stack_settings
 
 HERE = Path(__file__).resolve().parent
 RULES = HERE / "dialer_rules"

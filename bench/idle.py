@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.calls import cpu_seconds
 from bench.routing import write_rules
-from ivr.stack import Stack, stack_settings
+from ivr.harness.stack import Stack, stack_settings
 
 SETTLE = 5.0  # seconds after the engine is ready, before measuring
 

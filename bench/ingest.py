@@ -22,7 +22,7 @@ from pathlib import Path
 from ivr.ami.client import AmiClient
 from ivr.ami.facts import call_facts, record_events
 from ivr.ami.message import Message, encode
-from ivr.pgcluster import PostgresCluster
+from ivr.harness.pgcluster import PostgresCluster
 from ivr.records import db
 from ivr.records.writer import RecordWriter
 

@@ -8,7 +8,7 @@ import itertools
 import os
 from collections.abc import Iterator
 
-from ivr.pgcluster import PostgresCluster
+from ivr.harness.pgcluster import PostgresCluster
 
 
 @contextlib.contextmanager

@@ -22,9 +22,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.ports import free_tcp_port
+from ivr.harness.ports import free_tcp_port
+from ivr.harness.stack import Stack, stack_settings
 from ivr.records import repo
-from ivr.stack import Stack, stack_settings
 
 HERE = Path(__file__).resolve().parent
 NUMBER = "0611000001"

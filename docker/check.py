@@ -20,7 +20,7 @@ from pathlib import Path
 import asyncpg
 
 from ivr.control import bearer
-from ivr.sipp import SCENARIOS, place_calls
+from ivr.harness.sipp import SCENARIOS, place_calls
 
 KAMAILIO = ("127.0.0.1", 25060)
 NUMBER = "0611111111"  # routing_rules: Rossi Idraulica

@@ -10,12 +10,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ivr import config
-
-if TYPE_CHECKING:
-    from ivr.asterisk.render import Trunk
 
 log = logging.getLogger("ivr")
 
@@ -41,23 +37,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_instance(
-    settings: config.Settings, bench: object = None, trunk: Trunk | None = None
-) -> Path:
-    """Render this instance's Asterisk config from the templates and the routing rules."""
-    from ivr.asterisk.render import Operator, queues_of, render
-    from ivr.campaigns.queues import campaign_queues
-    from ivr.routing import load_rules
-
-    rules = load_rules(settings.rules)
-    operators = [Operator(op.endpoint, op.name) for op in rules.operators.values()]
-    fallback = [rules.operators[m].endpoint for m in rules.groups[rules.fallback_group].members]
-    queues = queues_of(rules, settings.ring_timeout)
-    queues += campaign_queues(settings, rules)
-    return render(settings, operators, fallback, trunk=trunk, bench=bench, queues=queues)
-
-
 def cmd_render(args: argparse.Namespace) -> int:
+    from ivr.asterisk.render import render_instance
+
     etc = render_instance(_settings(args))
     print(f"rendered {etc}")
     return 0
@@ -65,6 +47,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_asterisk_start(args: argparse.Namespace) -> int:
     from ivr.asterisk.instance import Asterisk
+    from ivr.asterisk.render import render_instance
 
     settings = _settings(args)
     render_instance(settings)
@@ -114,15 +97,21 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # The demo is harness (sipp phones, a stack): loaded here only, so the engine never is it.
     from ivr.engine import Engine
+    from ivr.harness.sipp import SippError
 
-    if getattr(args, "campaign", False):
-        from ivr.campaigns.demo import run_campaign_demo
+    try:
+        if getattr(args, "campaign", False):
+            from ivr.harness.campaign_demo import run_campaign_demo
 
-        return asyncio.run(run_campaign_demo(_settings(args), Engine))
-    from ivr.demo import run_demo
+            return asyncio.run(run_campaign_demo(_settings(args), Engine))
+        from ivr.harness.demo import run_demo
 
-    return asyncio.run(run_demo(_settings(args), Engine, keep=args.keep))
+        return asyncio.run(run_demo(_settings(args), Engine, keep=args.keep))
+    except SippError as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        return 2
 
 
 def parser() -> argparse.ArgumentParser:
@@ -134,7 +123,9 @@ def parser() -> argparse.ArgumentParser:
     from ivr.portal.cli import register as register_console
     from ivr.privacy.run import register as register_privacy
     from ivr.records.report import register as register_calls
+    from ivr.replay.cli import register as register_replay
     from ivr.routing.cli import register as register_rules
+    from ivr.routing.zones import client_zones
 
     top = argparse.ArgumentParser(prog="ivr", description=__doc__)
     top.add_argument("--config", type=Path, help="a TOML settings file (or IVR_CONFIG)")
@@ -169,13 +160,14 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("words", nargs="+")
     cli.set_defaults(func=cmd_asterisk_cli)
     register_billing(sub)
-    register_calls(sub)
+    register_calls(sub, client_zones)
     register_campaigns(sub)
     register_cluster(sub)
     register_console(sub)
     register_escalations(sub)
     register_privacy(sub)
     register_rules(sub)
+    register_replay(sub)  # after the rules: it adds --replay to their `simulate`
     register_users(sub)
     return top
 
@@ -191,7 +183,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ivr.asterisk.provision import ProvisionError
     from ivr.cluster.kamailio import KamailioError
     from ivr.routing import RulesError
-    from ivr.sipp import SippError
 
     try:
         return int(args.func(args) or 0)
@@ -201,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RulesError as exc:
         print(f"ivr: the routing rules are invalid:\n{exc}", file=sys.stderr)
         return 2
-    except (AsteriskError, ProvisionError, SippError, KamailioError) as exc:
+    except (AsteriskError, ProvisionError, KamailioError) as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

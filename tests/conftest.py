@@ -12,7 +12,7 @@ import pytest_asyncio
 from pg_server import postgres_server
 
 from ivr.asterisk.provision import provision
-from ivr.stack import Stack, stack_settings
+from ivr.harness.stack import Stack, stack_settings
 
 __all__ = ["postgres_server"]
 

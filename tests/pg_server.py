@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ivr.pgcluster import PostgresCluster
+from ivr.harness.pgcluster import PostgresCluster
 
 _databases = itertools.count(1)
 

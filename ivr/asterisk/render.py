@@ -258,3 +258,17 @@ def _write(path: Path, text: str, *, secret: bool) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     os.replace(tmp, path)
+
+
+def render_instance(settings: Settings, bench: object = None, trunk: Trunk | None = None) -> Path:
+    """Render this instance's Asterisk config from the templates and the routing rules."""
+    # Loaded here: the campaigns' queues are built of this module's Queue.
+    from ivr.campaigns.queues import campaign_queues
+    from ivr.routing import load_rules
+
+    rules = load_rules(settings.rules)
+    operators = [Operator(op.endpoint, op.name) for op in rules.operators.values()]
+    fallback = [rules.operators[m].endpoint for m in rules.groups[rules.fallback_group].members]
+    queues = queues_of(rules, settings.ring_timeout)
+    queues += campaign_queues(settings, rules)
+    return render(settings, operators, fallback, trunk=trunk, bench=bench, queues=queues)

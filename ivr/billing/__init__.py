@@ -8,3 +8,9 @@ verify.py: the verification sample and its calls; disputes.py: contests and thei
 audit.py: the append-only log of every change; area.py, cli.py, schedule.py: the client's
 page, `ivr billing` / `ivr verify`, and the engine's job that draws and issues when due.
 """
+
+from ivr.billing.extension import BillingExtension
+from ivr.campaigns.extensions import register
+
+# Whatever loads billing (the engine's features, the `ivr` command) hooks it into the campaigns.
+register(BillingExtension())

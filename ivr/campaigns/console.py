@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ivr import bounds
-from ivr.billing.form import visit_outcome_labels
-from ivr.billing.verify import card_facts
 from ivr.campaigns import lists, results, store
-from ivr.campaigns.model import APPOINTMENT, OUTCOMES, PROMOTION, VERIFICATION, Campaign
+from ivr.campaigns.extensions import registered
+from ivr.campaigns.model import APPOINTMENT, OUTCOMES, PROMOTION, Campaign
 from ivr.campaigns.models import CENTER
 from ivr.campaigns.outcomes import OutcomeForm, free_slots, read_outcome, slot_key
 from ivr.campaigns.report import progress
@@ -33,8 +32,9 @@ from ivr.records import repo
 
 if TYPE_CHECKING:
     from ivr.campaigns.dialer import CampaignDialer
-    from ivr.portal.app import Login, Portal
+    from ivr.portal.access import Login
     from ivr.portal.board import Live
+    from ivr.portal.extension import Console
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -81,7 +81,7 @@ def script_text(campaign: Campaign, contact: store.ContactRecord, operator: str)
 
 
 class OutboundConsole:
-    def __init__(self, dialer: CampaignDialer, portal: Portal) -> None:
+    def __init__(self, dialer: CampaignDialer, portal: Console) -> None:
         self.dialer = dialer
         self.portal = portal
         self.templates = Templates(HERE / "templates", PORTAL_TEMPLATES)
@@ -169,19 +169,14 @@ class OutboundConsole:
                                notes=attempt.notes or "",
                                raw={"address": contact.address or ""})  # fmt: skip
         labels = outcome_labels(lang)
-        check = None
-        if campaign.kind == VERIFICATION:  # the appointment being verified
-            async with self.dialer.services.sessions() as session:
-                check = await card_facts(session, contact.id)
-            if check is not None:
-                seller = campaign.salespeople.get(str(check["salesperson"]))
-                check["salesperson_name"] = seller.name if seller else check["salesperson"]
+        extra: dict[str, object] = {"check": None}
+        for extension in registered():
+            extra |= await extension.card(self.dialer.services.sessions, campaign, contact.id, lang)
         return self.templates.render(
             "card.html", lang, root=self.root, login=login, campaign=campaign, contact=contact,
             attempt=attempt, form=form, script=script_text(campaign, contact, login.user),
             outcomes=[(o, labels[o]) for o in OUTCOMES[campaign.kind]], slots=slots,
-            zone=campaign.zone, connected=connected, check=check,
-            visit_outcomes=visit_outcome_labels(lang),
+            zone=campaign.zone, connected=connected, **extra,
             dnc_added=bool(attempt and await lists.on_do_not_call(
                 self.dialer.services.sessions, attempt.number, campaign.client_id)),
         )  # fmt: skip
@@ -190,8 +185,8 @@ class OutboundConsole:
 
     async def save(self, request: web.Request) -> web.Response:
         portal = self.portal
-        login = await portal._operator(request)
-        data = await portal._form(request, login)
+        login = await portal.operator_login(request)
+        data = await portal.posted_form(request, login)
         lang = self._lang(request)
         sessions = self.dialer.services.sessions
         now = self.dialer.services.clock()
@@ -218,8 +213,8 @@ class OutboundConsole:
         raise web.HTTPSeeOther(f"{self.root}/?saved={attempt.linkedid}")
 
     async def call(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        await self.portal.posted_form(request, login)
         if not await self.dialer.call_preview(login.user):
             log.info("preview call of %s: nothing to call", login.user)
         raise web.HTTPSeeOther(f"{self.root}/")
@@ -228,8 +223,8 @@ class OutboundConsole:
         """The contact asked not to be called again, on any kind of call: written at once
         (the center's list for a promotion, the client's otherwise), so no later card or dial
         of that number goes out; the operator still saves the call's outcome."""
-        login = await self.portal._operator(request)
-        data = await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        data = await self.portal.posted_form(request, login)
         lang = self._lang(request)
         sessions = self.dialer.services.sessions
         try:
@@ -273,8 +268,8 @@ class OutboundConsole:
         )  # fmt: skip
 
     async def do_not_call_inbound(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        data = await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        data = await self.portal.posted_form(request, login)
         lang = self._lang(request)
         services = self.dialer.services
         call = await repo.get_call(services.sessions, data.get("call", ""))
@@ -296,15 +291,15 @@ class OutboundConsole:
         raise web.HTTPSeeOther(f"{self.root}/")
 
     async def skip(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        await self.portal.posted_form(request, login)
         await self.dialer.skip_preview(login.user)
         raise web.HTTPSeeOther(f"{self.root}/")
 
     # -- the supervisor's page ----------------------------------------------------------
 
     async def supervisor(self, request: web.Request) -> web.Response:
-        login = await self.portal._login_of(request)
+        login = await self.portal.login_of(request)
         if login is None or login.user != SUPERVISOR:
             raise web.HTTPSeeOther(f"{self.root}/login")
         dialer = self.dialer

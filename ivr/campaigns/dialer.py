@@ -48,7 +48,7 @@ from ivr.feature import Feature
 from ivr.routing.source import RulesError
 
 if TYPE_CHECKING:
-    from ivr.portal.app import Portal
+    from ivr.portal.extension import Console
     from ivr.services import Services
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ LONGEST_SLEEP = 600.0
 class CampaignDialer(Follower, Feature):
     name = "campaigns"
 
-    def __init__(self, services: Services, portal: Portal | None = None) -> None:
+    def __init__(self, services: Services, portal: Console | None = None) -> None:
         super().__init__(services)
         self.portal = portal
         self.engine_id = f"{services.settings.instance}-{os.getpid()}-{secrets.token_hex(3)}"

@@ -18,7 +18,7 @@ from ivr.campaigns.model import UNKNOWN, UNREACHABLE, Campaign
 from ivr.campaigns.tracking import Waiting, ended_outcome, endpoint_of, is_campaign_call
 
 if TYPE_CHECKING:
-    from ivr.portal.app import Portal
+    from ivr.portal.extension import Console
     from ivr.services import Services
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Follower:
     """The part of the dialer that listens (mixed into CampaignDialer)."""
 
     services: Services
-    portal: Portal | None
+    portal: Console | None
     engine_id: str
     reserved: dict[str, Reservation]
     waiting: Waiting

@@ -10,10 +10,9 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ivr.billing.campaign import verification_of
-from ivr.billing.terms import build_terms
 from ivr.campaigns import floor
 from ivr.campaigns import spec as s
+from ivr.campaigns.extensions import registered
 from ivr.campaigns.model import (
     APPOINTMENT,
     DEFAULT_RETRY_MINUTES,
@@ -84,21 +83,22 @@ def load_campaigns(rules_path: Path, rules: Rules, settings: Settings | None = N
             continue
         built[campaign.id] = campaign
     for campaign, rel in [(c, c.file) for c in list(built.values())]:
-        checking = verification_of(campaign)
-        if checking is None:
-            continue
-        if checking.id in built:
-            problems.append(
-                Problem(
-                    str(Path(rules_path) / rel),
-                    1,
-                    1,
-                    f"campaign id {checking.id!r} is the one of"
-                    f" {campaign.id!r}'s verification calls: rename it",
+        for extension in registered():
+            checking = extension.derived(campaign)
+            if checking is None:
+                continue
+            if checking.id in built:
+                problems.append(
+                    Problem(
+                        str(Path(rules_path) / rel),
+                        1,
+                        1,
+                        f"campaign id {checking.id!r} is the one of"
+                        f" {campaign.id!r}'s verification calls: rename it",
+                    )
                 )
-            )
-            continue
-        built[checking.id] = checking
+                continue
+            built[checking.id] = checking
     errors = [p for p in problems if not p.warning]
     if errors:
         raise RulesError(errors)
@@ -151,6 +151,18 @@ class _Builder:
         self.problems = problems
         self.ok = True
 
+    def _terms(self) -> object | None:
+        """What the client pays for results, from the file's `billing:` section: read by
+        the extension that bills (None without one)."""
+        spec = self.spec.billing
+        if not spec:
+            return None
+        for extension in registered():
+            terms = extension.terms(spec, self.spec.kind, self.error)
+            if terms is not None:
+                return terms
+        return None
+
     def error(self, where: Where, message: str) -> None:
         self.problems.append(Problem.at(where, message))
         self.ok = False
@@ -186,7 +198,7 @@ class _Builder:
                 self.error(spec.attempts.where(key), f"{key}: must be more than 0")
         form = self._form()
         salespeople = self._salespeople()
-        terms = build_terms(spec.billing, spec.kind, self.error) if spec.billing else None
+        terms = self._terms()
         self._presented(client)
         if spec.kind == REMINDER and spec.callback.strip():
             self.error(

@@ -13,13 +13,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr.billing.form import read_verification
+from ivr.campaigns.extensions import registered
 from ivr.campaigns.importer import parse_day, parse_money
 from ivr.campaigns.model import (
     APPOINTMENT,
     CALLBACK,
     OUTCOMES,
-    VERIFICATION,
     Campaign,
     Salesperson,
 )
@@ -153,8 +152,8 @@ def read_outcome(
             errors["callback_at"] = tr(lang, "Call back at: a date and a time.")
     if form.outcome == "appointment" and campaign.kind == APPOINTMENT:
         _appointment(campaign, raw, now, form, lang)
-    if campaign.kind == VERIFICATION:
-        read_verification(raw, now, zone, lang, form)
+    for extension in registered():
+        extension.read_outcome(campaign, raw, now, zone, lang, form)
     _fields(campaign, raw, form, lang)
     return form
 

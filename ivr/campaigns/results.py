@@ -11,10 +11,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr.billing import audit
-from ivr.billing.verify import record_answer
 from ivr.campaigns import eligibility as el
-from ivr.campaigns.model import DO_NOT_CALL, VERIFICATION, Campaign
+from ivr.campaigns.extensions import registered
+from ivr.campaigns.model import DO_NOT_CALL, Campaign
 from ivr.campaigns.models import CENTER, Appointment, Attempt, Contact, DoNotCall
 from ivr.campaigns.outcomes import OutcomeForm
 from ivr.campaigns.store import Sessions
@@ -48,7 +47,7 @@ async def save_outcome(
                 return NOT_FOUND
             if attempt.operator != operator:
                 return NOT_YOURS
-            before = (await _booked(session, attempt), attempt.outcome)
+            booked_before, outcome_before = await appointment_of(session, attempt), attempt.outcome
             problem = await _book(session, campaign, attempt, form, operator, now)
             if problem is not None:
                 return problem
@@ -65,11 +64,9 @@ async def save_outcome(
                     contact.status, contact.next_at = nxt.status, nxt.next_at
             if form.outcome == DO_NOT_CALL:
                 await _do_not_call(session, campaign, attempt, now)
-            if campaign.billing is not None:  # a result booked, moved, undone: in the log
-                await _log_result(session, campaign, attempt, *before, operator, now)
-            if campaign.kind == VERIFICATION:
-                await record_answer(session, attempt, form.outcome, form.data, form.notes,
-                                    operator, now)  # fmt: skip
+            for extension in registered():
+                await extension.outcome_saved(session, campaign, attempt, form, booked_before,
+                                              outcome_before, operator, now)  # fmt: skip
     except IntegrityError:
         return TAKEN  # the slot was booked by someone else between the check and the commit
     log.info("campaign %s: outcome of call %s: %s (%s)", campaign.id, attempt.linkedid,
@@ -77,40 +74,14 @@ async def save_outcome(
     return None
 
 
-async def _booked(session: AsyncSession, attempt: Attempt) -> dict[str, object] | None:
+async def appointment_of(session: AsyncSession, attempt: Attempt) -> dict[str, object] | None:
+    """The appointment the call booked, as the results' log shows it; None: none."""
     if attempt.appointment_id is None:
         return None
     row = await session.get(Appointment, attempt.appointment_id)
     if row is None:
         return None
     return {"appointment": row.id, "salesperson": row.salesperson, "starts_at": row.starts_at}
-
-
-async def _log_result(
-    session: AsyncSession, campaign: Campaign, attempt: Attempt,
-    before: dict[str, object] | None, outcome_before: str | None, operator: str, now: datetime,
-) -> None:  # fmt: skip
-    """A billed campaign's result as it changes: an appointment booked, moved or undone; a
-    sale (or an interested contact) recorded or taken back."""
-    after = await _booked(session, attempt)
-    if after != before:
-        subject = f"A{(after or before or {}).get('appointment')}"
-        action = "booked" if before is None else ("undone" if after is None else "moved")
-        await audit.record(session, campaign.client_id, operator, subject, action, before,
-                           after, now)  # fmt: skip
-    counted = ("sale", "interested")
-    if attempt.outcome != outcome_before and (attempt.outcome in counted
-                                              or outcome_before in counted):  # fmt: skip
-        await audit.record(
-            session,
-            campaign.client_id,
-            operator,
-            f"S{attempt.id}",
-            "outcome",
-            {"outcome": outcome_before},
-            {"outcome": attempt.outcome},
-            now,
-        )
 
 
 async def _book(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ivr.billing.terms import BillingSpec
+from ivr.campaigns.terms_spec import BillingSpec
 from ivr.routing.source import Spec, doc
 from ivr.routing.spec import DIGITS, NAME, TIME_RANGE
 

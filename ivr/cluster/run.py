@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.asterisk.instance import Asterisk, AsteriskError
-from ivr.asterisk.render import Trunk
+from ivr.asterisk.render import Trunk, render_instance
 from ivr.cluster.database import FailoverDatabase
 from ivr.cluster.kamailio import Kamailio, KamailioError, binary
 from ivr.cluster.kamailio import render as render_kamailio
@@ -93,8 +93,6 @@ class Running:
 
     def render_node(self, node: Node) -> list[Path]:
         """The node's engine settings file and its Asterisk config."""
-        from ivr.__main__ import render_instance
-
         self.node_dir().mkdir(parents=True, exist_ok=True)
         path = self.config_file(node)
         values = node_values(self.cluster, node)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ivr.escalation.ladder import ACKNOWLEDGED, REFUSED, RUNNING, Attempt, Plan, Slot
 from ivr.escalation.limits import WINDOW_SECONDS, Limits, refusal
 from ivr.escalation.models import EscalationAttempt, EscalationRun
-from ivr.records import oncall
+from ivr.oncall import store as oncall
 from ivr.selfservice.store import ladder_for
 
 # Any constant will do: the same in every engine sharing the database.

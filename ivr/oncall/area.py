@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ivr.area.pages import Page
 from ivr.i18n import tr
-from ivr.records import oncall
+from ivr.oncall import store as oncall
 from ivr.routing.oncall import period_of
 from ivr.selfservice.store import audit
 

@@ -11,7 +11,8 @@ from markupsafe import Markup
 
 from ivr.feature import Feature
 from ivr.i18n import Templates
-from ivr.records import oncall, repo
+from ivr.oncall import store as oncall
+from ivr.records import repo
 
 if TYPE_CHECKING:
     from ivr.portal import Portal

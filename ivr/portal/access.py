@@ -27,6 +27,7 @@ from ivr.portal.board import Board
 from ivr.web.auth import WebAuth
 
 if TYPE_CHECKING:
+    from ivr.portal.desk import Desk
     from ivr.routing.model import Rules
     from ivr.services import Services
 
@@ -63,6 +64,7 @@ class ConsoleAccess:
 
     services: Services
     board: Board
+    desk: Desk
     prefix: str
     auth: WebAuth
     _gone: dict[str, asyncio.TimerHandle]
@@ -73,13 +75,7 @@ class ConsoleAccess:
     def rules(self) -> Rules:
         raise NotImplementedError
 
-    async def _pause(self, operator: str, paused: bool, reason: str) -> str | None:
-        raise NotImplementedError
-
     async def sync_pauses(self) -> None:
-        raise NotImplementedError
-
-    def _spawn(self, work: Any, operator: str) -> None:
         raise NotImplementedError
 
     def _desk_changed(self, operator: str) -> None:
@@ -90,7 +86,7 @@ class ConsoleAccess:
 
     # -- who is asking -----------------------------------------------------------------------
 
-    async def _login_of(self, request: web.Request) -> Login | None:
+    async def login_of(self, request: web.Request) -> Login | None:
         session = await self.auth.current(request)
         if session is None:
             return None
@@ -99,13 +95,13 @@ class ConsoleAccess:
             live.sessions = max(live.sessions, 1)  # logged in before the engine restarted
         return Login(session.user, session.csrf, session.token, lang_of(request))
 
-    async def _operator(self, request: web.Request) -> Login:
-        login = await self._login_of(request)
+    async def operator_login(self, request: web.Request) -> Login:
+        login = await self.login_of(request)
         if login is None or login.user == SUPERVISOR:
             raise self._redirect("/login")
         return login
 
-    async def _form(self, request: web.Request, login: Login) -> dict[str, str]:
+    async def posted_form(self, request: web.Request, login: Login) -> dict[str, str]:
         data = await request.post()  # the guard has checked its CSRF token already
         return {k: v for k, v in data.items() if isinstance(v, str)}
 
@@ -149,7 +145,7 @@ class ConsoleAccess:
         raise response
 
     async def logout(self, request: web.Request) -> web.Response:
-        login = await self._login_of(request)
+        login = await self.login_of(request)
         response = self._redirect("/login")
         await self.auth.end(request, response)
         if login is not None and login.user != SUPERVISOR:
@@ -158,7 +154,7 @@ class ConsoleAccess:
 
     async def logout_all(self, request: web.Request) -> web.Response:
         """Log this user out of every browser (a lost laptop, a shared desk)."""
-        login = await self._login_of(request)
+        login = await self.login_of(request)
         response = self._redirect("/login")
         await self.auth.end(request, response)
         if login is not None:
@@ -175,7 +171,7 @@ class ConsoleAccess:
         if live.sessions == 0:  # nobody at the desk: no calls for this operator
             self._cancel_presence(operator)
             live.wants_available = False
-            await self._pause(operator, True, "logged out")
+            await self.desk.pause(operator, True, "logged out")
         await store.note_operator(self.services.sessions, operator, "logout", self._now())
         self._desk_changed(operator)
 
@@ -188,7 +184,7 @@ class ConsoleAccess:
             return
         delay = self.services.settings.console_gone_seconds
         loop = asyncio.get_running_loop()
-        self._gone[operator] = loop.call_later(delay, self._spawn, self._console_gone, operator)
+        self._gone[operator] = loop.call_later(delay, self.desk.spawn, self._console_gone, operator)
 
     def _cancel_presence(self, operator: str) -> None:
         handle = self._gone.pop(operator, None)
@@ -202,7 +198,7 @@ class ConsoleAccess:
         live = self.board.live(operator)
         live.wants_available = False
         log.warning("console: %s has had no console open: paused", operator)
-        await self._pause(operator, True, GONE_REASON)
+        await self.desk.pause(operator, True, GONE_REASON)
         await store.note_operator(self.services.sessions, operator, "pause", self._now())
         self._desk_changed(operator)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,14 +17,15 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from ivr.ami.client import AmiError
 from ivr.ami.message import Message
 from ivr.feature import Feature
 from ivr.i18n import LANGUAGES, Templates, tr
 from ivr.portal import store
 from ivr.portal.access import LANG_COOKIE, ConsoleAccess, Login
 from ivr.portal.auth import SUPERVISOR
-from ivr.portal.board import STATES, Board, Change, Live
+from ivr.portal.board import STATES, Live
+from ivr.portal.desk import Desk
+from ivr.portal.extension import ConsoleExtension
 from ivr.portal.forms import (
     CATEGORIES,
     LIMITS,
@@ -35,10 +35,8 @@ from ivr.portal.forms import (
     read_outcome,
 )
 from ivr.portal.occupancy import Figures, QueueDays, Tally
-from ivr.portal.relay import ConsoleRelay
 from ivr.portal.supervise import SupervisorPage
 from ivr.records import repo
-from ivr.records.facts import Row
 from ivr.records.outbox import WAKE as OUTBOX
 from ivr.selfservice.store import card_for
 from ivr.web.auth import Guard, Policy, WebAuth
@@ -89,11 +87,9 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
     def __init__(self, services: Services, prefix: str = "/console") -> None:
         super().__init__(services)
         self.prefix = prefix
-        self.board = Board(self._operator_of_endpoint)
-        # What other engines' nodes say of the operators (a cluster), and pauses everywhere.
-        self.relay = ConsoleRelay(
-            getattr(services, "wake", None), self.board, self._changed, self._pause_here
-        )
+        self.desk = Desk(services)
+        self.board = self.desk.board
+        self.relay = self.desk.relay
         self.auth = WebAuth(
             services.sessions,
             "console",
@@ -103,34 +99,55 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
             clock=lambda: self.services.clock(),
         )
         self._gone: dict[str, asyncio.TimerHandle] = {}
-        self._wrapups: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         # Every value is text (autoescaped): a caller's name or message is never markup.
         self.templates = Templates(TEMPLATES, filters={"local": _local})
         # Other features' parts of the console (the outbound card): their routes, their card
         # in place of the inbound one, told when an operator logs in, out or changes state.
-        self.extensions: list[Any] = []
+        self.extensions: list[ConsoleExtension] = []
         # Today's occupancy and each inbound queue's day, live (the page and /metrics).
         self.tally = Tally()
         self.queue_days = QueueDays(store.ANSWERED_WITHIN)
         services.metrics.registry.register(Figures(self.tally, self.queue_days))
+        self.desk.queue_row_heard.append(self._queue_row)
+        self.desk.board_moved.append(self.look)
 
-    def extend(self, extension: Any) -> None:
+    def extend(self, extension: ConsoleExtension) -> None:
         self.extensions.append(extension)
 
     async def pause(self, operator: str, paused: bool, reason: str) -> str | None:
         """Pause or unpause the operator in every queue; an error message, or None."""
-        return await self._pause(operator, paused, reason)
+        return await self.desk.pause(operator, paused, reason)
 
     async def end_wrapup(self, operator: str, linkedid: str) -> None:
         """The outcome of `linkedid` is written down: the wrap-up rules of an inbound call."""
-        live = self.board.live(operator)
-        if live.wrap_up and live.on_call != linkedid:
-            await self._end_wrapup(operator)
-        elif live.wrap_up:
-            live.wrap_up = False  # still talking: when the call ends, no wrap-up is due
-            if live.wants_available:
-                await self._pause(operator, False, "")
+        await self.desk.end_wrapup(operator, linkedid)
+
+    @property
+    def rules(self) -> Rules:
+        return self.desk.rules
+
+    # -- the engine's hooks: the desk's state ------------------------------------------------
+
+    async def on_event(self, event: Message) -> None:
+        """Called by the engine for every AMI event, after the call records."""
+        await self.desk.on_event(event)
+
+    async def on_ami_connected(self) -> None:
+        await self.desk.on_ami_connected()
+
+    async def sync_devices(self) -> None:
+        await self.desk.sync_devices()
+
+    async def sync_pauses(self) -> None:
+        await self.desk.sync_pauses()
+
+    async def start(self) -> None:
+        await self.desk.start()
+
+    async def close(self) -> None:
+        for operator in list(self._gone):
+            self._cancel_presence(operator)
+        await self.desk.close()
 
     def today(self) -> datetime:
         """Midnight of today, the start of the supervisor's figures."""
@@ -139,6 +156,10 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
     def look(self) -> None:
         """Count the operators' time up to now (at every change and every read)."""
         self.tally.observe(self._now(), self.today(), self.board.operators)
+
+    def _queue_row(self, row: dict[str, Any]) -> None:
+        self.queue_days.start(self.today())
+        self.queue_days.add(row["kind"], row["queue"], row["wait"])
 
     def _desk_changed(self, operator: str) -> None:
         self.look()
@@ -156,171 +177,10 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         """What other features add to the inbound call's card (people to put through to)."""
         parts = []
         for extension in self.extensions:
-            card = getattr(extension, "card", None)
-            if card is not None:
-                html = await card(login, self.board.live(login.user), call)
-                if html:
-                    parts.append(str(html))
+            html = await extension.card(login, self.board.live(login.user), call)
+            if html:
+                parts.append(str(html))
         return parts
-
-    @property
-    def rules(self) -> Rules:
-        return self.services.rules.current
-
-    def _operator_of_endpoint(self, endpoint: str) -> str | None:
-        for op in self.rules.operators.values():
-            if op.endpoint == endpoint:
-                return op.id
-        return None
-
-    # -- AMI events ------------------------------------------------------------------------
-
-    async def on_event(self, event: Message) -> None:
-        """Called by the engine for every AMI event, after the call records."""
-        try:
-            await self._on_event(event)
-        except Exception:  # the console is not worth losing the engine's other handlers
-            log.exception("console: %s event failed", event.event)
-
-    async def _on_event(self, event: Message) -> None:
-        data = event  # a Mapping: looked up by name, no copy per event
-        row = store.queue_event_row(data)
-        if row is not None:
-            self.queue_days.start(self.today())
-            self.queue_days.add(row["kind"], row["queue"], row["wait"])
-        if row is not None and self.services.records is not None:
-            self.services.record(Row("queue_events", row))  # batched, off the event path
-        elif row is not None:
-            await store.add_queue_event(self.services.sessions, row)
-        change = self.board.apply(data)
-        if change is not None:
-            self.look()
-            self.relay.event(data)
-            await self._changed(change)
-
-    async def on_ami_connected(self) -> None:
-        await self.sync_devices()
-
-    async def sync_devices(self) -> None:
-        """Ask Asterisk the state of every phone: registered or not, in use, on hold."""
-        ami = self.services.ami
-        if ami is None:
-            return
-        try:
-            states = await ami.send_action_list([("Action", "DeviceStateList")])
-        except (AmiError, TimeoutError) as exc:
-            log.warning("DeviceStateList failed: %s", exc)
-            return
-        for state in states:
-            self.board.apply(state)
-
-    async def _changed(self, change: Change) -> None:
-        live = self.board.live(change.operator)
-        if change.kind == "connected" and live.sessions > 0 and change.linkedid:
-            saved = await store.get_outcome(self.services.sessions, change.linkedid)
-            if saved is None:
-                # Paused from the moment the call connects: when it ends the queue cannot
-                # offer a new call before the outcome is written down.
-                live.wrap_up = True
-                await self._pause(change.operator, True, "wrap-up")
-        elif change.kind == "ended" and live.wrap_up:
-            self._start_wrapup_clock(change.operator)
-        self.board.tell(change.operator, self._news(live, change.kind))
-
-    def _news(self, live: Live, kind: str) -> dict[str, Any]:
-        return {"kind": kind, **live.view()}
-
-    def _start_wrapup_clock(self, operator: str) -> None:
-        self._cancel_wrapup_clock(operator)
-        loop = asyncio.get_running_loop()
-        self._wrapups[operator] = loop.call_later(
-            self.services.settings.wrapup_seconds, self._spawn, self._end_wrapup, operator
-        )
-
-    def _cancel_wrapup_clock(self, operator: str) -> None:
-        handle = self._wrapups.pop(operator, None)
-        if handle is not None:
-            handle.cancel()
-
-    def _spawn(self, work: Callable[[str], Awaitable[None]], operator: str) -> None:
-        async def run() -> None:
-            await work(operator)
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _end_wrapup(self, operator: str) -> None:
-        self._cancel_wrapup_clock(operator)
-        live = self.board.live(operator)
-        if not live.wrap_up:
-            return
-        live.wrap_up = False
-        if live.wants_available:
-            await self._pause(operator, False, "")
-        self.board.tell(operator, self._news(live, "wrapped-up"))
-
-    async def _pause(self, operator: str, paused: bool, reason: str) -> str | None:
-        """Pause or unpause the operator in every queue of every node; an error message (of
-        this engine's node), or None."""
-        error = await self._pause_here(operator, paused, reason)
-        self.relay.pause(operator, paused, reason)
-        return error
-
-    async def _pause_here(self, operator: str, paused: bool, reason: str) -> str | None:
-        """Pause or unpause the operator in every queue of this engine's node."""
-        op = self.rules.operators.get(operator)
-        ami = self.services.ami
-        if op is None or ami is None:
-            return "no such operator, or no AMI connection"
-        fields = [
-            ("Action", "QueuePause"),
-            ("Interface", f"PJSIP/{op.endpoint}"),
-            ("Paused", "true" if paused else "false"),
-        ]
-        if reason:
-            fields.append(("Reason", reason))
-        try:
-            await ami.send_action(fields)
-        except (AmiError, TimeoutError) as exc:
-            log.warning("QueuePause %s paused=%s failed: %s", operator, paused, exc)
-            return str(exc)
-        return None
-
-    async def sync_pauses(self) -> None:
-        """Ask Asterisk who is paused: the board starts empty when the engine (re)starts."""
-        ami = self.services.ami
-        if ami is None:
-            return
-        try:
-            members = await ami.send_action_list([("Action", "QueueStatus")])
-        except (AmiError, TimeoutError) as exc:
-            log.warning("QueueStatus failed: %s", exc)
-            return
-        paused: dict[str, bool] = {}
-        for member in members:
-            if member.event != "QueueMember":
-                continue
-            name = member.get("Name") or member.get("MemberName") or ""
-            if name in self.rules.operators:
-                paused[name] = paused.get(name, False) or member.get("Paused") == "1"
-        for operator, is_paused in paused.items():
-            self.board.live(operator).paused = is_paused
-
-    async def start(self) -> None:
-        self.relay.start()
-
-    async def close(self) -> None:
-        await self.relay.close()
-        for operator in list(self._wrapups):
-            self._cancel_wrapup_clock(operator)
-        for operator in list(self._gone):
-            self._cancel_presence(operator)
-        self.board.close_listeners()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks))
 
     # -- the app ---------------------------------------------------------------------------
 
@@ -361,7 +221,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
 
     async def set_language(self, request: web.Request) -> web.Response:
         """The language of the console on this browser (a cookie; the login keeps it)."""
-        login = await self._login_of(request)
+        login = await self.login_of(request)
         data = await request.post()  # the guard has checked its CSRF token already
         wanted = str(data.get("lang", ""))
         if wanted not in LANGUAGES:
@@ -374,8 +234,8 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         raise response
 
     async def set_state(self, request: web.Request) -> web.Response:
-        login = await self._operator(request)
-        form = await self._form(request, login)
+        login = await self.operator_login(request)
+        form = await self.posted_form(request, login)
         wanted = form.get("state")
         if wanted not in {"available", "pause"}:
             raise web.HTTPBadRequest(text="state is available or pause")
@@ -384,7 +244,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         error = None
         if not live.wrap_up:  # during wrap-up the choice applies when it ends
             reason = "" if live.wants_available else "break"
-            error = await self._pause(login.user, wanted == "pause", reason)
+            error = await self.desk.pause(login.user, wanted == "pause", reason)
         await store.note_operator(self.services.sessions, login.user, wanted, self._now())
         self._desk_changed(login.user)
         if error:
@@ -395,7 +255,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
     # -- the console page ------------------------------------------------------------------
 
     async def console(self, request: web.Request) -> web.Response:
-        login = await self._login_of(request)
+        login = await self.login_of(request)
         if login is None:
             raise self._redirect("/login")
         if login.user == SUPERVISOR:
@@ -434,13 +294,18 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         )
 
     async def console_page(
-        self, login: Login, request: web.Request, panel_html: str, status: int = 200
-    ) -> web.Response:
-        """The console with another feature's card in the panel (a form shown again)."""
-        return await self._console(login, status=status, request=request, panel_html=panel_html)
+        self, login: Login, request: web.Request, panel_html: str | None = None,
+        status: int = 200, problem: str = "", saved: str = "",
+    ) -> web.Response:  # fmt: skip
+        """The console with another feature's card in the panel (a form shown again), or a
+        problem shown; `saved`, the call whose outcome was just written down."""
+        return await self._console(
+            login, status=status, request=request, panel_html=panel_html, problem=problem,
+            saved=saved,
+        )  # fmt: skip
 
     async def panel(self, request: web.Request) -> web.Response:
-        login = await self._operator(request)
+        login = await self.operator_login(request)
         html = await self._extension_panel(login, request)
         if html is not None:
             return self._render("frame.html", lang=login.lang, body=html)
@@ -525,12 +390,12 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
     # -- the outcome ---------------------------------------------------------------------
 
     async def save_outcome(self, request: web.Request) -> web.Response:
-        login = await self._operator(request)
-        data = await self._form(request, login)
+        login = await self.operator_login(request)
+        data = await self.posted_form(request, login)
         form = read_outcome(data, login.lang)
         live = self.board.live(login.user)
         call = await repo.get_call(self.services.sessions, form.linkedid) if form.ok else None
-        if form.ok and not self._may_write(login.user, live, call):
+        if form.ok and not self.may_write(login.user, live, call):
             form.errors["linkedid"] = tr(
                 login.lang, "This call was not answered by you: it cannot be saved here."
             )
@@ -560,7 +425,8 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
             return await self._console(login, saved=call.linkedid, problem=" ".join(form.notes))
         raise self._redirect(f"/?saved={call.linkedid}")
 
-    def _may_write(self, operator: str, live: Live, call: repo.CallRecord | None) -> bool:
+    def may_write(self, operator: str, live: Live, call: repo.CallRecord | None) -> bool:
+        """Whether this operator may write down the outcome of `call` (theirs, or just over)."""
         if call is None:
             return False
         if call.linkedid in (live.on_call, live.ringing, live.last_call):

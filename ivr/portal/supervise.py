@@ -26,7 +26,7 @@ class SupervisorPage:
     board: Board
     _render: Callable[..., web.Response]
     _redirect: Callable[[str], web.HTTPSeeOther]
-    _login_of: Callable[..., Any]
+    login_of: Callable[..., Any]
     _now: Callable[[], datetime]
     tally: Tally
     look: Callable[[], None]
@@ -42,7 +42,7 @@ class SupervisorPage:
         raise NotImplementedError
 
     async def supervisor(self, request: web.Request) -> web.Response:
-        login = await self._login_of(request)
+        login = await self.login_of(request)
         if login is None or login.user != SUPERVISOR:
             raise self._redirect("/login")
         now = self._now()

@@ -24,6 +24,7 @@ from ivr.records import repo
 if TYPE_CHECKING:
     from ivr.portal.access import Login
     from ivr.portal.board import Live
+    from ivr.portal.extension import Console
     from ivr.putthrough.service import PutThroughs
     from ivr.routing.model import Client
 
@@ -80,7 +81,7 @@ def problems(lang: str) -> dict[str, str]:
 class ConsoleExtension:
     def __init__(self, feature: PutThroughs) -> None:
         self.feature = feature
-        self.portal = feature.portal
+        self.portal: Console = feature.portal
         self.templates = Templates(HERE / "templates", PORTAL_TEMPLATES)
 
     def desk_changed(self, operator: str) -> None:
@@ -157,11 +158,11 @@ class ConsoleExtension:
         if problem is None:
             raise web.HTTPSeeOther(f"{self.portal.prefix}/")
         text = problems(login.lang).get(problem, problem)
-        return await self.portal._console(login, status=409, problem=text, request=request)
+        return await self.portal.console_page(login, request, status=409, problem=text)
 
     async def put_through(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        data = await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        data = await self.portal.posted_form(request, login)
         mode = data.get("mode", ANNOUNCED)
         if mode not in (ANNOUNCED, DIRECT):
             raise web.HTTPBadRequest(text="mode is announced or direct")
@@ -175,20 +176,20 @@ class ConsoleExtension:
         return await self._done(login, request, problem)
 
     async def hold(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        await self.portal.posted_form(request, login)
         return await self._done(login, request, await self.feature.hold(login.user))
 
     async def resume(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        await self.portal.posted_form(request, login)
         return await self._done(login, request, await self.feature.resume(login.user))
 
     async def set_presence(self, request: web.Request) -> web.Response:
         """The center sets a person's presence (they phoned to say they are out): a person of
         the client of the operator's current or last call."""
-        login = await self.portal._operator(request)
-        data = await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        data = await self.portal.posted_form(request, login)
         services = self.feature.services
         live = self.portal.board.live(login.user)
         linkedid = live.on_call or live.ringing or live.last_call
@@ -214,7 +215,7 @@ class ConsoleExtension:
 
     async def search(self, request: web.Request) -> web.Response:
         """Clients and people whose name, role or number holds the words asked for."""
-        login = await self.portal._operator(request)
+        login = await self.portal.operator_login(request)
         query = request.query.get("q", "").strip()[:100]
         words = [w.casefold() for w in query.split()]
         services = self.feature.services

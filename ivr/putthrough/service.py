@@ -56,7 +56,7 @@ from ivr.records.facts import INBOUND_CONTEXT_PREFIX, ORIGINATED_PREFIX
 
 if TYPE_CHECKING:
     from ivr.ami.message import Message
-    from ivr.portal.app import Portal
+    from ivr.portal.extension import Console
     from ivr.routing.model import Client, Person
     from ivr.services import Services
 
@@ -106,7 +106,7 @@ class Hold:
 class PutThroughs(Feature):
     name = "put_through"
 
-    def __init__(self, services: Services, portal: Portal) -> None:
+    def __init__(self, services: Services, portal: Console) -> None:
         super().__init__(services)
         self.portal = portal
         self.active: dict[int, Transfer] = {}

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import sys
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
@@ -182,15 +181,21 @@ def _positive(text: str) -> int:
     return value
 
 
-def register(sub: Any) -> None:
-    """Add `calls` to the `ivr` command's subparsers."""
+# The clients' time zones, from the rules folder and the state folder (for the rules' cache):
+# passed in by the command line, so that the store loads no rules.
+ZonesOf = Callable[[Path, Path], Mapping[str, tzinfo]]
+
+
+def register(sub: Any, zones_of: ZonesOf) -> None:
+    """Add `calls` to the `ivr` command's subparsers; the table shows times in each client's
+    zone, found by zones_of(rules, state_dir)."""
     parser = sub.add_parser("calls", help="list the latest calls, newest first")
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="print JSON")
     form.add_argument("--csv", action="store_true", help="print CSV")
     parser.add_argument("--client", help="only this client's calls (its id)")
     parser.add_argument("--limit", type=_positive, default=50, help="how many calls (50)")
-    parser.set_defaults(func=run_calls)
+    parser.set_defaults(func=run_calls, zones_of=zones_of)
 
 
 async def _latest(
@@ -220,27 +225,6 @@ async def _latest(
         await engine.dispose()
 
 
-def client_zones(rules: Path, state_dir: Path) -> dict[str, tzinfo]:
-    """Each client's time zone from the rules (through the engine's compiled-rules cache:
-    a second, not a full load of a large folder); empty (the machine's zone) if they do not
-    load."""
-    from ivr.routing.diskcache import FOLDER, DiskRulesCache
-    from ivr.routing.load import load_rules
-    from ivr.routing.source import RulesError
-
-    cache = DiskRulesCache(state_dir / FOLDER)
-    try:
-        return {id_: client.zone for id_, client in load_rules(rules, cache).clients.items()}
-    except (RulesError, OSError) as exc:
-        print(
-            f"ivr calls: times in this machine's zone, the rules do not load: {exc}",
-            file=sys.stderr,
-        )
-        return {}
-    finally:
-        cache.wait()  # a cache entry this command wrote is whole before it exits
-
-
 def run_calls(args: argparse.Namespace) -> int:
     from ivr.config import load
 
@@ -252,7 +236,7 @@ def run_calls(args: argparse.Namespace) -> int:
         print(format_csv(records, attempts), end="")
     else:
         print(
-            format_table(records, attempts, client_zones(settings.rules, settings.state_dir)),
+            format_table(records, attempts, args.zones_of(settings.rules, settings.state_dir)),
             end="",
         )
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import re
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from ivr import config
-from ivr.routing import replay
 from ivr.routing.decision import CallInfo, Decision, Step
 from ivr.routing.evaluate import evaluate
 from ivr.routing.load import load_rules
@@ -51,14 +49,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sim.add_argument("--digits", default="", help="menu keys pressed so far: 1, 12...")
     sim.add_argument("--since", type=float, help="seconds since this caller last called")
     sim.add_argument("--overrides", type=Path, help="an overrides JSON file to apply")
-    sim.add_argument(
-        "--replay",
-        action="store_true",
-        help="decide the stored calls again with PATH and list those the live rules route "
-        "differently",
-    )
-    sim.add_argument("--limit", type=_positive, default=1000, help="--replay: latest N calls")
-    sim.add_argument("--json", action="store_true", help="--replay: print JSON")
     sim.set_defaults(func=cmd_simulate)
 
     sub.add_parser("schema", help="print the JSON schema of the rules files").set_defaults(
@@ -103,8 +93,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    if args.replay:
-        return cmd_replay(args)
     if not args.number:
         print("--number is required (or --replay)", file=sys.stderr)
         return 2
@@ -128,44 +116,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     decision = evaluate(rules, call, now, overrides)
     print(json.dumps(decision_json(decision, now), indent=2, ensure_ascii=False))
     return 0
-
-
-def cmd_replay(args: argparse.Namespace) -> int:
-    """Exit 0 whatever changes: the list is for a person to read before the file goes live."""
-    from ivr.records.report import visible
-
-    settings = _settings(args)
-    try:
-        candidate = load_rules(args.path)
-    except RulesError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    try:
-        live = load_rules(settings.rules)
-    except RulesError as exc:
-        print(f"the live rules at {settings.rules} do not load:\n{exc}", file=sys.stderr)
-        return 1
-    result = asyncio.run(_replay(settings.db_url, live, candidate, args.limit))
-    print(replay.format_json(result) if args.json else replay.format_text(result, visible), end="")
-    return 0
-
-
-async def _replay(url: str, live: Rules, candidate: Rules, limit: int) -> replay.Replay:
-    from ivr.records.db import make_engine, session_factory, upgrade
-
-    await upgrade(url)
-    engine = make_engine(url)
-    try:
-        return await replay.replay(live, candidate, session_factory(engine), limit)
-    finally:
-        await engine.dispose()
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return value
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -158,13 +158,13 @@ class ScriptConsole:
     # -- a step sent --------------------------------------------------------------------------
 
     async def step(self, request: web.Request) -> web.Response:
-        login = await self.portal._operator(request)
-        data = await self.portal._form(request, login)
+        login = await self.portal.operator_login(request)
+        data = await self.portal.posted_form(request, login)
         services = self.feature.services
         linkedid = data.get("linkedid", "")
         call = await repo.get_call(services.sessions, linkedid) if linkedid else None
         live = self.portal.board.live(login.user)
-        if call is None or not self.portal._may_write(login.user, live, call):
+        if call is None or not self.portal.may_write(login.user, live, call):
             raise web.HTTPConflict(text=tr(login.lang, "This call is not yours to write down."))
         script = self._script(call.client_id)
         if script is None:
@@ -178,7 +178,9 @@ class ScriptConsole:
         problem = await self._finish(login, call, script, draft, draft.end)
         self.drafts.pop(call.linkedid, None)
         if problem:
-            return await self.portal._console(login, saved=call.linkedid, problem=problem)
+            return await self.portal.console_page(
+                login, request, problem=problem, saved=call.linkedid
+            )
         raise web.HTTPSeeOther(f"{self.portal.prefix}/?saved={call.linkedid}")
 
     async def _finish(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ivr.feature import Feature
-from ivr.records import oncall
+from ivr.oncall import store as oncall
 from ivr.scripts.console import PutThrough, ScriptConsole
 
 if TYPE_CHECKING:

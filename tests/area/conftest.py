@@ -10,7 +10,7 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 from area_world import Mailbox, World, close_world, make_world
 
-from ivr.ports import free_tcp_port
+from ivr.harness.ports import free_tcp_port
 
 
 @pytest.fixture

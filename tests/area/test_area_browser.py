@@ -32,9 +32,9 @@ from area_world import Mailbox
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from ivr.area import users
-from ivr.ports import free_tcp_port
+from ivr.harness.ports import free_tcp_port
+from ivr.harness.stack import Stack, poll, stack_settings
 from ivr.records import repo
-from ivr.stack import Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 RULES = Path(__file__).resolve().parent / "rules"

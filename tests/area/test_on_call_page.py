@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from area_world import NOW, World, post_form
 
-from ivr.records import oncall
+from ivr.oncall import store as oncall
 from ivr.routing.oncall import on_duty
 
 

@@ -17,10 +17,10 @@ from pg_server import new_database
 from sqlalchemy import select
 
 from ivr.area import users
+from ivr.harness.stack import poll
 from ivr.portal import store
 from ivr.records import outbox
 from ivr.records.outbox import OutboxRow
-from ivr.stack import poll
 
 
 @pytest_asyncio.fixture(params=["sqlite", "postgresql"])

@@ -14,7 +14,7 @@ from billing_world import World, make_world, rome
 
 from ivr.__main__ import main
 from ivr.billing import disputes
-from ivr.ports import free_tcp_port
+from ivr.harness.ports import free_tcp_port
 
 
 def with_world(tmp_path: Path, work: Callable[[World], Awaitable[Any]]) -> Any:

@@ -25,8 +25,8 @@ from ivr import config
 from ivr.dispatch import store, webhook
 from ivr.dispatch.feature import Dispatcher
 from ivr.dispatch.guard import GuardedResolver, Refused, allowed_addresses, check_url
+from ivr.harness.ports import free_tcp_port
 from ivr.portal import store as outcomes
-from ivr.ports import free_tcp_port
 from ivr.records import db, fields, repo
 from ivr.routing import RulesHolder
 from ivr.services import Services

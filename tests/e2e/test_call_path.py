@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ivr.ami.message import unescape_c
-from ivr.stack import AmiEvents as Events
-from ivr.stack import Stack
+from ivr.harness.stack import AmiEvents as Events
+from ivr.harness.stack import Stack
 
 pytestmark = pytest.mark.e2e
 ACME = "0611000001"
@@ -128,7 +128,7 @@ async def test_records_go_to_postgresql_when_the_url_says_so(tmp_path, postgres_
     """The multi-node store: the same engine and call, records in a real PostgreSQL."""
     from pg_server import new_database
 
-    from ivr.stack import stack_settings
+    from ivr.harness.stack import stack_settings
 
     url = await new_database(postgres_server)
     settings = stack_settings(tmp_path, Path(__file__).parent / "rules", db_url=url)

@@ -21,8 +21,8 @@ import pytest
 import pytest_asyncio
 
 from ivr.control import call_engine
+from ivr.harness.stack import Stack, poll
 from ivr.records import repo
-from ivr.stack import Stack, poll
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from ivr.ports import free_udp_port
-from ivr.sipp import SippResult, run_scenario, sipp_binary
-from ivr.stack import Stack, stack_settings
+from ivr.harness.ports import free_udp_port
+from ivr.harness.sipp import SippResult, run_scenario, sipp_binary
+from ivr.harness.stack import Stack, stack_settings
 
 HERE = Path(__file__).resolve().parent
 RULES = HERE / "rules"

@@ -12,7 +12,7 @@ import pytest_asyncio
 from fault_rig import running_stack
 
 from ivr.ami.client import AmiActionError
-from ivr.stack import AmiEvents, Stack
+from ivr.harness.stack import AmiEvents, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 ACME = "0611000001"

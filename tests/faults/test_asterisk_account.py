@@ -14,7 +14,7 @@ import pytest_asyncio
 from fault_rig import running_stack
 
 from ivr.asterisk import hostuser
-from ivr.stack import Stack
+from ivr.harness.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ivr.ami.message import Message
-from ivr.pgcluster import PostgresCluster
+from ivr.harness.pgcluster import PostgresCluster
+from ivr.harness.stack import AmiEvents, Stack, poll, stack_settings
 from ivr.records import repo
-from ivr.stack import AmiEvents, Stack, poll, stack_settings
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parents[1] / "e2e" / "rules"  # Acme: the desk, op1 and op2

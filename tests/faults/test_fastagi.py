@@ -21,9 +21,9 @@ from fault_rig import running_stack
 
 from ivr.escalation import store
 from ivr.escalation.ladder import Slot
-from ivr.ports import free_tcp_port
+from ivr.harness.ports import free_tcp_port
+from ivr.harness.stack import AmiEvents, Stack, poll
 from ivr.records import repo
-from ivr.stack import AmiEvents, Stack, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 ACME = "0611000001"

@@ -14,7 +14,7 @@ from playwright.async_api import async_playwright, expect
 from tls_rig import Certs, make_certs, nginx
 from web_rig import ADMIN, MESSAGE, PASSWORD, seed, started
 
-from ivr.stack import Stack
+from ivr.harness.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 CHROMIUM = "/usr/bin/chromium"

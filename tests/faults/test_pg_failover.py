@@ -22,8 +22,8 @@ from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt
 from ivr.cluster.database import DatabaseSpec, FailoverDatabase
 from ivr.dialpolicy import DialPolicy
+from ivr.harness.ports import free_tcp_port
 from ivr.lease import Leases
-from ivr.ports import free_tcp_port
 from ivr.records import leases as lease_store
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.facts import Fact, Facts

@@ -15,10 +15,10 @@ import pytest_asyncio
 from fault_rig import HERE, refused_call, running_stack
 
 from ivr.ami.message import unescape_c
-from ivr.ports import free_udp_port
+from ivr.harness.ports import free_udp_port
+from ivr.harness.sipp import run_scenario
+from ivr.harness.stack import AmiEvents, Stack, poll
 from ivr.records import repo
-from ivr.sipp import run_scenario
-from ivr.stack import AmiEvents, Stack, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 ACME = "0611000001"

@@ -11,8 +11,8 @@ from web_rig import ADMIN, MEMBER, MESSAGE, OTHER, PASSWORD, Browser, fingerprin
 
 from ivr.area import users
 from ivr.control import bearer
+from ivr.harness.stack import Stack
 from ivr.records import db
-from ivr.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 __all__ = ["web_stack"]  # the module's stack (a fixture of web_rig)

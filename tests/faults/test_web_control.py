@@ -13,7 +13,7 @@ from fault_rig import running_stack
 from prometheus_client.parser import text_string_to_metric_families
 
 from ivr.control import bearer
-from ivr.stack import Stack
+from ivr.harness.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 CONTROL_POSTS = ("/api/reload", "/api/wake/escalations", "/api/wake/reconcile", "/campaigns/wake")

@@ -20,10 +20,10 @@ from web_rig import ADMIN, RULES, Browser, fingerprint, web_stack
 
 from ivr import config
 from ivr.features import build
+from ivr.harness.stack import Stack
 from ivr.records import db
 from ivr.routing import RulesHolder
 from ivr.services import Services
-from ivr.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 __all__ = ["web_stack"]

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.ports import free_tcp_port
+from ivr.harness.ports import free_tcp_port
 
 NGINX = "/usr/sbin/nginx"
 

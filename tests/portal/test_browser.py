@@ -15,9 +15,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from ivr.harness.stack import Stack
 from ivr.portal import portal_password, store
 from ivr.records import repo
-from ivr.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 RULES = Path(__file__).resolve().parents[1] / "e2e" / "queues" / "rules"

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.campaigns.demo import CAMPAIGN_FILE, demo_clock_for
 from ivr.campaigns.load import load_campaigns
-from ivr.demo import DEMO_SPAN, PUT_CALLER, demo_clock, demo_plan_at, put_through_client
+from ivr.harness.campaign_demo import CAMPAIGN_FILE, demo_clock_for
+from ivr.harness.demo import DEMO_SPAN, PUT_CALLER, demo_clock, demo_plan_at, put_through_client
 from ivr.routing import CallInfo, Rules, evaluate, load_rules
 
 RULES = Path(__file__).resolve().parents[2] / "routing_rules"

@@ -20,11 +20,11 @@ from pg_server import new_database
 from sqlalchemy import update
 
 from ivr.alarm import Alarms
+from ivr.harness.stack import poll
 from ivr.lease import Leases
 from ivr.records import leases as store
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.listen import PgRelay, plain_dsn
-from ivr.stack import poll
 from ivr.wake import Wakeups
 
 WORKER = Path(__file__).resolve().parent.parent / "lease_worker.py"

@@ -81,7 +81,8 @@ on_call:
 
 
 async def test_the_night_ladder_calls_whoever_is_on_call_when_it_starts(tmp_path: Path) -> None:
-    from ivr.records import db, oncall
+    from ivr.oncall import store as oncall
+    from ivr.records import db
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}"
     await db.upgrade(url)

@@ -15,6 +15,7 @@ import pytest
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.repo import CallRecord, open_call
 from ivr.records.report import format_csv, format_json, format_table, register
+from ivr.routing.zones import client_zones
 
 pytestmark = pytest.mark.anyday  # reads the date: tests/anyday runs it at fixed dates
 
@@ -138,7 +139,7 @@ def test_calls_command_prints_the_database(tmp_path, monkeypatch, capsys):
 
     asyncio.run(seed())
     parser = argparse.ArgumentParser(prog="ivr")
-    register(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True), client_zones)
 
     args = parser.parse_args(["calls", "--json", "--client", "rossi"])
     assert args.func(args) == 0

@@ -14,6 +14,7 @@ import pytest
 
 from ivr.records.db import make_engine, session_factory, upgrade
 from ivr.records.repo import open_call
+from ivr.replay.cli import register as register_replay
 from ivr.routing.cli import register
 
 ROME = ZoneInfo("Europe/Rome")
@@ -135,7 +136,9 @@ def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     top = argparse.ArgumentParser(prog="ivr")
-    register(top.add_subparsers(dest="command", required=True))
+    sub = top.add_subparsers(dest="command", required=True)
+    register(sub)
+    register_replay(sub)
     args = top.parse_args(argv)
     code = args.func(args)
     out, err = capsys.readouterr()

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ivr.sipp import SippError, dtmf_scenario
+from ivr.harness.sipp import SippError, dtmf_scenario
 
 
 def test_one_info_per_key_with_the_next_cseq():

@@ -13,7 +13,7 @@ import pytest
 from ami_peer import AmiPeer, Lines, Recorder
 
 from ivr.ami import AmiActionError, AmiClient, AmiDisconnected, Message
-from ivr.stack import poll
+from ivr.harness.stack import poll
 
 FAST = {"reconnect_delay": 0.01, "reconnect_max_delay": 0.05, "action_timeout": 2.0}
 

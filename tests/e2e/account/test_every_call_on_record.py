@@ -24,9 +24,9 @@ from ivr.account.cel import account_path, archives, pending_path
 from ivr.account.privacy import blank_old
 from ivr.agi.server import AGI_TOKEN
 from ivr.control import bearer
+from ivr.harness.sipp import SCENARIOS
+from ivr.harness.stack import Stack, stack_settings
 from ivr.records import repo
-from ivr.sipp import SCENARIOS
-from ivr.stack import Stack, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 RULES = Path(__file__).resolve().parent / "rules"

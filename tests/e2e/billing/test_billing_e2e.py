@@ -30,10 +30,10 @@ from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Appointment, Attempt
 from ivr.control import bearer
-from ivr.portal.client import ConsoleClient
+from ivr.harness.console_client import ConsoleClient
+from ivr.harness.sipp.contacts import ContactPhones, contact_number
+from ivr.harness.stack import Stack, poll, stack_settings
 from ivr.routing import load_rules
-from ivr.sipp.contacts import ContactPhones, contact_number
-from ivr.stack import Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 RULES = Path(__file__).resolve().parent / "rules"

@@ -22,10 +22,10 @@ from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt, Contact, Refusal
 from ivr.control import bearer
-from ivr.portal.client import ConsoleClient
+from ivr.harness.console_client import ConsoleClient
+from ivr.harness.sipp.contacts import ContactPhones, contact_number
+from ivr.harness.stack import AmiEvents, Stack, poll, stack_settings
 from ivr.routing import load_rules
-from ivr.sipp.contacts import ContactPhones, contact_number
-from ivr.stack import AmiEvents, Stack, poll, stack_settings
 
 HERE = Path(__file__).resolve().parent
 RULES = HERE / "rules"

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from ivr.campaigns import lists, store
 from ivr.campaigns.models import Appointment, Attempt, Contact
 from ivr.campaigns.report import progress
+from ivr.harness.stack import poll
 from ivr.portal import portal_password
-from ivr.stack import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 HEADER = ["numero", "debitore", "importo", "scadenza", "fattura"]

@@ -14,7 +14,7 @@ from campaign_rig import ROME, Rig, e164, floor_morning, now, number
 
 from ivr.campaigns import eligibility as el
 from ivr.campaigns import floor, lists
-from ivr.stack import poll
+from ivr.harness.stack import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 HEADER = ["numero", "nome"]

@@ -28,8 +28,8 @@ from pg_server import new_database
 
 from ivr.asterisk.render import Trunk
 from ivr.control import bearer
-from ivr.ports import free_tcp_port
-from ivr.stack import Stack, poll, stack_settings
+from ivr.harness.ports import free_tcp_port
+from ivr.harness.stack import Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

@@ -29,19 +29,20 @@ from sqlalchemy import select
 
 from ivr import config
 from ivr.cluster.run import Running
-from ivr.cluster.spec import Node, load, loopback_file
+from ivr.cluster.spec import Node, load
 from ivr.escalation import speech
 from ivr.escalation.store import attempts_for_call, runs_for_call, start_escalation
+from ivr.harness.cluster import loopback_file
+from ivr.harness.console_client import ConsoleClient
+from ivr.harness.sipp import SCENARIOS, Phone, SippResult, place_calls
+from ivr.harness.sipp.contacts import AnsweringPhones
+from ivr.harness.stack import poll
 from ivr.portal.auth import portal_password
-from ivr.portal.client import ConsoleClient
 from ivr.portal.models import QueueEvent
 from ivr.prompts import cached_name
 from ivr.records.db import make_engine, session_factory
 from ivr.records.listen import CHANNEL, plain_dsn
 from ivr.records.models import Call
-from ivr.sipp import SCENARIOS, Phone, SippResult, place_calls
-from ivr.sipp.contacts import AnsweringPhones
-from ivr.stack import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

@@ -27,17 +27,18 @@ from sqlalchemy import select
 
 from ivr.area import users
 from ivr.cluster.run import Running
-from ivr.cluster.spec import load, loopback_file
+from ivr.cluster.spec import load
 from ivr.escalation.store import runs_for_call, start_escalation
+from ivr.harness.cluster import loopback_file
+from ivr.harness.sipp import SCENARIOS, SippResult, place_calls
+from ivr.harness.sipp.contacts import AnsweringPhones
+from ivr.harness.stack import poll
 from ivr.nodes import store
 from ivr.records import recordings
 from ivr.records.db import make_engine, session_factory
 from ivr.records.listen import CHANNEL, plain_dsn
 from ivr.records.models import Call
 from ivr.records.recordings import COPIES
-from ivr.sipp import SCENARIOS, SippResult, place_calls
-from ivr.sipp.contacts import AnsweringPhones
-from ivr.stack import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.stack import Stack, stack_settings
+from ivr.harness.stack import Stack, stack_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.e2e]

@@ -22,11 +22,11 @@ from ivr.asterisk.render import Trunk
 from ivr.control import call_engine
 from ivr.escalation.store import AttemptRecord, RunRecord, attempts_for_call, runs_for_call
 from ivr.escalation.store import start_escalation as start
-from ivr.ports import free_tcp_port, free_udp_port
-from ivr.sipp import sipp_binary
-from ivr.sipp.contacts import AnsweringPhones
-from ivr.stack import AmiEvents as Events
-from ivr.stack import Stack, poll, stack_settings
+from ivr.harness.ports import free_tcp_port, free_udp_port
+from ivr.harness.sipp import sipp_binary
+from ivr.harness.sipp.contacts import AnsweringPhones
+from ivr.harness.stack import AmiEvents as Events
+from ivr.harness.stack import Stack, poll, stack_settings
 
 pytestmark = pytest.mark.e2e
 HERE = Path(__file__).resolve().parent

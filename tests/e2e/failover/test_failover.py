@@ -26,11 +26,12 @@ from sqlalchemy import select
 
 from ivr.area import users
 from ivr.cluster.run import Running
-from ivr.cluster.spec import load, loopback_file
+from ivr.cluster.spec import load
+from ivr.harness.cluster import loopback_file
+from ivr.harness.sipp import SCENARIOS, place_calls
+from ivr.harness.stack import poll
 from ivr.records.db import make_engine, session_factory
 from ivr.records.models import Call
-from ivr.sipp import SCENARIOS, place_calls
-from ivr.stack import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

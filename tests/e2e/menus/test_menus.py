@@ -13,9 +13,9 @@ import pytest
 import pytest_asyncio
 
 from ivr.ami.message import Message
+from ivr.harness.stack import AmiEvents as Events
+from ivr.harness.stack import Stack
 from ivr.records import repo
-from ivr.stack import AmiEvents as Events
-from ivr.stack import Stack
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"

@@ -27,11 +27,11 @@ from ivr.account.cel import account_path
 from ivr.asterisk.account import account
 from ivr.asterisk.render import Trunk
 from ivr.escalation.store import attempts_for_call, runs_for_call
+from ivr.harness.ports import free_udp_port
+from ivr.harness.sipp import sipp_binary
+from ivr.harness.stack import AmiEvents, Stack, poll, stack_settings
 from ivr.portal.auth import portal_password
-from ivr.ports import free_udp_port
 from ivr.records import repo
-from ivr.sipp import sipp_binary
-from ivr.stack import AmiEvents, Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 HERE = Path(__file__).resolve().parent

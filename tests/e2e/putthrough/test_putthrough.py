@@ -24,12 +24,12 @@ import pytest_asyncio
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.asterisk.render import Trunk
+from ivr.harness.sipp import Phone, SippResult
+from ivr.harness.sipp.contacts import AnsweringPhones
+from ivr.harness.stack import AmiEvents, Stack, poll, stack_settings
 from ivr.portal import portal_password
 from ivr.putthrough import store
 from ivr.records import repo
-from ivr.sipp import Phone, SippResult
-from ivr.sipp.contacts import AnsweringPhones
-from ivr.stack import AmiEvents, Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 CHROMIUM = "/usr/bin/chromium"

@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from ivr.harness.stack import AmiEvents, Stack, stack_settings
 from ivr.portal import portal_password
-from ivr.stack import AmiEvents, Stack, stack_settings
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"

@@ -13,8 +13,8 @@ import pytest
 
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
+from ivr.harness.stack import Stack
 from ivr.portal import portal_password, store
-from ivr.stack import Stack
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"

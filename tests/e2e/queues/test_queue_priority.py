@@ -17,11 +17,11 @@ import pytest
 
 from ivr.ami.message import Message
 from ivr.control import call_engine
+from ivr.harness.ports import free_udp_port
+from ivr.harness.sipp import SippResult, parse_result, sipp_binary
+from ivr.harness.stack import AmiEvents as Events
+from ivr.harness.stack import Stack, poll, stack_settings
 from ivr.portal.store import Figures, figures
-from ivr.ports import free_udp_port
-from ivr.sipp import SippResult, parse_result, sipp_binary
-from ivr.stack import AmiEvents as Events
-from ivr.stack import Stack, poll, stack_settings
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules"

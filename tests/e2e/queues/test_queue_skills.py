@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ivr.ami.message import Message
-from ivr.stack import AmiEvents, Stack
+from ivr.harness.stack import AmiEvents, Stack
 
 pytestmark = pytest.mark.e2e
 RULES = Path(__file__).resolve().parent / "rules_skills"

@@ -17,12 +17,12 @@ import pytest
 import pytest_asyncio
 
 from ivr.asterisk.render import Trunk
+from ivr.harness.sipp.contacts import AnsweringPhones
+from ivr.harness.stack import Stack, poll, stack_settings
 from ivr.portal import portal_password
 from ivr.portal import store as outcomes
 from ivr.putthrough import store
 from ivr.records import fields
-from ivr.sipp.contacts import AnsweringPhones
-from ivr.stack import Stack, poll, stack_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 CHROMIUM = "/usr/bin/chromium"

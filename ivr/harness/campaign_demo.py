@@ -22,23 +22,23 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ivr.asterisk.instance import Asterisk
-from ivr.asterisk.render import Trunk
+from ivr.asterisk.render import Trunk, render_instance
 from ivr.campaigns import floor, importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Attempt
 from ivr.config import Settings, operator_password
-from ivr.demo import EngineFactory, first_moment
-from ivr.portal.client import ConsoleClient
+from ivr.harness.console_client import ConsoleClient
+from ivr.harness.demo import EngineFactory, first_moment
+from ivr.harness.sipp import Phone, place_calls
+from ivr.harness.sipp.contacts import TRUNK, ContactPhones, contact_number
 from ivr.records import repo
 from ivr.routing import CallInfo, evaluate, load_rules
-from ivr.sipp import Phone, place_calls
-from ivr.sipp.contacts import TRUNK, ContactPhones, contact_number
 
 CAMPAIGN = "demo-solleciti"
 CLIENT_NUMBER = "0611111111"  # Rossi Idraulica in the example rules
 CALLER = "0612345678"
-DEBTORS = [  # behaviour (ivr/sipp/campaign_contacts.xml), debtor, amount
+DEBTORS = [  # behaviour (ivr/harness/sipp/campaign_contacts.xml), debtor, amount
     (76, "Mario Bianchi", "1.250,00"),
     (76, "Lucia Verdi", "310,50"),
     (72, "Paolo Neri", "99,00"),
@@ -79,8 +79,6 @@ class Operator(ConsoleClient):
 
 
 async def run_campaign_demo(settings: Settings, make_engine: EngineFactory) -> int:
-    from ivr.__main__ import render_instance
-
     folder = settings.state_dir / "demo-campaign"
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(settings.rules, folder / "rules")

@@ -9,12 +9,12 @@ import contextlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ivr.harness.sipp import place_calls
 from ivr.portal.access import Login
 from ivr.records import fields, repo
 from ivr.routing import CallInfo, evaluate
 from ivr.routing.script import DATE_TIME, Script
 from ivr.scripts import run
-from ivr.sipp import place_calls
 
 if TYPE_CHECKING:
     from ivr.config import Settings

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.ports import free_udp_port
+from ivr.harness.ports import free_udp_port
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ivr.ports import free_tcp_port
+from ivr.harness.ports import free_tcp_port
 
 
 def _as_postgres(command: list[str]) -> list[str]:

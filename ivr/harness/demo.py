@@ -19,19 +19,19 @@ from typing import Protocol
 
 from ivr.ami.client import AmiClient
 from ivr.asterisk.instance import Asterisk
-from ivr.asterisk.render import Trunk
+from ivr.asterisk.render import Trunk, render_instance
 from ivr.config import Settings, operator_password
 from ivr.feature import Feature
-from ivr.ports import free_udp_port
-from ivr.putthrough.demo import CALLER as PUT_CALLER
-from ivr.putthrough.demo import put_one_through, put_through_client
+from ivr.harness.ports import free_udp_port
+from ivr.harness.putthrough_demo import CALLER as PUT_CALLER
+from ivr.harness.putthrough_demo import put_one_through, put_through_client
+from ivr.harness.scripts_demo import take_one_with_script
+from ivr.harness.sipp import Phone, place_calls
 from ivr.records import repo
 from ivr.records.report import format_table
 from ivr.routing import Rules, evaluate, load_rules
 from ivr.routing.decision import CallInfo
-from ivr.scripts.demo import take_one_with_script
 from ivr.services import Services
-from ivr.sipp import Phone, place_calls
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,6 @@ async def run_demo(settings: Settings, make_engine: EngineFactory, keep: bool = 
     """The demo's calls at the rules' moment (demo_clock). A kept demo runs on the real time
     only, so that the records, the console, the supervisor's day and the sessions all read
     one clock: its calls are placed when the clients are open now, and it says so when not."""
-    from ivr.__main__ import render_instance
-
     rules = load_rules(settings.rules)
     # The carrier's gateway (where a put-through's person answers) on a port of its own, so
     # that two demos or tests never meet there.

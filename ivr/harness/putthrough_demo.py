@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr.asterisk.render import Trunk
+from ivr.harness.sipp import SCENARIOS, place_calls, sipp_binary
 from ivr.putthrough import store
 from ivr.putthrough.models import ANNOUNCED
 from ivr.records import repo
-from ivr.sipp import SCENARIOS, place_calls, sipp_binary
 
 if TYPE_CHECKING:
     from ivr.config import Settings

@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ivr import config
-from ivr.__main__ import render_instance
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.asterisk.instance import Asterisk
-from ivr.asterisk.render import Trunk
+from ivr.asterisk.render import Trunk, render_instance
 from ivr.control import bearer
-from ivr.ports import free_tcp_port, free_udp_port
+from ivr.harness.ports import free_tcp_port, free_udp_port
+from ivr.harness.sipp import Phone, SippResult, place_calls
 from ivr.records import db, repo
-from ivr.sipp import Phone, SippResult, place_calls
 
 _counter = itertools.count(1)
 T = TypeVar("T")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ivr.ports import free_udp_port
-from ivr.sipp import SCENARIOS, sipp_binary
+from ivr.harness.ports import free_udp_port
+from ivr.harness.sipp import SCENARIOS, sipp_binary
 
 TRUNK = "127.0.0.2"
 
