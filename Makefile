@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # its own name, ports, folders and database. PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint unit e2e bench soak docker-test sysdeps venv asterisk clean
+.PHONY: demo test lint unit e2e bench soak docker-test sysdeps venv asterisk clean webphone
 
 demo: $(STAMP)/venv $(STAMP)/sysdeps
 	$(BIN)/ivr asterisk provision
@@ -51,6 +51,18 @@ docker-test: $(STAMP)/venv $(STAMP)/sysdeps
 
 sysdeps: $(STAMP)/sysdeps
 venv: $(STAMP)/venv
+
+# The browser phone's JsSIP bundle is vendored (ivr/portal/static, its checksum in
+# vendor.json, checked by the tests): only rebuilding it needs Node (Debian 12's nodejs and
+# npm are enough for esbuild).
+WEBPHONE_PACKAGES := nodejs npm
+webphone:
+	@missing=$$(for p in $(WEBPHONE_PACKAGES); do command -v $${p/nodejs/node} >/dev/null || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	bash webphone/build.sh
 
 # Debian packages: installed only when one is missing; the package lists are refreshed first
 # because a fresh machine's may be missing or old.

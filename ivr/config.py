@@ -35,6 +35,9 @@ class Ports:
     http: int = 18080
     # UDP: a node's engine answers Kamailio's OPTIONS pings here (a node of a cluster only).
     probe: int = 15062
+    # Asterisk's own HTTP server (loopback only): the browser phones' SIP over WebSocket,
+    # which reaches it through the console's relay, never directly.
+    asterisk_http: int = 18088
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ def build(services: Services) -> list[Feature]:
     from ivr.privacy.run import DailyPurge
     from ivr.putthrough.service import PutThroughs
     from ivr.scripts.feature import ScriptDesk
+    from ivr.webphone.service import BrowserPhones
 
     portal = Portal(services)
     putthroughs = PutThroughs(services, portal)
@@ -42,6 +43,7 @@ def build(services: Services) -> list[Feature]:
         # after put-through: a script's end may put the caller through
         ScriptDesk(services, portal, putthroughs.put_through),
         OnCallDesk(services, portal),  # who is on call, on the card
+        BrowserPhones(services, portal),  # the phone in the console page (WebRTC)
         DailyPurge(services),  # personal data past each client's retention
         Area(services),  # the clients' reserved area (/area)
         Dispatcher(services),  # messages to the clients' own systems (webhooks)

@@ -72,6 +72,22 @@ ALL = [
 ]
 
 
+# An operator's phone in the console page is a PJSIP endpoint of its own, named after the
+# operator's endpoint with this suffix: a desk phone and the browser may both be registered.
+WEB_PHONE_SUFFIX = "-web"
+
+
+def phones(endpoint: str) -> tuple[str, str]:
+    """The operator's two PJSIP endpoints: the desk phone's and the browser's."""
+    return (endpoint, endpoint + WEB_PHONE_SUFFIX)
+
+
+def desk_endpoint(endpoint: str) -> str:
+    """The operator's endpoint for either of their phones' endpoints."""
+    return endpoint.removesuffix(WEB_PHONE_SUFFIX)
+
+
 def dial_string(endpoints: list[str] | tuple[str, ...]) -> str:
-    """The Dial() argument that rings these PJSIP endpoints at once."""
-    return "&".join(f"PJSIP/{endpoint}" for endpoint in endpoints)
+    """The Dial() argument that rings these operators' phones at once (desk and browser: an
+    unregistered one is skipped)."""
+    return "&".join(f"PJSIP/{phone}" for endpoint in endpoints for phone in phones(endpoint))

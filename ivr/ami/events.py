@@ -26,6 +26,10 @@ LISTENED = (
     "QueueMemberPause",
     # phones: registered or not, ringing, in use, on hold (the console and the supervisor)
     "DeviceStateChange",
+    # an operator's phone holding the caller (the hold key of a desk phone or the console's
+    # browser phone): Asterisk publishes it on the operator's channel
+    "Hold",
+    "Unhold",
 )
 
 # Events of an operator's phone leg that nobody reads (the console follows an operator through

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from ivr.ami.message import Message, unescape_c
 from ivr.records.facts import INBOUND_CONTEXT_PREFIX, ORIGINATED_PREFIX, Fact, Facts
 from ivr.records.writer import RecordWriter
+from ivr.variables import desk_endpoint
 
 # The events call records are built from (ivr/ami/events.py lets them through).
 RECORD_EVENTS = frozenset({"Newchannel", "DialEnd", "Hangup", "UserEvent"})
@@ -35,13 +36,14 @@ def timestamp(value: str | None) -> datetime:
 
 
 def operator_of(dest_channel: str) -> str | None:
-    """The endpoint in a channel name: "PJSIP/op1-0000002a" -> "op1"."""
+    """The operator's endpoint in a channel name: "PJSIP/op1-0000002a" -> "op1", and the
+    same for their browser phone's channel ("PJSIP/op1-web-0000002b")."""
     _, _, resource = dest_channel.partition("/")
     resource = resource.split(";", 1)[0]
     endpoint, dash, suffix = resource.rpartition("-")
     if dash and endpoint and all(c in "0123456789abcdefABCDEF" for c in suffix):
-        return endpoint
-    return resource or None
+        return desk_endpoint(endpoint)  # the browser's phone is the same operator's
+    return desk_endpoint(resource) if resource else None
 
 
 def _known(value: str | None) -> str | None:

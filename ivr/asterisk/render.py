@@ -20,8 +20,15 @@ from ivr.account import cel
 from ivr.agi.server import AGI_TOKEN
 from ivr.ami.events import EXCLUDED, LISTENED, READ_CLASSES, WRITE_CLASSES
 from ivr.asterisk.account import hand_over
+from ivr.asterisk.webrtc import (
+    PHONES_AMI_USER,
+    REGISTER_EXPIRES,
+    WEB_AUTH_FAMILY,
+    ice_host_candidates,
+    phones_ami_secret,
+)
 from ivr.config import Settings, operator_password, trunk_networks
-from ivr.variables import dial_string
+from ivr.variables import WEB_PHONE_SUFFIX, desk_endpoint, dial_string
 
 if TYPE_CHECKING:
     from ivr.routing.model import Rules
@@ -44,7 +51,7 @@ NOLOAD = (
     "app_voicemail_odbc app_voicemail app_minivm res_snmp res_statsd res_prometheus "
     "res_hep res_hep_pjsip res_hep_rtcp res_smdi res_fax res_fax_spandsp app_jack "
     "res_pjsip_stir_shaken res_stir_shaken res_geolocation res_aeap res_speech_aeap "
-    "res_resolver_unbound res_http_websocket res_pjsip_transport_websocket "
+    "res_resolver_unbound "
     "res_websocket_client app_festival res_stun_monitor res_pjsip_outbound_publish "
     "res_pjsip_publish_asterisk app_cdr app_forkcdr func_cdr "
     "res_pjsip_exten_state app_stasis res_pjsip_geolocation res_stasis res_stasis_answer "
@@ -66,6 +73,8 @@ CONF_TEMPLATES = {
     "musiconhold.conf": "asterisk_conf/musiconhold.conf.j2",
     "cel.conf": "asterisk_conf/cel.conf.j2",
     "cel_custom.conf": "asterisk_conf/cel_custom.conf.j2",
+    "http.conf": "asterisk_conf/http.conf.j2",
+    "sorcery.conf": "asterisk_conf/sorcery.conf.j2",
     "extensions.conf": "dialplan/extensions.conf.j2",
 }
 # Files holding a secret: the AMI secret, SIP passwords, the FastAGI token in AGI URLs.
@@ -211,9 +220,13 @@ def render(
     for sub in RUN_SUBDIRS:
         (run / sub).mkdir(parents=True, exist_ok=True)
     known = {op.id for op in operators}
+    taken = sorted(op.id for op in operators if desk_endpoint(op.id) in known - {op.id})
+    if taken:  # "x-web" is operator x's browser phone
+        raise RenderError(f"operator ids ending in {WEB_PHONE_SUFFIX} name browser phones: {taken}")
     unknown = [op for op in fallback if op not in known]
     if unknown:
         raise ValueError(f"fallback operators not defined: {', '.join(unknown)}")
+    media_address = settings.sip_address or settings.bind
     context = {
         "s": settings,
         "v": variables,
@@ -224,7 +237,13 @@ def render(
         "trunk": trunk or Trunk(),
         "trunk_match": ",".join(trunk_networks(settings.trunk_addresses)),
         "operator_proxy": conf_value(settings.operator_proxy),
-        "sip_address": settings.sip_address or settings.bind,
+        "sip_address": media_address,
+        "web_suffix": WEB_PHONE_SUFFIX,
+        "phones_ami_user": PHONES_AMI_USER,
+        "phones_ami_secret": phones_ami_secret(settings.ami_secret),
+        "web_auth_family": WEB_AUTH_FAMILY,
+        "web_expires": REGISTER_EXPIRES,
+        "ice_host_candidates": ice_host_candidates(media_address),
         "agi_query": f"?{AGI_TOKEN}={settings.agi_token}",
         "operators": [
             {"id": op.id, "name": op.name, "password": operator_password(settings, op.id)}

@@ -420,7 +420,8 @@ class CampaignDialer(Follower, Feature):
             ("Async", "true"),
             ("Variable", f"{v.CAMPAIGN_ATTEMPT}={attempt.id}"),
             ("Variable", f"{v.CAMPAIGN_AMD}={'1' if campaign.amd else ''}"),
-            ("Variable", f"{v.CAMPAIGN_OPERATOR}={'PJSIP/' + endpoint if endpoint else ''}"),
+            # The operator's desk phone and browser phone: whichever is registered rings.
+            ("Variable", f"{v.CAMPAIGN_OPERATOR}={v.dial_string([endpoint]) if endpoint else ''}"),
             ("Variable", f"{v.CAMPAIGN_QUEUE}={campaign.queue}"),
             ("Variable", f"{v.CAMPAIGN_WAIT}={settings.campaign_drop_wait}"),
             ("Variable", f"{v.CAMPAIGN_SILENCE_MS}={floor.ANSWER_BUDGET_MS}"),

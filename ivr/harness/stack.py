@@ -69,6 +69,7 @@ def stack_settings(tmp: Path, rules: Path, rtp_ports: int = 200, **extra: Any) -
         ami=free_tcp_port(),
         sip=free_udp_port(),
         http=free_tcp_port(),
+        asterisk_http=free_tcp_port(),
         rtp_start=rtp,
         rtp_end=rtp + rtp_ports - 1,
     )
@@ -113,6 +114,7 @@ class Stack:
             IVR_PORT_AMI=str(s.ports.ami),
             IVR_PORT_SIP=str(s.ports.sip),
             IVR_PORT_HTTP=str(s.ports.http),
+            IVR_PORT_ASTERISK_HTTP=str(s.ports.asterisk_http),
             IVR_PORT_RTP_START=str(s.ports.rtp_start),
             IVR_PORT_RTP_END=str(s.ports.rtp_end),
             IVR_RING_TIMEOUT=str(s.ring_timeout),

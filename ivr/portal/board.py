@@ -12,12 +12,13 @@ console says.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ivr.ami.facts import operator_of
+from ivr.variables import desk_endpoint
 
 RINGING, ON_CALL, WRAP_UP = "ringing", "on call", "wrap-up"
 PAUSED, AVAILABLE = "paused", "available"
@@ -37,6 +38,17 @@ DEVICES = {
 }
 
 
+# An operator with a desk phone and a browser phone: the busiest of the two, offline only
+# when both are (the order in which Asterisk aggregates a hint of several devices).
+_PRECEDENCE = (ON_HOLD, IN_USE, RINGING, IDLE, OFFLINE)
+
+
+def combined(states: Iterable[str]) -> str:
+    """One phone state for the operator's phones' states."""
+    present = set(states)
+    return next((state for state in _PRECEDENCE if state in present), OFFLINE)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -54,7 +66,9 @@ class Live:
     sessions: int = 0  # console logins open
     since: datetime = field(default_factory=_now)
     phone: str = ""  # the phone's device state (DEVICES); "" until Asterisk has told
+    devices: dict[str, str] = field(default_factory=dict)  # each of the operator's phones
     held: bool = False  # the caller is on hold (the console's hold)
+    phone_held: bool = False  # the operator's phone holds the caller (its own hold key)
     putting_through: str = ""  # the person the current call is being put through to
 
     @property
@@ -62,7 +76,8 @@ class Live:
         if self.on_call:
             if self.putting_through:
                 return PUTTING_THROUGH
-            return ON_HOLD if self.held or self.phone == ON_HOLD else ON_CALL
+            held = self.held or self.phone_held or self.phone == ON_HOLD
+            return ON_HOLD if held else ON_CALL
         if self.phone == OFFLINE:
             return OFFLINE
         if self.ringing:
@@ -119,17 +134,34 @@ class Board:
             return self._pause(event)
         if name == "DeviceStateChange":
             return self._device(event)
+        if name in ("Hold", "Unhold"):
+            return self._phone_hold(event, name == "Hold")
         return None
+
+    def _phone_hold(self, event: Mapping[str, str], held: bool) -> Change | None:
+        """The operator's phone put the caller on hold, or took them back."""
+        found = self._channels.get(event.get("Channel", ""))
+        if found is None:
+            return None
+        operator, linkedid = found
+        live = self.live(operator)
+        if live.on_call != linkedid or live.phone_held == held:
+            return None
+        live.phone_held = held
+        return Change(operator, "phone", linkedid)
 
     def _device(self, event: Mapping[str, str]) -> Change | None:
         device = event.get("Device", "")
         if not device.startswith("PJSIP/"):
             return None
-        operator = self._operator_of_endpoint(device[len("PJSIP/") :])
-        phone = DEVICES.get(event.get("State", "").upper())
-        if operator is None or phone is None:
+        endpoint = device[len("PJSIP/") :]
+        operator = self._operator_of_endpoint(desk_endpoint(endpoint))
+        state = DEVICES.get(event.get("State", "").upper())
+        if operator is None or state is None:
             return None
         live = self.live(operator)
+        live.devices[endpoint] = state
+        phone = combined(live.devices.values())
         if live.phone == phone:
             return None
         was_offline = live.phone == OFFLINE or not live.phone
@@ -183,7 +215,7 @@ class Board:
         if live.on_call != linkedid:
             return Change(operator, "missed", linkedid)
         live.on_call, live.since = None, _now()
-        live.held, live.putting_through = False, ""
+        live.held, live.phone_held, live.putting_through = False, False, ""
         return Change(operator, "ended", linkedid)
 
     def _pause(self, event: Mapping[str, str]) -> Change | None:

@@ -16,6 +16,7 @@ from ivr.portal import store
 from ivr.portal.board import Board, Change, Live
 from ivr.portal.relay import ConsoleRelay
 from ivr.records.facts import Row
+from ivr.variables import phones
 
 if TYPE_CHECKING:
     from ivr.routing.model import Rules
@@ -160,18 +161,19 @@ class Desk:
         ami = self.services.ami
         if op is None or ami is None:
             return "no such operator, or no AMI connection"
-        fields = [
-            ("Action", "QueuePause"),
-            ("Interface", f"PJSIP/{op.endpoint}"),
-            ("Paused", "true" if paused else "false"),
-        ]
-        if reason:
-            fields.append(("Reason", reason))
-        try:
-            await ami.send_action(fields)
-        except (AmiError, TimeoutError) as exc:
-            log.warning("QueuePause %s paused=%s failed: %s", operator, paused, exc)
-            return str(exc)
+        for phone in phones(op.endpoint):  # desk and browser: two members of one name
+            fields = [
+                ("Action", "QueuePause"),
+                ("Interface", f"PJSIP/{phone}"),
+                ("Paused", "true" if paused else "false"),
+            ]
+            if reason:
+                fields.append(("Reason", reason))
+            try:
+                await ami.send_action(fields)
+            except (AmiError, TimeoutError) as exc:
+                log.warning("QueuePause %s paused=%s failed: %s", operator, paused, exc)
+                return str(exc)
         return None
 
     async def sync_pauses(self) -> None:

@@ -58,8 +58,14 @@ class FakeAmi:
                 self.sent.clear()
                 await self.sent.wait()
 
-    def pauses(self) -> list[tuple[str, str]]:
-        return [(a["Interface"], a["Paused"]) for a in self.actions if a["Action"] == "QueuePause"]
+    def pauses(self, phone: str = "desk") -> list[tuple[str, str]]:
+        """The QueuePause actions sent for the operators' desk phones (or their browser phones:
+        a pause holds both members of the operator in the queues)."""
+        return [
+            (a["Interface"], a["Paused"])
+            for a in self.actions
+            if a["Action"] == "QueuePause" and a["Interface"].endswith("-web") == (phone == "web")
+        ]
 
 
 @dataclass
@@ -191,6 +197,7 @@ async def test_available_and_pause_go_to_the_queues(console: Console) -> None:
         )
         assert response.status == 303
     assert console.ami.pauses() == [("PJSIP/op1", "true"), ("PJSIP/op1", "false")]
+    assert console.ami.pauses("web") == [("PJSIP/op1-web", "true"), ("PJSIP/op1-web", "false")]
     forged = await console.client.post("/console/state", data={"state": "pause"})
     assert forged.status == 403
 

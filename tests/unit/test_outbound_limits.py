@@ -108,7 +108,7 @@ def test_a_refused_forward_step_is_skipped_and_the_chain_goes_on(tmp_path: Path)
     )  # fmt: skip
 
     assert values[f"{v.TARGETS}_1"] == "PJSIP/+390612345678@trunk"
-    assert values[f"{v.TARGETS}_2"] == "PJSIP/op1"
+    assert values[f"{v.TARGETS}_2"] == "PJSIP/op1&PJSIP/op1-web"
     assert f"{v.TARGETS}_3" not in values
     assert values[v.ROUTE_AFTER] == "hangup"
     assert refused == [("899123456", "premium numbers are refused")]

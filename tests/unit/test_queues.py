@@ -38,7 +38,7 @@ def test_a_group_step_waits_in_its_queue_at_the_decision_priority(tmp_path: Path
     out = plan(decision(chosen, group, Step(kind="message"), priority=10), settings(tmp_path), "1")
 
     assert out[v.PRIORITY] == "10"
-    assert out[f"{v.TARGETS}_1"] == "PJSIP/op2" and f"{v.QUEUE}_1" not in out  # Dial
+    assert out[f"{v.TARGETS}_1"] == "PJSIP/op2&PJSIP/op2-web" and f"{v.QUEUE}_1" not in out  # Dial
     assert out[f"{v.QUEUE}_2"] == "desk" and out[f"{v.RING_TIMEOUT}_2"] == "40"
     assert out[v.ROUTE] == "operators" and out[v.ROUTE_AFTER] == "message"
 
@@ -57,7 +57,9 @@ def test_every_group_is_rendered_as_a_queue_with_its_members(
     desk = text.split("[desk]", 1)[1].split("[fallback]", 1)[0]
     assert "strategy = linear" in desk
     assert "timeout = 20" in desk  # one ring is at most ring_seconds, within the 60 s wait
+    # The desk phone and the browser phone: one operator, each phone its own state.
     assert "member => PJSIP/op1,0,op1,PJSIP/op1" in desk
+    assert "member => PJSIP/op1-web,0,op1,PJSIP/op1-web" in desk
     fallback = text.split("[fallback]", 1)[1]
     assert "timeout = 3" in fallback  # never longer than the group's whole wait
     assert "member => PJSIP/op3,0,op3,PJSIP/op3" in fallback

@@ -63,7 +63,8 @@ def test_overflow_chain_becomes_numbered_targets_then_a_message(tmp_path: Path) 
     )
     values = plan(decision, settings(tmp_path), "1700000000.7")
     assert values[v.ROUTE] == "operators"
-    assert values[f"{v.TARGETS}_1"] == "PJSIP/op1&PJSIP/op2"
+    # Each operator's desk phone and browser phone ring (an unregistered one is skipped).
+    assert values[f"{v.TARGETS}_1"] == "PJSIP/op1&PJSIP/op1-web&PJSIP/op2&PJSIP/op2-web"
     assert values[f"{v.RING_TIMEOUT}_1"] == "25"
     assert values[f"{v.TARGETS}_2"] == "PJSIP/3471234567@trunk"
     assert f"{v.TARGETS}_3" not in values
@@ -115,7 +116,7 @@ def test_render_writes_a_complete_isolated_config(tmp_path: Path) -> None:
     manager = (etc / "manager.conf").read_text()
     assert f"secret = {s.ami_secret}" in manager and "bindaddr = 127.0.0.1" in manager
     assert (etc / "manager.conf").stat().st_mode & 0o077 == 0  # secrets: owner only
-    assert "Dial(PJSIP/op3," in (etc / "extensions.conf").read_text()
+    assert "Dial(PJSIP/op3&PJSIP/op3-web," in (etc / "extensions.conf").read_text()
     assert "bind_rtp_to_media_address = yes" in (etc / "pjsip.conf").read_text()
     with pytest.raises(ValueError, match="op9"):
         render(s, [Operator("op1", "Anna")], ["op9"])

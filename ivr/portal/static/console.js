@@ -17,7 +17,11 @@
     const fresh = ["hello", "ringing", "connected", "preview"].includes(news.kind);
     // A call that rang and was taken elsewhere (or given up) leaves the card it popped.
     const gone = news.kind === "missed" && news.linkedid === shown;
-    if (gone || (fresh && news.linkedid && news.linkedid !== shown)) {
+    // Answered: the card's call buttons (hold, put through) come with the answer, and the
+    // card may have popped before the call was on record. Fetched, not reloaded: a reload
+    // would end a call the page itself is carrying (the browser phone).
+    const answered = news.kind === "connected" && news.linkedid;
+    if (gone || answered || (fresh && news.linkedid && news.linkedid !== shown)) {
       const response = await fetch(root + "/panel", {credentials: "same-origin"});
       if (response.ok) {
         panel.innerHTML = await response.text();

@@ -488,3 +488,53 @@ async def test_hold_and_resume_and_the_search_for_someone(desk: Desk) -> None:
     await desk.take_message(record, "Held and resumed.")
     result = await call
     assert result.ok, result.output[-1500:]
+
+
+async def test_a_browser_operator_puts_the_caller_through_from_the_page(desk: Desk) -> None:
+    """The same announced put-through, the operator answering in the console page's own phone
+    (WebRTC) with the desk phone unregistered: the card's buttons come with the answer, no
+    reload (which would end the call the page carries)."""
+    from playwright.async_api import async_playwright, expect
+
+    s = desk.stack.settings
+    await desk.state("available")
+    await desk.phone.register(expires=0)  # only the browser phone rings
+    media = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+             "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *media]
+        )
+        try:
+            page = await browser.new_page(locale="it-IT")
+            await page.goto(f"{desk.base}/login")
+            await page.fill("#user", "op1")
+            await page.fill("#password", portal_password(s, "op1"))
+            await page.click("#login")
+            await page.check("#phone-on")  # this browser is the operator's phone
+            await expect(page.locator("#phone-status")).to_have_text(
+                "telefono pronto", timeout=30_000
+            )
+            call = caller(desk, "0612000150", hold_ms=16_000)
+            await expect(page.locator("#phone-answer")).to_be_visible(timeout=30_000)
+            await page.click("#phone-answer")
+            await expect(page.locator("#state")).to_have_text("in chiamata", timeout=20_000)
+            await page.fill('#people tr[data-person="gina"] input[name="why"]', "il bilancio")
+            await page.click("#announce-gina")
+            record = await desk.stack.wait_record(
+                lambda r: r.caller_number == "0612000150" and not r.ended_at and r.operator
+            )
+            assert record.operator == "op1"
+            attempt = await desk.attempt(record.linkedid)
+            assert attempt.outcome == "accepted"
+            assert record.channel is not None
+            others = await desk.bridged_with(record.channel)
+            assert all(c.startswith("PJSIP/trunk-") for c in others), others
+            # The caller talks to Gina; the page's call has ended and the operator is free.
+            await expect(page.locator("#state")).to_have_text("disponibile", timeout=20_000)
+            await expect(page.locator("#phone-hangup")).to_be_hidden(timeout=20_000)
+        finally:
+            await browser.close()
+            await desk.phone.register()
+    result = await call
+    assert result.ok, result.output[-1500:]

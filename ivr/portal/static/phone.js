@@ -1,0 +1,214 @@
+// The operator's phone in the console page, when they choose it on this browser: JsSIP
+// (vendored, jssip-*.min.js) registers with Asterisk through the console's own WebSocket relay, with a password issued for this login
+// (fetched from the engine, never stored). Calls ring here; the card pops from the console's
+// own events (console.js), as for a desk phone.
+(function () {
+  const box = document.getElementById("phone");
+  if (!box || !window.JsSIP) { return; }
+  const root = document.querySelector("main").dataset.root;
+  const $ = function (id) { return document.getElementById(id); };
+  const status = $("phone-status");
+  const words = JSON.parse(box.dataset.words || "{}");
+  const remote = $("phone-audio");
+  const micSelect = $("phone-mic");
+  const meter = $("phone-level");
+  let ua = null;
+  let session = null;
+  let local = null;  // the microphone's stream while a call is up
+  let meterStop = null;
+  let stopping = false;
+  const CHOICE = "ivr-phone-in-page";
+
+  function say(key) {
+    status.textContent = words[key] || key;
+    box.dataset.phone = key;
+  }
+
+  function buttons() {
+    const ringing = session !== null && !session.isEstablished() && !session.isEnded();
+    const up = session !== null && session.isEstablished();
+    $("phone-answer").hidden = !ringing;
+    $("phone-hangup").hidden = session === null;
+    $("phone-hold").hidden = !up;
+    $("phone-mute").hidden = !up;
+    $("phone-keys").hidden = !up;
+    if (up) {
+      const held = session.isOnHold().local;
+      $("phone-hold").textContent = held ? words.resume : words.hold;
+      $("phone-hold").dataset.held = held ? "yes" : "no";
+      const muted = session.isMuted().audio;
+      $("phone-mute").textContent = muted ? words.unmute : words.mute;
+      $("phone-mute").dataset.muted = muted ? "yes" : "no";
+    }
+  }
+
+  async function microphones() {
+    const chosen = micSelect.value;
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    micSelect.replaceChildren();
+    devices.filter(function (d) { return d.kind === "audioinput"; }).forEach(function (d, i) {
+      const option = document.createElement("option");
+      option.value = d.deviceId;
+      option.textContent = d.label || ("microphone " + (i + 1));
+      micSelect.appendChild(option);
+    });
+    if (chosen) { micSelect.value = chosen; }
+  }
+
+  function level(stream) {
+    // The microphone's level while a call is up: the operator sees they are heard.
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 512;
+    context.createMediaStreamSource(stream).connect(analyser);
+    const samples = new Uint8Array(analyser.fftSize);
+    const timer = setInterval(function () {
+      analyser.getByteTimeDomainData(samples);
+      let peak = 0;
+      for (const s of samples) { peak = Math.max(peak, Math.abs(s - 128)); }
+      meter.value = peak / 128;
+    }, 100);
+    return function () { clearInterval(timer); meter.value = 0; context.close(); };
+  }
+
+  function ended() {
+    if (meterStop) { meterStop(); meterStop = null; }
+    if (local) { local.getTracks().forEach(function (t) { t.stop(); }); local = null; }
+    session = null;
+    remote.srcObject = null;
+    buttons();
+  }
+
+  function incoming(e) {
+    if (e.originator !== "remote") { return; }
+    if (session !== null) {  // one call at a time: the queue sends another elsewhere
+      e.session.terminate({status_code: 486});
+      return;
+    }
+    session = e.session;
+    session.on("peerconnection", function (p) {
+      p.peerconnection.addEventListener("track", function (t) {
+        remote.srcObject = t.streams[0] || new MediaStream([t.track]);
+      });
+    });
+    session.on("accepted", buttons);
+    session.on("confirmed", buttons);
+    session.on("hold", buttons);
+    session.on("unhold", buttons);
+    session.on("muted", buttons);
+    session.on("unmuted", buttons);
+    session.on("ended", ended);
+    session.on("failed", ended);
+    buttons();
+  }
+
+  async function answer() {
+    if (session === null) { return; }
+    const audio = micSelect.value ? {deviceId: {exact: micSelect.value}} : true;
+    local = await navigator.mediaDevices.getUserMedia({audio: audio, video: false});
+    meterStop = level(local);
+    session.answer({mediaStream: local, rtcOfferConstraints: {offerToReceiveAudio: true}});
+    microphones();  // labels are shown once the microphone is allowed
+  }
+
+  async function credential() {
+    const response = await fetch(root + "/phone", {credentials: "same-origin", cache: "no-store"});
+    return response.ok ? response.json() : null;
+  }
+
+  async function start() {
+    const c = await credential();
+    if (c === null || stopping) { say("offline"); return; }
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const socket = new JsSIP.WebSocketInterface(scheme + location.host + root + "/phone/ws");
+    ua = new JsSIP.UA({
+      sockets: [socket],
+      uri: c.uri,
+      authorization_user: c.user,
+      password: c.password,
+      register: true,
+      register_expires: c.expires,
+      session_timers: false,
+      user_agent: "ivr-console",
+      connection_recovery_min_interval: 1,
+      connection_recovery_max_interval: 15,
+    });
+    ua.on("registered", function () { say("registered"); });
+    ua.on("unregistered", function () { if (!stopping) { say("offline"); } });
+    ua.on("disconnected", function () { if (!stopping) { say("reconnecting"); } });
+    ua.on("registrationFailed", function (e) {
+      // A password that no longer works (the engine restarted): ask for this login's own.
+      say("offline");
+      const refused = e.response && [401, 403].includes(e.response.status_code);
+      if (refused && !stopping) { restart(); }
+    });
+    ua.on("newRTCSession", incoming);
+    say("connecting");
+    ua.start();
+  }
+
+  let restarting = null;
+  function restart() {
+    if (restarting) { return; }
+    restarting = setTimeout(function () {
+      restarting = null;
+      if (ua) { ua.stop(); ua = null; }
+      start();
+    }, 3000);
+  }
+
+  $("phone-answer").addEventListener("click", answer);
+  $("phone-hangup").addEventListener("click", function () { if (session) { session.terminate(); } });
+  $("phone-hold").addEventListener("click", function () {
+    if (!session) { return; }
+    if (session.isOnHold().local) { session.unhold(); } else { session.hold(); }
+  });
+  $("phone-mute").addEventListener("click", function () {
+    if (!session) { return; }
+    if (session.isMuted().audio) { session.unmute({audio: true}); } else { session.mute({audio: true}); }
+  });
+  document.querySelectorAll("#phone-keys button").forEach(function (key) {
+    key.addEventListener("click", function () {
+      if (session) { session.sendDTMF(key.dataset.key, {duration: 160}); }
+    });
+  });
+  // Logging out unregisters first (the engine also revokes this login's password).
+  document.querySelectorAll("#logout, #logout-all").forEach(function (button) {
+    button.form.addEventListener("submit", function () {
+      stopping = true;
+      if (ua) { ua.stop(); }
+    });
+  });
+  window.ivrPhone = {
+    // For the browser tests: the call's RTP statistics (bytes in and out).
+    stats: async function () {
+      if (!session || !session.connection) { return null; }
+      const report = await session.connection.getStats();
+      const out = {received: 0, sent: 0};
+      report.forEach(function (s) {
+        if (s.type === "inbound-rtp" && s.kind === "audio") { out.received += s.bytesReceived; }
+        if (s.type === "outbound-rtp" && s.kind === "audio") { out.sent += s.bytesSent; }
+      });
+      return out;
+    },
+  };
+  // Whether this browser is the operator's phone is chosen here and remembered on this
+  // browser: at the desk the desk phone rings, at home the page does (or both).
+  const toggle = $("phone-on");
+  toggle.checked = localStorage.getItem(CHOICE) === "on";
+  toggle.addEventListener("change", function () {
+    localStorage.setItem(CHOICE, toggle.checked ? "on" : "off");
+    if (toggle.checked) {
+      stopping = false;
+      start();
+    } else {
+      stopping = true;
+      if (session) { session.terminate(); }
+      if (ua) { ua.stop(); ua = null; }
+      say("offline");
+    }
+  });
+  microphones();
+  buttons();
+  if (toggle.checked) { start(); }
+})();

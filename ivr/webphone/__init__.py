@@ -1,0 +1,1 @@
+"""The operator's phone in the console page: WebRTC through the same Asterisk."""

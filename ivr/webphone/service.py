@@ -1,0 +1,180 @@
+"""The browser phones as a feature: their credentials (issued for a console login, revoked
+when it ends), the SIP WebSocket relay, and the console's routes for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ivr.ami.client import AmiClient, AmiError
+from ivr.asterisk.webrtc import PHONES_AMI_USER, REGISTER_EXPIRES, phones_ami_secret
+from ivr.feature import Feature
+from ivr.portal.auth import SUPERVISOR
+from ivr.variables import phones
+from ivr.webphone.credentials import Credentials
+from ivr.webphone.relay import Limits, relay, same_origin
+
+if TYPE_CHECKING:
+    from ivr.portal import Portal
+    from ivr.portal.access import Login
+    from ivr.portal.board import Live
+    from ivr.records.repo import CallRecord
+    from ivr.services import Services
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 15.0  # how often credentials of logins that expired are looked for
+
+
+class BrowserPhones(Feature):
+    name = "browser_phones"
+
+    def __init__(self, services: Services, portal: Portal) -> None:
+        super().__init__(services)
+        self.portal = portal
+        s = services.settings
+        self.ami = AmiClient(
+            s.bind,
+            s.ports.ami,
+            PHONES_AMI_USER,
+            phones_ami_secret(s.ami_secret),
+            events="off",
+            on_connect=self._connected,
+        )
+        self.credentials = Credentials(self.ami)
+        self.limits = Limits()
+        self._cleared = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def upstream(self) -> str:
+        s = self.services.settings
+        return f"ws://{s.bind}:{s.ports.asterisk_http}/ws"
+
+    async def start(self) -> None:
+        self.portal.extend(ConsoleExtension(self))
+        await self.ami.start()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _connected(self) -> None:
+        if not self._cleared:  # a previous engine's passwords: nobody holds them any more
+            self._cleared = True
+            for operator in self.portal.rules.operators:
+                if operator not in self.credentials.issued:
+                    await self.credentials.lock(self.endpoint_of(operator))
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for operator in list(self.credentials.issued):
+            await self.revoke(operator)
+        for task in list(self._tasks):
+            task.cancel()
+        await self.ami.close()
+
+    def status(self) -> dict[str, int]:
+        open_ = sum(len(c) for c in self.limits.connections.values())
+        return {"credentials": len(self.credentials.issued), "connections": open_}
+
+    def endpoint_of(self, operator: str) -> str:
+        return phones(self.portal.rules.operators[operator].endpoint)[1]
+
+    async def revoke(self, operator: str) -> None:
+        """The operator's browser password stops working and their phone disconnects."""
+        await self.credentials.revoke(operator)
+        for connection in list(self.limits.open(operator)):
+            await connection.close(code=1000, message=b"logged out")
+
+    def spawn_revoke(self, operator: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.revoke(operator))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _sweep(self) -> None:
+        """Revoke the credentials of operators whose every console login has expired."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)  # a period, not a wait for a state
+            try:
+                alive = await self.portal.auth.users_with_sessions()
+                for operator in list(self.credentials.issued):
+                    if operator not in alive:
+                        await self.revoke(operator)
+            except Exception:  # the next sweep tries again
+                log.exception("browser phones: the sweep failed")
+
+
+class ConsoleExtension:
+    """The console's routes for its phone: the credential and the SIP WebSocket."""
+
+    def __init__(self, feature: BrowserPhones) -> None:
+        self.feature = feature
+        self.portal = feature.portal
+
+    def desk_changed(self, operator: str) -> None:
+        if self.portal.board.live(operator).sessions == 0:  # logged out: no phone either
+            self.feature.spawn_revoke(operator)
+
+    async def panel(self, login: Login, live: Live, request: web.Request | None) -> str | None:
+        return None
+
+    async def card(self, login: Login, live: Live, call: CallRecord) -> str | None:
+        return None  # the phone is beside the card, not on it
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/phone", self.credential)
+        app.router.add_get("/phone/ws", self.websocket)
+
+    async def _operator(self, request: web.Request) -> str:
+        session = await self.portal.auth.current(request)
+        if session is None or session.user == SUPERVISOR:
+            raise web.HTTPForbidden(text="log into the console first")
+        if session.user not in self.portal.rules.operators:
+            raise web.HTTPForbidden(text="not an operator")
+        return session.user
+
+    async def credential(self, request: web.Request) -> web.Response:
+        """The page's SIP identity for this login (JSON, never cached)."""
+        operator = await self._operator(request)
+        user = self.feature.endpoint_of(operator)
+        try:
+            credential = await self.feature.credentials.issue(operator, user)
+        except (AmiError, TimeoutError) as exc:
+            log.warning("browser phone credential for %s: %s", operator, exc)
+            raise web.HTTPServiceUnavailable(text="Asterisk is not reachable") from None
+        s = self.feature.services.settings
+        body = {
+            "user": credential.user,
+            "password": credential.password,
+            "uri": f"sip:{credential.user}@{s.bind}",
+            "expires": REGISTER_EXPIRES,
+        }
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        operator = await self._operator(request)
+        if not same_origin(request):
+            raise web.HTTPForbidden(text="the console's own pages only")
+        session = await self.portal.auth.current(request)
+        assert session is not None
+        token = session.token
+
+        async def still_logged_in() -> bool:
+            found = await self.portal.auth.by_token(token, touch=False)
+            return found is not None and operator in self.feature.credentials.issued
+
+        return await relay(
+            request,
+            operator,
+            self.feature.endpoint_of(operator),
+            self.feature.upstream,
+            self.feature.limits,
+            still_logged_in,
+        )
