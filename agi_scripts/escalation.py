@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ivr.escalation import speech, store
 from ivr.escalation.ladder import ANSWERED
+from ivr.records import recordings
 
 if TYPE_CHECKING:
     from ivr.agi.call import AgiCall
@@ -40,13 +41,30 @@ async def handle(call: AgiCall, services: Services) -> None:
     attempt, run = found
     sessions = services.sessions
     await store.mark_answered(sessions, attempt_id, services.clock())
-    detail = "no key pressed"
     lang = language_of(services, run.client_id)
+    # the message, wherever it was recorded: this node's file or the shared database's copy
+    async with recordings.playable(services.settings, sessions, run.message_path or "") as message:
+        if run.message_path and message is None:
+            log.error("escalation %d: message %s is nowhere", run.id, run.message_path)
+        await _offer(call, services, attempt, run, lang, message)
+
+
+async def _offer(
+    call: AgiCall,
+    services: Services,
+    attempt: store.AttemptRecord,
+    run: store.RunRecord,
+    lang: str,
+    message: str | None,
+) -> None:
+    """Say who and what, play the message (as Asterisk finds it), take a key, TURNS times."""
+    attempt_id = attempt.id
+    sessions = services.sessions
+    detail = "no key pressed"
     try:
         prompts = services.prompts
         intro = await prompts.file_for(speech.intro_prompt(run, lang), lang)
         menu = await prompts.file_for(speech.menu(lang), lang)
-        message = run.message_path.removesuffix(".wav") if run.message_path else None
         for _ in range(TURNS):
             key = await call.stream_file(intro, KEYS)
             if not key and message:

@@ -33,6 +33,8 @@ class Ports:
     rtp_start: int = 20000
     rtp_end: int = 20999
     http: int = 18080
+    # UDP: a node's engine answers Kamailio's OPTIONS pings here (a node of a cluster only).
+    probe: int = 15062
     # Asterisk's own HTTP server (loopback only): the browser phones' SIP over WebSocket,
     # which reaches it through the console's relay, never directly.
     asterisk_http: int = 18088
@@ -96,6 +98,13 @@ class Settings:
     # Seconds a job's lease (escalations, purge, notices) outlives its engine's last renewal
     # on PostgreSQL: an engine that dies has its jobs taken over by another within it.
     lease_seconds: float = 6.0
+    # A node of a cluster whose engine or Asterisk has been silent this long (no heartbeat)
+    # has its open calls closed by another engine, as cut off when it was last known alive.
+    node_down_seconds: float = 10.0
+    # Asterisk's account of calls (the CEL file) is rotated past this size, or once its first
+    # line is this old, by the reconciliation (so that it reads on from where it stopped).
+    account_rotate_bytes: int = 50_000_000
+    account_rotate_hours: float = 24.0
     escalation_call_max: int = 300
     # Rate limits on outbound calls: ladders started per caller number and per client in
     # any hour, and calls out through the trunk up at once (ladders, callbacks, forwards).
@@ -314,6 +323,12 @@ def validate(settings: Settings) -> Settings:
             raise ConfigError(f"setting 'clock_start': {exc}") from exc
         if start.tzinfo is None:
             raise ConfigError("setting 'clock_start': give the offset (+01:00) or Z")
+    if settings.account_rotate_bytes < 4096 or settings.account_rotate_hours <= 0:
+        raise ConfigError(
+            "settings 'account_rotate_bytes' (4096 or more) and 'account_rotate_hours' (above 0)"
+        )
+    if settings.node_down_seconds <= 0:
+        raise ConfigError("setting 'node_down_seconds': a number of seconds above 0")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"setting 'log_level': {settings.log_level!r} is not a level")
     trunk_networks(settings.trunk_addresses)

@@ -102,8 +102,15 @@ class Engine:
                 engine_name(settings.instance),
                 ttl=settings.lease_seconds,
                 wakeups=self.services.wake,
+                can_hold=lambda: self.ami is not None and self.ami.connected,
             )
             await self.services.leases.start()
+            # ... and the overrides set from any node's area
+            from ivr.nodes.overrides import SharedOverrides
+
+            shared = SharedOverrides(self.services.sessions, self.services.wake)
+            await shared.start()
+            self.services.overrides = shared
         self._watch_figures()
         await self.agi.start()
         await self.ami.start()
@@ -155,6 +162,8 @@ class Engine:
                 log.exception("%s: handling %d AMI events failed", feature.name, len(events))
 
     async def on_ami_connected(self) -> None:
+        if self.services is not None:
+            self.services.leases.wake()  # leases wait for the AMI: take them now
         for feature in self.features:
             try:
                 await feature.on_ami_connected()
@@ -240,6 +249,9 @@ class Engine:
                 log.exception("%s: close failed", feature.name)
         if self.services is not None:  # what is left goes to the other engines at once
             await self.services.leases.close()
+            closing = getattr(self.services.overrides, "close", None)
+            if closing is not None:
+                await closing()
         if self.agi is not None:
             await self.agi.close()
         if self.ami is not None:

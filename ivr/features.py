@@ -19,6 +19,7 @@ def build(services: Services) -> list[Feature]:
     from ivr.campaigns.dialer import CampaignDialer
     from ivr.dispatch.feature import Dispatcher
     from ivr.escalation.service import Escalations
+    from ivr.nodes.service import Nodes
     from ivr.oncall.console import OnCallDesk
     from ivr.outbound import Outbound
     from ivr.portal import Portal
@@ -32,6 +33,7 @@ def build(services: Services) -> list[Feature]:
     return [
         Outbound(services),  # first: the others count the calls out it sees
         Reconciler(services),  # the records against Asterisk's own account of the calls
+        Nodes(services),  # a cluster's nodes: heartbeats, the calls of a node gone closed
         Escalations(services),  # first: it reads the message's call record of the event
         portal,  # the operator console (/console) and the supervisor page
         # after the console: it reads who is free from the console's board

@@ -97,8 +97,12 @@ class Leases:
         *,
         ttl: float = TTL,
         wakeups: Wakeups | None = None,
+        can_hold: Callable[[], bool] | None = None,
     ) -> None:
         self.sessions = sessions
+        # An engine that cannot do the jobs (its AMI is down: it can place no call and hear
+        # none) gives up what it holds and takes nothing until it can again.
+        self.can_hold = can_hold
         self.me = me or engine_name("engine")
         self.ttl = ttl
         self.wakeups = wakeups
@@ -120,6 +124,10 @@ class Leases:
     async def start(self) -> None:
         if self.sessions is not None and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._renew(), name="leases")
+
+    def wake(self) -> None:
+        """Look again now (this engine can hold leases again: its AMI is back)."""
+        self._alarm.wake()
 
     def run(self, name: str, loop: Loop) -> Job:
         """Run loop() while this engine holds the lease `name` (at once on SQLite)."""
@@ -208,6 +216,13 @@ class Leases:
         assert self.sessions is not None
         names = sorted(self.jobs)
         if not names:
+            return
+        if self.can_hold is not None and not self.can_hold():
+            if self.held:
+                given = set(self.held)
+                log.warning("leases %s given up: this engine has no AMI", ", ".join(sorted(given)))
+                await self._lose(given)
+                await self._release(sorted(given))
             return
         if not self._ensured.issuperset(names):
             await store.ensure(self.sessions, names)

@@ -22,7 +22,7 @@ from ivr.metrics import Metrics
 from ivr.outbound import OutboundCalls
 from ivr.prompts import Prompts
 from ivr.routing import OverridesFile, RulesHolder
-from ivr.routing.overrides import OVERRIDES_FILE
+from ivr.routing.overrides import OVERRIDES_FILE, OverridesSource
 from ivr.wake import Wakeups
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     alarms: Alarms = field(default_factory=Alarms)
     prompts: Prompts = field(init=False)
-    overrides: OverridesFile = field(init=False)  # what `ivr override` set, read on change
+    overrides: OverridesSource = field(init=False)  # what `ivr override` set, read on change
     outbound: OutboundCalls = field(init=False)  # calls out now; may_dial() for every number
     # Wake-ups between parts, and between engines on PostgreSQL (ivr.wake): a part that
     # wrote work for another (an outbox row) wakes it instead of it polling the database.

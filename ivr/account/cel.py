@@ -34,8 +34,15 @@ FIELDS = (
     "AccountCode",
 )
 EVENTS = ("CHAN_START", "ANSWER", "APP_START", "LINKEDID_END")
-APPS = ("record",)
+# Record: the message a caller left; NoOp: the failure context's first step (the engine did
+# not answer: the call went on without it).
+APPS = ("record", "noop")
 FILE_NAME = "ivr-cel.csv"
+# Rotation: the file is renamed to PENDING (Asterisk opens the file for each line it writes,
+# so its next line starts a new file); once the reconciliation has read PENDING to its end
+# with no call of it still up, it becomes an archive named by the time it was closed.
+PENDING = FILE_NAME + ".pending"
+BLANKED = ".blanked"  # an archive whose every line is past retention, already blanked
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -157,3 +164,36 @@ def read_account(path: Path, position: int) -> tuple[dict[str, CallAccount], int
                 account = calls[event.linkedid] = CallAccount(event.linkedid, position + offset)
             account.events.append(event)
     return calls, end
+
+
+def pending_path(path: Path) -> Path:
+    return path.with_name(PENDING)
+
+
+def archives(path: Path) -> list[Path]:
+    """The account's earlier files beside `path`, oldest first (the pending one last)."""
+    found = sorted(p for p in path.parent.glob(FILE_NAME + ".*") if p.name != PENDING)
+    pending = pending_path(path)
+    return found + ([pending] if pending.exists() else [])
+
+
+def archive_pending(path: Path, at: datetime) -> Path:
+    """The pending file, read to its end, becomes an archive named by `at`."""
+    target = path.with_name(f"{FILE_NAME}.{at.astimezone(UTC):%Y%m%dT%H%M%S}")
+    pending_path(path).rename(target)
+    return target
+
+
+def first_time(path: Path, head: int = 1 << 16) -> datetime | None:
+    """When the file's first complete record happened (reads its head only)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(head)
+    except FileNotFoundError:
+        return None
+    for _, raw in complete_records(data):
+        for row in csv.reader(io.StringIO(raw.decode("utf-8", "replace"), newline="")):
+            event = _event(row)
+            if event is not None:
+                return event.at
+    return None

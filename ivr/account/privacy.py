@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from ivr.account.cel import FIELDS, complete_records, parse_time
+from ivr.account.cel import BLANKED, FIELDS, archives, complete_records, first_time, parse_time
 
 _LINKEDID = FIELDS.index("LinkedID")
 _TIME = FIELDS.index("EventTime")
@@ -83,3 +83,28 @@ def blank_account(
             changed += wrote
         handle.flush()
     return changed
+
+
+def blank_old(path: Path, before: datetime) -> int:
+    """The daily purge: blank every line older than `before` in the account and its
+    archives, reading only the files that may hold one: a file whose first line is not
+    older is skipped unread; an archive wholly older is blanked once and renamed so that it
+    is never read again. Lines changed."""
+    changed = 0
+    for file in [*archives(path), path]:
+        if file.name.endswith(BLANKED):
+            continue
+        first = first_time(file)
+        if first is None or first >= before:
+            continue
+        # its last line was written before it was last changed (the blanking changes it)
+        ended = datetime.fromtimestamp(file.stat().st_mtime, tz=before.tzinfo)
+        changed += blank_account(file, before=before)
+        if file != path and file.name.endswith(tuple("0123456789")) and ended < before:
+            file.rename(file.with_name(file.name + BLANKED))
+    return changed
+
+
+def account_files(path: Path) -> list[Path]:
+    """Every file of the account (an erasure reads them all)."""
+    return [*archives(path), path]

@@ -20,6 +20,20 @@ from ivr.routing.model import Rules
 SOURCE = "account"
 _NOT_DIGITS = re.compile(r"[^0-9]")
 _UNKNOWN = frozenset({"", "<unknown>"})
+_AGISTATUS = re.compile(r"AGISTATUS=(\w*)")
+FAILURE_CONTEXT = "ivr-in-failure"  # dialplan/extensions.conf.j2: where every error leads
+FALLBACK_ROUTE = "fallback"  # the route on record of a call the engine never handled
+
+
+def _failure(noop: str) -> str:
+    """Why the call went to the failure context, from its NoOp's text ("engine unavailable:
+    AGISTATUS=FAILURE reason="): with no reason, the engine never answered."""
+    found = _AGISTATUS.search(noop)
+    reason = noop.partition("reason=")[2].strip()
+    if reason:
+        return reason[:200]
+    status = found.group(1) if found else "unknown"
+    return f"engine unreachable (AGISTATUS={status}): the dialplan's fallback took the call"
 
 
 def _known(value: str) -> str | None:
@@ -88,6 +102,19 @@ def rebuild(
         if path and message_exists(path):
             message = (path, event.at)
             break
+    fallback = next(
+        (
+            e
+            for e in account.events
+            if e.kind == "APP_START"
+            and e.app.lower() == "noop"
+            and e.uniqueid == account.linkedid
+            and e.context == FAILURE_CONTEXT
+        ),
+        None,
+    )
+    if fallback is not None:
+        identity["route"] = FALLBACK_ROUTE
     ended = account.ended_at
     facts = Facts(
         identity=identity,
@@ -98,6 +125,8 @@ def rebuild(
         closed_at=None if ended or live else (closed_at or account.last_at),
         message_path=message[0] if message else None,
         message_at=message[1] if message else None,
+        failure_reason=_failure(fallback.app_data) if fallback else None,
+        failed_at=fallback.at if fallback else None,
         rebuilt=True,
     )
     return Fact(account.linkedid, facts, source=SOURCE, kind="rebuild", only_open=True)

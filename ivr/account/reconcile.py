@@ -25,7 +25,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ivr.account.cel import account_path, read_account
+from ivr.account.cel import (
+    CallAccount,
+    account_path,
+    archive_pending,
+    first_time,
+    pending_path,
+    read_account,
+)
 from ivr.account.rebuild import SOURCE, is_inbound, rebuild
 from ivr.alarm import run_schedule
 from ivr.ami.client import AmiError
@@ -46,6 +53,8 @@ CLAIM_GRACE = 5.0  # seconds a FastAGI claim may wait for its Newchannel before 
 STARTED_GRACE = timedelta(seconds=2)  # a record younger than the channel list is left alone
 SEEN_MAX = 20_000  # inbound linkedids remembered from Newchannel events
 WRITE_WAIT = 60.0  # seconds to wait for the rebuilt records to be written
+ROTATION_CHECK = 60.0  # seconds between looks at the account's size and age
+FINAL_WAIT = 20.0  # seconds the last pass before the engine stops may take
 
 
 def account_file(services: Services) -> Path:
@@ -60,6 +69,8 @@ class Reconciler(Feature):
         super().__init__(services)
         self.alarm = services.alarms.get(ALARM)
         self.source = f"cel:{services.settings.instance}"
+        self.archive_source = f"{self.source}:pending"  # where to read the rotated file from
+        self.rotations = 0
         self._wanted = False  # a reconciliation is due (a login, or events were lost)
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._claims: dict[str, float] = {}  # linkedid -> when to check it (loop time)
@@ -83,6 +94,15 @@ class Reconciler(Feature):
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.wait([self._task])
+        ami = self.services.ami
+        if self.services.settings.cluster_node and ami is not None and ami.connected:
+            # A node's engine that stops (a drain) leaves no call of its own open: one last
+            # pass while Asterisk still answers closes what it did not see end.
+            try:
+                async with asyncio.timeout(FINAL_WAIT):
+                    await self.reconcile()
+            except Exception as exc:
+                log.warning("reconcile: the last pass before stopping failed: %r", exc)
 
     async def on_ami_connected(self) -> None:
         self._wanted = True
@@ -91,6 +111,7 @@ class Reconciler(Feature):
     def status(self) -> dict[str, object]:
         return {
             "runs": self.runs,
+            "rotations": self.rotations,
             "rebuilt": self.rebuilt,
             "closed": self.closed,
             "claims_waiting": len(self._claims),
@@ -134,7 +155,25 @@ class Reconciler(Feature):
 
     # -- the scheduled work ---------------------------------------------------------------
 
+    def rotation_due(self, path: Path) -> bool:
+        """The account is past its size, or its first line is older than its age."""
+        settings = self.services.settings
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return False
+        if size >= settings.account_rotate_bytes:
+            return True
+        first = first_time(path)
+        age = timedelta(hours=settings.account_rotate_hours)
+        return first is not None and self.services.clock() - first >= age
+
     async def _step(self) -> float | None:
+        path = account_file(self.services)
+        ami = self.services.ami
+        look = ami is not None and ami.connected and not self._wanted
+        if look and (self.rotation_due(path) or pending_path(path).exists()):
+            self._wanted = True  # rotated by the pass that follows the reconciliation
         if self._wanted:
             self._wanted = False
             try:
@@ -147,8 +186,8 @@ class Reconciler(Feature):
         if due:
             await self._check_claims(due)
         if not self._claims:
-            return None
-        return max(0.0, min(self._claims.values()) - time.monotonic())
+            return ROTATION_CHECK
+        return min(ROTATION_CHECK, max(0.0, min(self._claims.values()) - time.monotonic()))
 
     async def _channels(self) -> tuple[set[str], set[str]] | None:
         """(linkedids of every channel, those of inbound callers); None without AMI."""
@@ -177,17 +216,31 @@ class Reconciler(Feature):
         live, inbound = found
         listed_at = services.clock()
         self._live = set(inbound)
+        path = account_file(services)
+        pending = pending_path(path)
+        older: dict[str, CallAccount] = {}
+        if pending.exists():  # rotated: its rest first, then the new file
+            at = await repo.get_cursor(services.sessions, self.archive_source)
+            older, _ = await asyncio.to_thread(read_account, pending, at)
         position = await repo.get_cursor(services.sessions, self.source)
-        accounts, end = await asyncio.to_thread(read_account, account_file(services), position)
+        accounts, end = await asyncio.to_thread(read_account, path, position)
+        for linkedid, account in accounts.items():
+            if linkedid in older:
+                older[linkedid].events.extend(account.events)
+        merged = {**accounts, **older}
         rules = services.rules.current
         facts: list[Fact] = []
         covered: set[str] = set()
         keep = end  # the account is read again from the first call still up
-        for account in accounts.values():
+        keep_older: int | None = None  # ... in the rotated file, if it began there
+        for account in merged.values():
             if not is_inbound(account):
                 continue
             up = account.ended_at is None and account.linkedid in live
-            if up:  # read again next time; what it did so far is recorded now
+            if up and account.linkedid in older:
+                first = account.first_position
+                keep_older = first if keep_older is None else min(keep_older, first)
+            elif up:  # read again next time; what it did so far is recorded now
                 keep = min(keep, account.first_position)
             fact = rebuild(account, rules, self._message_exists, live=up)
             if fact is not None:
@@ -201,7 +254,22 @@ class Reconciler(Feature):
             if own and linkedid not in live and linkedid not in covered:
                 facts.append(_closed(linkedid, latest))
         written = await self._write(facts)
-        await repo.set_cursor(services.sessions, self.source, keep, services.clock())
+        now = services.clock()
+        if pending.exists():
+            if keep_older is None:  # read to its end, nothing of it still up
+                archive_pending(path, now)
+            else:
+                await repo.set_cursor(services.sessions, self.archive_source, keep_older, now)
+        await repo.set_cursor(services.sessions, self.source, keep, now)
+        if not pending.exists() and self.rotation_due(path):
+            # what is still to read moves with the file; the new file is read from its start
+            await repo.set_cursor(services.sessions, self.archive_source, keep, now)
+            path.rename(pending)
+            await repo.set_cursor(services.sessions, self.source, 0, now)
+            self.rotations += 1
+            log.info("reconcile: the account rotated at %d bytes", pending.stat().st_size)
+            if keep >= end:  # no call of it still up: an archive at once
+                archive_pending(path, now)
         self.runs += 1
         self.last = (
             f"{listed_at.isoformat(timespec='seconds')}: {len(accounts)} calls in the account "

@@ -13,7 +13,7 @@ from ivr import tables
 from ivr.area import query
 from ivr.area.pages import Page
 from ivr.i18n import local_datetime, tr
-from ivr.records import fields
+from ivr.records import fields, recordings
 
 if TYPE_CHECKING:
     from ivr.area.app import Ctx
@@ -114,7 +114,16 @@ class CallsPage(Page):
         path = await query.recording_path(
             self.sessions, ctx.client_id, request.match_info["linkedid"]
         )
-        return self.sound_file(path, "messages")
+        try:
+            return self.sound_file(path, "messages")
+        except web.HTTPNotFound:
+            # recorded on another node (maybe gone): the shared database's copy
+            data = await recordings.fetch(self.sessions, path) if path else None
+            if data is None:
+                raise
+            return web.Response(body=data, headers={
+                "Content-Type": "audio/wav", "Cache-Control": "private, no-store",
+                "Content-Disposition": "inline"})  # fmt: skip
 
     async def mark_read(self, request: web.Request) -> web.Response:
         ctx = await self.area.ctx(request)

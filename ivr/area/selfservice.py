@@ -137,7 +137,7 @@ class SelfServicePage(Page):
         reason = {"closed": "closed", "away": "away today", "forward": "forwarded"}[kind]
         try:
             item = Override(ctx.client_id, mode, until, target, f"{reason} ({ctx.user.email})", now)
-            self.area.services.overrides.store.set(item, now)
+            await self.area.services.overrides.put(item, now)
         except OverrideError as exc:
             return await self.show(request, 422, errors={"kind": str(exc)}, form=dict(form))
         await edits.audit(
@@ -153,7 +153,7 @@ class SelfServicePage(Page):
     async def clear_override(self, request: web.Request) -> web.Response:
         ctx = await self.area.ctx(request)
         now = self._now()
-        if self.area.services.overrides.store.clear(ctx.client_id, now):
+        if await self.area.services.overrides.remove(ctx.client_id, now):
             await edits.audit(
                 self.sessions, ctx.client_id, ctx.user.email, "override.clear", {}, now
             )

@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 USER = "kamailio"  # Debian's package makes this account; Kamailio drops root for it
 GROUP = 1  # the dispatcher set of the nodes
+ENGINES = 2  # the dispatcher set of the nodes' engines: pinged, never sent a call
 
 
 class KamailioError(Exception):
@@ -102,6 +103,9 @@ def render(cluster: Cluster, debug: int = 1) -> Path:
     _write(cfg, text, 0o640)
     # flags 8: each node is pinged from the start (state AP, not AX)
     listed = "".join(f"{GROUP} {node.uri} 8 0 duid={node.name}\n" for node in cluster.nodes)
+    listed += "".join(
+        f"{ENGINES} {node.engine_uri} 8 0 duid={node.name}-engine\n" for node in cluster.nodes
+    )
     _write(run / "dispatcher.list", "# set destination flags priority attributes\n" + listed, 0o644)
     owner = _account()
     if owner is not None:  # its folder (pid file, control socket); the config readable
@@ -191,7 +195,14 @@ class Kamailio:
         return text
 
     async def destinations(self) -> list[Destination]:
-        return parse_destinations(await self.rpc("dispatcher.list"))
+        """The nodes (set 1) as Kamailio sees them; their engines' probes left out."""
+        found = parse_destinations(await self.rpc("dispatcher.list"))
+        return [d for d in found if not d.duid.endswith("-engine")]
+
+    async def engines(self) -> list[Destination]:
+        """The nodes' engines as Kamailio's pings find them (set 2)."""
+        found = parse_destinations(await self.rpc("dispatcher.list"))
+        return [d for d in found if d.duid.endswith("-engine")]
 
     async def set_state(self, state: str, uri: str) -> None:
         """'d' drains (no new call), 'ap' puts back in rotation with pings."""

@@ -210,11 +210,23 @@ class Running:
         await self.stop_engine(node)
 
     async def drain(self, node: Node, timeout: float = 3600.0) -> None:
-        """Maintenance without losing a call: Kamailio sends it no new call (state d), then
-        Asterisk stops once its calls have ended, then its engine (its leases go at once)."""
+        """Maintenance without losing a call: Kamailio sends it no new call (state d); once
+        its calls have ended, its engine stops (its leases go at once), then Asterisk."""
         await self.kamailio.set_state("d", node.uri)
-        await self.stop_asterisk(node, "gracefully", timeout)
+        await self.wait_idle(node, timeout)
+        # The engine stops while its Asterisk still answers: it has seen every call end,
+        # and its last reconciliation closes any whose end it missed.
         await self.stop_engine(node)
+        await self.stop_asterisk(node, "gracefully", timeout)
+
+    async def wait_idle(self, node: Node, timeout: float) -> None:
+        """Until the node's Asterisk has no call up (or it is not running)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.asterisk_pid(node) is not None and await self._calls_up(node) != 0:
+            if loop.time() >= deadline:
+                raise AsteriskError(f"{node.name} still has calls after {timeout} s")
+            await asyncio.sleep(0.5)  # polling a node whose callers are hanging up
 
     async def stop(self) -> None:
         await asyncio.gather(*(self.stop_node(node) for node in self.cluster.nodes))

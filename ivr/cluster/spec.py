@@ -45,7 +45,10 @@ from ivr.config import ConfigError, Settings
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 # Where a node's ports start when the file leaves them out: node i (from 0) takes base + i.
-BASES = {"sip": 16060, "ami": 16160, "agi": 16260, "http": 18180, "asterisk_http": 18280}
+BASES = {
+    "sip": 16060, "ami": 16160, "agi": 16260, "http": 18180, "probe": 16360,
+    "asterisk_http": 18280,
+}  # fmt: skip
 DATABASE_BASE = 16400  # [cluster.database]: the monitor's port; its data nodes' follow it
 RTP_BASE, RTP_SIZE = 21000, 1000
 
@@ -58,6 +61,7 @@ class Node:
     ami: int
     agi: int
     http: int
+    probe: int  # UDP, on `address`: the engine answers Kamailio's pings there
     asterisk_http: int  # Asterisk's own HTTP (loopback): the browser phones' WebSocket
     rtp_start: int
     rtp_end: int
@@ -66,6 +70,11 @@ class Node:
     def uri(self) -> str:
         """The node as Kamailio's dispatcher knows it."""
         return f"sip:{self.address}:{self.sip}"
+
+    @property
+    def engine_uri(self) -> str:
+        """The node's engine as Kamailio pings it (dispatcher set 2)."""
+        return f"sip:{self.address}:{self.probe}"
 
 
 @dataclass(frozen=True)
@@ -230,8 +239,10 @@ def _check_apart(cluster: Cluster) -> None:
     taken: dict[tuple[str, str, int], str] = {("udp", cluster.address, cluster.port): "kamailio"}
     for node in cluster.nodes:
         for key in (
-            ("udp", node.address, node.sip), ("tcp", "127.0.0.1", node.ami),
+            ("udp", node.address, node.sip), ("udp", node.address, node.probe),
+            ("tcp", "127.0.0.1", node.ami),
             ("tcp", "127.0.0.1", node.agi), ("tcp", "127.0.0.1", node.http),
+            ("tcp", "127.0.0.1", node.asterisk_http),
         ):  # fmt: skip
             if key in taken:
                 raise ConfigError(f"node {node.name}: port {key[1]}:{key[2]} is {taken[key]}'s too")
@@ -272,7 +283,7 @@ def node_values(cluster: Cluster, node: Node) -> dict[str, Any]:
         shared_dir=str(values.get("shared_dir") or cluster.shared_dir),
         ports={
             "sip": node.sip, "ami": node.ami, "agi": node.agi, "http": node.http,
-            "asterisk_http": node.asterisk_http,
+            "probe": node.probe, "asterisk_http": node.asterisk_http,
             "rtp_start": node.rtp_start, "rtp_end": node.rtp_end,
         },
     )  # fmt: skip

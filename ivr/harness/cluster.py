@@ -29,6 +29,7 @@ def loopback_file(
         parts.append(
             f'\n[[cluster.nodes]]\nname = "node{i + 1}"\nsip = {free_udp_port()}\n'
             f"ami = {free_tcp_port()}\nagi = {free_tcp_port()}\nhttp = {free_tcp_port()}\n"
+            f"probe = {free_udp_port()}\n"
             f"asterisk_http = {free_tcp_port()}\n"
             f'rtp = "{first}-{first + rtp_per_node - 1}"\n'
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr.account.cel import account_path
-from ivr.account.privacy import blank_account
+from ivr.account.privacy import account_files, blank_account, blank_old
 from ivr.feature import Feature
 from ivr.privacy import Cutoffs, Removed, Scope, handlers, variants
 
@@ -60,7 +60,7 @@ async def purge_account(path: Path, rules: Rules, now: datetime) -> int:
     kept = [rules.retention.numbers]
     kept += [c.retention.numbers for c in rules.clients.values() if c.retention is not None]
     before = now - timedelta(days=min(kept))
-    return await asyncio.to_thread(blank_account, path, before=before)
+    return await asyncio.to_thread(blank_old, path, before)
 
 
 def settings_and_accounts(config_file: Path | None) -> tuple[Settings, list[Path]]:
@@ -97,13 +97,14 @@ async def erase(
         for handler in handlers():
             await handler.erase(session, frozenset(linkedids), numbers, removed)
     remove_files(settings, removed)
-    for path in accounts if accounts is not None else [account_path(settings)]:
-        removed.add(
-            "account lines",
-            await asyncio.to_thread(
-                blank_account, path, linkedids=frozenset(linkedids), numbers=numbers
-            ),
-        )
+    for account in accounts if accounts is not None else [account_path(settings)]:
+        for path in account_files(account):  # its archives too: an erasure misses nothing
+            removed.add(
+                "account lines",
+                await asyncio.to_thread(
+                    blank_account, path, linkedids=frozenset(linkedids), numbers=numbers
+                ),
+            )
     return removed
 
 

@@ -149,6 +149,11 @@ def merge(current: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         values["end_inferred"] = False
     elif facts.closed_at and values["ended_at"] is None:
         values["ended_at"], values["end_inferred"] = facts.closed_at, True
+    elif facts.closed_at and values["end_inferred"]:
+        # Cut off: the latest moment anything knew the call (or its node) alive is the best
+        # guess, whoever closed it first (another engine from its node's last heartbeat,
+        # the node's own account once it is back).
+        values["ended_at"] = max(values["ended_at"], facts.closed_at)
     if facts.answered_at and _earlier(
         (facts.answered_at, facts.operator or ""),
         (values["answered_at"], values["operator"] or ""),

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.privacy import Cutoffs, Removed, Scope
 from ivr.records.models import Call, CallEvent
+from ivr.records.recordings import forget
 
 
 class CallRecordData:
@@ -27,8 +28,10 @@ class CallRecordData:
         removed: Removed,
     ) -> None:
         ids = sorted(linkedids)
-        for path in await session.scalars(select(Call.message_path).where(Call.linkedid.in_(ids))):
+        paths = list(await session.scalars(select(Call.message_path).where(Call.linkedid.in_(ids))))
+        for path in paths:
             removed.file(path)
+        removed.add("recordings in the database", await forget(session, [p for p in paths if p]))
         events = await session.execute(delete(CallEvent).where(CallEvent.linkedid.in_(ids)))
         calls = await session.execute(delete(Call).where(Call.linkedid.in_(ids)))
         removed.rows("call records", calls)
@@ -44,6 +47,7 @@ class CallRecordData:
         recordings = (await session.execute(old_recordings)).all()
         for _, path in recordings:
             removed.file(path)
+        await forget(session, [path for _, path in recordings if path])
         if recordings:
             await session.execute(
                 update(Call)

@@ -229,8 +229,16 @@ def _settings(args: argparse.Namespace) -> config.Settings:
     return config.load(getattr(args, "config", None))
 
 
-def _store(args: argparse.Namespace) -> OverrideStore:
-    return OverrideStore(args.file or _settings(args).shared_state / OVERRIDES_FILE)
+def _store(args: argparse.Namespace) -> Any:
+    """The overrides file, or the database that engines sharing PostgreSQL read them from."""
+    if args.file:
+        return OverrideStore(args.file)
+    settings = _settings(args)
+    if settings.db_url.startswith("postgresql"):
+        from ivr.nodes.overrides import DatabaseStore
+
+        return DatabaseStore(settings.db_url)
+    return OverrideStore(settings.shared_state / OVERRIDES_FILE)
 
 
 def _line(item: Override) -> str:

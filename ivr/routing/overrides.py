@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,19 @@ class OverrideStore:
         return len(remaining.items) != len(current.expired_removed(now).items)
 
 
+class OverridesSource(Protocol):
+    """Where the call path reads the overrides in force, and the area sets them: the state
+    folder's file (one engine) or the shared database (ivr/nodes/overrides.py)."""
+
+    def current(self) -> Overrides: ...
+
+    async def put(self, item: Override, now: datetime) -> None: ...
+
+    async def remove(self, client: str, now: datetime) -> bool: ...
+
+    def status(self, now: datetime) -> dict[str, Any]: ...
+
+
 class OverridesFile:
     """The overrides in force for the call path: the file is read again only when it changed.
 
@@ -173,6 +186,14 @@ class OverridesFile:
             self.last_error = str(exc)
             log.error("overrides file rejected, keeping the previous overrides: %s", exc)
         return self._overrides
+
+    async def put(self, item: Override, now: datetime) -> None:
+        """Set a client's override (replacing any)."""
+        self.store.set(item, now)
+
+    async def remove(self, client: str, now: datetime) -> bool:
+        """Remove a client's override; False if it had none."""
+        return self.store.clear(client, now)
 
     def status(self, now: datetime) -> dict[str, Any]:
         """For `ivr status`: the overrides in force now, and why the file was refused if it was."""

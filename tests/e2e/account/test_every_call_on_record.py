@@ -12,6 +12,7 @@ import asyncio
 import signal
 import urllib.request
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 from wire.agi_peer import AgiPeer, default_env
 
+from ivr.account.cel import account_path, archives, pending_path
+from ivr.account.privacy import blank_old
 from ivr.agi.server import AGI_TOKEN
 from ivr.control import bearer
 from ivr.harness.sipp import SCENARIOS
@@ -30,6 +33,7 @@ RULES = Path(__file__).resolve().parent / "rules"
 ACME = "0611000001"
 SHOP = "0611000003"
 NEVER = 3_600_000  # ring_ms of a phone nobody picks up
+ROTATE_AT = 4096  # bytes: a few calls' worth of Asterisk's account
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -37,7 +41,10 @@ async def stack(
     tmp_path_factory: pytest.TempPathFactory, asterisk_available: None
 ) -> AsyncIterator[Stack]:
     tmp = tmp_path_factory.mktemp("account")
-    running = Stack(stack_settings(tmp, RULES, ring_timeout=3), tmp / "work")
+    # a small account, rotated by the reconciliations of these tests
+    settings = stack_settings(tmp, RULES, ring_timeout=3, account_rotate_bytes=ROTATE_AT)
+    running = Stack(settings, tmp / "work")
+    running.extra_env["IVR_ACCOUNT_ROTATE_BYTES"] = str(ROTATE_AT)  # the engine process's
     try:
         await running.start()
         await running.phone("op1", ring_ms=200)
@@ -177,6 +184,9 @@ async def test_calls_while_the_engine_is_down_are_rebuilt_from_asterisks_account
     record = await stack.wait_record(finished("0612700001"), timeout=60)
     assert record.rebuilt
     assert (record.client_id, record.called, record.outcome) == ("acme", ACME, "message-left")
+    # nothing on record came from the engine: the record says it was down
+    assert record.route == "fallback"
+    assert record.failure_reason is not None and "engine unreachable" in record.failure_reason
     assert record.message_path is not None and record.message_path.endswith(".wav")
     assert record.arrived_at is not None and record.ended_at is not None
     assert record.arrived_at < record.ended_at
@@ -201,3 +211,36 @@ async def test_a_call_the_engine_lost_sight_of_is_completed_from_the_account(
     assert record.rebuilt and not record.end_inferred
     assert (record.outcome, record.operator, record.route) == ("answered", "op1", "operators")
     assert record.answered_at == live.answered_at  # what the engine built live is kept
+
+
+async def test_the_account_rotates_across_a_reconciliation_and_nothing_is_missed(
+    stack: Stack,
+) -> None:
+    path = account_path(stack.settings)
+
+    def archived() -> list[Path]:
+        return [p for p in archives(path) if p.name != pending_path(path).name]
+
+    async def away_call(number: str) -> None:
+        """A call while the engine is away: on record once the engine is back."""
+        await stack.stop_engine(signal.SIGKILL)
+        result = await stack.call(ACME, caller_num=number, hold_ms=300)
+        assert result.ok, result.output[-1500:]
+        await stack.start_engine()
+        record = await stack.wait_record(finished(number), timeout=60)
+        assert record.rebuilt and record.client_id == "acme"
+
+    # calls the engine learns of from the account alone, until a reconciliation has rotated
+    # it (past ROTATE_AT bytes): each one on record, before and after the rotation
+    had = len(archived())
+    for n in range(12):
+        await away_call(f"06129{n:05d}")
+        if len(archived()) > had:
+            break
+    assert len(archived()) > had, sorted(p.name for p in path.parent.iterdir())
+    assert not path.exists() or path.stat().st_size < ROTATE_AT
+    # the next one is read from the new file's start
+    await away_call("0612999999")
+    assert path.exists() and path.stat().st_size < ROTATE_AT
+    # the daily purge's blanking reads the files that may hold an old line: none here
+    assert blank_old(path, datetime.now(UTC) - timedelta(days=1)) == 0

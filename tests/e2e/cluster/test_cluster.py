@@ -268,7 +268,7 @@ async def test_status_shows_each_node_and_one_engine_runs_each_scheduler(rig: Ri
         assert node["engine"]["running"] and node["engine"]["ami"]
     held = [set(status["nodes"][n]["engine"]["leases"]) for n in ("node1", "node2")]
     assert held[0].isdisjoint(held[1])
-    assert held[0] | held[1] == {"escalations", "purge", "notices", "billing", "dispatch"}
+    assert held[0] | held[1] == {"escalations", "purge", "notices", "billing", "dispatch", "nodes"}
     # what an administrator reads: `ivr cluster status`
     shown = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ivr", "--config", str(rig.file), "cluster", "status",
@@ -320,6 +320,7 @@ async def test_killed_mid_ladder_another_engine_takes_over_and_calls_nobody_twic
         "notices",
         "billing",
         "dispatch",
+        "nodes",
     }
     assert ended[0].status == "acknowledged" and ended[0].acknowledged_by == "Luca Rossi"
     # Mario called once (by the engine that died: its outcome went with it), then Luca once
