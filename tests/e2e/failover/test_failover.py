@@ -40,7 +40,7 @@ TRUNK = "127.0.0.2"
 ACME = "0611000001"
 CALLER_PREFIX = "0399"  # each call's caller number: this and sipp's call number
 CALLS, RATE = 200, 10
-LEASES = {"escalations", "purge", "notices", "billing", "dispatch"}
+LEASES = {"escalations", "purge", "notices", "billing", "dispatch", "nodes"}
 EMAIL, PASSWORD = "anna@acme.example", "a long enough password"
 
 
