@@ -21,6 +21,7 @@ _LINKEDID = FIELDS.index("LinkedID")
 _TIME = FIELDS.index("EventTime")
 _EXTEN = FIELDS.index("Exten")
 _PERSONAL = (FIELDS.index("Num"), FIELDS.index("Name"))
+_APPDATA = FIELDS.index("AppData")
 
 
 def _spans(record: bytes) -> Iterator[tuple[int, int]]:
@@ -73,6 +74,8 @@ def blank_account(
             targets = list(_PERSONAL)
             if row[_EXTEN] in numbers:
                 targets.append(_EXTEN)
+            if any(n and n in row[_APPDATA] for n in numbers):  # a step's data naming them
+                targets.append(_APPDATA)
             wrote = False
             for index in targets:
                 start, end = spans[index]

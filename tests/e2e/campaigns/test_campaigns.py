@@ -269,11 +269,13 @@ async def test_predictive_calls_for_the_operator_and_counts_the_day_in_metrics(r
                 return await response.text()
 
     # The day's figures in /metrics, as the rows have them (the earlier hundred included).
-    line = f'ivr_campaign_connected_today{{campaign="predicted"}} {len(connected)}.0'
-    text = await poll(metrics, lambda t: line in t, 30, "the campaign's day in /metrics")
     answered = 100 + len([a for a in today if a.answered_at is not None])
-    assert f'ivr_campaign_answered_today{{campaign="predicted"}} {answered}.0' in text
-    assert f'ivr_campaign_dropped_today{{campaign="predicted"}} {len(dropped)}.0' in text
+    lines = [
+        f'ivr_campaign_connected_today{{campaign="predicted"}} {len(connected)}.0',
+        f'ivr_campaign_answered_today{{campaign="predicted"}} {answered}.0',
+        f'ivr_campaign_dropped_today{{campaign="predicted"}} {len(dropped)}.0',
+    ]  # the dialer reads the day afresh every few seconds: wait for the whole day's rows
+    await poll(metrics, lambda t: all(line in t for line in lines), 30, "the day in /metrics")
     await rig.stop("predicted")
 
 
