@@ -1,19 +1,56 @@
-"""Free loopback ports for the instances that tests, the demo and the benchmark start."""
+"""Free loopback ports for the instances that tests, the demo and the benchmark start.
+
+A port the kernel hands out for `bind(0)` comes from its ephemeral range (32768-60999 by
+default), the same range every outgoing connection takes its local port from: between the
+moment a port is chosen and the moment an engine or Asterisk binds it, another process's
+connection could take it ("address already in use"). So ports are chosen below that range and
+above the RTP ranges' start, each pytest-xdist worker in a slice of its own, and never twice by
+one process.
+"""
 
 from __future__ import annotations
 
+import os
+import random
 import socket
 
+LOW, HIGH = 23000, 30000  # below the ephemeral range; the stacks' RTP ranges start at 30000
+_given: set[int] = set()
 
-def _free(kind: socket.SocketKind, host: str) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+
+def _slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = (HIGH - LOW) // max(count, 1)
+    start = LOW + (index % max(count, 1)) * size
+    return range(start, start + size)
+
+
+def _bindable(port: int, host: str) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def _free(host: str) -> int:
+    ports = _slice()
+    first = random.randrange(len(ports))  # noqa: S311 - spreading, not secrecy
+    for step in range(len(ports)):
+        port = ports[(first + step) % len(ports)]
+        if port not in _given and _bindable(port, host):
+            _given.add(port)
+            return port
+    raise OSError(f"no free port in {ports.start}-{ports.stop - 1} on {host}")
 
 
 def free_tcp_port(host: str = "127.0.0.1") -> int:
-    return _free(socket.SOCK_STREAM, host)
+    return _free(host)
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
-    return _free(socket.SOCK_DGRAM, host)
+    return _free(host)
