@@ -169,6 +169,7 @@ async def seed_day(rig: Rig, campaign_id: str, answered: int, dropped: int) -> N
                     linkedid=f"cmp-earlier-{campaign_id}-{n}", engine="earlier", mode="ratio",
                     placed_at=when, answered_at=when, ended_at=when,
                     dropped_at=when if n < dropped else None,
+                    connected_at=None if n < dropped else when,  # put to an operator at once
                     system_outcome="dropped" if n < dropped else "connected", data={},
                 )
             )  # fmt: skip
@@ -271,7 +272,7 @@ async def test_predictive_calls_for_the_operator_and_counts_the_day_in_metrics(r
     # The day's figures in /metrics, as the rows have them (the earlier hundred included).
     answered = 100 + len([a for a in today if a.answered_at is not None])
     lines = [
-        f'ivr_campaign_connected_today{{campaign="predicted"}} {len(connected)}.0',
+        f'ivr_campaign_connected_today{{campaign="predicted"}} {100 + len(connected)}.0',
         f'ivr_campaign_answered_today{{campaign="predicted"}} {answered}.0',
         f'ivr_campaign_dropped_today{{campaign="predicted"}} {len(dropped)}.0',
     ]  # the dialer reads the day afresh every few seconds: wait for the whole day's rows
