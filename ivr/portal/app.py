@@ -417,7 +417,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         await store.save_outcome(self.services.sessions, outcome)
         await self.services.wake.send(OUTBOX, call.client_id or "")  # the client's users
         if form.urgent:
-            note = await self._escalate(call, outcome)
+            note = await self.escalate(call, outcome)
             await store.set_escalation(self.services.sessions, call.linkedid, note)
         log.info("outcome of call %s saved by %s", call.linkedid, login.user)
         await self.end_wrapup(login.user, call.linkedid)
@@ -433,9 +433,12 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
             return True
         return call.operator == self.rules.operators[operator].endpoint
 
-    async def _escalate(self, call: repo.CallRecord, outcome: store.Outcome) -> str:
-        """Start the client's escalation ladder for an urgent call; say what happened."""
-        ladder = self._ladder_of(call.client_id)
+    async def escalate(
+        self, call: repo.CallRecord, outcome: store.Outcome, ladder: str | None = None
+    ) -> str:
+        """Start `ladder` (by default the client's first) for an urgent call; say what
+        happened."""
+        ladder = ladder or self._ladder_of(call.client_id)
         if ladder is None:
             return "urgent: no escalation ladder in this client's rules (flag recorded only)"
         try:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from ivr.portal.access import Login
     from ivr.portal.board import Board, Live
+    from ivr.portal.store import Outcome
     from ivr.records.repo import CallRecord
 
 
@@ -37,6 +38,10 @@ class Console(Protocol):
         status: int = 200, problem: str = "", saved: str = "",
     ) -> web.Response:  # fmt: skip
         """The console page, with another feature's card in the panel or a problem shown."""
+
+    async def escalate(self, call: CallRecord, outcome: Outcome, ladder: str | None = None) -> str:
+        """Start `ladder` (by default the client's first) for an urgent call; say what
+        happened."""
 
     def may_write(self, operator: str, live: Live, call: CallRecord | None) -> bool:
         """Whether this operator may write down the outcome of `call` (theirs, or just over)."""

@@ -212,7 +212,7 @@ class ScriptConsole:
         await services.wake.send(OUTBOX, call.client_id or "")
         log.info("script of call %s ended by %s: %s", call.linkedid, login.user, end)
         if outcome.urgent:
-            note = await self._escalate(call, outcome, end.ladder)
+            note = await self.portal.escalate(call, outcome, end.ladder)
             await outcomes.set_escalation(services.sessions, call.linkedid, note)
         await self.portal.end_wrapup(login.user, call.linkedid)
         if end.put_through is None:
@@ -229,28 +229,3 @@ class ScriptConsole:
         if problem is None:
             return ""
         return tr(login.lang, "The message is kept, but the call could not be put through.")
-
-    async def _escalate(
-        self, call: repo.CallRecord, outcome: outcomes.Outcome, ladder: str | None
-    ) -> str:
-        services = self.feature.services
-        ladder = ladder or next(iter(services.rules.current.ladders_of(call.client_id)), None)
-        if ladder is None:
-            return "urgent: no escalation ladder in this client's rules (flag recorded only)"
-        from ivr.escalation.store import start_escalation
-
-        try:
-            started = await start_escalation(
-                services,
-                linkedid=call.linkedid,
-                client_id=call.client_id,
-                ladder=ladder,
-                message_path=call.message_path,
-                caller_name=outcome.caller_name,
-                callback=outcome.callback,
-                caller_number=call.caller_number,
-            )
-        except Exception as exc:  # the message is saved; the escalation is reported
-            log.exception("escalation of call %s failed to start", call.linkedid)
-            return f"urgent: escalation {ladder} could not start: {exc}"
-        return f"urgent: escalation {ladder} started (run {started})"

@@ -440,7 +440,7 @@ async def test_urgent_without_a_ladder_records_the_flag_only(console: Console) -
         call.linkedid, "op1", None, "X", "0612000004", "m", "other", True, None, T0
     )
 
-    note = await console.portal._escalate(call, outcome)
+    note = await console.portal.escalate(call, outcome)
 
     assert note == "urgent: no escalation ladder in this client's rules (flag recorded only)"
 
