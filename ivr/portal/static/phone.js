@@ -1,4 +1,4 @@
-// The operator's phone in the console page, when they choose it on this browser: JsSIP
+// The operator's phone in the console page, unless they chose a desk phone at login: JsSIP
 // (vendored, jssip-*.min.js) registers with Asterisk through the console's own WebSocket relay, with a password issued for this login
 // (fetched from the engine, never stored). Calls ring here; the card pops from the console's
 // own events (console.js), as for a desk phone.
@@ -17,7 +17,8 @@
   let local = null;  // the microphone's stream while a call is up
   let meterStop = null;
   let stopping = false;
-  const CHOICE = "ivr-phone-in-page";
+  let micAsked = false;
+  const CHOICE = "ivr_console_phone";  // set at login: "page" (the default) or "desk"
 
   function say(key) {
     status.textContent = words[key] || key;
@@ -102,10 +103,30 @@
     buttons();
   }
 
+  function microphone() {
+    const audio = micSelect.value ? {deviceId: {exact: micSelect.value}} : true;
+    return navigator.mediaDevices.getUserMedia({audio: audio, video: false});
+  }
+
+  async function switchMicrophone() {
+    // Another microphone chosen during a call: its track replaces the one being sent.
+    if (!session || !session.connection || !local) { return; }
+    const next = await microphone();
+    const track = next.getAudioTracks()[0];
+    const muted = session.isMuted().audio;
+    track.enabled = !muted;
+    for (const sender of session.connection.getSenders()) {
+      if (sender.track && sender.track.kind === "audio") { await sender.replaceTrack(track); }
+    }
+    if (meterStop) { meterStop(); }
+    local.getTracks().forEach(function (t) { t.stop(); });
+    local = next;
+    meterStop = level(local);
+  }
+
   async function answer() {
     if (session === null) { return; }
-    const audio = micSelect.value ? {deviceId: {exact: micSelect.value}} : true;
-    local = await navigator.mediaDevices.getUserMedia({audio: audio, video: false});
+    local = await microphone();
     meterStop = level(local);
     session.answer({mediaStream: local, rtcOfferConstraints: {offerToReceiveAudio: true}});
     microphones();  // labels are shown once the microphone is allowed
@@ -114,6 +135,16 @@
   async function credential() {
     const response = await fetch(root + "/phone", {credentials: "same-origin", cache: "no-store"});
     return response.ok ? response.json() : null;
+  }
+
+  async function allowMicrophone() {
+    // Asked once at registration, so that the microphones have names to choose from before
+    // the first call (and a missing microphone shows at once).
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({audio: true, video: false});
+      s.getTracks().forEach(function (t) { t.stop(); });
+    } catch (e) { /* the call's own request will say it */ }
+    microphones();
   }
 
   async function start() {
@@ -133,7 +164,10 @@
       connection_recovery_min_interval: 1,
       connection_recovery_max_interval: 15,
     });
-    ua.on("registered", function () { say("registered"); });
+    ua.on("registered", function () {
+      say("registered");
+      if (!micAsked) { micAsked = true; allowMicrophone(); }
+    });
     ua.on("unregistered", function () { if (!stopping) { say("offline"); } });
     ua.on("disconnected", function () { if (!stopping) { say("reconnecting"); } });
     ua.on("registrationFailed", function (e) {
@@ -158,6 +192,8 @@
   }
 
   $("phone-answer").addEventListener("click", answer);
+  micSelect.addEventListener("change", switchMicrophone);
+  navigator.mediaDevices.addEventListener("devicechange", microphones);
   $("phone-hangup").addEventListener("click", function () { if (session) { session.terminate(); } });
   $("phone-hold").addEventListener("click", function () {
     if (!session) { return; }
@@ -191,13 +227,24 @@
       });
       return out;
     },
+    // The microphone whose sound the call sends (its device id), or null.
+    microphone: function () {
+      if (!session || !session.connection) { return null; }
+      const sender = session.connection.getSenders().find(function (x) {
+        return x.track && x.track.kind === "audio";
+      });
+      return sender ? sender.track.getSettings().deviceId : null;
+    },
   };
-  // Whether this browser is the operator's phone is chosen here and remembered on this
-  // browser: at the desk the desk phone rings, at home the page does (or both).
+  // Whether this page is the operator's phone is chosen at login (remembered on this
+  // browser) and may be changed here: at the desk the desk phone rings, at home the page
+  // does (or both).
   const toggle = $("phone-on");
-  toggle.checked = localStorage.getItem(CHOICE) === "on";
+  const chosen = document.cookie.split("; ").find(function (c) { return c.startsWith(CHOICE + "="); });
+  toggle.checked = !chosen || chosen.split("=")[1] !== "desk";
   toggle.addEventListener("change", function () {
-    localStorage.setItem(CHOICE, toggle.checked ? "on" : "off");
+    document.cookie = CHOICE + "=" + (toggle.checked ? "page" : "desk") + "; path=" + root +
+      "; max-age=31536000; samesite=strict";
     if (toggle.checked) {
       stopping = false;
       start();
