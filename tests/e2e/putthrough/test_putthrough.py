@@ -511,7 +511,7 @@ async def test_a_browser_operator_puts_the_caller_through_from_the_page(desk: De
             await page.fill("#user", "op1")
             await page.fill("#password", portal_password(s, "op1"))
             await page.click("#login")
-            await page.check("#phone-on")  # this browser is the operator's phone
+            await expect(page.locator("#phone-on")).to_be_checked()  # (the login's default)
             await expect(page.locator("#phone-status")).to_have_text(
                 "telefono pronto", timeout=30_000
             )
