@@ -208,6 +208,33 @@
       if (session) { session.sendDTMF(key.dataset.key, {duration: 160}); }
     });
   });
+  // While the page carries a call, the console's forms (hold, put through, state) must not
+  // load another page, which would end the call: they are sent from here and the answer's
+  // card and state are shown in place (the server's HTML, escaped there, as console.js
+  // shows it). A search opens in another tab. Logging out still leaves the page.
+  document.addEventListener("submit", async function (e) {
+    const form = e.target;
+    if (session === null || form.querySelector("#logout, #logout-all")) { return; }
+    if (form.method === "get") { form.target = "_blank"; return; }
+    e.preventDefault();
+    const response = await fetch(form.action, {
+      method: "POST", body: new FormData(form, e.submitter), credentials: "same-origin",
+    });
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    const panel = fresh.getElementById("panel");
+    if (panel) { $("panel").innerHTML = panel.innerHTML; }
+    const state = fresh.getElementById("state");
+    if (state) {
+      $("state").textContent = state.textContent;
+      $("state").dataset.state = state.dataset.state;
+    }
+    ["problem", "saved"].forEach(function (id) {  // the notes above the card
+      const shown = $(id);
+      if (shown) { shown.closest("section").remove(); }
+      const note = fresh.getElementById(id);
+      if (note) { $("panel").before(note.closest("section")); }
+    });
+  });
   // Logging out unregisters first (the engine also revokes this login's password).
   document.querySelectorAll("#logout, #logout-all").forEach(function (button) {
     button.form.addEventListener("submit", function () {
