@@ -1,14 +1,16 @@
 """The browser phone's connection, through the real Asterisk: the page's WebSocket is routed
 through the test (Playwright's WebSocket routing), which can cut it as a lost Wi-Fi would, or
-let the page's registration refreshes go unanswered while the connection stays up. A cut
-connection registers again by itself; a registration that lapses by expiry shows the
-operator offline on the console and the supervisor's board, as an unplugged desk phone does.
+let the page's registration refreshes go unanswered while the connection stays up. The
+operator hangs up a call from the page; a cut connection registers again by itself; a
+registration that lapses by expiry shows the operator offline on the console and the
+supervisor's board, as an unplugged desk phone does.
 
 Nothing here skips: a missing Chromium, Asterisk or sipp is a failure.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +19,12 @@ import pytest
 from phonebrowser import log_in
 from playwright.async_api import Browser, WebSocketRoute, expect
 
+from ivr.harness.sipp import SCENARIOS
 from ivr.harness.stack import Stack, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 RULES = Path(__file__).resolve().parent / "rules"
+SHOP = "0611000009"
 SHORT_EXPIRY = 60  # Asterisk's minimum for the browser phones' AOR
 
 
@@ -62,8 +66,30 @@ async def contacts(stack: Stack) -> str:
     return await stack.asterisk.cli("pjsip show contacts")
 
 
+def hung_up_on(folder: Path) -> Path:
+    """The caller who stays on the line until the other side hangs up (a BYE to answer)."""
+    scenario = (SCENARIOS / "caller.xml").read_text()
+    start, end = scenario.index("<pause/>"), scenario.index("<ResponseTimeRepartition")
+    waits = """<recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  """
+    path = folder / "caller_hung_up_on.xml"
+    path.write_text(scenario[:start] + waits + scenario[end:])
+    return path
+
+
 async def test_a_cut_connection_registers_again_and_a_lapsed_registration_shows_offline(
-    stack: Stack, browser: Browser
+    stack: Stack, browser: Browser, tmp_path: Path
 ) -> None:
     line = Line()
     anna = await browser.new_page(locale="en-GB")
@@ -74,6 +100,26 @@ async def test_a_cut_connection_registers_again_and_a_lapsed_registration_shows_
     await expect(anna.locator("#phone-status")).to_have_text("phone ready", timeout=30_000)
     await anna.click("#go-available")
     await expect(anna.locator("#state")).to_have_text("available", timeout=20_000)
+    await expect(anna.locator("#phone-status")).to_have_text("phone ready", timeout=30_000)
+
+    # Anna answers a caller and hangs up from the page: the caller gets the BYE.
+    call = asyncio.create_task(
+        stack.call(SHOP, caller_num="0612000555", hold_ms=60_000, timeout=90,
+                   scenario=hung_up_on(tmp_path))
+    )  # fmt: skip
+    await expect(anna.locator("#phone-answer")).to_be_visible(timeout=30_000)
+    await anna.click("#phone-answer")
+    await expect(anna.locator("#state")).to_have_text("on call", timeout=20_000)
+    await anna.click("#phone-hangup")
+    result = await call
+    assert result.ok, result.output[-1500:]
+    await expect(anna.locator("#state")).to_have_text("wrap-up", timeout=20_000)
+    record = await stack.wait_record(lambda r: r.caller_number == "0612000555" and r.ended_at)
+    assert record.operator == "op1"
+    await anna.fill("#caller_name", "Caller")
+    await anna.fill("#message", "Hung up by the operator.")
+    await anna.click("#save")
+    await expect(anna.locator("#saved")).to_be_visible(timeout=20_000)
     await expect(anna.locator("#phone-status")).to_have_text("phone ready", timeout=30_000)
     before = len(line.routes)  # (the state's form loaded the page again: a new connection)
 
