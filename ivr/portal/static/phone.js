@@ -211,13 +211,18 @@
       if (session) { session.sendDTMF(key.dataset.key, {duration: 160}); }
     });
   });
-  // While the page carries a call, the console's forms (hold, put through, state) must not
-  // load another page, which would end the call: they are sent from here and the answer's
-  // card and state are shown in place (the server's HTML, escaped there, as console.js
-  // shows it). A search opens in another tab. Logging out still leaves the page.
+  // While the page is the phone, the console's forms (the card's call, hold, put through,
+  // outcome; the state) must not load another page: that would end a call the page carries,
+  // and drop the registration for the moment the new page takes to register, when a call
+  // that the operator has just asked for (a preview's call) would find no phone. They are
+  // sent from here and the answer's card, state and recent calls shown in place (the
+  // server's HTML, escaped there, as console.js shows it). A search opens in another tab.
+  // Logging out still leaves the page, and so does the language when no call is up.
   document.addEventListener("submit", async function (e) {
     const form = e.target;
-    if (session === null || form.querySelector("#logout, #logout-all")) { return; }
+    const phone = session !== null || (ua !== null && ua.isRegistered());
+    if (!phone || form.querySelector("#logout, #logout-all")) { return; }
+    if (session === null && form.querySelector("#language")) { return; }
     if (form.method === "get") { form.target = "_blank"; return; }
     e.preventDefault();
     const response = await fetch(form.action, {
@@ -225,12 +230,15 @@
     });
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     const panel = fresh.getElementById("panel");
-    if (panel) { $("panel").innerHTML = panel.innerHTML; }
+    if (!panel) { location.assign(response.url); return; }  // not the console (logged out)
+    $("panel").innerHTML = panel.innerHTML;
     const state = fresh.getElementById("state");
     if (state) {
       $("state").textContent = state.textContent;
       $("state").dataset.state = state.dataset.state;
     }
+    const recent = fresh.getElementById("recent");
+    if (recent) { $("recent").innerHTML = recent.innerHTML; }
     ["problem", "saved"].forEach(function (id) {  // the notes above the card
       const shown = $(id);
       if (shown) { shown.closest("section").remove(); }

@@ -195,7 +195,8 @@ async def run_ivr(stack: Stack, *args: str) -> str:
 
 @contextlib.asynccontextmanager
 async def console_in_chromium(desk: Desk) -> AsyncIterator[Any]:
-    """op1's console in a real headless Chromium, in Italian (the browser's language)."""
+    """op1's console in a real headless Chromium, in Italian (the browser's language), with
+    the desk phone chosen at login: each form loads the console again."""
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as playwright:
@@ -205,6 +206,7 @@ async def console_in_chromium(desk: Desk) -> AsyncIterator[Any]:
             await page.goto(f"{desk.base}/login")
             await page.fill("#user", "op1")
             await page.fill("#password", portal_password(desk.stack.settings, "op1"))
+            await page.check("#phone-desk")
             await page.click("#login")
             await expect(page.locator("body")).to_have_attribute("data-live", "yes")
             yield page
