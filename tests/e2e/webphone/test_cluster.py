@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,10 +154,13 @@ async def test_a_browser_phone_answers_through_either_node_and_survives_its_node
     ):
         await running.stop_asterisk(node1, "kill")
         await running.stop_engine(node1, signal.SIGKILL)
+        killed = time.monotonic()
         await expect(page.locator("#phone-status")).not_to_have_text("phone ready",
                                                                      timeout=20_000)  # fmt: skip
     await expect(page.locator("#phone-status")).to_have_text("phone ready", timeout=60_000)
     await poll(registered, bool, what="the browser registered again at Kamailio")
+    took = time.monotonic() - killed
+    print(f"figure: the page registered again {took:.1f} s after its node was killed")
     await expect(page.locator("#state")).to_have_text("available", timeout=30_000)
 
     # The next caller: node2 takes it and rings the page through Kamailio.
@@ -186,4 +190,10 @@ async def test_a_browser_phone_answers_through_either_node_and_survives_its_node
         # and without the engines' token Kamailio tells nothing
         async with http.get(f"{base}/phones/{user}") as reply:
             assert reply.status == 403
+    # Kamailio's WebSocket is for the engines' relays alone: another address is refused.
+    other = aiohttp.TCPConnector(local_addr=("127.0.0.5", 0))
+    async with aiohttp.ClientSession(connector=other) as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(running.cluster.phone_proxy, protocols=("sip",))
+        assert refused.value.status == 403
     await poll(registered, lambda found: not found, what="the registration gone")
