@@ -11,8 +11,10 @@ Nothing here skips: a missing Chromium, Kamailio, Asterisk, nginx or sipp is a f
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import time
@@ -97,6 +99,43 @@ async def rig(postgres_server: str, tmp_path: Path) -> AsyncIterator[Rig]:
         shutil.rmtree(running.cluster.run_dir, ignore_errors=True)
 
 
+async def register(http: aiohttp.ClientSession, url: str, user: str, password: str) -> int:
+    """A REGISTER (removing a contact of its own: it changes no registration) over Kamailio's
+    WebSocket, answering its digest challenge with `password`; the final status."""
+    host = url.removeprefix("ws://").split(":")[0]
+    uri = f"sip:{host}"
+    call_id = secrets.token_hex(8)
+    async with http.ws_connect(url, protocols=("sip",)) as ws:
+        authorization = ""
+        for cseq in (1, 2):
+            await ws.send_str(
+                f"REGISTER {uri} SIP/2.0\r\n"
+                f"Via: SIP/2.0/WS probe.invalid;branch=z9hG4bK{secrets.token_hex(6)}\r\n"
+                "Max-Forwards: 70\r\n"
+                f"From: <sip:{user}@{host}>;tag={secrets.token_hex(4)}\r\n"
+                f"To: <sip:{user}@{host}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n"
+                "Contact: <sip:probe@probe.invalid;transport=ws>;expires=0\r\n"
+                f"{authorization}Content-Length: 0\r\n\r\n"
+            )
+            reply = await ws.receive_str(timeout=10)
+            status = int(reply.split(" ", 2)[1])
+            challenge = re.search(r'realm="([^"]+)".*?nonce="([^"]+)"', reply)
+            if status != 401 or challenge is None or authorization:
+                return status
+            realm, nonce = challenge.groups()
+            ha1 = md5(f"{user}:{realm}:{password}")
+            response = md5(f"{ha1}:{nonce}:{md5(f'REGISTER:{uri}')}")
+            authorization = (
+                f'Authorization: Digest username="{user}", realm="{realm}", nonce="{nonce}", '
+                f'uri="{uri}", response="{response}", algorithm=MD5\r\n'
+            )
+    raise AssertionError("no final answer to the REGISTER")
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()  # SIP digest (RFC 2617)
+
+
 async def answer(page: Page) -> None:
     await expect(page.locator("#phone-answer")).to_be_visible(timeout=40_000)
     await page.click("#phone-answer")
@@ -129,10 +168,14 @@ async def test_a_browser_phone_answers_through_either_node_and_survives_its_node
     # registered at Kamailio, not at a node
     kamailio = running.kamailio
 
-    async def registered() -> bool:
-        """op1's browser phone has a live contact at Kamailio (not one marked deleted)."""
+    async def registered() -> set[str]:
+        """The connections (Kamailio's `received`) of op1's browser phone's live contacts
+        (not those marked deleted)."""
         text = await kamailio.rpc("ul.dump")
-        return "AoR: op1-web" in text and re.search(r"Expires: \d+", text) is not None
+        if "AoR: op1-web" not in text:
+            return set()
+        found = re.findall(r"Expires: (\d+|deleted).*?Received: (\S+)", text, re.S)
+        return {received for expires, received in found if expires != "deleted"}
 
     assert await registered()
 
@@ -146,6 +189,8 @@ async def test_a_browser_phone_answers_through_either_node_and_survives_its_node
     assert (rig.node_of(one.linkedid), one.operator, one.outcome) == ("node1", "op1", "answered")
     await wrap_up(page, "First caller")
     await running.kamailio.set_state("ap", node2.uri)
+    await expect(page.locator("#phone-status")).to_have_text("phone ready", timeout=30_000)
+    before = await registered()  # the page's connection through node1's engine
 
     # node1 is lost, its Asterisk and the engine that served the page and relayed its phone.
     # The page's event stream comes back through node2's engine.
@@ -158,7 +203,8 @@ async def test_a_browser_phone_answers_through_either_node_and_survives_its_node
         await expect(page.locator("#phone-status")).not_to_have_text("phone ready",
                                                                      timeout=20_000)  # fmt: skip
     await expect(page.locator("#phone-status")).to_have_text("phone ready", timeout=60_000)
-    await poll(registered, bool, what="the browser registered again at Kamailio")
+    await poll(registered, lambda now: bool(now - before),
+               what="the browser registered again at Kamailio, on a new connection")  # fmt: skip
     took = time.monotonic() - killed
     print(f"figure: the page registered again {took:.1f} s after its node was killed")
     await expect(page.locator("#state")).to_have_text("available", timeout=30_000)
@@ -179,6 +225,9 @@ async def test_a_browser_phone_answers_through_either_node_and_survives_its_node
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/phones/{user}", headers={"X-Ivr-Token": token}) as reply:
             assert reply.status == 200
+            password = (await reply.text()).strip()
+        # the page's password works at Kamailio while the login lives ...
+        assert await register(http, running.cluster.phone_proxy, user, password) == 200
         await page.click("#logout")
         await page.wait_for_url("**/console/login")
 
@@ -187,6 +236,8 @@ async def test_a_browser_phone_answers_through_either_node_and_survives_its_node
                 return r.status
 
         await poll(held, lambda status: status == 404, what="the password deleted at Kamailio")
+        # ... and is refused once the operator has logged out
+        assert await register(http, running.cluster.phone_proxy, user, password) == 401
         # and without the engines' token Kamailio tells nothing
         async with http.get(f"{base}/phones/{user}") as reply:
             assert reply.status == 403
