@@ -147,3 +147,15 @@ def test_an_added_forbidden_import_fails(module: str, imported: str, caught: boo
 def test_a_relative_import_is_resolved() -> None:
     found = imports("from ..billing import audit\nfrom .model import Campaign", "ivr.campaigns.x")
     assert {"ivr.billing.audit", "ivr.campaigns.model"} <= found
+
+
+ROOM_LINES = 600  # the house's size of a room: a module over it is two
+
+
+def test_no_room_over_the_house_size() -> None:
+    big = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for path in sources()
+        if (lines := len(path.read_text().splitlines())) > ROOM_LINES
+    ]
+    assert not big, big
