@@ -136,6 +136,11 @@ def test_no_forbidden_import() -> None:
         ("ivr.__main__", "ivr.harness.demo", False),
         ("agi_scripts.inbound", "ivr.engine", True),
         ("ivr.control", "ivr.engine", False),
+        ("ivr.escalation.store", "ivr.oncall.store", False),
+        ("ivr.scripts.feature", "ivr.oncall.store", False),
+        ("ivr.escalation.store", "ivr.oncall.console", True),
+        ("ivr.oncall.store", "ivr.escalation.store", True),
+        ("ivr.oncall.console", "ivr.scripts", True),
     ],
 )
 def test_an_added_forbidden_import_fails(module: str, imported: str, caught: bool) -> None:
