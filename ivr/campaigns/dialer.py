@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -342,7 +342,7 @@ class CampaignDialer(Follower, Feature):
             live = self.portal.board.operators.get(op)
             if live is None or live.sessions <= 0 or op in self.reserved:
                 continue
-            elapsed = (datetime.now(UTC) - live.since).total_seconds()  # the board's time
+            elapsed = (self.services.clock() - live.since).total_seconds()  # the board's time
             if live.state == "wrap-up":
                 out.append(pacing.chance_wrap_free(day, elapsed, settings.wrapup_seconds,
                                                    settings.campaign_drop_wait))  # fmt: skip

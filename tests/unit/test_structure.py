@@ -164,3 +164,32 @@ def test_no_room_over_the_house_size() -> None:
         if (lines := len(path.read_text().splitlines())) > ROOM_LINES
     ]
     assert not big, big
+
+
+# The machine's time of day is read in ivr/clock.py alone; everything else takes "now" from the
+# services' clock or a clock passed in (time.monotonic() for intervals is fine).
+CLOCK = ROOT / "ivr" / "clock.py"
+MACHINE_NOW = re.compile(r"\b(?:datetime\.now|datetime\.utcnow|date\.today|time\.time)\(")
+# A lease's and a node's heartbeat are compared across engines on SQLite: the machine's epoch
+# stands in for the database's clock there (PostgreSQL's own clock_timestamp() elsewhere).
+SHARED_EPOCH = {ROOT / "ivr" / "records" / "leases.py", ROOT / "ivr" / "nodes" / "store.py"}
+
+
+def machine_clock_reads(text: str) -> list[int]:
+    return [n for n, line in enumerate(text.splitlines(), 1) if MACHINE_NOW.search(line)]
+
+
+def test_only_the_clock_reads_the_machines_time() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sources()
+        if path != CLOCK and "harness" not in path.parts
+        for line in machine_clock_reads(path.read_text())
+        if not (path in SHARED_EPOCH and "time.time()" in path.read_text().splitlines()[line - 1])
+    ]
+    assert not wrong, wrong
+
+
+def test_a_machine_clock_read_is_caught() -> None:
+    assert machine_clock_reads("x = 1\nnow = datetime.now(UTC)\nt = time.time()\n") == [2, 3]
+    assert machine_clock_reads("t = time.monotonic()\nnow = services.clock()\n") == []
