@@ -61,6 +61,8 @@ class BrowserPhones(Feature):
         self._cleared = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        # Its routes are the console's from the start: the app is built after every feature.
+        portal.extend(ConsoleExtension(self))
 
     @property
     def upstream(self) -> str:
@@ -68,7 +70,6 @@ class BrowserPhones(Feature):
         return s.phone_proxy or f"ws://{s.bind}:{s.ports.asterisk_http}/ws"
 
     async def start(self) -> None:
-        self.portal.extend(ConsoleExtension(self))
         await self.ami.start()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
