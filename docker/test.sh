@@ -56,6 +56,8 @@ IVR_DB_PASSWORD=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
 export IVR_DB_PASSWORD
 IVR_CONTROL_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')
 export IVR_CONTROL_TOKEN
+IVR_PROXY_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')
+export IVR_PROXY_TOKEN
 compose=("$WORK/compose/bin/podman-compose" -p ivr-docker-test -f docker/compose.yaml)
 down() {
     "${compose[@]}" logs > "$WORK/compose.log" 2>&1 || true
