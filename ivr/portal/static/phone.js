@@ -231,7 +231,9 @@
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     const panel = fresh.getElementById("panel");
     if (!panel) { location.assign(response.url); return; }  // not the console (logged out)
-    $("panel").innerHTML = panel.innerHTML;
+    // The card only for its own forms: a pause chosen while writing the outcome keeps what
+    // is being written.
+    if (form.closest("#panel")) { $("panel").innerHTML = panel.innerHTML; }
     const state = fresh.getElementById("state");
     if (state) {
       $("state").textContent = state.textContent;
