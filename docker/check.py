@@ -171,15 +171,16 @@ def podman(*args: str) -> None:
     subprocess.run(["podman", *args], check=True, capture_output=True)  # noqa: S603, S607
 
 
-async def mine_seen(db: str, before: set[str], count: int, deadline: float) -> None:
-    """Until `count` of the check's calls have their records (the calls are under way)."""
+async def mine_seen(db: str, before: set[str], count: int, deadline: float) -> int:
+    """Until `count` of the check's calls have their records (the calls are under way); how
+    many have."""
     while True:
         rows = await records(db)
         if rows is not None:
             mine = [r for r in rows if r["linkedid"] not in before
                     and r["caller_number"].startswith(CALLER_PREFIX)]  # fmt: skip
             if len(mine) >= count:
-                return
+                return len(mine)
         if time.monotonic() > deadline:
             raise SystemExit("the check's calls left no record in the database")
         await asyncio.sleep(0.2)  # the engines' writers batch their rows
@@ -202,14 +203,14 @@ async def main(config: Path, project: str) -> int:
             KAMAILIO, NUMBER, scenario=numbered_caller(Path(folder)), caller_num=CALLER_PREFIX,
             count=CALLS, rate=RATE, hold_ms=1000, timeout=240,
         ))  # fmt: skip
-        await mine_seen(db, before, KILL_AFTER, time.monotonic() + 60)
+        seen = await mine_seen(db, before, KILL_AFTER, time.monotonic() + 60)
         began = time.monotonic()
         podman("kill", "--signal", "KILL", container(project, primary))
         await formation(spec, lambda s: s.get(standby) in ("wait_primary", "primary"), 120,
                         f"promotion of {standby}")  # fmt: skip
         promoted = time.monotonic() - began
-        print(f"database: {primary}'s container killed under calls; {standby} promoted "
-              f"after {promoted:.1f} s")  # fmt: skip
+        print(f"database: {primary}'s container killed under calls ({seen} of {CALLS} on "
+              f"record then); {standby} promoted after {promoted:.1f} s")  # fmt: skip
         result = await calls
     print(f"calls through Kamailio: {result.successful} done, {result.failed} failed")
     if not result.ok:

@@ -246,6 +246,7 @@ class FailoverDatabase:
                 await self._create_node(name, self.spec.ports[index])
         argv = ["pg_autoctl", "run", "--pgdata", str(self.pgdata(name))]
         env = self._env(name)
+        self._stale_pid_file(name, env)
         if os.geteuid() == 0:  # PostgreSQL refuses root
             user = pwd.getpwnam("postgres")
             os.setgid(user.pw_gid)
@@ -253,6 +254,18 @@ class FailoverDatabase:
             os.setuid(user.pw_uid)
         os.chdir(self.folder)
         os.execvpe(argv[0], argv, env)  # noqa: S606  (Debian's pg_autoctl)
+
+    def _stale_pid_file(self, name: str, env: dict[str, str]) -> None:
+        """A container started again keeps its /tmp, where pg_autoctl's pid file names the
+        process it ran as: this process, about to become pg_autoctl (the same pid 1). Such a
+        file is left from the run before and would stop this one."""
+        pgdata = str(self.pgdata(name)).lstrip("/")
+        for runtime in (env["XDG_RUNTIME_DIR"], "/tmp"):  # noqa: S108  (pg_autoctl's fallback)
+            path = Path(runtime) / "pg_autoctl" / pgdata / "pg_autoctl.pid"
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int(path.read_text().split()[0]) == os.getpid():
+                    path.unlink()
+                    log.info("%s: removed pg_autoctl's pid file of the run before", name)
 
     async def wait_monitor(self, done: Any, timeout: float, what: str) -> dict[str, str]:
         """Until the monitor, reached by its address, answers with states that are `done`
