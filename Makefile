@@ -9,7 +9,10 @@ STAMP := var/stamps
 # postgresql-15-auto-failover, pg-auto-failover-cli: the database that fails over (a monitor
 # and two data nodes, `ivr cluster` with a [cluster.database] table; docs/high-availability.md).
 # nginx: the TLS proxy in front of the web apps (docs/https.md, tests/faults/test_https.py).
+# kamailio-websocket-modules: a cluster's browser phones register at Kamailio over its
+# WebSocket (docs/browser-phone.md).
 DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio \
+    kamailio-websocket-modules \
     postgresql-15-auto-failover pg-auto-failover-cli \
     nginx
 PYTEST_ARGS ?=

@@ -55,6 +55,8 @@ podman build --pull=never -q --label ivr.built-by=docker-test -f docker/database
 
 IVR_CONTROL_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')
 export IVR_CONTROL_TOKEN
+IVR_PROXY_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')
+export IVR_PROXY_TOKEN
 compose=("$WORK/compose/bin/podman-compose" -p ivr-docker-test -f docker/compose.yaml)
 down() {
     "${compose[@]}" logs > "$WORK/compose.log" 2>&1 || true

@@ -73,6 +73,8 @@ class CampaignDialer(Follower, Feature):
         self._files: dict[str, str] = {}  # prompt name -> file as Asterisk sees it
         self._answered_seen: dict[str, int] = {}
         self._gone: dict[str, datetime] = {}  # linkedid -> first seen without a channel
+        self._placed: dict[str, datetime] = {}  # open calls Asterisk made (their Newchannel)
+        self._watch_from: datetime | None = None  # since when this engine sees every event
         self._rotation = 0
         self._handle = pacing.PRIOR_CALL_SECONDS  # an outbound call's talk and wrap-up, lately
         self.figures = CampaignFigures()

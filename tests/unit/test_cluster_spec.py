@@ -96,6 +96,23 @@ def test_kamailio_accepts_the_rendered_config(tmp_path: Path) -> None:
     listed = (cfg.parent / "dispatcher.list").read_text()
     assert "1 sip:127.0.0.1:16060 8 0 duid=a" in listed
     assert "1 sip:127.0.0.1:16061 8 0 duid=b" in listed
+    # the browser phones: Kamailio's WebSocket, for the engines alone, with their token
+    assert "listen=tcp:127.0.0.1:8066" in text and 'loadmodule "websocket.so"' in text
+    assert 'is_in_subnet("$si", "127.0.0.1")' in text
+    token = (tmp_path / "shared" / "sip" / "proxy.token").read_text().strip()
+    assert f'$hdr(X-Ivr-Token) != "{token}"' in text
+    assert "webs=>size=8;autoexpire=90;" in text
+
+
+def test_the_nodes_relay_their_browser_phones_to_kamailios_websocket() -> None:
+    cluster = parse(data(websocket=17066, nodes=[{"name": "a", "address": "10.0.0.11"}]))
+    settings = node_settings(cluster, cluster.nodes[0])
+    assert settings.phone_proxy == "ws://127.0.0.1:17066"
+    assert cluster.engine_networks == ("127.0.0.1", "10.0.0.11")
+    with pytest.raises(ConfigError, match="port"):
+        parse(data(websocket=17066, nodes=[{"name": "a", "ami": 17066}]))
+    with pytest.raises(ConfigError, match="each node's own"):
+        parse({**data(), "phone_proxy": "ws://127.0.0.1:1"})
 
 
 def test_kamcmd_dispatcher_list_is_read_as_each_nodes_state() -> None:
