@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from ivr.cluster.database import DatabaseError
 from ivr.cluster.kamailio import Kamailio, parse_destinations, render
+from ivr.cluster.run import Running
 from ivr.cluster.spec import engine_environ, load, node_settings, node_values, parse, toml_text
 from ivr.config import ConfigError
 from ivr.records.listen import plain_dsn
@@ -199,3 +201,16 @@ def test_a_wrong_database_table_is_refused(table: dict[str, Any], words: str) ->
 def test_a_database_table_and_a_db_url_together_are_refused() -> None:
     with pytest.raises(ConfigError, match="leave db_url out"):
         parse(data(database={}))
+
+
+def test_a_database_part_is_one_the_table_names() -> None:
+    values = data(database={"monitor": 16500, "ports": [16501, 16502]})
+    del values["db_url"]
+    running = Running(parse(values))
+    with pytest.raises(DatabaseError, match="'db3': one of monitor, db1, db2"):
+        asyncio.run(running.exec_database("db3"))
+
+
+def test_a_database_part_needs_the_database_table() -> None:
+    with pytest.raises(ConfigError, match=r"no \[cluster.database\]"):
+        asyncio.run(Running(parse(data())).exec_database("db1"))

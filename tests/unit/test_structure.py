@@ -193,3 +193,16 @@ def test_only_the_clock_reads_the_machines_time() -> None:
 def test_a_machine_clock_read_is_caught() -> None:
     assert machine_clock_reads("x = 1\nnow = datetime.now(UTC)\nt = time.time()\n") == [2, 3]
     assert machine_clock_reads("t = time.monotonic()\nnow = services.clock()\n") == []
+
+
+def test_every_test_module_has_a_name_of_its_own() -> None:
+    """pytest imports test modules by their base name (no packages under tests/): two files
+    of one name in two folders fail the whole collection ("import file mismatch"), which a
+    run of one folder does not show."""
+    seen: dict[str, Path] = {}
+    twice = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        if path.name in seen:
+            twice.append(f"{seen[path.name].relative_to(ROOT)} and {path.relative_to(ROOT)}")
+        seen.setdefault(path.name, path)
+    assert not twice, twice
