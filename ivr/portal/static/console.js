@@ -28,6 +28,8 @@
       const response = await fetch(root + "/panel", {credentials: "same-origin"});
       if (response.ok) {
         panel.innerHTML = await response.text();
+        const first = panel.querySelector("[autofocus]");  // as on a new page
+        if (first) { first.focus(); }
         const card = document.getElementById("card");
         shown = card ? card.dataset.linkedid : "";
       }

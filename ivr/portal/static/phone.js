@@ -233,7 +233,12 @@
     if (!panel) { location.assign(response.url); return; }  // not the console (logged out)
     // The card only for its own forms: a pause chosen while writing the outcome keeps what
     // is being written.
-    if (form.closest("#panel")) { $("panel").innerHTML = panel.innerHTML; }
+    if (form.closest("#panel")) {
+      $("panel").innerHTML = panel.innerHTML;
+      // The next field takes the keys, as on a new page (a script is run from the keyboard).
+      const first = $("panel").querySelector("[autofocus]");
+      if (first) { first.focus(); }
+    }
     const state = fresh.getElementById("state");
     if (state) {
       $("state").textContent = state.textContent;

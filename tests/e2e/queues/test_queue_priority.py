@@ -113,7 +113,7 @@ async def test_a_group_added_by_a_reload_rings_its_operators_directly(tmp_path: 
         code, body = await asyncio.to_thread(call_engine, running.settings, "/api/reload", "POST")
         assert code == 200, body
 
-        result = await running.call(SHOP, caller_num=FIRST, hold_ms=500)
+        result = await running.call(SHOP, caller_num=FIRST, hold_ms=5000)
 
         assert result.ok, result.output[-1500:]
         record = await running.wait_record(lambda r: r.outcome != "in-progress")
