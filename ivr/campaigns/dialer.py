@@ -268,7 +268,7 @@ class CampaignDialer(Follower, Feature):
             day = pacing.Day(
                 today.placed, today.answered, today.dropped, today.answer_seconds,
                 today.calls, today.call_seconds + today.calls * settings.wrapup_seconds / 2,
-                today.lengths, today.wraps,
+                today.lengths, today.wraps, today.rings,
             )  # fmt: skip
             self._handle = day.call_length
             ratio = await self._ratio(campaign, day, states) if campaign.mode == RATIO else 0.0
@@ -280,6 +280,7 @@ class CampaignDialer(Follower, Feature):
                 today.waiting, ratio, day,
                 predict.Recent(today.recent_answered, today.recent_dropped),
                 settings.campaign_drop_cap, arrivals, campaign.max_ratio, campaign.amd,
+                [pacing.chance_answer(day, rung) for rung in today.rung],
             )  # fmt: skip
             log.debug(
                 "campaign %s: %d lines (free %d, ringing %d, waiting %d, recent %d/%d)",
@@ -343,14 +344,14 @@ class CampaignDialer(Follower, Feature):
             if live is None or live.sessions <= 0 or op in self.reserved:
                 continue
             elapsed = (datetime.now(UTC) - live.since).total_seconds()  # the board's time
-            if live.state == "wrap-up":
-                out.append(pacing.chance_wrap_free(day, elapsed, settings.wrapup_seconds,
-                                                   settings.campaign_drop_wait))  # fmt: skip
-            elif live.state == "on call":
-                after = day.wrap_length(settings.wrapup_seconds)
-                calls = day if is_campaign_call(live.on_call or "") else inbound
-                out.append(pacing.chance_free(calls, None, settings.campaign_drop_wait, elapsed,
-                                              after))  # fmt: skip
+            if live.state not in ("wrap-up", "on call"):
+                continue
+            wrapping = live.state == "wrap-up"
+            call = live.last_call if wrapping else live.on_call
+            out.append(pacing.chance_operator_free(
+                day, inbound, is_campaign_call(call or ""), wrapping, elapsed,
+                settings.wrapup_seconds, settings.campaign_drop_wait,
+            ))  # fmt: skip
         return tuple(out)
 
     async def _ratio(self, campaign: Campaign, day: pacing.Day, states: dict[str, Any]) -> float:

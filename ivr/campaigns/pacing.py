@@ -43,6 +43,10 @@ class Day:
     call_seconds: float = 0.0  # summed: connected -> ended, wrap-up included when known
     lengths: tuple[float, ...] = ()  # the latest calls' lengths (connected -> ended), seconds
     wraps: tuple[float, ...] = ()  # the latest wrap-ups (ended -> outcome saved), seconds
+    # The latest lines that stopped ringing: (seconds rung, answered by a person). A line
+    # ringing for long is less and less likely to be answered (most who answer do so in the
+    # first seconds; the rest ring out): the pacing weighs each line ringing by that.
+    rings: tuple[tuple[float, bool], ...] = ()
 
     @property
     def answer_rate(self) -> float:
@@ -63,6 +67,14 @@ class Day:
     @cached_property
     def sorted_lengths(self) -> tuple[float, ...]:
         return tuple(sorted(self.lengths))
+
+    @cached_property
+    def sorted_rings(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The rung seconds of all the latest lines, and of those a person answered, sorted."""
+        return (
+            tuple(sorted(s for s, _ in self.rings)),
+            tuple(sorted(s for s, person in self.rings if person)),
+        )
 
     @cached_property
     def sorted_wraps(self) -> tuple[float, ...]:
@@ -145,6 +157,19 @@ def chance_free(
     return 1.0 - math.exp(-horizon / day.call_length)
 
 
+def chance_answer(day: Day, rung: float) -> float:
+    """The chance a line that has rung `rung` seconds is still answered by a person: of
+    today's latest lines that rang that long, the share a person answered after it; until
+    enough lines are measured, today's answer rate."""
+    every, people = day.sorted_rings
+    if len(every) < MEASURED_AFTER:
+        return day.answer_rate
+    longer = len(every) - bisect_right(every, rung)
+    if longer < 5:  # longer than (nearly) any line today: it will ring out
+        return 0.0
+    return (len(people) - bisect_right(people, rung)) / longer
+
+
 def chance_wrap_free(day: Day, elapsed: float, pause: float, wait: float) -> float:
     """The chance an operator `elapsed` seconds into a wrap-up is free in time: the share of
     today's wrap-ups that long which ended within the horizon; until they are measured,
@@ -158,6 +183,29 @@ def chance_wrap_free(day: Day, elapsed: float, pause: float, wait: float) -> flo
     if not longer:
         return 1.0 if elapsed + horizon >= pause else 0.0
     return (bisect_right(wraps, elapsed + horizon) - shorter) / longer
+
+
+def chance_operator_free(
+    day: Day,
+    inbound: Day,
+    outbound: bool,
+    wrapping: bool,
+    elapsed: float,
+    pause: float,
+    wait: float,
+) -> float:
+    """A busy operator's chance of being free in time, `elapsed` seconds into a call (or its
+    wrap-up when `wrapping`) of the campaign (`outbound`) or of an inbound queue. An inbound
+    call is judged by the inbound talks (`inbound`, of_inbound) and writing the message takes
+    about half the wrap-up pause (as tracking.Waiting.inbound_handle counts it), longer than a
+    campaign's outcome form."""
+    if outbound:
+        if wrapping:
+            return chance_wrap_free(day, elapsed, pause, wait)
+        return chance_free(day, None, wait, elapsed, day.wrap_length(pause))
+    if wrapping:
+        return chance_free(day, max(0.0, pause / 2 - elapsed), wait)
+    return chance_free(inbound, None, wait, elapsed, pause / 2)
 
 
 def ratio_lines(
