@@ -59,9 +59,6 @@ class Today:
     wraps: tuple[float, ...] = ()  # the latest LENGTHS wrap-ups: ended -> outcome saved
     recent_answered: int = 0  # answered by a person within the latest `window` seconds
     recent_dropped: int = 0  # dropped within them
-    rings: tuple[tuple[float, bool], ...] = ()  # the latest LENGTHS lines that stopped ringing:
-    # (seconds rung, answered by a person)
-    rung: tuple[float, ...] = ()  # seconds each of this engine's lines ringing has rung so far
 
 
 async def today(
@@ -86,8 +83,6 @@ async def today(
     answer_seconds = call_seconds = 0.0
     lengths: list[tuple[datetime, float]] = []
     wraps: list[tuple[datetime, float]] = []
-    rings: list[tuple[datetime, float, bool]] = []
-    rung: list[float] = []
     for answered_at, amd, connected_at, dropped_at, ended_at, by, placed_at, saved_at in rows:
         if placed_at >= since:
             placed += 1
@@ -99,9 +94,6 @@ async def today(
                 answer_seconds += (answered_at - placed_at).total_seconds()
                 recent_answered += answered_at >= lately
             recent_dropped += dropped_at is not None and dropped_at >= lately
-            stopped = answered_at or ended_at
-            if stopped is not None:
-                rings.append((stopped, (stopped - placed_at).total_seconds(), human))
             if connected_at is not None and ended_at is not None:
                 calls += 1
                 length = (ended_at - connected_at).total_seconds()
@@ -112,14 +104,13 @@ async def today(
         if ended_at is None and by == engine:
             if answered_at is None:
                 ringing += 1
-                rung.append((now - placed_at).total_seconds())
             elif connected_at is None and dropped_at is None:
                 waiting += 1
     latest = tuple(n for _, n in sorted(lengths)[-LENGTHS:])
     return Today(
         placed, answered, connected, dropped, ringing, waiting, answer_seconds, calls,
         call_seconds, latest, tuple(n for _, n in sorted(wraps)[-LENGTHS:]), recent_answered,
-        recent_dropped, tuple((s, h) for _, s, h in sorted(rings)[-LENGTHS:]), tuple(rung),
+        recent_dropped,
     )  # fmt: skip
 
 

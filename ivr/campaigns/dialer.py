@@ -268,7 +268,7 @@ class CampaignDialer(Follower, Feature):
             day = pacing.Day(
                 today.placed, today.answered, today.dropped, today.answer_seconds,
                 today.calls, today.call_seconds + today.calls * settings.wrapup_seconds / 2,
-                today.lengths, today.wraps, today.rings,
+                today.lengths, today.wraps,
             )  # fmt: skip
             self._handle = day.call_length
             ratio = await self._ratio(campaign, day, states) if campaign.mode == RATIO else 0.0
@@ -280,7 +280,6 @@ class CampaignDialer(Follower, Feature):
                 today.waiting, ratio, day,
                 predict.Recent(today.recent_answered, today.recent_dropped),
                 settings.campaign_drop_cap, arrivals, campaign.max_ratio, campaign.amd,
-                [pacing.chance_answer(day, rung) for rung in today.rung],
             )  # fmt: skip
             log.debug(
                 "campaign %s: %d lines (free %d, ringing %d, waiting %d, recent %d/%d)",

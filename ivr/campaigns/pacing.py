@@ -43,10 +43,6 @@ class Day:
     call_seconds: float = 0.0  # summed: connected -> ended, wrap-up included when known
     lengths: tuple[float, ...] = ()  # the latest calls' lengths (connected -> ended), seconds
     wraps: tuple[float, ...] = ()  # the latest wrap-ups (ended -> outcome saved), seconds
-    # The latest lines that stopped ringing: (seconds rung, answered by a person). A line
-    # ringing for long is less and less likely to be answered (most who answer do so in the
-    # first seconds; the rest ring out): the pacing weighs each line ringing by that.
-    rings: tuple[tuple[float, bool], ...] = ()
 
     @property
     def answer_rate(self) -> float:
@@ -67,14 +63,6 @@ class Day:
     @cached_property
     def sorted_lengths(self) -> tuple[float, ...]:
         return tuple(sorted(self.lengths))
-
-    @cached_property
-    def sorted_rings(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """The rung seconds of all the latest lines, and of those a person answered, sorted."""
-        return (
-            tuple(sorted(s for s, _ in self.rings)),
-            tuple(sorted(s for s, person in self.rings if person)),
-        )
 
     @cached_property
     def sorted_wraps(self) -> tuple[float, ...]:
@@ -155,19 +143,6 @@ def chance_free(
             return ended / longer
         return 0.0  # longer than (nearly) any call today: no telling when it ends
     return 1.0 - math.exp(-horizon / day.call_length)
-
-
-def chance_answer(day: Day, rung: float) -> float:
-    """The chance a line that has rung `rung` seconds is still answered by a person: of
-    today's latest lines that rang that long, the share a person answered after it; until
-    enough lines are measured, today's answer rate."""
-    every, people = day.sorted_rings
-    if len(every) < MEASURED_AFTER:
-        return day.answer_rate
-    longer = len(every) - bisect_right(every, rung)
-    if longer < 5:  # longer than (nearly) any line today: it will ring out
-        return 0.0
-    return (len(people) - bisect_right(people, rung)) / longer
 
 
 def chance_wrap_free(day: Day, elapsed: float, pause: float, wait: float) -> float:

@@ -47,7 +47,6 @@ from ivr.campaigns.pacing import (
     MEASURED_AFTER,
     SAFETY,
     Day,
-    _binomial,
     _distribution,
     drops_left,
     ratio_lines,
@@ -170,14 +169,11 @@ def predictive_lines(
     cap: float,
     arrivals: float = 0.0,
     top: float = MAX_LINES_PER_OPERATOR,
-    rings: Sequence[float] = (),
 ) -> int:
     """New calls for a predictive campaign: `free` operators free for outbound (the inbound
     reserve already taken off), `soon` each busy operator's chance of freeing in time,
-    `ringing` lines not answered yet (`rings`: each one's chance of still being answered by a
-    person, pacing.chance_answer; else today's answer rate each), `waiting` answered and not
-    connected, `arrivals` the inbound callers to expect while the lines ring (they take freed
-    operators first)."""
+    `ringing` lines not answered yet, `waiting` answered and not connected, `arrivals` the
+    inbound callers to expect while the lines ring (they take freed operators first)."""
     if free - waiting <= 0 and not soon:
         return 0
     p = day.answer_rate
@@ -188,33 +184,17 @@ def predictive_lines(
     if arrivals > 0 and len(freed) > 1:
         freed = _less_arrivals(freed, arrivals)
     free = max(0, free)
-    chances = tuple(rings) if len(rings) == ringing else (p,) * ringing
-    in_flight = _distribution(tuple(round(q, 3) for q in chances))
-    expected = sum(chances)
-    # A line ringing counts against the ceiling as much as the answers it may still bring.
-    ceiling = math.floor((free + len(soon)) * top - expected / max(p, 0.01) + 1e-9)
+    ceiling = math.floor((free + len(soon)) * top + 1e-9)
     allowed = budget(day, recent, cap)
-    # One new line per free operator not owed to an answer already due: no drop to expect.
-    best = max(0, min(free - waiting - ringing, ceiling))
+    # Lines in flight: one per free operator not already owed to an answered call.
+    best = max(0, min(free - waiting, ceiling))
     for lines in range(best + 1, ceiling + 1):
-        answers = _convolve(in_flight, _binomial(lines, round(p, 3)))
         # The answered calls waiting take the first operators: they count as answers too.
-        drops = _expected_drops(answers, free, freed, waiting)
-        if drops > AIM * cap * (lines * p + expected + waiting) or drops > allowed:
+        drops = _expected_drops(lines, p, free, freed, waiting)
+        if drops > AIM * cap * (lines * p + waiting) or drops > allowed:
             break
         best = lines
-    return max(0, best)
-
-
-def _convolve(a: Sequence[float], b: Sequence[float]) -> tuple[float, ...]:
-    """The distribution of the sum of two independent counts."""
-    out = [0.0] * (len(a) + len(b) - 1)
-    for i, pa in enumerate(a):
-        if pa < 1e-12:
-            continue
-        for j, pb in enumerate(b):
-            out[i + j] += pa * pb
-    return tuple(out)
+    return max(0, best - ringing)
 
 
 def _less_arrivals(freed: Sequence[float], mean: float) -> tuple[float, ...]:
@@ -231,13 +211,12 @@ def _less_arrivals(freed: Sequence[float], mean: float) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _expected_drops(
-    answers: Sequence[float], free: int, freed: Sequence[float], waiting: int
-) -> float:
-    """E[max(0, waiting + answers - free - freed)], `answers` a distribution."""
+def _expected_drops(lines: int, p: float, free: int, freed: Sequence[float], waiting: int) -> float:
+    """E[max(0, waiting + answers - free - freed)], answers ~ Binomial(lines, p)."""
     total = 0.0
-    for x in range(max(0, free - waiting) + 1, len(answers)):
-        px = answers[x]
+    q = round(p, 3)
+    for x in range(max(0, free - waiting) + 1, lines + 1):
+        px = math.comb(lines, x) * q**x * (1 - q) ** (lines - x)
         if px < 1e-12:
             continue
         total += px * sum(py * max(0, waiting + x - free - y) for y, py in enumerate(freed))
@@ -257,7 +236,6 @@ def plan(
     arrivals: float = 0.0,
     top: float = MAX_LINES_PER_OPERATOR,
     amd: bool = False,
-    rings: Sequence[float] = (),
 ) -> int:
     """The dialer's decision for one campaign: preview and progressive, the operators to use
     (one line each); ratio and predictive, the new lines to place. `free` is already less the
@@ -268,4 +246,4 @@ def plan(
         allowed = budget(day, recent, cap)  # the window's too: no burst
         return ratio_lines(max(0, free), tuple(soon), ringing, waiting, ratio, day, cap, allowed)
     aimed = max(0.0, cap - AMD_PEOPLE_MISSED) if amd else cap
-    return predictive_lines(free, soon, ringing, waiting, day, recent, aimed, arrivals, top, rings)
+    return predictive_lines(free, soon, ringing, waiting, day, recent, aimed, arrivals, top)

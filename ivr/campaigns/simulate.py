@@ -162,7 +162,6 @@ class Day:
     call_seconds: float = 0.0
     lengths: deque[float] = field(default_factory=lambda: deque(maxlen=200))
     wraps: deque[float] = field(default_factory=lambda: deque(maxlen=200))
-    rings: deque[tuple[float, bool]] = field(default_factory=lambda: deque(maxlen=200))
     answers: deque[float] = field(default_factory=deque)  # times of people answering
     drops: deque[float] = field(default_factory=deque)
 
@@ -170,7 +169,6 @@ class Day:
         return pacing.Day(
             self.placed, self.answered, self.dropped, self.answer_seconds, self.calls,
             self.call_seconds + self.calls * wrap, tuple(self.lengths), tuple(self.wraps),
-            tuple(self.rings),
         )  # fmt: skip
 
     def recent(self, t: float) -> predict.Recent:
@@ -193,7 +191,6 @@ class Simulation:
         self.waiting: deque[tuple[float, int]] = deque()  # outbound people: (answered, line)
         self.lines: dict[int, Line] = {}
         self.ringing = 0
-        self.listening = 0  # answered lines AMD listens to: the dialer counts them as waiting
         self.day = Day()
         self.inbound = Waiting()  # the dialer's account of the inbound queues
         self.ratio = center.ratio
@@ -362,17 +359,9 @@ class Simulation:
             else:
                 verdict_person, delay = True, 0.0
             line.verdict = verdict_person
-            # The dialer's rows: answered now (AMD's word comes with it), no longer ringing.
-            self.day.rings.append((self.t - line.placed, verdict_person))
-            self.ringing -= 1
-            self.listening += 1
             self.at(self.t + delay, "line", key)
             return
-        if line.verdict is None:
-            self.ringing -= 1
-            self.day.rings.append((self.t - line.placed, False))
-        else:
-            self.listening -= 1
+        self.ringing -= 1
         if line.outcome in ("none", "fail") or not line.verdict:
             # Not answered, or hung up on as a machine (a person so: a silent call).
             if line.outcome == "person":
@@ -450,14 +439,9 @@ class Simulation:
             self._seen = self.day.answered
             self.ratio = pacing.adapt(self.ratio, day, c.cap, c.max_ratio)
         arrivals = self.inbound.forecast.rate(self.t) * (day.time_to_answer + c.drop_wait)
-        rings = [
-            pacing.chance_answer(day, self.t - line.placed)
-            for line in self.lines.values()
-            if line.verdict is None and line.operator is None
-        ]
         lines = predict.plan(
-            self.mode, free, soon, self.ringing, len(self.waiting) + self.listening, self.ratio,
-            day, recent, c.cap, arrivals, c.max_ratio, c.amd, rings,
+            self.mode, free, soon, self.ringing, len(self.waiting), self.ratio, day, recent,
+            c.cap, arrivals, c.max_ratio, c.amd,
         )  # fmt: skip
         if self.mode in AHEAD:
             for _ in range(lines):

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 from ivr.campaigns import predict
-from ivr.campaigns.pacing import Day, chance_answer, chance_operator_free
+from ivr.campaigns.pacing import Day, chance_operator_free
 from ivr.campaigns.tracking import Waiting
 
 
@@ -96,26 +94,6 @@ def test_waiting_feeds_the_forecast_and_the_inbound_handle() -> None:
     for n in range(5):
         w.apply({"Event": "AgentComplete", "Queue": "team", "TalkTime": str(100 + n)})
     assert w.inbound_handle(60) == 102 + 30
-
-
-def test_a_line_ringing_long_is_less_likely_answered_and_the_dialer_places_more_for_it() -> None:
-    # Today: people answer within 4-12 s; the others ring out at 25 s or fail at 2 s.
-    rings = tuple((4.0 + i % 9, True) for i in range(30)) + tuple(
-        (25.0 if i % 2 else 2.0, False) for i in range(70)
-    )
-    day = Day(placed=100, answered=30, answer_seconds=240.0, rings=rings)
-    assert chance_answer(day, 0.0) == pytest.approx(0.3)
-    assert chance_answer(day, 13.0) == 0.0  # nobody answers after 12 s today
-    assert 0.3 < chance_answer(day, 5.0) < 0.5  # the quick failures are behind it
-    old = (chance_answer(day, 20.0),) * 6
-    fresh = (chance_answer(day, 3.0),) * 6
-    # Six lines ringing for 20 s will bring no answer: more new lines than for six fresh ones.
-    args = dict(
-        free=2, soon=(0.5,) * 4, ringing=6, waiting=0, day=day, recent=predict.Recent(30, 0)
-    )
-    assert predict.predictive_lines(**args, cap=0.03, rings=old) > predict.predictive_lines(
-        **args, cap=0.03, rings=fresh
-    )
 
 
 def test_an_operator_writing_an_inbound_message_is_judged_by_the_inbound_wrap_up() -> None:
