@@ -9,14 +9,19 @@ STAMP := var/stamps
 # postgresql-15-auto-failover, pg-auto-failover-cli: the database that fails over (a monitor
 # and two data nodes, `ivr cluster` with a [cluster.database] table; docs/high-availability.md).
 # nginx: the TLS proxy in front of the web apps (docs/https.md, tests/faults/test_https.py).
+# kamailio-websocket-modules: a cluster's browser phones register at Kamailio over its
+# WebSocket (docs/browser-phone.md).
 DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio \
+    kamailio-websocket-modules \
     postgresql-15-auto-failover pg-auto-failover-cli \
     nginx
 PYTEST_ARGS ?=
 # The suite runs in PYTEST_WORKERS processes (pytest-xdist), each test file whole in one of
 # them, so that a module's shared stack stays in one process; every instance a test starts has
-# its own name, ports, folders and database. PYTEST_WORKERS=0: one process.
-PYTEST_WORKERS ?= 2
+# its own name, ports, folders and database. PYTEST_WORKERS=0: one process. Four on two cores:
+# most of a real call's test is waiting on Asterisk's timers (the whole suite keeps the CPU
+# under half busy on two workers).
+PYTEST_WORKERS ?= 4
 
 .PHONY: demo test lint unit e2e bench soak docker-test sysdeps venv asterisk clean webphone
 

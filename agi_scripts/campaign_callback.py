@@ -58,6 +58,7 @@ async def handle(call: AgiCall, services: Services, linkedid: str, info: CallInf
         chain = (operators, Step(kind="message"))
     await repo.open_call(
         services.sessions,
+        services.clock,
         linkedid=linkedid,
         channel=call.env.get("agi_channel", ""),
         client_id=card.id,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(os.path.abspath(__file__)).parent
@@ -22,6 +21,7 @@ from asterisk.agi import AGI  # noqa: E402  (pyst2, from lib/)
 
 from agi_scripts.inbound_plan import operator_display, plan, read_call  # noqa: E402
 from ivr.agi.protocol import quote  # noqa: E402
+from ivr.clock import clock_of  # noqa: E402
 from ivr.config import Settings  # noqa: E402
 from ivr.routing import evaluate, load_rules  # noqa: E402
 
@@ -36,7 +36,7 @@ def main() -> None:
     settings = Settings(instance=args[1] or "demo", asterisk_root=None)
     linkedid, info = read_call(agi.env, args)
     rules = load_rules(settings.run_dir / "rules")
-    now = datetime.now(UTC)
+    now = clock_of(settings)()  # the engine's clock (a test's moment)
     decision = evaluate(rules, info, now)
     values = plan(decision, settings, linkedid)
     # db/ is the folder Asterisk (an unprivileged user) may write in.

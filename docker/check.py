@@ -1,8 +1,10 @@
 """`make docker-test`'s check of the running compose cluster (docker/cluster.toml): calls
 through Kamailio with sipp (a caller that honours Record-Route, from the carrier's address)
-all succeed, spread over both nodes, and PostgreSQL holds exactly one record per call, each
-matched to its caller (every call from a number of its own): no call missing, no duplicate,
-no stray record."""
+all succeed, spread over both nodes, while the database's primary container is killed under
+them (SIGKILL: the host lost); the monitor promotes the standby, and PostgreSQL holds exactly
+one record per call, each matched to its caller (every call from a number of its own): no call
+missing, no duplicate, no stray record. The killed part then starts again and rejoins as the
+new primary's standby."""
 
 from __future__ import annotations
 
@@ -10,15 +12,19 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 
+from ivr.cluster.database import MONITOR_DB, DatabaseSpec
+from ivr.cluster.spec import load
 from ivr.control import bearer
 from ivr.harness.sipp import SCENARIOS, place_calls
 
@@ -26,9 +32,12 @@ KAMAILIO = ("127.0.0.1", 25060)
 NUMBER = "0611111111"  # routing_rules: Rossi Idraulica
 NODES = ("center-node1-", "center-node2-")
 ENGINES = (25361, 25362)  # each node's engine's control API (docker/cluster.toml)
-CALLS = 10
+CALLS = 80
+RATE = 4  # calls a second: 20 s of calls, the failover in the middle of them
+KILL_AFTER = 8  # records of the check's calls in the database before its primary is killed
 CALLER_PREFIX = "061270"  # + sipp's call number: each call's own caller number
 WARM_UP_CALLER = "0399999999"  # the calls that wait for the cluster to be up
+DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def engine_up(port: int) -> bool:
@@ -82,34 +91,137 @@ def mismatches(new: list[asyncpg.Record]) -> list[str]:
     return problems
 
 
-async def records(db: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(db)
+def dsn(spec: DatabaseSpec) -> str:
+    """asyncpg's form of the engines' multi-host address: the primary, wherever it is."""
+    hosts = ",".join(f"{spec.address}:{port}" for port in spec.ports)
+    return f"postgres://{spec.user}@{hosts}/{spec.name}?target_session_attrs=read-write"
+
+
+async def records(db: str) -> list[asyncpg.Record] | None:
+    """Every call record, or None while no primary answers (a failover under way)."""
+    try:
+        conn = await asyncpg.connect(db, timeout=5)
+    except DB_ERRORS:
+        return None
     try:
         return list(
             await conn.fetch("SELECT linkedid, caller_number, outcome, ended_at FROM calls")
         )
+    except DB_ERRORS:
+        return None
     finally:
         await conn.close()
 
 
-async def main(db: str) -> int:
+async def states(spec: DatabaseSpec) -> dict[str, str] | None:
+    """Each data node's state as the monitor says (`primary`, `secondary`, `a->b` while
+    changing), or None while the monitor does not answer."""
+    uri = f"postgres://autoctl_node@{spec.address}:{spec.monitor}/{MONITOR_DB}"
+    try:
+        conn = await asyncpg.connect(uri, timeout=5)
+    except DB_ERRORS:
+        return None
+    try:
+        rows = await conn.fetch(
+            "SELECT nodename, current_group_state::text AS now,"
+            " assigned_group_state::text AS goal FROM pgautofailover.current_state('default')"
+        )
+    except DB_ERRORS:
+        return None
+    finally:
+        await conn.close()
+    return {
+        r["nodename"]: r["now"] if r["now"] == r["goal"] else f"{r['now']}->{r['goal']}"
+        for r in rows
+    }
+
+
+async def formation(
+    spec: DatabaseSpec, done: Callable[[dict[str, str]], bool], timeout: float, what: str
+) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        now = await states(spec)
+        if now is not None and done(now):
+            return now
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the database: no {what} within {timeout} s ({now})")
+        await asyncio.sleep(0.5)  # polling the monitor's view of a changing formation
+
+
+def ready(now: dict[str, str]) -> bool:
+    """A primary and its standby."""
+    return sorted(now.values()) == ["primary", "secondary"]
+
+
+def container(project: str, service: str) -> str:
+    """The compose container that runs `service`, found by podman-compose's labels."""
+    names = subprocess.run(  # noqa: S603
+        ["podman", "ps", "-a", "--format", "{{.Names}}",  # noqa: S607
+         "--filter", f"label=com.docker.compose.project={project}",
+         "--filter", f"label=com.docker.compose.service={service}"],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    if len(names) != 1:
+        raise SystemExit(f"no one container of {service} in {project}: {names}")
+    return names[0]
+
+
+def podman(*args: str) -> None:
+    subprocess.run(["podman", *args], check=True, capture_output=True)  # noqa: S603, S607
+
+
+async def mine_seen(db: str, before: set[str], count: int, deadline: float) -> int:
+    """Until `count` of the check's calls have their records (the calls are under way); how
+    many have."""
+    while True:
+        rows = await records(db)
+        if rows is not None:
+            mine = [r for r in rows if r["linkedid"] not in before
+                    and r["caller_number"].startswith(CALLER_PREFIX)]  # fmt: skip
+            if len(mine) >= count:
+                return len(mine)
+        if time.monotonic() > deadline:
+            raise SystemExit("the check's calls left no record in the database")
+        await asyncio.sleep(0.2)  # the engines' writers batch their rows
+
+
+async def main(config: Path, project: str) -> int:
+    spec = load(config).database
+    if spec is None:
+        raise SystemExit(f"{config}: no [cluster.database]")
+    db = dsn(spec)
+    now = await formation(spec, ready, 240, "primary with its standby")
+    primary = next(n for n, s in now.items() if s == "primary")
+    standby = next(n for n in now if n != primary)
+    print(f"database: {primary} primary, {standby} its standby")
     await engines(time.monotonic() + 240)
     await first_call(time.monotonic() + 60)
-    before = {r["linkedid"] for r in await records(db)}
+    before = {r["linkedid"] for r in await records(db) or []}
     with tempfile.TemporaryDirectory() as folder:
-        result = await place_calls(
+        calls = asyncio.create_task(place_calls(
             KAMAILIO, NUMBER, scenario=numbered_caller(Path(folder)), caller_num=CALLER_PREFIX,
-            count=CALLS, rate=5, hold_ms=1000, timeout=120,
-        )  # fmt: skip
+            count=CALLS, rate=RATE, hold_ms=1000, timeout=240,
+        ))  # fmt: skip
+        seen = await mine_seen(db, before, KILL_AFTER, time.monotonic() + 60)
+        began = time.monotonic()
+        podman("kill", "--signal", "KILL", container(project, primary))
+        await formation(spec, lambda s: s.get(standby) in ("wait_primary", "primary"), 120,
+                        f"promotion of {standby}")  # fmt: skip
+        promoted = time.monotonic() - began
+        print(f"database: {primary}'s container killed under calls ({seen} of {CALLS} on "
+              f"record then); {standby} promoted after {promoted:.1f} s")  # fmt: skip
+        result = await calls
     print(f"calls through Kamailio: {result.successful} done, {result.failed} failed")
     if not result.ok:
         print(result.output[-2000:], file=sys.stderr)
         return 1
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while True:
-        new = [r for r in await records(db) if r["linkedid"] not in before]
+        rows = await records(db)
+        new = [r for r in rows or [] if r["linkedid"] not in before]
         mine = [r for r in new if r["caller_number"] != WARM_UP_CALLER]
-        if len(mine) >= CALLS and all(r["ended_at"] for r in new):
+        if rows is not None and len(mine) >= CALLS and all(r["ended_at"] for r in new):
             break
         if time.monotonic() > deadline:
             print(f"records in PostgreSQL: {len(mine)} of {CALLS}", file=sys.stderr)
@@ -125,11 +237,23 @@ async def main(db: str) -> int:
     if not all(per_node.values()):
         print("the calls did not spread over both nodes", file=sys.stderr)
         return 1
-    print(f"docker-test: {CALLS} calls, {len(new)} records, each matched to its caller")
+    now = await formation(spec, lambda s: s.get(standby) in ("wait_primary", "primary"), 10,
+                          f"{standby} still primary")  # fmt: skip
+    print(f"database after the calls: {now}")
+    began = time.monotonic()
+    podman("start", container(project, primary))
+    now = await formation(spec, lambda s: ready(s) and s[primary] == "secondary", 180,
+                          f"{primary} back as standby")  # fmt: skip
+    print(f"database: {primary} started again, back as {standby}'s standby after "
+          f"{time.monotonic() - began:.1f} s: {now}")  # fmt: skip
+    print(f"docker-test: {CALLS} calls, {len(new)} records, each matched to its caller; the "
+          f"primary killed under them, {standby} promoted in {promoted:.1f} s")  # fmt: skip
     return 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--db", required=True, help="postgresql://... of the compose cluster")
-    sys.exit(asyncio.run(main(parser.parse_args().db)))
+    parser.add_argument("--config", type=Path, required=True, help="the cluster's settings file")
+    parser.add_argument("--project", required=True, help="the compose project's name")
+    arguments = parser.parse_args()
+    sys.exit(asyncio.run(main(arguments.config, arguments.project)))

@@ -3,7 +3,7 @@
 FROM localhost/ivr-node:latest
 USER root
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kamailio \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kamailio kamailio-websocket-modules \
  && rm -rf /var/lib/apt/lists/*
 USER ivr
 ENTRYPOINT ["ivr", "cluster", "kamailio"]

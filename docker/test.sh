@@ -1,7 +1,8 @@
 #!/bin/bash
 # `make docker-test`: build every image of docker/ locally with podman (the base from
 # mmdebstrap, imported: no registry is needed), start the compose cluster, place calls
-# through Kamailio with sipp, check their records in PostgreSQL, tear it all down.
+# through Kamailio with sipp, kill the database's primary under them, check their records in
+# PostgreSQL (the promoted standby), tear it all down.
 # Its own set-up (podman, runc, podman-compose) is installed here: `make test` needs none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,12 +51,12 @@ if [ -n "$cert" ] && [ -f "$cert" ]; then
 fi
 podman build --pull=never -q --label ivr.built-by=docker-test "${mounts[@]}" -f docker/Dockerfile -t localhost/ivr-node:latest .
 podman build --pull=never -q --label ivr.built-by=docker-test -f docker/kamailio.Dockerfile -t localhost/ivr-kamailio:latest .
-podman build --pull=never -q --label ivr.built-by=docker-test -f docker/postgres.Dockerfile -t localhost/ivr-postgres:latest .
+podman build --pull=never -q --label ivr.built-by=docker-test -f docker/database.Dockerfile -t localhost/ivr-database:latest .
 
-IVR_DB_PASSWORD=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
-export IVR_DB_PASSWORD
 IVR_CONTROL_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')
 export IVR_CONTROL_TOKEN
+IVR_PROXY_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')
+export IVR_PROXY_TOKEN
 compose=("$WORK/compose/bin/podman-compose" -p ivr-docker-test -f docker/compose.yaml)
 down() {
     "${compose[@]}" logs > "$WORK/compose.log" 2>&1 || true
@@ -66,4 +67,4 @@ down() {
 "${compose[@]}" down -v > /dev/null 2>&1 || true  # what an interrupted run left
 trap down EXIT
 "${compose[@]}" up -d
-"$PY" docker/check.py --db "postgresql://ivr:$IVR_DB_PASSWORD@127.0.0.1:25432/ivr"
+"$PY" docker/check.py --project ivr-docker-test --config docker/cluster.toml

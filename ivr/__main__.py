@@ -181,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from ivr.asterisk.instance import AsteriskError
     from ivr.asterisk.provision import ProvisionError
+    from ivr.cluster.database import DatabaseError
     from ivr.cluster.kamailio import KamailioError
     from ivr.routing import RulesError
 
@@ -192,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RulesError as exc:
         print(f"ivr: the routing rules are invalid:\n{exc}", file=sys.stderr)
         return 2
-    except (AsteriskError, ProvisionError, KamailioError) as exc:
+    except (AsteriskError, ProvisionError, KamailioError, DatabaseError) as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

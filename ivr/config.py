@@ -67,6 +67,10 @@ class Settings:
     # Operators' phones register with this SIP proxy (address:port, Kamailio in a cluster)
     # and Asterisk reaches them through it; empty: they register with Asterisk itself.
     operator_proxy: str = ""
+    # The browser phones' SIP WebSocket at the cluster's proxy (ws://ADDRESS:PORT, Kamailio):
+    # the console's relay connects there, and the proxy keeps their passwords; empty: this
+    # node's own Asterisk (its HTTP server on the loopback).
+    phone_proxy: str = ""
     # This Asterisk is one node of several sharing the database: its call ids start with
     # the instance name (Asterisk's systemname), and the engine that drives it judges, and
     # reconciles, only the calls of its own node.
@@ -343,6 +347,10 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("setting 'webhook_timeout': seconds, more than 0")
     if settings.operator_proxy:
         sip_address(settings.operator_proxy, "operator_proxy")
+    if settings.phone_proxy:
+        if not settings.phone_proxy.startswith("ws://"):
+            raise ConfigError("setting 'phone_proxy': ws://ADDRESS:PORT")
+        sip_address(settings.phone_proxy.removeprefix("ws://"), "phone_proxy")
     if settings.control_token and len(settings.control_token) < 16:
         raise ConfigError("setting 'control_token': at least 16 characters")
     for name in ("ami_user", "ami_secret", "agi_token", "asterisk_user"):
@@ -438,6 +446,15 @@ def load(
         token = _secret(settings.state_dir / "control.token")
         settings = dataclasses.replace(settings, control_token=token)
     return validate(settings)
+
+
+def proxy_token(settings: Settings) -> str:
+    """What the engines show the cluster's proxy to set and revoke browser phones' passwords
+    (IVR_PROXY_TOKEN, or generated once into the shared folder, as the operators' passwords)."""
+    env = os.environ.get("IVR_PROXY_TOKEN")
+    if env:
+        return env
+    return _secret(settings.shared_state / "sip" / "proxy.token")
 
 
 def operator_password(settings: Settings, operator: str) -> str:

@@ -60,7 +60,8 @@ class Engine:
         settings = self.settings
         await db.upgrade(settings.db_url)
         self.db = db.make_engine(settings.db_url)
-        self.records = RecordWriter(settings.db_url, on_batch=self.metrics.batch)
+        clock = clock_of(settings)
+        self.records = RecordWriter(settings.db_url, on_batch=self.metrics.batch, clock=clock)
         self.records.listen(self._committed)
         await self.records.start()
         # a restart on unchanged rules reads them back compiled
@@ -78,7 +79,7 @@ class Engine:
             rules=holder,
             sessions=db.session_factory(self.db),
             ami=self.ami,
-            clock=clock_of(settings),
+            clock=clock,
             records=self.records,
             metrics=self.metrics,
         )

@@ -7,15 +7,15 @@ route and every feature; nothing else imports the wiring.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ivr.alarm import Alarms
+from ivr.clock import clock_of, utcnow
 from ivr.config import Settings
 from ivr.lease import Leases
 from ivr.metrics import Metrics
@@ -32,24 +32,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def clock_of(settings: Settings) -> Callable[[], datetime]:
-    """The engine's clock: the real time, or one that starts at settings.clock_start and runs
-    on at the real pace (a test's "Saturday 19:01" in a real `ivr serve`)."""
-    if not settings.clock_start:
-        return utcnow
-    start = datetime.fromisoformat(settings.clock_start).astimezone(UTC)
-    origin = time.monotonic()
-
-    def clock() -> datetime:
-        return start + timedelta(seconds=time.monotonic() - origin)
-
-    return clock
+__all__ = ["Services", "clock_of", "utcnow"]  # the clock lives in ivr.clock
 
 
 @dataclass

@@ -43,6 +43,24 @@ def suite_clock(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """The client area's passwords hashed in this process with argon2-cffi's profile for tests
+    (CHEAPEST: 8 KiB, one pass) instead of the recommended 64 MiB and three passes, about a
+    second a hash on this machine. Logins, resets and refusals run as they do for real; the
+    engines that the end-to-end tests start as processes of their own keep the real cost."""
+    from argon2 import PasswordHasher, profiles
+
+    from ivr.area import users
+
+    cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(users, "HASHER", cheap)
+    patch.setattr(users, "_DUMMY", cheap.hash("no such user: this hash is never matched"))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def asterisk_available() -> None:
     """Provision (a no-op when cached) so a missing Asterisk fails loudly, once."""

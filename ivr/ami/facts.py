@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from ivr.ami.message import Message, unescape_c
+from ivr.clock import Clock, utcnow
 from ivr.records.facts import INBOUND_CONTEXT_PREFIX, ORIGINATED_PREFIX, Fact, Facts
 from ivr.records.writer import RecordWriter
 from ivr.variables import desk_endpoint
@@ -22,7 +23,7 @@ _UNKNOWN = frozenset({"", "<unknown>"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def timestamp(value: str | None) -> datetime:
+def timestamp(value: str | None, clock: Clock = utcnow) -> datetime:
     """Asterisk's Timestamp header (epoch seconds, microseconds); now if absent or unreadable."""
     if value:
         whole, _, fraction = value.partition(".")
@@ -32,7 +33,7 @@ def timestamp(value: str | None) -> datetime:
                 return _EPOCH + timedelta(seconds=int(whole), microseconds=micros)
             except OverflowError:
                 pass
-    return datetime.now(UTC)
+    return clock()
 
 
 def operator_of(dest_channel: str) -> str | None:
@@ -67,13 +68,13 @@ def is_inbound(event: Mapping[str, str]) -> bool:
     )
 
 
-def event_fact(event: Mapping[str, str]) -> Fact | None:
+def event_fact(event: Mapping[str, str], clock: Clock = utcnow) -> Fact | None:
     """The fact an AMI event (a Message, keys looked up without regard to case) tells."""
     if not is_inbound(event):
         return None
     linkedid = event["Linkedid"]
     kind = event.get("Event", "")
-    at = timestamp(event.get("Timestamp"))
+    at = timestamp(event.get("Timestamp"), clock)
     facts: Facts | None = None
     if kind == "Newchannel":
         exten = _known(event.get("Exten"))
@@ -98,15 +99,15 @@ def event_fact(event: Mapping[str, str]) -> Fact | None:
     return None if facts is None else Fact(linkedid, facts, source="ami", kind=kind, at=at)
 
 
-def call_facts(events: Iterable[Message]) -> list[Fact]:
+def call_facts(events: Iterable[Message], clock: Clock = utcnow) -> list[Fact]:
     """The facts of a batch of events, in order."""
     out = []
     for event in events:
-        if event.event in RECORD_EVENTS and (fact := event_fact(event)) is not None:
+        if event.event in RECORD_EVENTS and (fact := event_fact(event, clock)) is not None:
             out.append(fact)
     return out
 
 
 def record_events(writer: RecordWriter, events: Iterable[Message]) -> int | None:
     """Hand a batch's facts to the records writer (no I/O); their sequence number."""
-    return writer.submit(call_facts(events))
+    return writer.submit(call_facts(events, writer.clock))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
+
+from ivr.clock import utcnow
 
 
 def register(sub: Any) -> None:
@@ -48,7 +49,7 @@ async def _run(args: argparse.Namespace) -> int:
         return 2
     await upgrade(settings.db_url)
     engine = make_engine(settings.db_url)
-    now = datetime.now(UTC)
+    now = utcnow()
     sessions = session_factory(engine)
     auth = WebAuth(sessions, "area", "ivr_area", "/area", Policy.of(settings), lambda: now)
     try:

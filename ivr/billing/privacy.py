@@ -11,7 +11,6 @@ this one finds what to blank. See ivr.privacy.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -83,7 +82,7 @@ class BillingData:
         logged = await session.execute(
             update(AuditEntry)
             .where(AuditEntry.subject.in_(subjects), AuditEntry.erased_at.is_(None))
-            .values(before={}, after={}, erased_at=datetime.now(UTC))
+            .values(before={}, after={}, erased_at=removed.at)
         )
         removed.rows("audit entries emptied", logged)
 
@@ -122,7 +121,7 @@ class BillingData:
             update(AuditEntry)
             .where(scope.where(AuditEntry.client_id), AuditEntry.at < cutoffs.numbers,
                    AuditEntry.erased_at.is_(None))
-            .values(before={}, after={}, erased_at=datetime.now(UTC))
+            .values(before={}, after={}, erased_at=removed.at)
         )  # fmt: skip
         removed.rows("audit entries emptied", logged)
 

@@ -41,6 +41,34 @@ async def release_dead_previews(sessions: Sessions, now: datetime, stale: timede
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def alive_engines(sessions: Sessions, now: datetime, stale: timedelta) -> set[str]:
+    """The engines whose heartbeat is younger than `stale`."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(DialerEngine.id).where(DialerEngine.seen_at >= now - stale)
+        )
+        return set(rows)
+
+
+async def release_unplaced(sessions: Sessions, linkedid: str) -> bool:
+    """An attempt whose engine died before Asterisk made its call never happened: its row goes
+    and its contact goes back to the list, to be called as that same try by another engine.
+    False when the attempt is closed or gone already (another engine was first)."""
+    async with sessions.begin() as session:
+        query = select(Attempt).where(Attempt.linkedid == linkedid, Attempt.ended_at.is_(None))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = await session.scalar(query)
+        if row is None:
+            return False
+        contact = await session.get(Contact, row.contact_id)
+        if contact is not None and contact.status == el.DIALLING and contact.attempts == row.seq:
+            contact.status, contact.claimed_by, contact.claimed_at = el.PENDING, None, None
+            contact.attempts = row.seq - 1
+        await session.delete(row)
+    return True
+
+
 # -- figures the pacing needs ------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from aiohttp import web
 from ivr import variables as v
 from ivr.ami.client import AmiError
 from ivr.asterisk.account import shared_folder
-from ivr.campaigns import activity, floor, pacing, predict, speech, store
+from ivr.campaigns import activity, dialcheck, floor, pacing, predict, speech, store
 from ivr.campaigns import eligibility as el
 from ivr.campaigns.figures import CampaignFigures
 from ivr.campaigns.follow import HOLD, HOUSEKEEPING_SECONDS, PREVIEW_PREFIX, Follower, Reservation
@@ -73,6 +73,8 @@ class CampaignDialer(Follower, Feature):
         self._files: dict[str, str] = {}  # prompt name -> file as Asterisk sees it
         self._answered_seen: dict[str, int] = {}
         self._gone: dict[str, datetime] = {}  # linkedid -> first seen without a channel
+        self._placed: dict[str, datetime] = {}  # open calls Asterisk made (their Newchannel)
+        self._watch_from: datetime | None = None  # since when this engine sees every event
         self._rotation = 0
         self._handle = pacing.PRIOR_CALL_SECONDS  # an outbound call's talk and wrap-up, lately
         self.figures = CampaignFigures()
@@ -232,7 +234,7 @@ class CampaignDialer(Follower, Feature):
         today = now.astimezone(zone).date()
         sessions = self.services.sessions
         if not campaign.runs_on(today):
-            await store.note_refusal(
+            await dialcheck.note_refusal(
                 sessions, campaign.id, el.DATES,
                 f"the campaign runs {campaign.start or '...'} to {campaign.end or '...'}",
                 now, key=f"{el.DATES}|{today.isoformat()}",
@@ -245,7 +247,7 @@ class CampaignDialer(Follower, Feature):
         opens = campaign.window.next_open(now, campaign.zone, campaign.holidays)
         when = opens.astimezone(zone).strftime("%a %Y-%m-%d %H:%M") if opens else "never"
         local = now.astimezone(zone).strftime("%a %Y-%m-%d %H:%M")
-        await store.note_refusal(
+        await dialcheck.note_refusal(
             sessions, campaign.id, el.WINDOW,
             f"outside the calling window at {local} ({campaign.zone}): nothing is dialled"
             f" until {when}",
@@ -342,7 +344,7 @@ class CampaignDialer(Follower, Feature):
             live = self.portal.board.operators.get(op)
             if live is None or live.sessions <= 0 or op in self.reserved:
                 continue
-            elapsed = (datetime.now(UTC) - live.since).total_seconds()  # the board's time
+            elapsed = (self.services.clock() - live.since).total_seconds()  # the board's time
             if live.state not in ("wrap-up", "on call"):
                 continue
             wrapping = live.state == "wrap-up"
@@ -477,9 +479,9 @@ class CampaignDialer(Follower, Feature):
             return False
         return await self.call(campaign, attempt, operator)
 
-    def dial_rules(self, campaign: Campaign) -> store.Rules:
+    def dial_rules(self, campaign: Campaign) -> dialcheck.Rules:
         settings = self.services.settings
-        return store.Rules(
+        return dialcheck.Rules(
             self.services.rules.current.dial_policy_for(campaign.client_id),
             settings.campaign_register_max_days, settings.own_customers_days,
             settings.campaign_drop_rest_days,

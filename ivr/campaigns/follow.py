@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 5.0  # heartbeat, previews of dead engines, calls nobody follows
 ENGINE_STALE = timedelta(seconds=30)
 LOST_GRACE = timedelta(seconds=10)  # a call this young may not be listed by Asterisk yet
+# An attempt Asterisk never made a call for, whose engine is alive, is left to that engine
+# (it may be rendering a voice) for this long; whose engine is dead, it goes back to the list.
+UNPLACED_LIMIT = timedelta(minutes=2)
 ORIGINATE_FAILED_WAIT = 2.0  # its Hangup, with the real cause, may still come
 # The queue pause of an operator held for a call says which: "outbound:<linkedid>" or
 # "outbound:preview-<contact>"; a hold whose call or card is over is released by any engine
@@ -54,6 +57,8 @@ class Follower:
     waiting: Waiting
     _actions: dict[str, str]
     _gone: dict[str, datetime]
+    _placed: dict[str, datetime]
+    _watch_from: datetime | None
 
     def wake(self) -> None:
         raise NotImplementedError
@@ -93,6 +98,10 @@ class Follower:
             elif kind == "CampaignDrop":
                 await store.note(sessions, linkedid, dropped_at=stamp)
                 log.warning("campaign call %s dropped: no operator free", linkedid)
+            return False
+        made = name == "Newchannel" and event.get("Uniqueid") == linkedid
+        if made and is_campaign_call(linkedid):
+            self._placed[linkedid] = stamp  # whichever engine placed it
             return False
         if name == "DialEnd" and is_campaign_call(linkedid):
             if event.get("DialStatus", "").upper() == "ANSWER":
@@ -157,6 +166,7 @@ class Follower:
         ami = self.services.ami
         if ami is None:
             return
+        self._watch_from = self.services.clock()  # calls made before may have gone unseen
         listed = await self._queue_status()
         if listed is None:
             return
@@ -213,8 +223,12 @@ class Follower:
         ami = services.ami
         if ami is None or not ami.connected:
             return
+        opened = await store.open_attempts(services.sessions)
+        still = {a.linkedid for a in opened}
+        for linkedid in [k for k in self._placed if k not in still]:
+            del self._placed[linkedid]
         old = [
-            a for a in await store.open_attempts(services.sessions)
+            a for a in opened
             if now - a.placed_at > LOST_GRACE and services.settings.own_call(a.linkedid)
         ]  # fmt: skip
         if not old:
@@ -226,10 +240,24 @@ class Follower:
             log.warning("campaigns: cannot list channels: %r", exc)
             return
         live = {c.get("Linkedid", "") for c in channels} | {c.get("Uniqueid", "") for c in channels}
+        alive: set[str] | None = None
         for attempt in old:
             if attempt.linkedid in live:
                 self._gone.pop(attempt.linkedid, None)
                 continue
+            if self._never_placed(attempt):
+                if alive is None:
+                    alive = await activity.alive_engines(services.sessions, now, ENGINE_STALE)
+                if attempt.engine not in alive:
+                    if await activity.release_unplaced(services.sessions, attempt.linkedid):
+                        log.warning(
+                            "campaign call %s: its engine %s died before placing it; the"
+                            " contact goes back to the list", attempt.linkedid, attempt.engine,
+                        )  # fmt: skip
+                        self.wake()
+                    continue
+                if now - attempt.placed_at < UNPLACED_LIMIT:
+                    continue
             first = self._gone.setdefault(attempt.linkedid, now)
             if now - first >= timedelta(seconds=HOUSEKEEPING_SECONDS - 0.5):
                 self._gone.pop(attempt.linkedid, None)
@@ -237,6 +265,15 @@ class Follower:
                     UNKNOWN if attempt.answered_at is None else ended_outcome("", True, attempt.amd)
                 )
                 await self._close(attempt.linkedid, outcome, "the engine lost sight of this call")
+
+    def _never_placed(self, attempt: store.AttemptRecord) -> bool:
+        """Asterisk made no channel for it while this engine saw every event."""
+        watching = self._watch_from
+        return (
+            attempt.linkedid not in self._placed
+            and watching is not None
+            and watching <= attempt.placed_at
+        )
 
 
 def _holds(listed: list[Message]) -> dict[str, str]:

@@ -18,11 +18,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ivr.campaigns import eligibility as el
+from ivr.campaigns.dialcheck import log_refusal
 from ivr.campaigns.importer import Parsed, ParsedContact
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import CENTER, Contact, ContactList, DoNotCall
 from ivr.campaigns.privacy import hashed, number_salt
-from ivr.campaigns.store import Sessions, log_refusal
+from ivr.campaigns.store import Sessions
 
 log = logging.getLogger(__name__)
 BATCH = 5000

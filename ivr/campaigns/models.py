@@ -96,6 +96,7 @@ class Contact(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "number"),
         Index("ix_campaign_contacts_due", "campaign_id", "status", "next_at"),
+        Index("ix_campaign_contacts_number", "number"),  # a rest puts off every campaign's
     )
 
 
@@ -138,6 +139,7 @@ class Attempt(Base):
         UniqueConstraint("contact_id", "seq"),
         Index("ix_campaign_attempts_placed", "campaign_id", "placed_at"),
         Index("ix_campaign_attempts_open", "ended_at"),
+        Index("ix_campaign_attempts_number", "number"),  # the floor's rests, at every dial
     )
 
 

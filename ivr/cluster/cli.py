@@ -89,6 +89,11 @@ def cmd_node(args: argparse.Namespace) -> int:
     return 0  # not reached: the process became the node's engine
 
 
+def cmd_database(args: argparse.Namespace) -> int:
+    asyncio.run(_running(args).exec_database(args.part))
+    return 0  # not reached: the process became pg_autoctl
+
+
 def cmd_kamailio(args: argparse.Namespace) -> int:
     _running(args).exec_kamailio()
     return 0  # not reached: the process became Kamailio
@@ -120,6 +125,12 @@ def register(sub: Any) -> None:
     )
     node.add_argument("node")
     node.set_defaults(func=cmd_node)
+    database = cluster.add_parser(
+        "database",
+        help="run PART of [cluster.database] here in the foreground (monitor, db1, db2...)",
+    )
+    database.add_argument("part")
+    database.set_defaults(func=cmd_database)
     cluster.add_parser(
         "kamailio", help="run the cluster's Kamailio here in the foreground"
     ).set_defaults(func=cmd_kamailio)

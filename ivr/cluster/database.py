@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -180,40 +181,104 @@ class FailoverDatabase:
         await self.wait(self.ready, timeout, "a primary and its standbys")
 
     async def _start_monitor(self) -> None:
+        if not (self.pgdata("monitor") / "PG_VERSION").exists():
+            await self._create_monitor()
+        self._run("monitor")
+
+    async def _create_monitor(self) -> None:
         name, data = "monitor", self.pgdata("monitor")
-        if not (data / "PG_VERSION").exists():
-            self._mkdir(self.folder / name)
-            await self._autoctl(
-                name, "create", "monitor", "--pgdata", str(data), "--pgctl",
-                str(_bindir() / "pg_ctl"), "--pgport", str(self.spec.monitor),
-                "--hostname", self.spec.address, "--auth", "trust", "--no-ssl",
-            )  # fmt: skip
-            # The monitor listens on every interface unless told otherwise.
-            await self._autoctl(
-                name, "config", "set", "--pgdata", str(data),
-                "postgresql.listen_addresses", self.spec.address,
-            )  # fmt: skip
-            timers = {**MONITOR_TIMERS, **self.spec.timers}
-            with open(data / "postgresql.conf", "a") as conf:
-                conf.write("\n# ivr: failover timers (ivr/cluster/database.py)\n")
-                conf.writelines(f"{key} = {value}\n" for key, value in timers.items())
-        self._run(name)
+        self._mkdir(self.folder / name)
+        await self._autoctl(
+            name, "create", "monitor", "--pgdata", str(data), "--pgctl",
+            str(_bindir() / "pg_ctl"), "--pgport", str(self.spec.monitor),
+            "--hostname", self.spec.address, "--auth", "trust", "--no-ssl",
+        )  # fmt: skip
+        # The monitor listens on every interface unless told otherwise.
+        await self._autoctl(
+            name, "config", "set", "--pgdata", str(data),
+            "postgresql.listen_addresses", self.spec.address,
+        )  # fmt: skip
+        timers = {**MONITOR_TIMERS, **self.spec.timers}
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.write("\n# ivr: failover timers (ivr/cluster/database.py)\n")
+            conf.writelines(f"{key} = {value}\n" for key, value in timers.items())
 
     async def _start_node(self, name: str, port: int) -> None:
-        data = self.pgdata(name)
-        if not (data / "PG_VERSION").exists():
-            self._mkdir(self.folder / name)
-            await self._autoctl(
-                name, "create", "postgres", "--pgdata", str(data), "--pgctl",
-                str(_bindir() / "pg_ctl"), "--pgport", str(port), "--pghost", self.spec.address,
-                "--listen", self.spec.address, "--hostname", self.spec.address, "--name", name,
-                "--username", self.spec.user, "--dbname", self.spec.name,
-                "--monitor", self.spec.monitor_uri, "--auth", "trust", "--no-ssl",
-                timeout=300,
-            )  # fmt: skip
-            for key, value in NODE_TIMERS.items():
-                await self._autoctl(name, "config", "set", "--pgdata", str(data), key, str(value))
+        if not (self.pgdata(name) / "PG_VERSION").exists():
+            await self._create_node(name, port)
         self._run(name)
+
+    async def _create_node(self, name: str, port: int) -> None:
+        data = self.pgdata(name)
+        self._mkdir(self.folder / name)
+        await self._autoctl(
+            name, "create", "postgres", "--pgdata", str(data), "--pgctl",
+            str(_bindir() / "pg_ctl"), "--pgport", str(port), "--pghost", self.spec.address,
+            "--listen", self.spec.address, "--hostname", self.spec.address, "--name", name,
+            "--username", self.spec.user, "--dbname", self.spec.name,
+            "--monitor", self.spec.monitor_uri, "--auth", "trust", "--no-ssl",
+            timeout=300,
+        )  # fmt: skip
+        for key, value in NODE_TIMERS.items():
+            await self._autoctl(name, "config", "set", "--pgdata", str(data), key, str(value))
+
+    async def exec_part(self, name: str, timeout: float = READY_TIMEOUT) -> None:
+        """Run one part here in the foreground, in this process's place (a container or a
+        host of its own): made on its first start, a data node once the monitor answers
+        (and, but for the first one, once the first one is up: it is made from its copy)."""
+        if name != "monitor" and name not in self.names:
+            parts = ", ".join(["monitor", *self.names])
+            raise DatabaseError(f"no database part {name!r}: one of {parts}")
+        self._mkdir(self.folder)
+        if not (self.pgdata(name) / "PG_VERSION").exists():
+            if name == "monitor":
+                await self._create_monitor()
+            else:
+                index = self.names.index(name)
+                first = self.names[0]
+                if index == 0:
+                    await self.wait_monitor(lambda states: True, timeout, "the monitor")
+                else:
+                    await self.wait_monitor(
+                        lambda states: states.get(first) in ("single", "primary"), timeout,
+                        f"{first} up",
+                    )  # fmt: skip
+                await self._create_node(name, self.spec.ports[index])
+        argv = ["pg_autoctl", "run", "--pgdata", str(self.pgdata(name))]
+        env = self._env(name)
+        self._stale_pid_file(name, env)
+        if os.geteuid() == 0:  # PostgreSQL refuses root
+            user = pwd.getpwnam("postgres")
+            os.setgid(user.pw_gid)
+            os.initgroups("postgres", user.pw_gid)
+            os.setuid(user.pw_uid)
+        os.chdir(self.folder)
+        os.execvpe(argv[0], argv, env)  # noqa: S606  (Debian's pg_autoctl)
+
+    def _stale_pid_file(self, name: str, env: dict[str, str]) -> None:
+        """A container started again keeps its /tmp, where pg_autoctl's pid file names the
+        process it ran as: this process, about to become pg_autoctl (the same pid 1). Such a
+        file is left from the run before and would stop this one."""
+        pgdata = str(self.pgdata(name)).lstrip("/")
+        for runtime in (env["XDG_RUNTIME_DIR"], "/tmp"):  # noqa: S108  (pg_autoctl's fallback)
+            path = Path(runtime) / "pg_autoctl" / pgdata / "pg_autoctl.pid"
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int(path.read_text().split()[0]) == os.getpid():
+                    path.unlink()
+                    log.info("%s: removed pg_autoctl's pid file of the run before", name)
+
+    async def wait_monitor(self, done: Any, timeout: float, what: str) -> dict[str, str]:
+        """Until the monitor, reached by its address, answers with states that are `done`
+        (from a host or container that does not run it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        states: dict[str, str] | None = None
+        while loop.time() < deadline:
+            states = await self.remote_states()
+            if states is not None and done(states):
+                return states
+            await asyncio.sleep(1.0)  # polling a monitor that is starting
+        raise DatabaseError(f"no {what} within {timeout} s: {states}")
 
     def _run(self, name: str) -> None:
         if self.pid(name) is not None:
@@ -265,17 +330,23 @@ class FailoverDatabase:
     # -- state -------------------------------------------------------------------------------
 
     async def states(self) -> dict[str, str]:
-        """Each data node's state as the monitor reports it (primary, secondary, ...)."""
+        """Each data node's state as the monitor reports it (primary, secondary, ...); {}
+        when the monitor does not run here or does not answer."""
         if self.pid("monitor") is None:
             return {}
+        return await self._show_state("--pgdata", str(self.pgdata("monitor"))) or {}
+
+    async def remote_states(self) -> dict[str, str] | None:
+        """The same asked by the monitor's address (from a host or container that does not
+        run it); None when it does not answer."""
+        return await self._show_state("--monitor", self.spec.monitor_uri)
+
+    async def _show_state(self, *where: str) -> dict[str, str] | None:
         try:
-            out = await self._autoctl(
-                "monitor", "show", "state", "--pgdata", str(self.pgdata("monitor")), "--json",
-                timeout=10,
-            )  # fmt: skip
+            out = await self._autoctl("monitor", "show", "state", *where, "--json", timeout=10)
             nodes = json.loads(out or "[]")
-        except (DatabaseError, ValueError):
-            return {}
+        except (DatabaseError, ValueError, OSError):
+            return None
         return {
             str(n["nodename"]): str(n["current_group_state"])
             if n["current_group_state"] == n["assigned_group_state"]

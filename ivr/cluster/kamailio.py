@@ -33,6 +33,10 @@ MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 USER = "kamailio"  # Debian's package makes this account; Kamailio drops root for it
 GROUP = 1  # the dispatcher set of the nodes
 ENGINES = 2  # the dispatcher set of the nodes' engines: pinged, never sent a call
+# Seconds a browser phone's password lives in Kamailio after the engine that holds it last
+# set it again (every few seconds while its console login lives): an engine that dies takes
+# its passwords with it within this, unless another engine's relay carries the phone on.
+WEB_PASSWORD_TTL = 90
 
 
 class KamailioError(Exception):
@@ -98,6 +102,8 @@ def render(cluster: Cluster, debug: int = 1) -> Path:
     text = env.get_template("kamailio.cfg.j2").render(
         c=cluster, run=str(run), modules=MODULES, debug=debug, realm=cluster.name,
         carriers=",".join(cluster.carriers), operators=operators,
+        engines=",".join(cluster.engine_networks), token=config.proxy_token(settings),
+        web_ttl=WEB_PASSWORD_TTL,
     )  # fmt: skip
     cfg = run / "kamailio.cfg"
     _write(cfg, text, 0o640)

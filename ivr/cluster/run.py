@@ -37,6 +37,7 @@ from ivr.cluster.spec import (
     node_values,
     toml_text,
 )
+from ivr.config import ConfigError
 from ivr.control import bearer
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,13 @@ class Running:
         await self.start_asterisk(node)
         argv = [sys.executable, "-m", "ivr", "--config", str(self.config_file(node)), "serve"]
         os.execve(argv[0], argv, self.environ)  # noqa: S606  (our own interpreter and module)
+
+    async def exec_database(self, part: str) -> None:
+        """Become one part of [cluster.database] (`monitor`, `db1`, `db2`...), in the
+        foreground: made on its first start, then `pg_autoctl run`."""
+        if self.database is None:
+            raise ConfigError("cluster: no [cluster.database] table to run a part of")
+        await self.database.exec_part(part)
 
     def exec_kamailio(self) -> None:
         """Render Kamailio's config and become Kamailio, in the foreground."""

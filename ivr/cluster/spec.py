@@ -10,6 +10,7 @@ The file is an engine's TOML settings file (what every node's engine shares: db_
     name = "center"
     address = "127.0.0.1"        # Kamailio: where the carrier sends its calls
     port = 5060
+    websocket = 8066             # Kamailio's SIP WebSocket (TCP): the engines' browser phones
     carriers = "127.0.0.2"       # INVITEs are taken from these addresses (or CIDRs) only
     gateway = "127.0.0.2:5060"   # where the nodes send calls out: the carrier's gateway
 
@@ -92,6 +93,22 @@ class Cluster:
     reply_timeout: int = 3000  # ms an INVITE waits for a node's first reply (tm fr_timer)
     children: int = 4  # Kamailio's UDP worker processes
     database: DatabaseSpec | None = None  # PostgreSQL that fails over, run by the cluster
+    websocket: int = 8066  # Kamailio's SIP WebSocket (TCP, on `address`): browser phones
+
+    @property
+    def phone_proxy(self) -> str:
+        """Where the engines relay their consoles' browser phones: Kamailio's WebSocket."""
+        return f"ws://{self.address}:{self.websocket}"
+
+    @property
+    def engine_networks(self) -> tuple[str, ...]:
+        """The addresses the nodes' engines reach Kamailio from: the loopback and each
+        node's address (an engine runs beside its node)."""
+        found = ["127.0.0.1"]
+        for node in self.nodes:
+            if node.address not in found:
+                found.append(node.address)
+        return tuple(found)
 
     @property
     def proxy(self) -> str:
@@ -146,7 +163,7 @@ def _node(index: int, table: Any) -> Node:
 
 # What the cluster sets for each node, whatever the environment says.
 NODE_OWN = {"instance", "bind", "sip_address", "trunk_addresses", "operator_proxy",
-            "cluster_node", "ports"}  # fmt: skip
+            "phone_proxy", "cluster_node", "ports"}  # fmt: skip
 
 
 def parse(data: dict[str, Any], home: Path = config.PROJECT_HOME) -> Cluster:
@@ -159,7 +176,7 @@ def parse(data: dict[str, Any], home: Path = config.PROJECT_HOME) -> Cluster:
         if key in data:
             raise ConfigError(f"setting {key!r} is each node's own: the cluster sets it")
     known = {"name", "address", "port", "carriers", "gateway", "nodes", "ping_interval",
-             "ping_threshold", "reply_timeout", "children", "database"}  # fmt: skip
+             "ping_threshold", "reply_timeout", "children", "database", "websocket"}  # fmt: skip
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"cluster: unknown setting {unknown[0]!r}")
@@ -188,6 +205,7 @@ def parse(data: dict[str, Any], home: Path = config.PROJECT_HOME) -> Cluster:
         reply_timeout=_int(table, "reply_timeout", 3000, "cluster"),
         children=_int(table, "children", 4, "cluster"),
         database=_database(table.get("database")),
+        websocket=_int(table, "websocket", 8066, "cluster"),
     )
     if cluster.database is not None:
         if "db_url" in data:
@@ -236,7 +254,10 @@ def _database(table: Any) -> DatabaseSpec | None:
 
 def _check_apart(cluster: Cluster) -> None:
     """No two nodes (or Kamailio) on one port of one address, no overlapping RTP ranges."""
-    taken: dict[tuple[str, str, int], str] = {("udp", cluster.address, cluster.port): "kamailio"}
+    taken: dict[tuple[str, str, int], str] = {
+        ("udp", cluster.address, cluster.port): "kamailio",
+        ("tcp", cluster.address, cluster.websocket): "kamailio",
+    }
     for node in cluster.nodes:
         for key in (
             ("udp", node.address, node.sip), ("udp", node.address, node.probe),
@@ -279,6 +300,7 @@ def node_values(cluster: Cluster, node: Node) -> dict[str, Any]:
         # The node takes calls from Kamailio alone: its address AND port.
         trunk_addresses=cluster.proxy,
         operator_proxy=cluster.proxy,
+        phone_proxy=cluster.phone_proxy,
         cluster_node=True,
         shared_dir=str(values.get("shared_dir") or cluster.shared_dir),
         ports={

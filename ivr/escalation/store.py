@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr.clock import utcnow
 from ivr.escalation.ladder import ACKNOWLEDGED, REFUSED, RUNNING, Attempt, Plan, Slot
 from ivr.escalation.limits import WINDOW_SECONDS, Limits, refusal
 from ivr.escalation.models import EscalationAttempt, EscalationRun
@@ -133,10 +134,6 @@ class EscalationRefused(Exception):
         self.reason = reason
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _sessions(services_or_sessions: Services | Sessions) -> Sessions:
     sessions = getattr(services_or_sessions, "sessions", services_or_sessions)
     return sessions  # type: ignore[return-value]
@@ -166,7 +163,7 @@ async def start_escalation(
     sessions = _sessions(services_or_sessions)
     plan: dict[str, Any] | None = None
     client_name: str | None = None
-    now = now or _now()
+    now = now or getattr(services_or_sessions, "clock", utcnow)()  # the services'
     reason: str | None = None
     limits: Limits | None = None
     rules = getattr(getattr(services_or_sessions, "rules", None), "current", None)

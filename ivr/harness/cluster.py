@@ -42,7 +42,8 @@ def loopback_file(
     path = folder / "cluster.toml"
     path.write_text(
         (f'db_url = "{db_url}"\n' if db_url else "") + f'rules = "{rules}"\n{settings}\n'
-        f'[cluster]\nname = "{name}"\nport = {free_udp_port()}\ncarriers = "127.0.0.2"\n'
+        f'[cluster]\nname = "{name}"\nport = {free_udp_port()}\nwebsocket = {free_tcp_port()}\n'
+        'carriers = "127.0.0.2"\n'
         f'gateway = "{gateway}"\n' + "".join(parts) + database
     )
     return path

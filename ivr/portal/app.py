@@ -104,6 +104,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         # Other features' parts of the console (the outbound card): their routes, their card
         # in place of the inbound one, told when an operator logs in, out or changes state.
         self.extensions: list[ConsoleExtension] = []
+        self._built = False
         # Today's occupancy and each inbound queue's day, live (the page and /metrics).
         self.tally = Tally()
         self.queue_days = QueueDays(store.ANSWERED_WITHIN)
@@ -112,6 +113,8 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         self.desk.board_moved.append(self.look)
 
     def extend(self, extension: ConsoleExtension) -> None:
+        if self._built:  # its routes would be served by no app, and walked by no test
+            raise RuntimeError("the console is extended when its features are built")
         self.extensions.append(extension)
 
     async def pause(self, operator: str, paused: bool, reason: str) -> str | None:
@@ -188,6 +191,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         return {self.prefix: self.app()}
 
     def app(self) -> web.Application:
+        self._built = True
         app = Guard(self.auth, BODY_LIMIT).app()
         app.router.add_get("/", self.console)
         app.router.add_get("/login", self.login_page)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ivr.ami.facts import operator_of
+from ivr.clock import Clock, utcnow
 from ivr.variables import desk_endpoint
 
 RINGING, ON_CALL, WRAP_UP = "ringing", "on call", "wrap-up"
@@ -49,10 +50,6 @@ def combined(states: Iterable[str]) -> str:
     return next((state for state in _PRECEDENCE if state in present), OFFLINE)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Live:
     operator: str
@@ -64,7 +61,7 @@ class Live:
     wrap_up: bool = False  # paused by the console until the outcome is saved or time is up
     wants_available: bool = True  # what the operator chose on the console
     sessions: int = 0  # console logins open
-    since: datetime = field(default_factory=_now)
+    since: datetime = field(default_factory=utcnow)  # the board gives its own clock's
     phone: str = ""  # the phone's device state (DEVICES); "" until Asterisk has told
     devices: dict[str, str] = field(default_factory=dict)  # each of the operator's phones
     held: bool = False  # the caller is on hold (the console's hold)
@@ -107,8 +104,11 @@ class Change:
 
 
 class Board:
-    def __init__(self, operator_of_endpoint: Callable[[str], str | None]) -> None:
+    def __init__(
+        self, operator_of_endpoint: Callable[[str], str | None], clock: Clock = utcnow
+    ) -> None:
         self._operator_of_endpoint = operator_of_endpoint
+        self._now = clock  # the services' clock: how long each operator has been so
         self.operators: dict[str, Live] = {}
         self._channels: dict[str, tuple[str, str]] = {}  # operator channel -> (operator, call)
         self._listeners: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
@@ -117,7 +117,7 @@ class Board:
     def live(self, operator: str) -> Live:
         found = self.operators.get(operator)
         if found is None:
-            found = self.operators[operator] = Live(operator)
+            found = self.operators[operator] = Live(operator, since=self._now())
         return found
 
     # -- events ---------------------------------------------------------------------------
@@ -167,7 +167,7 @@ class Board:
         was_offline = live.phone == OFFLINE or not live.phone
         live.phone = phone
         if phone == OFFLINE or was_offline:
-            live.since = _now()
+            live.since = self._now()
         return Change(operator, "phone")
 
     def channel_of(self, operator: str, linkedid: str) -> str | None:
@@ -186,7 +186,7 @@ class Board:
             return None
         self._channels[channel] = (operator, linkedid)
         live = self.live(operator)
-        live.ringing, live.since = linkedid, _now()
+        live.ringing, live.since = linkedid, self._now()
         return Change(operator, "ringing", linkedid)
 
     def _dial_end(self, event: Mapping[str, str]) -> Change | None:
@@ -197,7 +197,7 @@ class Board:
         live = self.live(operator)
         if live.ringing == linkedid:
             live.ringing = None
-        live.since = _now()
+        live.since = self._now()
         if event.get("DialStatus", "").upper() == "ANSWER":
             live.on_call = live.last_call = linkedid
             return Change(operator, "connected", linkedid)
@@ -214,7 +214,7 @@ class Board:
             live.ringing = None
         if live.on_call != linkedid:
             return Change(operator, "missed", linkedid)
-        live.on_call, live.since = None, _now()
+        live.on_call, live.since = None, self._now()
         live.held, live.phone_held, live.putting_through = False, False, ""
         return Change(operator, "ended", linkedid)
 
@@ -226,7 +226,7 @@ class Board:
         live.paused = event.get("Paused", "0") == "1"
         live.paused_reason = event.get("PausedReason", "") or event.get("Reason", "")
         if not (live.on_call or live.ringing):
-            live.since = _now()
+            live.since = self._now()
         return Change(operator, "paused" if live.paused else "available")
 
     # -- listeners (the console's server-sent events) -----------------------------------

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class Desk:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.board = Board(self._operator_of_endpoint)
+        self.board = Board(self._operator_of_endpoint, services.clock)
         # What other engines' nodes say of the operators (a cluster), and pauses everywhere.
         self.relay = ConsoleRelay(
             getattr(services, "wake", None), self.board, self._changed, self._pause_here
@@ -71,7 +71,7 @@ class Desk:
 
     async def _on_event(self, event: Message) -> None:
         data = event  # a Mapping: looked up by name, no copy per event
-        row = store.queue_event_row(data)
+        row = store.queue_event_row(data, self.services.clock)
         if row is not None:
             for hear in self.queue_row_heard:
                 hear(row)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr.clock import Clock, utcnow
 from ivr.portal.models import CallOutcome, QueueEvent
 from ivr.records import outbox
 from ivr.records.models import Call
@@ -123,11 +124,11 @@ async def outcomes_for(sessions: Sessions, linkedids: list[str]) -> dict[str, Ou
         return {row.linkedid: Outcome.of(row) for row in rows}
 
 
-def _timestamp(value: str | None) -> datetime:
+def _timestamp(value: str | None, clock: Clock) -> datetime:
     try:
         return datetime.fromtimestamp(float(Decimal(value or "")), UTC)
     except (InvalidOperation, ValueError, OverflowError, OSError):
-        return datetime.now(UTC)
+        return clock()
 
 
 def _int(value: str | None) -> int | None:
@@ -137,7 +138,7 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def queue_event_row(event: Mapping[str, str]) -> dict[str, Any] | None:
+def queue_event_row(event: Mapping[str, str], clock: Clock = utcnow) -> dict[str, Any] | None:
     """The queue_events row of an app_queue AMI event, or None for any other event."""
     kind = QUEUE_KINDS.get(event.get("Event", ""))
     if kind is None:
@@ -146,7 +147,7 @@ def queue_event_row(event: Mapping[str, str]) -> dict[str, Any] | None:
     operator = event.get("MemberName") or None
     stamp = event.get("Timestamp", "")
     return {
-        "at": _timestamp(stamp),
+        "at": _timestamp(stamp, clock),
         "kind": kind,
         "queue": event.get("Queue") or None,
         "linkedid": linkedid or None,

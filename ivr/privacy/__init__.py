@@ -65,6 +65,7 @@ class Removed:
 
     counts: dict[str, int] = field(default_factory=dict)
     files: set[str] = field(default_factory=set)  # paths as Asterisk sees them
+    at: datetime | None = None  # the moment of the run (the services' clock): rows say so
 
     def add(self, kind: str, count: int) -> None:
         if count:

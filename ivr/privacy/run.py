@@ -44,7 +44,7 @@ async def purge(
     own = frozenset(c for ids in groups.values() for c in ids)
     steps = [(Scope(besides=own), rules.retention)]
     steps += [(Scope(only=frozenset(ids)), retention) for retention, ids in groups.items()]
-    removed = Removed()
+    removed = Removed(at=now)
     async with sessions.begin() as session:
         for scope, retention in steps:
             cutoffs = Cutoffs.of(retention, now)
@@ -85,11 +85,14 @@ async def erase(
     settings: Settings,
     number: str,
     accounts: Sequence[Path] | None = None,
+    now: datetime | None = None,
 ) -> Removed:
     """Every row and file of the calls of this number, or that name it, in one transaction;
     then the same calls and number in Asterisk's accounts (default: this instance's)."""
+    from ivr.services import clock_of
+
     numbers = variants(number)
-    removed = Removed()
+    removed = Removed(at=now or clock_of(settings)())
     async with sessions.begin() as session:
         linkedids: set[str] = set()
         for handler in handlers():
@@ -228,12 +231,12 @@ def run_erase(args: argparse.Namespace) -> int:
 
 
 def run_purge(args: argparse.Namespace) -> int:
+    from ivr.clock import clock_of
     from ivr.routing import load_rules
-    from ivr.services import utcnow
 
     settings, accounts = settings_and_accounts(_config_file(args))
     rules = load_rules(settings.rules)
-    now = utcnow()
+    now = clock_of(settings)()
     removed = asyncio.run(_with_sessions(settings, lambda s: purge(s, rules, settings, now)))
     for path in accounts:
         removed.add("account lines", asyncio.run(purge_account(path, rules, now)))

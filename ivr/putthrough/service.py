@@ -115,12 +115,13 @@ class PutThroughs(Feature):
         self._early: dict[str, Message] = {}
         self._dialling: dict[str, tuple[int, float]] = {}  # DestUniqueid -> (attempt, since)
         self._direct: dict[str, int] = {}  # linkedid -> its direct attempt, until dialled
-
-    async def start(self) -> None:
         from ivr.putthrough.console import ConsoleExtension
 
+        # Its routes are the console's from the start: the app is built after every feature.
+        portal.extend(ConsoleExtension(self))
+
+    async def start(self) -> None:
         self.services.put_through = self
-        self.portal.extend(ConsoleExtension(self))
         # Attempts an engine that stopped left open: their callers went back to an operator
         # (the hold's own limit) long ago.
         limit = self.services.settings.hold_max_seconds

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
@@ -61,29 +61,26 @@ def _dedupe_key(fact: Fact) -> str:
     return key
 
 
-def _trace_row(fact: Fact) -> dict[str, Any]:
+def _trace_row(fact: Fact, now: datetime) -> dict[str, Any]:
     return {
         "linkedid": fact.linkedid,
         "source": fact.source,
         "kind": fact.kind,
-        "at": fact.at or datetime.now(UTC),
+        "at": fact.at or now,
         "dedupe_key": _dedupe_key(fact),
         "data": dict(fact.data or {}),
     }
 
 
-def write_batch(
-    conn: Connection, items: Sequence[Fact | Row], now: datetime | None = None
-) -> list[Change]:
+def write_batch(conn: Connection, items: Sequence[Fact | Row], now: datetime) -> list[Change]:
     """Apply facts and rows in order, inside the caller's transaction; the changed records."""
-    now = now or datetime.now(UTC)
     facts = [item for item in items if isinstance(item, Fact)]
     rows: dict[str, list[Mapping[str, Any]]] = {}
     for item in items:
         if isinstance(item, Row):
             rows.setdefault(item.table, []).append(item.values)
         elif item.data is not None:
-            rows.setdefault("call_events", []).append(_trace_row(item))
+            rows.setdefault("call_events", []).append(_trace_row(item, now))
     changes = _fold(conn, facts, now) if facts else []
     insert = _insert(conn) if rows else None
     for name, values in rows.items():

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr.clock import Clock, utcnow
 from ivr.records.batch import Change, write_batch
 from ivr.records.facts import (
     ABANDONED,
@@ -84,11 +85,14 @@ class CallRecord:
         return cls(**{f.name: getattr(call, f.name) for f in dataclasses.fields(cls)})
 
 
-async def write(sm: async_sessionmaker[AsyncSession], items: Sequence[Fact | Row]) -> int:
-    """Write facts and rows at once, in one transaction; how many records changed."""
+async def write(
+    sm: async_sessionmaker[AsyncSession], items: Sequence[Fact | Row], clock: Clock = utcnow
+) -> int:
+    """Write facts and rows at once, in one transaction; how many records changed. clock: the
+    services' (the time of a fact that has none)."""
     async with sm.begin() as session:
         conn = await session.connection()
-        changes: list[Change] = await conn.run_sync(write_batch, list(items))
+        changes: list[Change] = await conn.run_sync(write_batch, list(items), clock())
     return len(changes)
 
 
@@ -138,15 +142,17 @@ def failure_fact(linkedid: str, reason: str, at: datetime) -> Fact:
     )
 
 
-async def open_call(sm: async_sessionmaker[AsyncSession], **values: Any) -> bool:
+async def open_call(
+    sm: async_sessionmaker[AsyncSession], clock: Clock = utcnow, **values: Any
+) -> bool:
     """open_fact() written at once; True if the record changed."""
-    return await write(sm, [open_fact(**values)]) > 0
+    return await write(sm, [open_fact(**values)], clock) > 0
 
 
 async def note_failure(
     sm: async_sessionmaker[AsyncSession], linkedid: str, reason: str, at: datetime
 ) -> bool:
-    return await write(sm, [failure_fact(linkedid, reason, at)]) > 0
+    return await write(sm, [failure_fact(linkedid, reason, at)], lambda: at) > 0
 
 
 def _known(value: str | None) -> str | None:

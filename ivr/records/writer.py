@@ -19,13 +19,14 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.clock import Clock, utcnow
 from ivr.records import db
 from ivr.records.batch import Change, write_batch
 from ivr.records.facts import Fact, Row
@@ -53,8 +54,10 @@ class RecordWriter:
         deadline: float = DEADLINE,
         linger: float = LINGER,
         on_batch: Callable[[int, float, bool], None] | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         self.url = url
+        self.clock = clock  # the services' clock: a fact with no time of its own is "now"
         self.pending_max = pending_max
         self.deadline = deadline
         self.linger = linger
@@ -205,7 +208,7 @@ class RecordWriter:
         self._waiters = still
 
     async def _write(self, batch: list[Item]) -> list[Change]:
-        now = datetime.now(UTC)
+        now = self.clock()
         if self._sync is not None:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._thread, _write_sqlite, self._sync, batch, now)

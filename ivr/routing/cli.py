@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr import config
+from ivr.clock import utcnow
 from ivr.routing.decision import CallInfo, Decision, Step
 from ivr.routing.evaluate import evaluate
 from ivr.routing.load import load_rules
@@ -124,7 +125,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_override_set(args: argparse.Namespace) -> int:
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         until = _until(args, now)
         item = Override(args.client, args.mode, until, args.target, args.reason, set_at=now)
@@ -142,7 +143,7 @@ def cmd_override_set(args: argparse.Namespace) -> int:
 
 def cmd_override_clear(args: argparse.Namespace) -> int:
     try:
-        removed = _store(args).clear(args.client, datetime.now(UTC))
+        removed = _store(args).clear(args.client, utcnow())
     except OverrideError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -151,7 +152,7 @@ def cmd_override_clear(args: argparse.Namespace) -> int:
 
 
 def cmd_override_list(args: argparse.Namespace) -> int:
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         overrides: Overrides = _store(args).load()
     except OverrideError as exc:
@@ -190,7 +191,7 @@ def _step_json(step: Step) -> dict[str, Any]:
 
 def _instant(text: str | None, rules: Rules, number: str) -> datetime:
     if not text:
-        return datetime.now(UTC)
+        return utcnow()
     at = datetime.fromisoformat(text)
     if at.tzinfo is not None:
         return at

@@ -11,9 +11,10 @@ import gc
 import logging
 import threading
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from ivr.clock import utcnow
 from ivr.routing.load import ParseCache, load_rules
 from ivr.routing.model import Rules
 from ivr.routing.source import RulesError
@@ -36,7 +37,7 @@ class RulesHolder:
         self,
         path: Path,
         loader: Callable[[Path, ParseCache], Rules] = load_rules,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
         cache: ParseCache | None = None,
     ) -> None:
         """Load the rules at `path`; RulesError if they are invalid (fail fast at start-up).

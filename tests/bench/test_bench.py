@@ -14,7 +14,8 @@ import pytest
 
 from bench.__main__ import BENCHMARKS, IN_ALL
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 pytestmark = [pytest.mark.e2e]
 # What each prints when it got to its end (a figure follows every one of these words).
 FIGURES = {
@@ -29,6 +30,9 @@ FIGURES = {
 }
 # bench/soak.py's smoke run is tests/e2e/test_soak.py (60 calls through a kill and a cut link).
 ELSEWHERE = {"soak"}
+# The smoke runs of real calls, each in a file of its own (test_bench_NAME.py) so that
+# pytest-xdist's workers run them side by side.
+APART = {"calls", "dialer", "cluster"}
 
 
 def test_every_benchmark_has_a_smoke_run_here() -> None:
@@ -36,12 +40,19 @@ def test_every_benchmark_has_a_smoke_run_here() -> None:
     assert modules == set(BENCHMARKS), "a benchmark module missing from bench/__main__.py"
     assert set(FIGURES) | ELSEWHERE == set(BENCHMARKS)
     assert set(IN_ALL) <= set(BENCHMARKS)
+    apart = {p.stem.removeprefix("test_bench_") for p in HERE.glob("test_bench_*.py")}
+    assert apart == APART
 
 
-@pytest.mark.parametrize("name", sorted(FIGURES))
+@pytest.mark.parametrize("name", sorted(set(FIGURES) - APART))
 def test_benchmark_runs_at_smoke_size_and_prints_its_figures(
     name: str, asterisk_available: None
 ) -> None:
+    smoke(name)
+
+
+def smoke(name: str) -> None:
+    """`python -m bench --smoke NAME` ends well and prints its figures."""
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", name],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},

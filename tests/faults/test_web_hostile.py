@@ -14,11 +14,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web_rig import ADMIN, RULES, Browser, fingerprint, web_stack
 
 from ivr import config
+from ivr.control import control_app
+from ivr.engine import Engine
 from ivr.features import build
 from ivr.harness.stack import Stack
 from ivr.records import db
@@ -124,26 +127,39 @@ FIELDS = st.lists(
 )  # repeated and missing fields alike
 
 
+def served(app: web.Application) -> set[tuple[str, str]]:
+    """(method, path) of every route of an app and of its sub-apps, at any depth (a sub-app's
+    resources carry its prefix once it is added)."""
+    found: set[tuple[str, str]] = set()
+    for resource in app.router.resources():
+        if isinstance(resource, web.PrefixedSubAppResource):
+            found |= served(resource._app)  # noqa: SLF001
+            continue
+        for route in resource:
+            if route.method not in ("HEAD", "OPTIONS"):
+                found.add((route.method, resource.canonical))
+    return found
+
+
 def routes() -> list[tuple[str, str]]:
-    """(method, path) of every route the engine serves, read from its features' apps."""
+    """(method, path) of every route the engine serves: its control app, as the engine
+    builds it, walked with every feature's sub-app in it."""
     with tempfile.TemporaryDirectory(prefix="ivr-routes-") as folder:
         tmp = Path(folder)
         settings = config.load(
             environ={}, instance="routes", home=tmp, db_url=f"sqlite+aiosqlite:///{tmp}/r.db",
             rules=RULES, asterisk_root=tmp, ami_secret="x",
         )  # fmt: skip
-        engine = db.make_engine(settings.db_url)
-        services = Services(
-            settings=settings, rules=RulesHolder(RULES), sessions=db.session_factory(engine)
+        engine = Engine(settings)
+        db_engine = db.make_engine(settings.db_url)
+        engine.services = Services(
+            settings=settings, rules=RulesHolder(RULES), sessions=db.session_factory(db_engine)
         )
-        found = {("GET", "/api/status"), ("GET", "/metrics"), ("POST", "/api/reload"),
-                 ("POST", "/api/wake/{name}")}  # fmt: skip
-        for feature in build(services):
-            for prefix, app in {**feature.web_apps(), **feature.control_apps()}.items():
-                for route in app.router.routes():
-                    if route.method in ("GET", "POST") and route.resource is not None:
-                        found.add((route.method, prefix + route.resource.canonical))
-        asyncio.run(engine.dispose())
+        engine.features = build(engine.services)
+        found = served(control_app(engine))
+        asyncio.run(db_engine.dispose())
+    unknown = {method for method, _ in found} - {"GET", "POST"}
+    assert not unknown, f"the walk sends GET and POST only: {unknown}"
     return sorted(found)
 
 
@@ -166,7 +182,9 @@ ROUTES = routes()
 async def test_the_walk_covers_the_apps() -> None:
     paths = {path for _, path in ROUTES}
     assert {"/area/calls/{linkedid}", "/area/billing", "/area/team/{user_id}/remove",
-            "/console/state", "/campaigns/wake", "/api/reload"} <= paths  # fmt: skip
+            "/console/state", "/campaigns/wake", "/api/reload", "/api/wake/{name}",
+            "/console/putthrough", "/console/hold", "/console/search", "/console/phone",
+            "/console/static"} <= paths  # fmt: skip
     assert len(ROUTES) > 60
 
 
@@ -225,3 +243,42 @@ async def test_hostile_requests_never_answer_500_nor_change_anything_without_a_t
     assert any(status == 403 for method, _, status in seen if method == "POST")
     await admin.close()
     await operator.close()
+
+
+# Pages served before a login: every other route shows an outsider nothing.
+PUBLIC = ("/area/login", "/area/forgot", "/area/reset/{token}", "/area/totp", "/console/login",
+          "/area/static", "/console/static")  # fmt: skip
+
+
+async def test_every_route_as_an_outsider_a_forged_session_and_without_a_token(
+    web_stack: Rig,
+) -> None:
+    """Each route once (the sampled walk may miss one): an outsider and a browser with forged
+    session cookies get nothing but the login pages and change nothing; a logged-in browser's
+    form without its token is refused."""
+    stack, _ = web_stack
+    outsider, forged = Browser(stack), Browser(stack)
+    for name in ("ivr_area", "ivr_console"):
+        forged.plant(name, "f" * 43)
+    admin, operator = Browser(stack), Browser(stack)
+    assert await admin.area_login(ADMIN) == 303
+    assert await operator.console_login(stack, "op1") == 303
+    before = fingerprint(stack)
+    wrong = []
+    for method, template in ROUTES:
+        path = fill(template, ["1", "1", "1"])
+        own = operator if path.startswith("/console") else admin
+        for who, browser in (("outsider", outsider), ("forged", forged), ("no token", own)):
+            if method == "GET" and who == "no token":
+                continue  # a page shown to its own user: the sampled walk's part
+            if method == "GET":
+                status, _, _ = await browser.get(path)
+            else:
+                status, _, _ = await browser.post(path, {}, None)
+            shown = status == 200 and template not in PUBLIC
+            if status >= 500 or shown or (method == "POST" and status < 400):
+                wrong.append((who, method, path, status))
+    assert not wrong, wrong
+    assert fingerprint(stack) == before
+    for browser in (outsider, forged, admin, operator):
+        await browser.close()

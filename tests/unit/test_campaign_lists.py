@@ -18,7 +18,7 @@ from pg_server import new_database
 from sqlalchemy import select
 
 from ivr.__main__ import main
-from ivr.campaigns import importer, lists, results, store
+from ivr.campaigns import dialcheck, importer, lists, results, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.model import Campaign
 from ivr.campaigns.models import Appointment, Contact, DoNotCall
@@ -245,7 +245,7 @@ async def test_an_appointment_is_booked_once_in_a_salespersons_calendar(
             engine="e",
             operator=f"op{n}",
             now=NOW,
-            rules=store.Rules(DialPolicy()),
+            rules=dialcheck.Rules(DialPolicy()),
         )  # fmt: skip
         for n, p in enumerate(previews)
     ]

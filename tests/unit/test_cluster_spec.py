@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from ivr.cluster.database import DatabaseError
 from ivr.cluster.kamailio import Kamailio, parse_destinations, render
+from ivr.cluster.run import Running
 from ivr.cluster.spec import engine_environ, load, node_settings, node_values, parse, toml_text
 from ivr.config import ConfigError
 from ivr.records.listen import plain_dsn
@@ -94,6 +96,23 @@ def test_kamailio_accepts_the_rendered_config(tmp_path: Path) -> None:
     listed = (cfg.parent / "dispatcher.list").read_text()
     assert "1 sip:127.0.0.1:16060 8 0 duid=a" in listed
     assert "1 sip:127.0.0.1:16061 8 0 duid=b" in listed
+    # the browser phones: Kamailio's WebSocket, for the engines alone, with their token
+    assert "listen=tcp:127.0.0.1:8066" in text and 'loadmodule "websocket.so"' in text
+    assert 'is_in_subnet("$si", "127.0.0.1")' in text
+    token = (tmp_path / "shared" / "sip" / "proxy.token").read_text().strip()
+    assert f'$hdr(X-Ivr-Token) != "{token}"' in text
+    assert "webs=>size=8;autoexpire=90;" in text
+
+
+def test_the_nodes_relay_their_browser_phones_to_kamailios_websocket() -> None:
+    cluster = parse(data(websocket=17066, nodes=[{"name": "a", "address": "10.0.0.11"}]))
+    settings = node_settings(cluster, cluster.nodes[0])
+    assert settings.phone_proxy == "ws://127.0.0.1:17066"
+    assert cluster.engine_networks == ("127.0.0.1", "10.0.0.11")
+    with pytest.raises(ConfigError, match="port"):
+        parse(data(websocket=17066, nodes=[{"name": "a", "ami": 17066}]))
+    with pytest.raises(ConfigError, match="each node's own"):
+        parse({**data(), "phone_proxy": "ws://127.0.0.1:1"})
 
 
 def test_kamcmd_dispatcher_list_is_read_as_each_nodes_state() -> None:
@@ -182,3 +201,16 @@ def test_a_wrong_database_table_is_refused(table: dict[str, Any], words: str) ->
 def test_a_database_table_and_a_db_url_together_are_refused() -> None:
     with pytest.raises(ConfigError, match="leave db_url out"):
         parse(data(database={}))
+
+
+def test_a_database_part_is_one_the_table_names() -> None:
+    values = data(database={"monitor": 16500, "ports": [16501, 16502]})
+    del values["db_url"]
+    running = Running(parse(values))
+    with pytest.raises(DatabaseError, match="'db3': one of monitor, db1, db2"):
+        asyncio.run(running.exec_database("db3"))
+
+
+def test_a_database_part_needs_the_database_table() -> None:
+    with pytest.raises(ConfigError, match=r"no \[cluster.database\]"):
+        asyncio.run(Running(parse(data())).exec_database("db1"))

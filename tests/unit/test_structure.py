@@ -136,6 +136,11 @@ def test_no_forbidden_import() -> None:
         ("ivr.__main__", "ivr.harness.demo", False),
         ("agi_scripts.inbound", "ivr.engine", True),
         ("ivr.control", "ivr.engine", False),
+        ("ivr.escalation.store", "ivr.oncall.store", False),
+        ("ivr.scripts.feature", "ivr.oncall.store", False),
+        ("ivr.escalation.store", "ivr.oncall.console", True),
+        ("ivr.oncall.store", "ivr.escalation.store", True),
+        ("ivr.oncall.console", "ivr.scripts", True),
     ],
 )
 def test_an_added_forbidden_import_fails(module: str, imported: str, caught: bool) -> None:
@@ -147,3 +152,57 @@ def test_an_added_forbidden_import_fails(module: str, imported: str, caught: boo
 def test_a_relative_import_is_resolved() -> None:
     found = imports("from ..billing import audit\nfrom .model import Campaign", "ivr.campaigns.x")
     assert {"ivr.billing.audit", "ivr.campaigns.model"} <= found
+
+
+ROOM_LINES = 600  # the house's size of a room: a module over it is two
+
+
+def test_no_room_over_the_house_size() -> None:
+    big = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for path in sources()
+        if (lines := len(path.read_text().splitlines())) > ROOM_LINES
+    ]
+    assert not big, big
+
+
+# The machine's time of day is read in ivr/clock.py alone; everything else takes "now" from the
+# services' clock or a clock passed in (time.monotonic() for intervals is fine).
+CLOCK = ROOT / "ivr" / "clock.py"
+MACHINE_NOW = re.compile(r"\b(?:datetime\.now|datetime\.utcnow|date\.today|time\.time)\(")
+# A lease's and a node's heartbeat are compared across engines on SQLite: the machine's epoch
+# stands in for the database's clock there (PostgreSQL's own clock_timestamp() elsewhere).
+SHARED_EPOCH = {ROOT / "ivr" / "records" / "leases.py", ROOT / "ivr" / "nodes" / "store.py"}
+
+
+def machine_clock_reads(text: str) -> list[int]:
+    return [n for n, line in enumerate(text.splitlines(), 1) if MACHINE_NOW.search(line)]
+
+
+def test_only_the_clock_reads_the_machines_time() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sources()
+        if path != CLOCK and "harness" not in path.parts
+        for line in machine_clock_reads(path.read_text())
+        if not (path in SHARED_EPOCH and "time.time()" in path.read_text().splitlines()[line - 1])
+    ]
+    assert not wrong, wrong
+
+
+def test_a_machine_clock_read_is_caught() -> None:
+    assert machine_clock_reads("x = 1\nnow = datetime.now(UTC)\nt = time.time()\n") == [2, 3]
+    assert machine_clock_reads("t = time.monotonic()\nnow = services.clock()\n") == []
+
+
+def test_every_test_module_has_a_name_of_its_own() -> None:
+    """pytest imports test modules by their base name (no packages under tests/): two files
+    of one name in two folders fail the whole collection ("import file mismatch"), which a
+    run of one folder does not show."""
+    seen: dict[str, Path] = {}
+    twice = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        if path.name in seen:
+            twice.append(f"{seen[path.name].relative_to(ROOT)} and {path.relative_to(ROOT)}")
+        seen.setdefault(path.name, path)
+    assert not twice, twice

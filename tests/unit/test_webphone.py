@@ -4,6 +4,7 @@ phones are one operator and one state, the rendered config takes WebRTC."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -65,6 +66,24 @@ def test_an_operators_two_phones_are_one_operator_and_one_state() -> None:
     assert combined([RINGING, OFFLINE]) == RINGING
     assert combined([ON_HOLD, IDLE]) == ON_HOLD
     assert combined([OFFLINE, OFFLINE]) == OFFLINE
+
+
+def test_a_cluster_nodes_browser_endpoint_points_at_the_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_SIP_PASSWORD_OP1", "pw")
+    settings = config.load(
+        environ={}, instance="unitwrtcc", db_url="sqlite+aiosqlite:///:memory:",
+        asterisk_root=tmp_path, ami_secret="s3cret", home=config.PROJECT_HOME,
+        operator_proxy="127.0.0.1:17000", phone_proxy="ws://127.0.0.1:17066",
+    )  # fmt: skip
+    etc = render(settings, [Operator("op1", "Anna")], ["op1"])
+    web = (etc / "pjsip.conf").read_text().split("[op1-web]", 1)[1]
+    assert "webrtc = yes" in web
+    assert "contact = sip:op1-web@127.0.0.1:17000" in web  # every node reaches it there
+    assert "transport-ws" not in web and "auth = " not in web
+    with pytest.raises(config.ConfigError, match="phone_proxy"):
+        config.validate(dataclasses.replace(settings, phone_proxy="http://127.0.0.1:1"))
 
 
 def test_the_rendered_config_takes_webrtc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ import json
 import sys
 import urllib.request
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,17 @@ from campaign_rig import (
     FloorStack,
     Rig,
     e164,
+    now,
     number,
 )  # fmt: skip
 from pg_server import new_database
 
 from ivr.asterisk.render import Trunk
+from ivr.campaigns import activity, store
 from ivr.control import bearer
 from ivr.harness.ports import free_tcp_port
 from ivr.harness.stack import Stack, poll, stack_settings
+from ivr.routing import load_rules
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -168,5 +172,47 @@ async def test_an_engine_killed_mid_campaign_leaves_no_contact_twice_and_none_be
     new = [a for a in attempts if a.id not in first]
     assert sorted(a.number for a in new) == sorted(e164(71, 40 + n) for n in range(6))
     assert {a.seq for a in new} == {1}  # each contact called once: none twice, none left
-    assert len(placed) == 6
-    assert len({a.engine for a in new}) == 2  # the dead engine's calls and the survivor's
+    # one call made per attempt, none other: an attempt the dead engine claimed but had not
+    # placed yet went back to the list, and the survivor called that contact as its first try
+    assert sorted(e.get("Uniqueid") for e in placed) == sorted(a.linkedid for a in new)
+    survivor = {a.engine for a in new if b not in a.engine}
+    assert len(survivor) == 1  # the dead engine's calls and the survivor's, nobody else's
+
+
+async def test_a_contact_claimed_by_an_engine_that_died_before_dialling_is_called_once(
+    pair: tuple[Rig, SecondEngine],
+) -> None:
+    """The dead engine wrote the attempt (the claim) but Asterisk never made its call: the
+    survivor does not close it as lost (the contact would wait hours for a retry) but puts
+    the contact back, and calls it as its first try, once."""
+    rig, _ = pair
+    await rig.desk("op1")
+    await rig.stop("blended")
+    await rig.add_contacts("blended", ["numero", "nome"], [[number(71, 60), "Orfano"]],
+                           name="orphan.csv")  # fmt: skip
+    campaign = rig.campaign("blended")
+    policy = load_rules(rig.stack.settings.rules).dial_policy_for(campaign.client_id)
+    dead = "gone-engine"
+    await activity.heartbeat(rig.sessions, dead, now() - timedelta(hours=1))
+    claimed = await store.claim(
+        rig.sessions, campaign, engine=dead, now=now(), operators=[None], policy=policy,
+        register_max_days=rig.stack.settings.campaign_register_max_days,
+    )  # fmt: skip
+    assert [c.attempt.number for c in claimed if c.attempt] == [e164(71, 60)]
+    orphan = claimed[0].attempt
+    assert orphan is not None
+    async with AmiEvents(rig.stack) as events:
+        await rig.start("blended")
+        attempts = await rig.wait_attempts(
+            "blended",
+            lambda a: any(x.number == e164(71, 60) and x.ended_at and x.engine != dead
+                          for x in a),
+            timeout=90,
+        )  # fmt: skip
+        await rig.idle()
+        placed = [e.get("Uniqueid") for e in events.seen if e.event == "Newchannel"
+                  and e.get("Channel", "").startswith("PJSIP/trunk")]  # fmt: skip
+    mine = [a for a in attempts if a.number == e164(71, 60)]
+    assert len(mine) == 1 and mine[0].seq == 1 and mine[0].linkedid != orphan.linkedid
+    assert placed == [mine[0].linkedid]  # called once, by the survivor
+    assert mine[0].system_outcome == "connected"

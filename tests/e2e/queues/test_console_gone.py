@@ -73,6 +73,13 @@ async def test_an_operator_whose_console_is_gone_is_paused_in_asterisk(tmp_path:
             waited = loop.time() - closed
             assert gone.get("PausedReason") == "console gone"
             assert waited >= GRACE * 0.9  # not before the grace time
+            # The desk phone's member is paused first, then the browser phone's (one
+            # QueuePause each): QueueStatus is read once both are.
+            await events.wait(
+                lambda e: e in events.seen[before:] and pause_of(e, "1")
+                and e.get("Interface") == "PJSIP/op1-web",
+                timeout=30,
+            )  # fmt: skip
             # What Asterisk itself says of the member, in every queue it is in.
             members = [
                 m
