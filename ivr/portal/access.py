@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
 GONE_REASON = "console gone"
 LANG_COOKIE = "ivr_console_lang"  # the language chosen on this browser
+# Where the operator takes calls, chosen at login and remembered on this browser: "page" (the
+# console page is their phone, registered from login to logout) or "desk" (a desk phone
+# only). Not a secret: the page's script reads it, and changes it from the phone's switch.
+PHONE_COOKIE = "ivr_console_phone"
+PHONE_CHOICES = ("page", "desk")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,13 @@ class Login:
     csrf: str
     token: str = ""
     lang: str = "it"
+
+
+def phone_of(request: web.Request) -> str:
+    """Where this browser's operator takes calls: the page's phone unless they chose a desk
+    phone (a forgotten choice then rings both phones of the same operator, never none)."""
+    chosen = request.cookies.get(PHONE_COOKIE, "")
+    return chosen if chosen in PHONE_CHOICES else "page"
 
 
 def lang_of(request: web.Request | None) -> str:
@@ -113,8 +125,9 @@ class ConsoleAccess:
     def _login_form(self, request: web.Request, error: str, user: str, status: int) -> web.Response:
         csrf = self.auth.pre_token(request)
         response = self._render(
-            "login.html", status=status, lang=lang_of(request), error=error, user=user, csrf=csrf
-        )
+            "login.html", status=status, lang=lang_of(request), error=error, user=user,
+            csrf=csrf, phone=phone_of(request),
+        )  # fmt: skip
         self.auth.keep_pre(request, response, csrf)
         return response
 
@@ -133,6 +146,11 @@ class ConsoleAccess:
         await self.auth.succeeded(request, user)
         await self.auth.purge()
         response = self._redirect("/supervisor" if user == SUPERVISOR else "/")
+        phone = str(data.get("phone", ""))
+        if phone in PHONE_CHOICES:
+            response.set_cookie(
+                PHONE_COOKIE, phone, path=self.prefix, samesite="Strict", max_age=3600 * 24 * 365
+            )
         await self.auth.begin(request, response, user)
         await self.sync_pauses()
         if user != SUPERVISOR:

@@ -21,7 +21,10 @@
     // card may have popped before the call was on record. Fetched, not reloaded: a reload
     // would end a call the page itself is carrying (the browser phone).
     const answered = news.kind === "connected" && news.linkedid;
-    if (gone || answered || (fresh && news.linkedid && news.linkedid !== shown)) {
+    // A put-through that started or ended (the caller back on the line): the card's
+    // buttons change with it.
+    const moved = news.kind === "put-through";
+    if (gone || answered || moved || (fresh && news.linkedid && news.linkedid !== shown)) {
       const response = await fetch(root + "/panel", {credentials: "same-origin"});
       if (response.ok) {
         panel.innerHTML = await response.text();

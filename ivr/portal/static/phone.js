@@ -1,4 +1,4 @@
-// The operator's phone in the console page, when they choose it on this browser: JsSIP
+// The operator's phone in the console page, unless they chose a desk phone at login: JsSIP
 // (vendored, jssip-*.min.js) registers with Asterisk through the console's own WebSocket relay, with a password issued for this login
 // (fetched from the engine, never stored). Calls ring here; the card pops from the console's
 // own events (console.js), as for a desk phone.
@@ -17,7 +17,8 @@
   let local = null;  // the microphone's stream while a call is up
   let meterStop = null;
   let stopping = false;
-  const CHOICE = "ivr-phone-in-page";
+  let micAsked = false;
+  const CHOICE = "ivr_console_phone";  // set at login: "page" (the default) or "desk"
 
   function say(key) {
     status.textContent = words[key] || key;
@@ -100,12 +101,35 @@
     session.on("ended", ended);
     session.on("failed", ended);
     buttons();
+    // A campaign call: the contact is already on the line and the legal silence allows no
+    // time for a click (the intercom header, as desk phones take it).
+    if (/answer-after=0/.test(e.request.getHeader("Call-Info") || "")) { answer(); }
+  }
+
+  function microphone() {
+    const audio = micSelect.value ? {deviceId: {exact: micSelect.value}} : true;
+    return navigator.mediaDevices.getUserMedia({audio: audio, video: false});
+  }
+
+  async function switchMicrophone() {
+    // Another microphone chosen during a call: its track replaces the one being sent.
+    if (!session || !session.connection || !local) { return; }
+    const next = await microphone();
+    const track = next.getAudioTracks()[0];
+    const muted = session.isMuted().audio;
+    track.enabled = !muted;
+    for (const sender of session.connection.getSenders()) {
+      if (sender.track && sender.track.kind === "audio") { await sender.replaceTrack(track); }
+    }
+    if (meterStop) { meterStop(); }
+    local.getTracks().forEach(function (t) { t.stop(); });
+    local = next;
+    meterStop = level(local);
   }
 
   async function answer() {
     if (session === null) { return; }
-    const audio = micSelect.value ? {deviceId: {exact: micSelect.value}} : true;
-    local = await navigator.mediaDevices.getUserMedia({audio: audio, video: false});
+    local = await microphone();
     meterStop = level(local);
     session.answer({mediaStream: local, rtcOfferConstraints: {offerToReceiveAudio: true}});
     microphones();  // labels are shown once the microphone is allowed
@@ -114,6 +138,16 @@
   async function credential() {
     const response = await fetch(root + "/phone", {credentials: "same-origin", cache: "no-store"});
     return response.ok ? response.json() : null;
+  }
+
+  async function allowMicrophone() {
+    // Asked once at registration, so that the microphones have names to choose from before
+    // the first call (and a missing microphone shows at once).
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({audio: true, video: false});
+      s.getTracks().forEach(function (t) { t.stop(); });
+    } catch (e) { /* the call's own request will say it */ }
+    microphones();
   }
 
   async function start() {
@@ -133,7 +167,10 @@
       connection_recovery_min_interval: 1,
       connection_recovery_max_interval: 15,
     });
-    ua.on("registered", function () { say("registered"); });
+    ua.on("registered", function () {
+      say("registered");
+      if (!micAsked) { micAsked = true; allowMicrophone(); }
+    });
     ua.on("unregistered", function () { if (!stopping) { say("offline"); } });
     ua.on("disconnected", function () { if (!stopping) { say("reconnecting"); } });
     ua.on("registrationFailed", function (e) {
@@ -158,6 +195,8 @@
   }
 
   $("phone-answer").addEventListener("click", answer);
+  micSelect.addEventListener("change", switchMicrophone);
+  navigator.mediaDevices.addEventListener("devicechange", microphones);
   $("phone-hangup").addEventListener("click", function () { if (session) { session.terminate(); } });
   $("phone-hold").addEventListener("click", function () {
     if (!session) { return; }
@@ -170,6 +209,43 @@
   document.querySelectorAll("#phone-keys button").forEach(function (key) {
     key.addEventListener("click", function () {
       if (session) { session.sendDTMF(key.dataset.key, {duration: 160}); }
+    });
+  });
+  // While the page is the phone, the console's forms (the card's call, hold, put through,
+  // outcome; the state) must not load another page: that would end a call the page carries,
+  // and drop the registration for the moment the new page takes to register, when a call
+  // that the operator has just asked for (a preview's call) would find no phone. They are
+  // sent from here and the answer's card, state and recent calls shown in place (the
+  // server's HTML, escaped there, as console.js shows it). A search opens in another tab.
+  // Logging out still leaves the page, and so does the language when no call is up.
+  document.addEventListener("submit", async function (e) {
+    const form = e.target;
+    const phone = session !== null || (ua !== null && ua.isRegistered());
+    if (!phone || form.querySelector("#logout, #logout-all")) { return; }
+    if (session === null && form.querySelector("#language")) { return; }
+    if (form.method === "get") { form.target = "_blank"; return; }
+    e.preventDefault();
+    const response = await fetch(form.action, {
+      method: "POST", body: new FormData(form, e.submitter), credentials: "same-origin",
+    });
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    const panel = fresh.getElementById("panel");
+    if (!panel) { location.assign(response.url); return; }  // not the console (logged out)
+    // The card only for its own forms: a pause chosen while writing the outcome keeps what
+    // is being written.
+    if (form.closest("#panel")) { $("panel").innerHTML = panel.innerHTML; }
+    const state = fresh.getElementById("state");
+    if (state) {
+      $("state").textContent = state.textContent;
+      $("state").dataset.state = state.dataset.state;
+    }
+    const recent = fresh.getElementById("recent");
+    if (recent) { $("recent").innerHTML = recent.innerHTML; }
+    ["problem", "saved"].forEach(function (id) {  // the notes above the card
+      const shown = $(id);
+      if (shown) { shown.closest("section").remove(); }
+      const note = fresh.getElementById(id);
+      if (note) { $("panel").before(note.closest("section")); }
     });
   });
   // Logging out unregisters first (the engine also revokes this login's password).
@@ -191,13 +267,24 @@
       });
       return out;
     },
+    // The microphone whose sound the call sends (its device id), or null.
+    microphone: function () {
+      if (!session || !session.connection) { return null; }
+      const sender = session.connection.getSenders().find(function (x) {
+        return x.track && x.track.kind === "audio";
+      });
+      return sender ? sender.track.getSettings().deviceId : null;
+    },
   };
-  // Whether this browser is the operator's phone is chosen here and remembered on this
-  // browser: at the desk the desk phone rings, at home the page does (or both).
+  // Whether this page is the operator's phone is chosen at login (remembered on this
+  // browser) and may be changed here: at the desk the desk phone rings, at home the page
+  // does (or both).
   const toggle = $("phone-on");
-  toggle.checked = localStorage.getItem(CHOICE) === "on";
+  const chosen = document.cookie.split("; ").find(function (c) { return c.startsWith(CHOICE + "="); });
+  toggle.checked = !chosen || chosen.split("=")[1] !== "desk";
   toggle.addEventListener("change", function () {
-    localStorage.setItem(CHOICE, toggle.checked ? "on" : "off");
+    document.cookie = CHOICE + "=" + (toggle.checked ? "page" : "desk") + "; path=" + root +
+      "; max-age=31536000; samesite=strict";
     if (toggle.checked) {
       stopping = false;
       start();

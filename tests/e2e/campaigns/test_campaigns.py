@@ -522,3 +522,99 @@ async def test_killed_mid_call_the_engine_resumes_and_dials_nobody_twice(rig: Ri
     contacts = await rig.contacts("resume")
     assert [c.attempts for c in contacts] == [1, 1]
     await rig.stop("resume")
+
+
+async def test_a_browser_operator_takes_preview_and_progressive_calls_in_the_page(
+    rig: Rig,
+) -> None:
+    """The operator's phone is the console page (WebRTC, fake audio devices), the desk phone
+    unregistered: a preview call and a progressive one ring in the page, which answers by
+    itself (the contact is on the line already), and the card shows the contact."""
+    from playwright.async_api import Page, async_playwright, expect
+
+    s = rig.stack.settings
+    desk_phone = next(p for p in rig.stack.phones if p.operator == "op1")
+    await desk_phone.register(expires=0)  # only the page rings
+    media = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+             "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+
+    async def heard(page: Page) -> None:
+        """The page's call carries the operator's voice (the contact's hello is over by the
+        time the operator is put through; the page answered within the legal silence)."""
+        await poll(
+            lambda: page.evaluate("window.ivrPhone.stats()"),
+            lambda found: bool(found) and found["sent"] > 1000,
+            20,
+            "audio in the page",
+        )
+
+    await rig.add_contacts("browsed", ["numero", "nome"], [[number(76, 17), "Elena Blu"]])
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", *media]
+            )
+            try:
+                page = await browser.new_page(locale="it-IT")
+                await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
+                await page.fill("#user", "op1")
+                await page.fill("#password", portal_password(s, "op1"))
+                await page.click("#login")
+                await expect(page.locator("#phone-on")).to_be_checked()
+                await page.click("#go-available")
+                await expect(page.locator("body")).to_have_attribute("data-live", "yes")
+                await expect(page.locator("#phone-status")).to_have_text(
+                    "telefono pronto", timeout=30_000
+                )
+
+                # Preview: the card first, the operator presses call, the page rings.
+                await rig.start("browsed")
+                await expect(page.locator("#call")).to_be_visible(timeout=30_000)
+                await expect(page.locator("#contact-name")).to_have_text("Elena Blu")
+                await page.click("#call")
+                # The page answers by itself: the contact is already on the line.
+                await expect(page.locator("#phone-hangup")).to_be_visible(timeout=30_000)
+                await rig.wait_attempts(
+                    "browsed", lambda a: any(x.connected_at and x.number == e164(76, 17) for x in a)
+                )
+                await heard(page)
+                await page.check("#outcome-interested")
+                await page.fill("#notes", "Chiamata dalla pagina")
+                await page.click("#save")
+                await expect(page.locator("#saved")).to_be_visible(timeout=20_000)
+                await rig.stop("browsed")
+
+                # Progressive: the contact answers first, then the page rings with the card.
+                reminder = [number(76, 18), "Carla Gialli", "50", "15/10/2026", "F-201"]
+                await rig.add_contacts("reminders", HEADER, [reminder])
+                await expect(page.locator("#phone-status")).to_have_text(
+                    "telefono pronto", timeout=30_000
+                )
+                await expect(page.locator("#state")).to_have_attribute(
+                    "data-state", "available", timeout=30_000
+                )
+                await rig.start("reminders")
+                await expect(page.locator("#phone-hangup")).to_be_visible(timeout=60_000)
+                await heard(page)  # (the contact stays 8 s from answering)
+                await expect(page.locator("#debtor")).to_have_text("Carla Gialli", timeout=20_000)
+                await rig.wait_attempts(
+                    "reminders",
+                    lambda a: any(x.connected_at and x.number == e164(76, 18) for x in a),
+                )
+                await page.check("#outcome-paid")
+                await page.click("#save")
+                await expect(page.locator("#saved")).to_be_visible(timeout=20_000)
+            finally:
+                await browser.close()
+    finally:
+        await desk_phone.register()
+    for campaign_id, contact in (("browsed", e164(76, 17)), ("reminders", e164(76, 18))):
+        attempts = await rig.wait_attempts(
+            campaign_id, lambda a, c=contact: any(x.number == c and x.ended_at for x in a)
+        )
+        [mine] = [a for a in attempts if a.number == contact]
+        assert mine.operator == "op1" and mine.connected_at is not None
+        assert mine.outcome == ("interested" if campaign_id == "browsed" else "paid")
+        assert mine.mode == ("preview" if campaign_id == "browsed" else "progressive")
+    await rig.stop("reminders")
+    await rig.idle()

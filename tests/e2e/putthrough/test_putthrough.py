@@ -24,7 +24,7 @@ import pytest_asyncio
 from ivr.ami.client import AmiClient
 from ivr.ami.message import Message
 from ivr.asterisk.render import Trunk
-from ivr.harness.sipp import Phone, SippResult
+from ivr.harness.sipp import SCENARIOS, Phone, SippResult
 from ivr.harness.sipp.contacts import AnsweringPhones
 from ivr.harness.stack import AmiEvents, Stack, poll, stack_settings
 from ivr.portal import portal_password
@@ -195,7 +195,8 @@ async def run_ivr(stack: Stack, *args: str) -> str:
 
 @contextlib.asynccontextmanager
 async def console_in_chromium(desk: Desk) -> AsyncIterator[Any]:
-    """op1's console in a real headless Chromium, in Italian (the browser's language)."""
+    """op1's console in a real headless Chromium, in Italian (the browser's language), with
+    the desk phone chosen at login: each form loads the console again."""
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as playwright:
@@ -205,6 +206,7 @@ async def console_in_chromium(desk: Desk) -> AsyncIterator[Any]:
             await page.goto(f"{desk.base}/login")
             await page.fill("#user", "op1")
             await page.fill("#password", portal_password(desk.stack.settings, "op1"))
+            await page.check("#phone-desk")
             await page.click("#login")
             await expect(page.locator("body")).to_have_attribute("data-live", "yes")
             yield page
@@ -490,51 +492,138 @@ async def test_hold_and_resume_and_the_search_for_someone(desk: Desk) -> None:
     assert result.ok, result.output[-1500:]
 
 
-async def test_a_browser_operator_puts_the_caller_through_from_the_page(desk: Desk) -> None:
-    """The same announced put-through, the operator answering in the console page's own phone
-    (WebRTC) with the desk phone unregistered: the card's buttons come with the answer, no
-    reload (which would end the call the page carries)."""
+MEDIA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def browser_phone_console(desk: Desk) -> AsyncIterator[Any]:
+    """op1's console in Chromium with fake audio devices, the page being op1's phone (the
+    login's default) and the desk phone unregistered: only the page rings."""
     from playwright.async_api import async_playwright, expect
 
-    s = desk.stack.settings
     await desk.state("available")
-    await desk.phone.register(expires=0)  # only the browser phone rings
-    media = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-             "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+    await desk.phone.register(expires=0)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *media]
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
         )
         try:
             page = await browser.new_page(locale="it-IT")
             await page.goto(f"{desk.base}/login")
             await page.fill("#user", "op1")
-            await page.fill("#password", portal_password(s, "op1"))
+            await page.fill("#password", portal_password(desk.stack.settings, "op1"))
             await page.click("#login")
-            await page.check("#phone-on")  # this browser is the operator's phone
+            await expect(page.locator("#phone-on")).to_be_checked()
             await expect(page.locator("#phone-status")).to_have_text(
                 "telefono pronto", timeout=30_000
             )
-            call = caller(desk, "0612000150", hold_ms=16_000)
-            await expect(page.locator("#phone-answer")).to_be_visible(timeout=30_000)
-            await page.click("#phone-answer")
-            await expect(page.locator("#state")).to_have_text("in chiamata", timeout=20_000)
-            await page.fill('#people tr[data-person="gina"] input[name="why"]', "il bilancio")
-            await page.click("#announce-gina")
-            record = await desk.stack.wait_record(
-                lambda r: r.caller_number == "0612000150" and not r.ended_at and r.operator
-            )
-            assert record.operator == "op1"
-            attempt = await desk.attempt(record.linkedid)
-            assert attempt.outcome == "accepted"
-            assert record.channel is not None
-            others = await desk.bridged_with(record.channel)
-            assert all(c.startswith("PJSIP/trunk-") for c in others), others
-            # The caller talks to Gina; the page's call has ended and the operator is free.
-            await expect(page.locator("#state")).to_have_text("disponibile", timeout=20_000)
-            await expect(page.locator("#phone-hangup")).to_be_hidden(timeout=20_000)
+            yield page
         finally:
             await browser.close()
             await desk.phone.register()
+
+
+async def answer_in_the_page(page: Any) -> None:
+    from playwright.async_api import expect
+
+    await expect(page.locator("#phone-answer")).to_be_visible(timeout=30_000)
+    await page.click("#phone-answer")
+    await expect(page.locator("#state")).to_have_text("in chiamata", timeout=20_000)
+
+
+async def test_a_browser_operator_puts_the_caller_through_from_the_page(desk: Desk) -> None:
+    """The same announced put-through, the operator answering in the console page's own phone
+    (WebRTC) with the desk phone unregistered: the card's buttons come with the answer, no
+    reload (which would end the call the page carries)."""
+    from playwright.async_api import expect
+
+    async with browser_phone_console(desk) as page:
+        call = caller(desk, "0612000150", hold_ms=16_000)
+        await answer_in_the_page(page)
+        await page.fill('#people tr[data-person="gina"] input[name="why"]', "il bilancio")
+        await page.click("#announce-gina")
+        record = await desk.stack.wait_record(
+            lambda r: r.caller_number == "0612000150" and not r.ended_at and r.operator
+        )
+        assert record.operator == "op1"
+        attempt = await desk.attempt(record.linkedid)
+        assert attempt.outcome == "accepted"
+        assert record.channel is not None
+        others = await desk.bridged_with(record.channel)
+        assert all(c.startswith("PJSIP/trunk-") for c in others), others
+        # The caller talks to Gina; the page's call has ended and the operator is free.
+        await expect(page.locator("#state")).to_have_text("disponibile", timeout=20_000)
+        await expect(page.locator("#phone-hangup")).to_be_hidden(timeout=20_000)
+    result = await call
+    assert result.ok, result.output[-1500:]
+
+
+def keys_in_rtp_caller(folder: Path) -> Path:
+    """The caller whose carrier offers keys in RTP (RFC 4733), as carriers do: the keys the
+    person presses on the bridged call reach the caller there, not as SIP INFO, which the
+    plain caller scenario does not expect."""
+    scenario = (SCENARIOS / "caller.xml").read_text()
+    offer = "RTP/AVP 0\n      a=rtpmap:0 PCMU/8000"
+    assert scenario.count(offer) == 1, "the caller's SDP changed"
+    events = "RTP/AVP 0 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000"
+    path = folder / "caller_rtp_keys.xml"
+    path.write_text(scenario.replace(offer, events))
+    return path
+
+
+async def test_a_browser_operator_holds_is_declined_and_puts_through_directly(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """The card's forms do not leave the page that carries the call: hold and resume, an
+    announced put-through that the person declines (the caller is back with the operator in
+    the page), then a direct one to the person the screening names."""
+    from playwright.async_api import expect
+
+    async with browser_phone_console(desk) as page:
+        call = asyncio.create_task(
+            desk.stack.call(STUDIO, caller_num="0612000101", caller_name="Mario Verdi",
+                            hold_ms=40_000, timeout=90, scenario=keys_in_rtp_caller(tmp_path))
+        )  # fmt: skip
+        await answer_in_the_page(page)
+        await page.evaluate("window.sameDocument = true")  # gone if the page were reloaded
+        record = await desk.answered("0612000101")
+        assert record.channel is not None
+        # The screening says why this caller is put through, and to whom.
+        await expect(page.locator("#screening")).to_have_attribute("data-action", "always")
+        await expect(page.locator("#screening")).to_contain_text("il commercialista")
+
+        await page.click("#hold")
+        await expect(page.locator("#state")).to_have_text("in attesa", timeout=20_000)
+        await expect(page.locator("#resume")).to_be_visible()
+        await page.click("#resume")
+        await expect(page.locator("#state")).to_have_text("in chiamata", timeout=20_000)
+        others = await desk.bridged_with(record.channel)
+        assert [c for c in others if c.startswith("PJSIP/op1-web-")], others
+
+        await page.click("#announce-paolo")  # Paolo presses 2
+        declined = await desk.attempt(record.linkedid)
+        assert (declined.outcome, declined.mode) == ("declined", "announced")
+        others = await desk.bridged_with(record.channel)
+        assert [c for c in others if c.startswith("PJSIP/op1-web-")], others  # back with op1
+        await expect(page.locator("#phone-hangup")).to_be_visible()
+
+        await page.click("#direct-gina")
+        attempts = await poll(
+            lambda: store.for_call(desk.stack.sessions, record.linkedid),
+            lambda found: len(found) == 2 and found[-1].outcome is not None,
+            60,
+            "the direct attempt closed",
+        )
+        direct = attempts[-1]
+        assert (direct.mode, direct.outcome, direct.person_name) == (
+            "direct", "accepted", "Gina Rossi",
+        )  # fmt: skip
+        others = await desk.bridged_with(record.channel)
+        assert all(c.startswith("PJSIP/trunk-") for c in others), others
+        # The page's call ended with the put-through, in the same page all along.
+        await expect(page.locator("#phone-hangup")).to_be_hidden(timeout=20_000)
+        assert await page.evaluate("window.sameDocument === true")
+        await expect(page.locator("#state")).not_to_have_text("in chiamata", timeout=20_000)
     result = await call
     assert result.ok, result.output[-1500:]

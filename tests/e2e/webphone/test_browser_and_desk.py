@@ -35,7 +35,7 @@ async def test_a_browser_and_a_desk_phone_share_one_queue(stack: Stack, browser:
     await stack.phone("op2", ring_ms=300)  # Bruno's desk phone answers by itself
     anna = await browser.new_page(locale="en-GB")
     await log_in(anna, stack, "op1")
-    await anna.check("#phone-on")  # this browser is Anna's phone
+    await expect(anna.locator("#phone-on")).to_be_checked()  # the page is Anna's phone
     await ready(anna)
     await anna.click("#go-available")
     await expect(anna.locator("#state")).to_have_text("available", timeout=20_000)

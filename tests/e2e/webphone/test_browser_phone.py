@@ -19,7 +19,9 @@ import pytest
 from phonebrowser import log_in, tone
 from playwright.async_api import Browser, Page, expect
 
+from ivr.harness.sipp import speaking_scenario
 from ivr.harness.stack import AmiEvents, Stack, poll
+from ivr.portal import portal_password
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 RULES = Path(__file__).resolve().parents[1] / "queues" / "rules"
@@ -36,6 +38,35 @@ async def stats(page: Page) -> dict[str, int]:
     found = await page.evaluate("window.ivrPhone.stats()")
     assert found is not None, "no call in the page"
     return {"received": int(found["received"]), "sent": int(found["sent"])}
+
+
+async def meter(page: Page) -> float:
+    return float(await page.eval_on_selector("#phone-level", "m => m.value"))
+
+
+async def microphone_id(page: Page, label: str) -> str:
+    option = page.locator("#phone-mic option", has_text=label)
+    value = await option.get_attribute("value")
+    assert value, label
+    return value
+
+
+def keys_by_rtp(scenario: str, path: Path) -> Path:
+    """The speaking caller, whose carrier also offers keys in RTP (RFC 4733), as carriers do:
+    the operator's keys reach the caller there (the plain scenario would get SIP INFO)."""
+    offer = "RTP/AVP 0\n      a=rtpmap:0 PCMU/8000"
+    assert scenario.count(offer) == 1, "the caller's SDP changed"
+    events = "RTP/AVP 0 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000"
+    path.write_text(scenario.replace(offer, events))
+    return path
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+async def read(path: Path) -> str:
+    return await asyncio.to_thread(_text, path)
 
 
 async def asterisk_packets(events: AmiEvents, channel: str) -> tuple[int, int]:
@@ -55,16 +86,28 @@ async def test_operator_answers_in_the_console_page(
 ) -> None:
     page = await browser.new_page(locale="en-GB")
     await log_in(page, stack, "op1")
-    await page.check("#phone-on")  # this browser is Anna's phone
+    # The page is Anna's phone from the login: the login form's default.
+    await expect(page.locator("#phone-on")).to_be_checked()
     await expect(page.locator("#phone-status")).to_have_text("phone ready", timeout=20_000)
     await page.click("#go-available")
     await expect(page.locator("#state")).to_have_text("available", timeout=20_000)
     await page.wait_for_selector("body[data-live=yes]")
 
+    # She picks a microphone before the call (the fake devices: a default and two more).
+    await expect(page.locator("#phone-mic option", has_text="Fake Audio Input 1")).to_have_count(
+        1, timeout=20_000
+    )
+    first_mic = await microphone_id(page, "Fake Audio Input 1")
+    await page.select_option("#phone-mic", first_mic)
+    # Asterisk logs every key it receives: the keypad's digits are read there.
+    await stack.asterisk.cli("logger add channel webphone-dtmf.log dtmf")
+    keys_seen = stack.settings.host_run_dir / "log" / "webphone-dtmf.log"
+
     caller_voice = tone(tmp_path, "caller.wav", 8000, ["-e", "u-law"], 8)
+    caller = keys_by_rtp(speaking_scenario(caller_voice), tmp_path / "caller.xml")
     async with AmiEvents(stack) as events:
         call = asyncio.create_task(
-            stack.call(SHOP, caller_num=CALLER, hold_ms=20000, audio=caller_voice, timeout=120)
+            stack.call(SHOP, caller_num=CALLER, hold_ms=20000, scenario=caller, timeout=120)
         )
         # The browser rings: the answer button shows, and the card pops.
         await expect(page.locator("#phone-answer")).to_be_visible(timeout=30_000)
@@ -90,6 +133,25 @@ async def test_operator_answers_in_the_console_page(
         assert rx > 50 and tx > 50
         assert answered.get("Linkedid")
 
+        # The call sends the chosen microphone, and the level meter moves with its sound.
+        assert await page.evaluate("window.ivrPhone.microphone()") == first_mic
+        await poll(lambda: meter(page), lambda v: v > 0.05, timeout=20, what="a level")
+        # Another microphone during the call: its sound replaces the first one's.
+        second_mic = await microphone_id(page, "Fake Audio Input 2")
+        await page.select_option("#phone-mic", second_mic)
+        await poll(lambda: page.evaluate("window.ivrPhone.microphone()"),
+                   lambda found: found == second_mic, timeout=20,
+                   what="the second microphone sent")  # fmt: skip
+        await poll(lambda: meter(page), lambda v: v > 0.05, timeout=20, what="its level")
+
+        # The keypad: Asterisk receives the digits on the browser's channel.
+        for key in ("5", "#"):
+            await page.click(f'#phone-keys button[data-key="{key}"]')
+        logged = await poll(lambda: read(keys_seen),
+                            lambda text: "DTMF end '#' received on PJSIP/op1-web" in text,
+                            timeout=20, what="the keys in Asterisk")  # fmt: skip
+        assert "DTMF end '5' received on PJSIP/op1-web" in logged
+
         # Hold: the console shows the caller on hold; resume: on the call again.
         await page.click("#phone-hold")
         await expect(page.locator("#state")).to_have_text("on hold", timeout=20_000)
@@ -98,7 +160,9 @@ async def test_operator_answers_in_the_console_page(
         await expect(page.locator("#state")).to_have_text("on call", timeout=20_000)
         await page.click("#phone-mute")
         await expect(page.locator("#phone-mute")).to_have_attribute("data-muted", "yes")
+        await poll(lambda: meter(page), lambda v: v == 0, timeout=20, what="silence when muted")
         await page.click("#phone-mute")
+        await poll(lambda: meter(page), lambda v: v > 0.05, timeout=20, what="sound unmuted")
 
         # The caller hangs up: the card goes to wrap-up, the phone is free again.
         result = await call
@@ -129,6 +193,19 @@ async def test_operator_answers_in_the_console_page(
                 headers={"Origin": f"http://{s.bind}:{s.ports.http}"},
             )  # fmt: skip
     assert refused.value.status == 403
+
+    # Logging in with the desk phone chosen: the page registers no phone, and this browser
+    # remembers the choice for the next login.
+    await page.check("#phone-desk")
+    await page.fill("#user", "op1")
+    await page.fill("#password", portal_password(s, "op1"))
+    await page.click("#login")
+    await page.wait_for_selector("body[data-live=yes]")
+    await expect(page.locator("#phone-on")).not_to_be_checked()
+    await expect(page.locator("#phone-status")).to_have_text("phone offline")
+    assert "op1-web/" not in await stack.asterisk.cli("pjsip show contacts")
+    await page.click("#logout")
+    await expect(page.locator("#phone-desk")).to_be_checked()
 
 
 def _register(user: str, host: str, call_id: str, cseq: int, authorization: str = "") -> str:
