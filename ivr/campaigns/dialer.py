@@ -345,14 +345,14 @@ class CampaignDialer(Follower, Feature):
             if live is None or live.sessions <= 0 or op in self.reserved:
                 continue
             elapsed = (self.services.clock() - live.since).total_seconds()  # the board's time
-            if live.state == "wrap-up":
-                out.append(pacing.chance_wrap_free(day, elapsed, settings.wrapup_seconds,
-                                                   settings.campaign_drop_wait))  # fmt: skip
-            elif live.state == "on call":
-                after = day.wrap_length(settings.wrapup_seconds)
-                calls = day if is_campaign_call(live.on_call or "") else inbound
-                out.append(pacing.chance_free(calls, None, settings.campaign_drop_wait, elapsed,
-                                              after))  # fmt: skip
+            if live.state not in ("wrap-up", "on call"):
+                continue
+            wrapping = live.state == "wrap-up"
+            call = live.last_call if wrapping else live.on_call
+            out.append(pacing.chance_operator_free(
+                day, inbound, is_campaign_call(call or ""), wrapping, elapsed,
+                settings.wrapup_seconds, settings.campaign_drop_wait,
+            ))  # fmt: skip
         return tuple(out)
 
     async def _ratio(self, campaign: Campaign, day: pacing.Day, states: dict[str, Any]) -> float:

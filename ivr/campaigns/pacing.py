@@ -160,6 +160,29 @@ def chance_wrap_free(day: Day, elapsed: float, pause: float, wait: float) -> flo
     return (bisect_right(wraps, elapsed + horizon) - shorter) / longer
 
 
+def chance_operator_free(
+    day: Day,
+    inbound: Day,
+    outbound: bool,
+    wrapping: bool,
+    elapsed: float,
+    pause: float,
+    wait: float,
+) -> float:
+    """A busy operator's chance of being free in time, `elapsed` seconds into a call (or its
+    wrap-up when `wrapping`) of the campaign (`outbound`) or of an inbound queue. An inbound
+    call is judged by the inbound talks (`inbound`, of_inbound) and writing the message takes
+    about half the wrap-up pause (as tracking.Waiting.inbound_handle counts it), longer than a
+    campaign's outcome form."""
+    if outbound:
+        if wrapping:
+            return chance_wrap_free(day, elapsed, pause, wait)
+        return chance_free(day, None, wait, elapsed, day.wrap_length(pause))
+    if wrapping:
+        return chance_free(day, max(0.0, pause / 2 - elapsed), wait)
+    return chance_free(inbound, None, wait, elapsed, pause / 2)
+
+
 def ratio_lines(
     free: int,
     soon: tuple[float, ...],

@@ -470,12 +470,11 @@ class Simulation:
         wait = self.c.drop_wait
         inbound = pacing.of_inbound(day, tuple(self.inbound.talks))
         for op in self.ops:
-            if op.state == "wrap":  # the dialer knows when the pause began, not its end
-                out.append(pacing.chance_wrap_free(day, self.t - op.since, self.c.wrap_limit, wait))
-            elif op.state in ("in", "out"):
-                after = day.wrap_length(self.c.wrap_limit)
-                calls = day if op.state == "out" else inbound
-                out.append(pacing.chance_free(calls, None, wait, self.t - op.since, after))
+            if op.state in ("wrap", "in", "out"):
+                out.append(pacing.chance_operator_free(
+                    day, inbound, op.kind == "out", op.state == "wrap", self.t - op.since,
+                    self.c.wrap_limit, wait,
+                ))  # fmt: skip
         return tuple(out)
 
 

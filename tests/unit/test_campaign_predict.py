@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ivr.campaigns import predict
-from ivr.campaigns.pacing import Day
+from ivr.campaigns.pacing import Day, chance_operator_free
 from ivr.campaigns.tracking import Waiting
 
 
@@ -94,3 +94,11 @@ def test_waiting_feeds_the_forecast_and_the_inbound_handle() -> None:
     for n in range(5):
         w.apply({"Event": "AgentComplete", "Queue": "team", "TalkTime": str(100 + n)})
     assert w.inbound_handle(60) == 102 + 30
+
+
+def test_an_operator_writing_an_inbound_message_is_judged_by_the_inbound_wrap_up() -> None:
+    day = Day(placed=100, answered=30, answer_seconds=240.0, wraps=(5.0,) * 30)
+    # Three seconds into a wrap-up: a campaign's outcome form (5 s today) ends in time; an
+    # inbound message (half the 60 s pause) does not.
+    assert chance_operator_free(day, day, True, True, 3.0, 60.0, 2.0) == 1.0
+    assert chance_operator_free(day, day, False, True, 3.0, 60.0, 2.0) == 0.0
