@@ -44,8 +44,8 @@
   }
 
   async function microphones() {
-    const chosen = micSelect.value;
     const devices = await navigator.mediaDevices.enumerateDevices();
+    const chosen = micSelect.value;  // read after the wait: a choice made meanwhile stays
     micSelect.replaceChildren();
     devices.filter(function (d) { return d.kind === "audioinput"; }).forEach(function (d, i) {
       const option = document.createElement("option");
