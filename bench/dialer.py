@@ -215,6 +215,11 @@ async def run(args: argparse.Namespace) -> dict[str, Figures]:
     totals = {mode: Figures(mode) for mode in MODES}
     try:
         await stack.start()
+        # The engine's clock started when its process did, a while after CLOCK_START was
+        # set: the windows are measured on the engine's own time, read from it.
+        status = await asyncio.to_thread(stack.status) or {}
+        if status.get("clock"):
+            OFFSET = datetime.fromisoformat(status["clock"]) - datetime.now(UTC)
         operators = [f"op{n}" for n in range(1, args.operators + 1)]
         for op in operators:
             await stack.phone(op, ring_ms=100)
@@ -295,6 +300,7 @@ async def settle(stack: Stack, timeout: float = 120.0) -> None:
         if not open_calls and not status.get("campaigns", {}).get("reserved"):
             return
         await asyncio.sleep(0.5)  # polling the rows between two rounds
+    raise RuntimeError(f"campaign calls still open after {timeout:.0f} s: the figures would mix")
 
 
 def report(totals: dict[str, Figures], args: argparse.Namespace) -> None:
@@ -330,3 +336,6 @@ def cli(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     totals = asyncio.run(run(args))
     report(totals, args)
+    idle = [mode for mode, f in totals.items() if not f.placed or not f.connected]
+    if idle:  # a mode that placed or connected nothing measured nothing: the bench is broken
+        raise SystemExit(f"bench dialer: no call placed and connected in {', '.join(idle)}")
