@@ -160,13 +160,16 @@ async def seed_history(stack: Stack, campaign: Any, answered: int, rng: random.R
         contacts = await session.scalars(select(Contact).where(Contact.list_id == summary.list_id))
         for n, contact in enumerate(contacts):
             contact.status, contact.attempts = "done", 1
+            # Put to an operator a second after the answer: a call connected more than 3 s
+            # after it is abandoned as the authority counts it (floor.abandoned), and a
+            # history of those would shut the modes that dial ahead down to progressive.
+            answered = when + timedelta(seconds=rng.randint(1, 6))
             session.add(Attempt(
                 campaign_id=campaign.id, client_id=campaign.client_id, contact_id=contact.id,
                 seq=1, number=contact.number, linkedid=f"cmp-morning-{campaign.id}-{n}",
-                engine="morning", mode=campaign.mode, placed_at=when,
-                answered_at=when + timedelta(seconds=rng.randint(1, 6)),
-                connected_at=when + timedelta(seconds=7),
-                ended_at=when + timedelta(seconds=7 + rng.randint(5, 12)),
+                engine="morning", mode=campaign.mode, placed_at=when, answered_at=answered,
+                connected_at=answered + timedelta(seconds=1),
+                ended_at=answered + timedelta(seconds=1 + rng.randint(5, 12)),
                 system_outcome="connected", data={},
             ))  # fmt: skip
 
