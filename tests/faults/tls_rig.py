@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.harness.ports import free_tcp_port
+from ivr.harness.ports import accepting, free_tcp_port
 
 NGINX = "/usr/sbin/nginx"
 
@@ -118,24 +118,6 @@ def site_conf(listen: str, name: str, certs: Certs, engine: str) -> str:
     return SITE.format(listen=listen, name=name, cert=certs.cert, key=certs.key, engine=engine)
 
 
-async def _accepting(port: int, process: asyncio.subprocess.Process, timeout: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        if process.returncode is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.05)  # nginx is binding its port
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-
-
 @contextlib.asynccontextmanager
 async def nginx(certs: Certs, engine_port: int, name: str = "localhost") -> AsyncIterator[int]:
     """nginx serving HTTPS on a free loopback port in front of the engine; yields the port."""
@@ -157,7 +139,7 @@ async def nginx(certs: Certs, engine_port: int, name: str = "localhost") -> Asyn
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            await _accepting(port, process, 20)
+            await accepting(port, process, 20)
             yield port
         finally:
             if process.returncode is None:

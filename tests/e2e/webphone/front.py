@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from ivr.harness.ports import free_tcp_port
+from ivr.harness.ports import accepting, free_tcp_port
 
 NGINX = "/usr/sbin/nginx"
 
@@ -50,24 +50,6 @@ http {{
 """
 
 
-async def _accepting(port: int, process: asyncio.subprocess.Process, timeout: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        if process.returncode is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.05)  # nginx is binding its port
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-
-
 @contextlib.asynccontextmanager
 async def front(folder: Path, first: int, second: int) -> AsyncIterator[int]:
     """nginx in front of two engines' HTTP ports; yields its port."""
@@ -81,7 +63,7 @@ async def front(folder: Path, first: int, second: int) -> AsyncIterator[int]:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        await _accepting(port, process, 20)
+        await accepting(port, process, 20)
         yield port
     finally:
         if process.returncode is None:
