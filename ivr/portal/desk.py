@@ -105,11 +105,15 @@ class Desk:
     async def _changed(self, change: Change) -> None:
         live = self.board.live(change.operator)
         if change.kind == "connected" and live.sessions > 0 and change.linkedid:
+            # Paused from the moment the call connects: when it ends the queue cannot offer
+            # a new call before the outcome is written down. Set before the outcome is read,
+            # so that an outcome saved while it is read (the events can lag the console)
+            # ends it, and is not followed by a pause nobody would lift.
+            live.wrap_up = True
             saved = await store.get_outcome(self.services.sessions, change.linkedid)
-            if saved is None:
-                # Paused from the moment the call connects: when it ends the queue cannot
-                # offer a new call before the outcome is written down.
-                live.wrap_up = True
+            if saved is not None:
+                live.wrap_up = False
+            elif live.wrap_up:
                 await self.pause(change.operator, True, "wrap-up")
         elif change.kind == "ended" and live.wrap_up:
             self._start_wrapup_clock(change.operator)
