@@ -10,7 +10,6 @@ one process.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import socket
@@ -55,24 +54,3 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
     return _free(host)
-
-
-async def accepting(
-    port: int, process: asyncio.subprocess.Process, timeout: float, what: str = "nginx"
-) -> None:
-    """Wait until `process` (a server a test started: nginx) accepts on loopback `port`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        if process.returncode is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.05)  # the server is binding its port
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return

@@ -4,7 +4,6 @@ and passing requests to the engine's HTTP port with X-Forwarded-For and X-Forwar
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
@@ -15,9 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.harness.ports import accepting, free_tcp_port
-
-NGINX = "/usr/sbin/nginx"
+from ivr.harness.nginx import nginx as run_nginx
+from ivr.harness.ports import free_tcp_port
 
 # The site as docs/https.md shows it; {names} are filled in by `site_conf`.
 SITE = """
@@ -44,24 +42,6 @@ server {{
         proxy_buffering off;  # the pages' event streams
         proxy_read_timeout 1h;
     }}
-}}
-"""
-
-MAIN = """
-worker_processes 1;
-error_log {folder}/error.log warn;
-pid {folder}/nginx.pid;
-daemon off;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    server_tokens off;
-    client_body_temp_path {folder}/tmp/body;
-    proxy_temp_path {folder}/tmp/proxy;
-    fastcgi_temp_path {folder}/tmp/fastcgi;
-    uwsgi_temp_path {folder}/tmp/uwsgi;
-    scgi_temp_path {folder}/tmp/scgi;
-    {site}
 }}
 """
 
@@ -123,25 +103,6 @@ async def nginx(certs: Certs, engine_port: int, name: str = "localhost") -> Asyn
     """nginx serving HTTPS on a free loopback port in front of the engine; yields the port."""
     port = free_tcp_port()
     with tempfile.TemporaryDirectory(prefix="ivr-nginx-") as folder:
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (Path(folder) / "tmp" / sub).mkdir(parents=True)
-        conf = Path(folder) / "nginx.conf"
         site = site_conf(f"127.0.0.1:{port}", name, certs, f"127.0.0.1:{engine_port}")
-        conf.write_text(MAIN.format(folder=folder, site=site))
-        check = await asyncio.create_subprocess_exec(
-            NGINX, "-t", "-q", "-p", folder, "-c", str(conf),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        out, _ = await check.communicate()
-        assert check.returncode == 0, out.decode()
-        process = await asyncio.create_subprocess_exec(
-            NGINX, "-p", folder, "-c", str(conf),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            await accepting(port, process, 20)
+        async with run_nginx(Path(folder), site, port):
             yield port
-        finally:
-            if process.returncode is None:
-                process.terminate()
-                await process.wait()

@@ -4,28 +4,14 @@ too) to the first node's engine, and to the next one when it does not answer."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from ivr.harness.ports import accepting, free_tcp_port
+from ivr.harness.nginx import nginx
+from ivr.harness.ports import free_tcp_port
 
-NGINX = "/usr/sbin/nginx"
-
-CONF = """
-worker_processes 1;
-error_log {folder}/error.log warn;
-pid {folder}/nginx.pid;
-daemon off;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {folder}/tmp/body;
-    proxy_temp_path {folder}/tmp/proxy;
-    fastcgi_temp_path {folder}/tmp/fastcgi;
-    uwsgi_temp_path {folder}/tmp/uwsgi;
-    scgi_temp_path {folder}/tmp/scgi;
+SITE = """
     upstream engines {{
         server 127.0.0.1:{first} max_fails=1 fail_timeout=60s;
         server 127.0.0.1:{second} backup;
@@ -46,7 +32,6 @@ http {{
             proxy_read_timeout 1h;
         }}
     }}
-}}
 """
 
 
@@ -54,18 +39,5 @@ http {{
 async def front(folder: Path, first: int, second: int) -> AsyncIterator[int]:
     """nginx in front of two engines' HTTP ports; yields its port."""
     port = free_tcp_port()
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (folder / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-    conf = folder / "nginx.conf"
-    conf.write_text(CONF.format(folder=folder, port=port, first=first, second=second))
-    process = await asyncio.create_subprocess_exec(
-        NGINX, "-p", str(folder), "-c", str(conf),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        await accepting(port, process, 20)
+    async with nginx(folder, SITE.format(port=port, first=first, second=second), port):
         yield port
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
