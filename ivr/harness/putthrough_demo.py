@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ivr.asterisk.render import Trunk
 from ivr.harness.sipp import SCENARIOS, place_calls, sipp_binary
+from ivr.harness.stack import until
 from ivr.putthrough import store
 from ivr.putthrough.models import ANNOUNCED
 from ivr.records import repo
@@ -22,17 +23,6 @@ if TYPE_CHECKING:
 
 CALLER = ("0612345679", "Anna Neri")
 WAIT = 60.0
-
-
-async def _until(check: Any, timeout: float = WAIT) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.2)  # polling the board and the records
-    return None
 
 
 def put_through_client(rules: Rules) -> Client | None:
@@ -66,7 +56,7 @@ async def put_one_through(
         async def operator() -> str | None:
             return next((op for op in rules.operators if board.live(op).on_call), None)
 
-        answering = await _until(operator)
+        answering = await until(operator, WAIT)
         if answering is None:
             return False, "Nobody answered the caller to put through."
         problem = await feature.put_through(
@@ -80,7 +70,7 @@ async def put_one_through(
             found = await store.for_call(feature.services.sessions, linkedid or "")
             return found if found and found[-1].outcome else None
 
-        attempts = await _until(closed)
+        attempts = await until(closed, WAIT)
         result = await call
         record = await repo.get_call(feature.services.sessions, linkedid or "")
         if not attempts:

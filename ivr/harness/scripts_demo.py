@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ivr.harness.sipp import place_calls
+from ivr.harness.stack import until
 from ivr.portal.access import Login
 from ivr.records import fields, repo
 from ivr.routing import CallInfo, evaluate
@@ -44,17 +45,6 @@ def demo_answer(script: Script, name: str, at: datetime) -> str:
     return by_type.get(field.type, "Richiamare in mattinata, grazie")
 
 
-async def _until(check: Any, timeout: float = WAIT) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.2)  # polling the console's board
-    return None
-
-
 async def take_one_with_script(
     settings: Settings, rules: Rules, features: list[Any], at: datetime, answering: set[str]
 ) -> tuple[bool, str, str | None, str | None]:
@@ -82,7 +72,7 @@ async def take_one_with_script(
         async def operator() -> str | None:
             return next((op for op in rules.operators if board.live(op).on_call), None)
 
-        who = await _until(operator)
+        who = await until(operator, WAIT)
         if who is None:
             return False, "Nobody answered the caller with the script.", None, None
         linkedid = board.live(who).on_call

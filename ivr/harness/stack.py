@@ -54,6 +54,15 @@ async def poll(
     return value
 
 
+async def until(read: Callable[[], Awaitable[T]], timeout: float) -> T | None:
+    """What `read` gives once it is something, or None when time is up: `poll` for the demos,
+    which say what did not happen instead of failing."""
+    try:
+        return await poll(read, bool, timeout)
+    except AssertionError:
+        return None
+
+
 def stack_settings(tmp: Path, rules: Path, rtp_ports: int = 200, **extra: Any) -> config.Settings:
     """Settings for one isolated instance: its own name, database and ports.
 
