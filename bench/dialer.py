@@ -38,7 +38,7 @@ from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt, Contact
 from ivr.control import bearer
 from ivr.harness.console_client import ConsoleClient
-from ivr.harness.ports import free_udp_port
+from ivr.harness.ports import free_media_port, free_udp_port
 from ivr.harness.sipp import sipp_binary
 from ivr.harness.stack import Stack, stack_settings
 from ivr.routing import load_rules
@@ -204,7 +204,7 @@ async def run(args: argparse.Namespace) -> dict[str, Figures]:
     contacts_port = free_udp_port(TRUNK)
     uas = subprocess.Popen(  # noqa: S603, ASYNC220 - started once, before the loop's work
         [sipp_binary(), "-sf", str(HERE / "dialer_contacts.xml"), "-i", TRUNK, "-p",
-         str(contacts_port), "-mp", str(free_udp_port(TRUNK)), "-nostdin"],
+         str(contacts_port), "-mp", str(free_media_port(TRUNK)), "-nostdin"],
         stdin=subprocess.DEVNULL, stdout=phones_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     settings = stack_settings(tmp, RULES, rtp_ports=600)

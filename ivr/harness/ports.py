@@ -37,15 +37,17 @@ def _bindable(port: int, host: str) -> bool:
     return True
 
 
-def _free(host: str) -> int:
-    ports = _slice()
+def _free(host: str, width: int = 1) -> int:
+    """A port `port` such that port .. port + width - 1 are all free, given to no one yet."""
+    ports = range(_slice().start, _slice().stop - width + 1)
     first = random.randrange(len(ports))  # noqa: S311 - spreading, not secrecy
     for step in range(len(ports)):
         port = ports[(first + step) % len(ports)]
-        if port not in _given and _bindable(port, host):
-            _given.add(port)
+        run = range(port, port + width)
+        if not _given.intersection(run) and all(_bindable(p, host) for p in run):
+            _given.update(run)
             return port
-    raise OSError(f"no free port in {ports.start}-{ports.stop - 1} on {host}")
+    raise OSError(f"no {width} free ports in {ports.start}-{ports.stop + width - 2} on {host}")
 
 
 def free_tcp_port(host: str = "127.0.0.1") -> int:
@@ -54,3 +56,9 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
     return _free(host)
+
+
+def free_media_port(host: str = "127.0.0.1") -> int:
+    """A port for sipp's `-mp`: sipp binds it for audio and the port two above it for video
+    (each with its RTCP port next to it), so all four are checked and given out together."""
+    return _free(host, width=4)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ivr.harness.ports import free_udp_port
+from ivr.harness.ports import free_media_port, free_udp_port
 from ivr.harness.sipp import SippResult, run_scenario, sipp_binary
 from ivr.harness.stack import Stack, stack_settings
 
@@ -44,7 +44,7 @@ async def refused_call(
         scenario.write_text((HERE / "refused.xml").read_text().replace("EXPECTED_CODE", str(code)))
         args = [
             "-sf", str(scenario), "-i", bind, "-p", str(free_udp_port(bind)),
-            "-mp", str(free_udp_port(bind)), "-s", number,
+            "-mp", str(free_media_port(bind)), "-s", number,
             "-key", "caller_num", user, "-key", "caller_name", "Spoofer",
             "-m", "1", "-recv_timeout", "10000", f"{stack.sip[0]}:{stack.sip[1]}",
         ]  # fmt: skip

@@ -15,7 +15,7 @@ import pytest_asyncio
 from fault_rig import HERE, refused_call, running_stack
 
 from ivr.ami.message import unescape_c
-from ivr.harness.ports import free_udp_port
+from ivr.harness.ports import free_media_port, free_udp_port
 from ivr.harness.sipp import run_scenario
 from ivr.harness.stack import AmiEvents, Stack, poll
 from ivr.records import repo
@@ -179,7 +179,7 @@ async def test_a_burst_of_200_invites_in_one_second(stack: Stack) -> None:
     bind = "127.0.0.2"
     args = [
         "-sf", str(HERE / "burst.xml"), "-i", bind, "-p", str(free_udp_port(bind)),
-        "-mp", str(free_udp_port(bind)), "-s", BURST, "-key", "caller_num", "0612999999",
+        "-mp", str(free_media_port(bind)), "-s", BURST, "-key", "caller_num", "0612999999",
         "-d", "2000", "-m", "200", "-r", "200", "-rp", "1000", "-l", "200",
         "-recv_timeout", "20000", f"{stack.sip[0]}:{stack.sip[1]}",
     ]  # fmt: skip

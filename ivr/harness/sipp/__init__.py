@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.harness.ports import free_udp_port
+from ivr.harness.ports import free_media_port, free_udp_port
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ async def place_calls(
             scenario.write_text(speaking_scenario(audio))
         args = [
             "-sf", str(scenario),
-            "-i", bind, "-p", str(free_udp_port(bind)), "-mp", str(free_udp_port(bind)),
+            "-i", bind, "-p", str(free_udp_port(bind)), "-mp", str(free_media_port(bind)),
             "-s", number,
             "-key", "caller_num", caller_num,
             "-key", "caller_name", caller_name,
@@ -202,7 +202,7 @@ class Phone:
             self.process = await asyncio.create_subprocess_exec(
                 sipp_binary(),
                 "-sf", str(scenario),
-                "-i", self.bind, "-p", str(self.port), "-mp", str(free_udp_port(self.bind)),
+                "-i", self.bind, "-p", str(self.port), "-mp", str(free_media_port(self.bind)),
                 "-nostdin",
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip

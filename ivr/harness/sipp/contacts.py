@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ivr.harness.ports import free_udp_port
+from ivr.harness.ports import free_media_port, free_udp_port
 from ivr.harness.sipp import SCENARIOS, sipp_binary
 
 TRUNK = "127.0.0.2"
@@ -48,7 +48,7 @@ class AnsweringPhones:
         with open(self.workdir / f"{self.name}.log", "wb") as out:
             self.process = subprocess.Popen(  # noqa: S603
                 [sipp_binary(), "-sf", str(scenario), "-i", self.address, "-p", str(self.port),
-                 "-mp", str(free_udp_port(self.address)), "-nostdin", "-trace_err",
+                 "-mp", str(free_media_port(self.address)), "-nostdin", "-trace_err",
                  "-error_file", str(self.workdir / f"{self.name}.err"), *self.extra],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir,
             )  # fmt: skip

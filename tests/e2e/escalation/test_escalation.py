@@ -22,7 +22,7 @@ from ivr.asterisk.render import Trunk
 from ivr.control import call_engine
 from ivr.escalation.store import AttemptRecord, RunRecord, attempts_for_call, runs_for_call
 from ivr.escalation.store import start_escalation as start
-from ivr.harness.ports import free_tcp_port, free_udp_port
+from ivr.harness.ports import free_media_port, free_tcp_port, free_udp_port
 from ivr.harness.sipp import sipp_binary
 from ivr.harness.sipp.contacts import AnsweringPhones
 from ivr.harness.stack import AmiEvents as Events
@@ -263,7 +263,7 @@ async def call_with_emergency(stack: Stack, number: str, caller_num: str, hold_m
     """A caller who presses 1 in the menu, then leaves a message (caller_emergency.xml)."""
     proc = await asyncio.create_subprocess_exec(
         sipp_binary(), "-sf", str(HERE / "caller_emergency.xml"),
-        "-i", TRUNK, "-p", str(free_udp_port(TRUNK)), "-mp", str(free_udp_port(TRUNK)),
+        "-i", TRUNK, "-p", str(free_udp_port(TRUNK)), "-mp", str(free_media_port(TRUNK)),
         "-s", number, "-key", "caller_num", caller_num, "-key", "caller_name", "Maria Bianchi",
         "-d", str(hold_ms), "-m", "1", "-nostdin", f"{stack.sip[0]}:{stack.sip[1]}",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,

@@ -27,7 +27,7 @@ from ivr.account.cel import account_path
 from ivr.asterisk.account import account
 from ivr.asterisk.render import Trunk
 from ivr.escalation.store import attempts_for_call, runs_for_call
-from ivr.harness.ports import free_udp_port
+from ivr.harness.ports import free_media_port, free_udp_port
 from ivr.harness.sipp import sipp_binary
 from ivr.harness.stack import AmiEvents, Stack, poll, stack_settings
 from ivr.portal.auth import portal_password
@@ -50,7 +50,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     port = free_udp_port(TRUNK)
     phones = await asyncio.create_subprocess_exec(
         sipp_binary(), "-sf", str(ESCALATION / "contacts.xml"), "-i", TRUNK, "-p", str(port),
-        "-mp", str(free_udp_port(TRUNK)), "-nostdin",
+        "-mp", str(free_media_port(TRUNK)), "-nostdin",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL, cwd=work,
     )  # fmt: skip
@@ -75,7 +75,7 @@ async def emergency(stack: Stack, caller_num: str) -> datetime:
     started = datetime.now(UTC)
     proc = await asyncio.create_subprocess_exec(
         sipp_binary(), "-sf", str(ESCALATION / "caller_emergency.xml"),
-        "-i", TRUNK, "-p", str(free_udp_port(TRUNK)), "-mp", str(free_udp_port(TRUNK)),
+        "-i", TRUNK, "-p", str(free_udp_port(TRUNK)), "-mp", str(free_media_port(TRUNK)),
         "-s", ACME, "-key", "caller_num", caller_num, "-key", "caller_name", "Maria Bianchi",
         "-d", "9000", "-m", "1", "-nostdin", f"{stack.sip[0]}:{stack.sip[1]}",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,

@@ -17,7 +17,7 @@ import pytest
 
 from ivr.ami.message import Message
 from ivr.control import call_engine
-from ivr.harness.ports import free_udp_port
+from ivr.harness.ports import free_media_port, free_udp_port
 from ivr.harness.sipp import SippResult, parse_result, sipp_binary
 from ivr.harness.stack import AmiEvents as Events
 from ivr.harness.stack import Stack, poll, stack_settings
@@ -129,7 +129,7 @@ async def give_up_after(stack: Stack, number: str, caller: str, wait_ms: int) ->
         sipp_binary(),
         "-sf", str(CANCEL_SCENARIO),
         "-i", "127.0.0.2", "-p", str(free_udp_port("127.0.0.2")),
-        "-mp", str(free_udp_port("127.0.0.2")),
+        "-mp", str(free_media_port("127.0.0.2")),
         "-s", number, "-key", "caller_num", caller, "-d", str(wait_ms), "-m", "1",
         "-nostdin", f"{host}:{port}",
         stdin=asyncio.subprocess.DEVNULL,
