@@ -87,6 +87,8 @@ class Today:
     wraps: tuple[float, ...] = ()  # the latest LENGTHS wrap-ups: ended -> outcome saved
     recent_answered: int = 0  # answered by a person within the latest `window` seconds
     recent_dropped: int = 0  # dropped within them
+    delays: tuple[float, ...] = ()  # the latest LENGTHS answers' delays: placed -> answered
+    ringing_since: tuple[datetime, ...] = ()  # when this engine's calls still ringing were placed
 
 
 async def today(
@@ -111,6 +113,8 @@ async def today(
     answer_seconds = call_seconds = 0.0
     lengths: list[tuple[datetime, float]] = []
     wraps: list[tuple[datetime, float]] = []
+    delays: list[tuple[datetime, float]] = []
+    ringing_since: list[datetime] = []
     for answered_at, amd, connected_at, dropped_at, ended_at, by, placed_at, saved_at in rows:
         if placed_at >= since:
             placed += 1
@@ -120,6 +124,7 @@ async def today(
             dropped += floor.abandoned(answered_at, amd, connected_at, dropped_at, ended_at)
             if human and answered_at is not None:
                 answer_seconds += (answered_at - placed_at).total_seconds()
+                delays.append((answered_at, (answered_at - placed_at).total_seconds()))
                 recent_answered += answered_at >= lately
             recent_dropped += dropped_at is not None and dropped_at >= lately
             if connected_at is not None and ended_at is not None:
@@ -132,13 +137,14 @@ async def today(
         if ended_at is None and by == engine:
             if answered_at is None:
                 ringing += 1
+                ringing_since.append(placed_at)
             elif connected_at is None and dropped_at is None:
                 waiting += 1
     latest = tuple(n for _, n in sorted(lengths)[-LENGTHS:])
     return Today(
         placed, answered, connected, dropped, ringing, waiting, answer_seconds, calls,
         call_seconds, latest, tuple(n for _, n in sorted(wraps)[-LENGTHS:]), recent_answered,
-        recent_dropped,
+        recent_dropped, tuple(n for _, n in sorted(delays)[-LENGTHS:]), tuple(ringing_since),
     )  # fmt: skip
 
 

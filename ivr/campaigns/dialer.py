@@ -270,18 +270,24 @@ class CampaignDialer(Follower, Feature):
             day = pacing.Day(
                 today.placed, today.answered, today.dropped, today.answer_seconds,
                 today.calls, today.call_seconds + today.calls * settings.wrapup_seconds / 2,
-                today.lengths, today.wraps,
+                today.lengths, today.wraps, today.delays,
             )  # fmt: skip
             self._handle = day.call_length
             ratio = await self._ratio(campaign, day, states) if campaign.mode == RATIO else 0.0
-            arrivals = self.waiting.forecast.rate(now.timestamp()) * (
-                day.time_to_answer + settings.campaign_drop_wait
-            )
+            soon: tuple[float, ...] = ()
+            moments: tuple[predict.Moment, ...] = ()
+            if campaign.mode == RATIO:
+                soon = self._soon(campaign, day, now)
+            else:
+                moments = predict.moments(
+                    day, [(now - placed).total_seconds() for placed in today.ringing_since],
+                    lambda within: self._soon(campaign, day, now, within),
+                    self.waiting.forecast.rate(now.timestamp()), settings.campaign_drop_wait,
+                )  # fmt: skip
             lines = predict.plan(
-                campaign.mode, len(ops), self._soon(campaign, day, now), today.ringing,
-                today.waiting, ratio, day,
+                campaign.mode, len(ops), soon, today.ringing, today.waiting, ratio, day,
                 predict.Recent(today.recent_answered, today.recent_dropped),
-                settings.campaign_drop_cap, arrivals, campaign.max_ratio, campaign.amd,
+                settings.campaign_drop_cap, campaign.max_ratio, campaign.amd, moments,
             )  # fmt: skip
             log.debug(
                 "campaign %s: %d lines (free %d, ringing %d, waiting %d, recent %d/%d)",
@@ -332,9 +338,12 @@ class CampaignDialer(Follower, Feature):
         nu = predict.freeing(inbound_busy, outbound_busy, handle_in, self._handle)
         return predict.reserve(rate, nu, inbound_busy, handle_in)
 
-    def _soon(self, campaign: Campaign, day: pacing.Day, now: datetime) -> tuple[float, ...]:
+    def _soon(
+        self, campaign: Campaign, day: pacing.Day, now: datetime, within: float | None = None
+    ) -> tuple[float, ...]:
         """Each of the campaign's operators at the console who is talking or writing up a
-        call: the chance of being free when a line placed now is answered."""
+        call: the chance of being free for an answer `within` seconds from now (by default
+        when a line placed now is answered)."""
         if self.portal is None:
             return ()
         settings = self.services.settings
@@ -351,7 +360,7 @@ class CampaignDialer(Follower, Feature):
             call = live.last_call if wrapping else live.on_call
             out.append(pacing.chance_operator_free(
                 day, inbound, is_campaign_call(call or ""), wrapping, elapsed,
-                settings.wrapup_seconds, settings.campaign_drop_wait,
+                settings.wrapup_seconds, settings.campaign_drop_wait, within,
             ))  # fmt: skip
         return tuple(out)
 

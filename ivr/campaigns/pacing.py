@@ -43,6 +43,7 @@ class Day:
     call_seconds: float = 0.0  # summed: connected -> ended, wrap-up included when known
     lengths: tuple[float, ...] = ()  # the latest calls' lengths (connected -> ended), seconds
     wraps: tuple[float, ...] = ()  # the latest wrap-ups (ended -> outcome saved), seconds
+    delays: tuple[float, ...] = ()  # the latest answers' delays (placed -> answered), seconds
 
     @property
     def answer_rate(self) -> float:
@@ -67,6 +68,10 @@ class Day:
     @cached_property
     def sorted_wraps(self) -> tuple[float, ...]:
         return tuple(sorted(self.wraps))
+
+    @cached_property
+    def sorted_delays(self) -> tuple[float, ...]:
+        return tuple(sorted(self.delays))
 
     def wrap_length(self, pause: float) -> float:
         """The usual wrap-up after a call: today's mean, or a guess until measured."""
@@ -123,15 +128,45 @@ def expected_drops(lines: int, p: float, free: int, soon: tuple[float, ...]) -> 
     return total
 
 
+def _horizon(day: Day, wait: float, within: float | None) -> float:
+    """Seconds an operator has to free for an answer `within` seconds from now (by default
+    today's mean time to answer) that may wait `wait` seconds, less the operator's phone."""
+    return (day.time_to_answer if within is None else within) + wait - RING_OPERATOR
+
+
+def chance_answered(day: Day, age: float, within: float) -> float:
+    """The chance that a line ringing for `age` seconds is answered by a person within
+    `within` seconds more: today's answer rate, at the times today's answers came (the share
+    of today's answer delays longer than `age` that end by `age + within`). The rate is not
+    lowered for a line that has rung long: of the lines ringing that long, fewer end with a
+    person, and counting them all keeps the forecast on the safe side. Until the delays are
+    measured, every answer comes at today's mean time to answer."""
+    p = day.answer_rate
+    if len(day.delays) < MEASURED_AFTER:
+        return p if age + within >= day.time_to_answer else 0.0
+    delays = day.sorted_delays
+    shorter = bisect_right(delays, age)
+    longer = len(delays) - shorter
+    if not longer:
+        return 0.0  # rung longer than any answer today came: a person seldom answers now
+    return p * (bisect_right(delays, age + within) - shorter) / longer
+
+
 def chance_free(
-    day: Day, remaining: float | None, wait: float, elapsed: float | None = None, after: float = 0.0
+    day: Day,
+    remaining: float | None,
+    wait: float,
+    elapsed: float | None = None,
+    after: float = 0.0,
+    within: float | None = None,
 ) -> float:
-    """The chance a busy operator is free when a line placed now is answered and has waited
-    `wait` seconds: certain for a wrap-up ending by then (`remaining` known); for a call
-    `elapsed` seconds long so far, the share of today's calls that long which ended within the
-    horizon (then `after` seconds of wrap-up); with too few calls measured, today's average
-    call length taken as memoryless."""
-    horizon = day.time_to_answer + wait - RING_OPERATOR
+    """The chance a busy operator is free when a line placed now is answered (`within`
+    seconds from now; by default at today's mean time to answer) and has waited `wait`
+    seconds: certain for a wrap-up ending by then (`remaining` known); for a call `elapsed`
+    seconds long so far, the share of today's calls that long which ended within the horizon
+    (then `after` seconds of wrap-up); with too few calls measured, today's average call
+    length taken as memoryless."""
+    horizon = _horizon(day, wait, within)
     if remaining is not None:
         return 1.0 if remaining <= horizon else 0.0
     if elapsed is not None and len(day.lengths) >= MEASURED_AFTER:
@@ -145,13 +180,15 @@ def chance_free(
     return 1.0 - math.exp(-horizon / day.call_length)
 
 
-def chance_wrap_free(day: Day, elapsed: float, pause: float, wait: float) -> float:
+def chance_wrap_free(
+    day: Day, elapsed: float, pause: float, wait: float, within: float | None = None
+) -> float:
     """The chance an operator `elapsed` seconds into a wrap-up is free in time: the share of
     today's wrap-ups that long which ended within the horizon; until they are measured,
     certain only if the wrap-up pause itself ends by then."""
     if len(day.wraps) < MEASURED_AFTER:
-        return chance_free(day, max(0.0, pause - elapsed), wait)
-    horizon = day.time_to_answer + wait - RING_OPERATOR
+        return chance_free(day, max(0.0, pause - elapsed), wait, within=within)
+    horizon = _horizon(day, wait, within)
     wraps = day.sorted_wraps
     shorter = bisect_right(wraps, elapsed)
     longer = len(wraps) - shorter
@@ -168,19 +205,21 @@ def chance_operator_free(
     elapsed: float,
     pause: float,
     wait: float,
+    within: float | None = None,
 ) -> float:
-    """A busy operator's chance of being free in time, `elapsed` seconds into a call (or its
+    """A busy operator's chance of being free in time for an answer `within` seconds from
+    now (by default at today's mean time to answer), `elapsed` seconds into a call (or its
     wrap-up when `wrapping`) of the campaign (`outbound`) or of an inbound queue. An inbound
     call is judged by the inbound talks (`inbound`, of_inbound) and writing the message takes
     about half the wrap-up pause (as tracking.Waiting.inbound_handle counts it), longer than a
     campaign's outcome form."""
     if outbound:
         if wrapping:
-            return chance_wrap_free(day, elapsed, pause, wait)
-        return chance_free(day, None, wait, elapsed, day.wrap_length(pause))
+            return chance_wrap_free(day, elapsed, pause, wait, within)
+        return chance_free(day, None, wait, elapsed, day.wrap_length(pause), within)
     if wrapping:
-        return chance_free(day, max(0.0, pause / 2 - elapsed), wait)
-    return chance_free(inbound, None, wait, elapsed, pause / 2)
+        return chance_free(day, max(0.0, pause / 2 - elapsed), wait, within=within)
+    return chance_free(inbound, None, wait, elapsed, pause / 2, within)
 
 
 def ratio_lines(

@@ -162,6 +162,7 @@ class Day:
     call_seconds: float = 0.0
     lengths: deque[float] = field(default_factory=lambda: deque(maxlen=200))
     wraps: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+    delays: deque[float] = field(default_factory=lambda: deque(maxlen=200))
     answers: deque[float] = field(default_factory=deque)  # times of people answering
     drops: deque[float] = field(default_factory=deque)
 
@@ -169,6 +170,7 @@ class Day:
         return pacing.Day(
             self.placed, self.answered, self.dropped, self.answer_seconds, self.calls,
             self.call_seconds + self.calls * wrap, tuple(self.lengths), tuple(self.wraps),
+            tuple(self.delays),
         )  # fmt: skip
 
     def recent(self, t: float) -> predict.Recent:
@@ -372,6 +374,7 @@ class Simulation:
         if line.verdict:  # what the dialer's rows say: a person answered
             self.day.answered += 1
             self.day.answer_seconds += self.t - line.placed
+            self.day.delays.append(self.t - line.placed)
             self.day.answers.append(self.t)
         if line.operator is not None:
             self._connect(line.operator, key)
@@ -430,18 +433,26 @@ class Simulation:
         keep = self.keep(day) if c.blend else 0
         free = max(0, len(idle) - keep)
         soon: tuple[float, ...] = ()
+        moments: tuple[predict.Moment, ...] = ()
         if self.mode in AHEAD:
             if not free and not any(op.state in ("out", "in", "wrap") for op in self.ops):
                 return
-            soon = self.soon(day)
+            if self.mode == RATIO:
+                soon = self.soon(day)
+            else:
+                waiting = {key for _, key in self.waiting}
+                ages = [self.t - ln.placed for key, ln in self.lines.items() if key not in waiting]
+                rate = self.inbound.forecast.rate(self.t)
+                moments = predict.moments(
+                    day, ages, lambda within: self.soon(day, within), rate, c.drop_wait
+                )
         recent = self.day.recent(self.t)
         if self.mode == RATIO and self.day.answered != getattr(self, "_seen", -1):
             self._seen = self.day.answered
             self.ratio = pacing.adapt(self.ratio, day, c.cap, c.max_ratio)
-        arrivals = self.inbound.forecast.rate(self.t) * (day.time_to_answer + c.drop_wait)
         lines = predict.plan(
             self.mode, free, soon, self.ringing, len(self.waiting), self.ratio, day, recent,
-            c.cap, arrivals, c.max_ratio, c.amd,
+            c.cap, c.max_ratio, c.amd, moments,
         )  # fmt: skip
         if self.mode in AHEAD:
             for _ in range(lines):
@@ -464,8 +475,9 @@ class Simulation:
         nu = predict.freeing(inbound_busy, outbound_busy, handle_in, day.call_length)
         return predict.reserve(self.inbound.forecast.rate(self.t), nu, inbound_busy, handle_in)
 
-    def soon(self, day: pacing.Day) -> tuple[float, ...]:
-        """Each busy operator's chance of freeing in time (CampaignDialer._soon)."""
+    def soon(self, day: pacing.Day, within: float | None = None) -> tuple[float, ...]:
+        """Each busy operator's chance of freeing in time for an answer `within` seconds from
+        now (CampaignDialer._soon)."""
         out = []
         wait = self.c.drop_wait
         inbound = pacing.of_inbound(day, tuple(self.inbound.talks))
@@ -473,7 +485,7 @@ class Simulation:
             if op.state in ("wrap", "in", "out"):
                 out.append(pacing.chance_operator_free(
                     day, inbound, op.kind == "out", op.state == "wrap", self.t - op.since,
-                    self.c.wrap_limit, wait,
+                    self.c.wrap_limit, wait, within,
                 ))  # fmt: skip
         return tuple(out)
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import random
 
-from ivr.campaigns.pacing import Day, adapt, chance_free, expected_drops, ratio_lines
+from ivr.campaigns.pacing import (
+    Day,
+    adapt,
+    chance_answered,
+    chance_free,
+    expected_drops,
+    ratio_lines,
+)
 
 CAP = 0.03
 DAY = Day(placed=400, answered=320, dropped=2, answer_seconds=320 * 3.0, calls=320,
@@ -81,3 +88,26 @@ def test_a_call_near_its_usual_end_is_likely_to_free_its_operator_in_time() -> N
     assert early == 0.125 and late == 1.0
     assert chance_free(day, None, 2, elapsed=30.0) == 0.0  # longer than any: no telling
     assert chance_free(day, None, 2, elapsed=9.0, after=10.0) == 0.0  # then a long wrap-up
+
+
+def test_a_line_that_has_rung_is_answered_sooner_or_not_at_all() -> None:
+    delays = tuple(float(d) for d in range(4, 14)) * 3  # answers 4 to 13 s after the dial
+    day = Day(placed=100, answered=30, answer_seconds=30 * 8.5, delays=delays)
+    p = day.answer_rate
+    assert chance_answered(day, 0.0, 13.0) == p  # a new line, by the latest answer
+    assert chance_answered(day, 0.0, 6.0) == p * 0.3  # 4, 5 and 6 s: 3 of 10
+    assert chance_answered(day, 8.0, 3.0) == p * 0.6  # 9, 10, 11 of the 5 left past 8 s
+    assert chance_answered(day, 13.0, 10.0) == 0.0  # longer than any answer today
+    unmeasured = Day(placed=100, answered=30, answer_seconds=30 * 8.0)  # no delays, 8 s mean
+    assert chance_answered(unmeasured, 0.0, 7.9) == 0.0
+    assert chance_answered(unmeasured, 3.0, 5.0) == unmeasured.answer_rate
+
+
+def test_a_busy_operator_is_judged_at_the_moment_asked() -> None:
+    lengths = tuple(float(n) for n in range(5, 13)) * 5  # calls of 5 to 12 s
+    day = Day(placed=100, answered=80, answer_seconds=80 * 3.0, calls=40, call_seconds=340,
+              lengths=lengths)  # fmt: skip
+    # 4 s into a call: by an answer 1 s from now (horizon 1.5 s) only the 5 s calls ended.
+    assert chance_free(day, None, 2, elapsed=4.0, within=1.0) == 0.125
+    assert chance_free(day, None, 2, elapsed=4.0, within=7.0) == 0.875  # up to 11.5 s
+    assert chance_free(day, None, 2, elapsed=4.0) == chance_free(day, None, 2, 4.0, within=3.0)

@@ -90,6 +90,22 @@ async def test_a_hang_up_in_the_silence_is_abandoned_and_rests_the_number_everyw
     assert again.operator == "op2"
 
 
+async def test_the_day_gives_the_pacing_each_lines_age_and_the_answers_delays(
+    sessions: store.Sessions,
+) -> None:
+    await add(sessions, REMINDERS, NOW)
+    [line] = await claim(sessions, REMINDERS, NOW, None)
+    assert line.attempt is not None
+    ringing = await activity.today(sessions, REMINDERS, NOW + timedelta(seconds=4), "e")
+    assert ringing.ringing_since == (NOW,) and ringing.delays == ()
+    assert await activity.today(sessions, REMINDERS, NOW, "another engine") == replace(
+        ringing, ringing=0, ringing_since=()
+    )  # another engine's line is its own to pace
+    await store.note(sessions, line.attempt.linkedid, answered_at=NOW + timedelta(seconds=7))
+    answered = await activity.today(sessions, REMINDERS, NOW + timedelta(seconds=8), "e")
+    assert answered.ringing_since == () and answered.delays == (7.0,)
+
+
 async def test_a_ratio_line_to_a_rested_number_needs_an_operator_free_now(
     sessions: store.Sessions,
 ) -> None:
