@@ -270,7 +270,7 @@ class CampaignDialer(Follower, Feature):
             day = pacing.Day(
                 today.placed, today.answered, today.dropped, today.answer_seconds,
                 today.calls, today.call_seconds + today.calls * settings.wrapup_seconds / 2,
-                today.lengths, today.wraps, today.delays,
+                today.lengths, today.wraps, today.delays, today.ringing,
             )  # fmt: skip
             self._handle = day.call_length
             ratio = await self._ratio(campaign, day, states) if campaign.mode == RATIO else 0.0

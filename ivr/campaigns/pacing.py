@@ -44,12 +44,17 @@ class Day:
     lengths: tuple[float, ...] = ()  # the latest calls' lengths (connected -> ended), seconds
     wraps: tuple[float, ...] = ()  # the latest wrap-ups (ended -> outcome saved), seconds
     delays: tuple[float, ...] = ()  # the latest answers' delays (placed -> answered), seconds
+    ringing: int = 0  # of the placed, the lines not answered and not ended yet
 
     @property
     def answer_rate(self) -> float:
-        if self.placed < MEASURED_AFTER:
+        """Answered over the lines placed that have come to an end or an answer: a line still
+        ringing may yet be answered (counted among the placed, the first minutes' burst of
+        lines read as an answer rate near nothing, and the dialer placed twice as many)."""
+        settled = self.placed - self.ringing
+        if settled < MEASURED_AFTER:
             return PRIOR_ANSWER_RATE
-        return min(0.99, max(0.05, self.answered / self.placed))
+        return min(0.99, max(0.05, self.answered / settled))
 
     @property
     def drop_rate(self) -> float:

@@ -166,11 +166,11 @@ class Day:
     answers: deque[float] = field(default_factory=deque)  # times of people answering
     drops: deque[float] = field(default_factory=deque)
 
-    def pacing(self, wrap: float) -> pacing.Day:
+    def pacing(self, wrap: float, ringing: int) -> pacing.Day:
         return pacing.Day(
             self.placed, self.answered, self.dropped, self.answer_seconds, self.calls,
             self.call_seconds + self.calls * wrap, tuple(self.lengths), tuple(self.wraps),
-            tuple(self.delays),
+            tuple(self.delays), ringing,
         )  # fmt: skip
 
     def recent(self, t: float) -> predict.Recent:
@@ -429,7 +429,7 @@ class Simulation:
         idle = [n for n, op in enumerate(self.ops) if op.state == "idle"]
         if self.queue:  # an inbound caller waiting: no operator is free for outbound
             return
-        day = self.day.pacing(c.wrap_limit / 2)  # as the dialer: half the wrap-up pause
+        day = self.day.pacing(c.wrap_limit / 2, self.ringing)  # as the dialer: half the pause
         keep = self.keep(day) if c.blend else 0
         free = max(0, len(idle) - keep)
         soon: tuple[float, ...] = ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from ivr.campaigns.pacing import (
+    PRIOR_ANSWER_RATE,
     Day,
     adapt,
     chance_answered,
@@ -111,3 +112,9 @@ def test_a_busy_operator_is_judged_at_the_moment_asked() -> None:
     assert chance_free(day, None, 2, elapsed=4.0, within=1.0) == 0.125
     assert chance_free(day, None, 2, elapsed=4.0, within=7.0) == 0.875  # up to 11.5 s
     assert chance_free(day, None, 2, elapsed=4.0) == chance_free(day, None, 2, 4.0, within=3.0)
+
+
+def test_the_answer_rate_waits_for_the_lines_still_ringing() -> None:
+    # The first seconds of a day: 40 lines placed, 20 still ringing, 6 of the others answered.
+    assert Day(placed=40, answered=6, ringing=20).answer_rate == 0.3
+    assert Day(placed=40, answered=1, ringing=30).answer_rate == PRIOR_ANSWER_RATE  # too few
