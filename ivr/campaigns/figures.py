@@ -42,7 +42,7 @@ def aim(campaign: Campaign, cap: float) -> float:
     AMD on (the dialer aims that much lower: ivr.campaigns.predict.plan)."""
     cap = min(cap, floor.ABANDON_CAP)
     if campaign.mode == PREDICTIVE and campaign.amd:
-        return max(0.0, cap - AMD_PEOPLE_MISSED)
+        return round(max(0.0, cap - AMD_PEOPLE_MISSED), 6)  # 0.02, not 0.019999999999999997
     return cap
 
 
