@@ -275,7 +275,6 @@ async def test_predictive_calls_for_the_operator_and_counts_the_day_in_metrics(r
             await expect(row.locator(".drop-rate")).to_have_text("0.0 %")
             await expect(row.locator(".drop-rate")).to_have_attribute("data-level", "ok")
             await expect(row.locator(".share")).to_have_text("0.0 %")
-            await expect(page.locator("#occupancy-outbound")).to_have_text("0.0 %")
             name = 'Offerte previste <script>document.title = "x"</script>'
             await expect(row.locator(".name")).to_have_text(name)  # text, not a script
             await expect(page.locator("#per-campaign script")).to_have_count(0)
