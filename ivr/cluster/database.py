@@ -9,7 +9,14 @@ primary stops answering; a synchronous standby means a commit the client saw is 
 
 Every engine connects with one multi-host address that finds the primary wherever it is:
 
-    postgresql+asyncpg://ivr@/ivr?host=H1:P1&host=H2:P2&target_session_attrs=read-write
+    postgresql+asyncpg://ivr:PASSWORD@/ivr?host=H1:P1&host=H2:P2&target_session_attrs=read-write&ssl=require
+
+Passwords are a floor (AUTH): every part is made with `--auth scram-sha-256` and TLS
+(`--ssl-self-signed`), initdb's loopback `trust` lines are taken out of pg_hba.conf, and the
+three users get their passwords (Passwords) without one ever being on a command line:
+pg_autoctl and PostgreSQL read them from a password file (PGPASSFILE, mode 0600), the roles
+are given SCRAM verifiers through PostgreSQL's single-user mode (stdin). `trust` is left only
+to a formation whose every address is loopback, and only when asked for.
 
 The timers are tuned down from pg_auto_failover's defaults (50 s from a lost primary node to a
 new one) with margins for a loaded host; TIMERS says which and why.
@@ -18,19 +25,29 @@ new one) with margins for a loaded host; TIMERS says which and why.
 from __future__ import annotations
 
 import asyncio
+import base64
+import configparser
 import contextlib
+import hashlib
+import hmac
+import ipaddress
 import json
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from ivr import config
 from ivr.cluster.proc import gone, live_pid, spawn, tail
+from ivr.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +78,154 @@ NODE_TIMERS = {
 }
 READY_TIMEOUT = 180.0  # seconds for a new formation to have its primary and standby
 MONITOR_DB = "pg_auto_failover"
+MONITOR_USER = "autoctl_node"  # pg_autoctl's user on the monitor
+REPLICATION_USER = "pgautofailover_replicator"  # the standby's user on the primary
+# How the parts authenticate. "scram-sha-256" (passwords, and TLS) is the default and the only
+# choice once an address is not loopback; "trust" is a developer's single host, asked for.
+AUTH = ("scram-sha-256", "trust")
+# Where each password comes from when the environment gives it (else a generated secret).
+PASSWORD_ENV = {
+    "engines": "IVR_DB_PASSWORD",
+    "monitor": "IVR_DB_MONITOR_PASSWORD",
+    "replication": "IVR_DB_REPLICATION_PASSWORD",
+}
+
+
+class Passwords:
+    """The formation's three passwords: the engines' user, pg_autoctl's on the monitor
+    (autoctl_node), the standby's on the primary (pgautofailover_replicator). Each is read
+    when first needed: from the environment (PASSWORD_ENV), or generated once into `folder`
+    (`NAME.secret`, mode 0600), as the center's other shared secrets are; so a host that runs
+    only engines (or Kamailio) neither needs nor makes the database parts' own two."""
+
+    def __init__(
+        self,
+        folder: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        given: Mapping[str, str] | None = None,
+    ) -> None:
+        self._folder = folder
+        self._environ = dict(environ or {})
+        self._found = dict(given or {})
+
+    @classmethod
+    def new(cls) -> Passwords:
+        """Three fresh passwords, kept nowhere (a formation that lives for one test)."""
+        return cls(given={kind: secrets.token_urlsafe(24) for kind in PASSWORD_ENV})
+
+    def __repr__(self) -> str:
+        return "Passwords(***)"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Passwords):
+            return NotImplemented
+        return all(self.get(kind) == other.get(kind) for kind in PASSWORD_ENV)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def get(self, kind: str) -> str:
+        if kind not in self._found:
+            variable = PASSWORD_ENV[kind]
+            value = self._environ.get(variable, "")
+            if not value:
+                if self._folder is None:
+                    raise ConfigError(f"{variable}: no password given")
+                path = self._folder / f"{kind}.secret"
+                try:
+                    value = config._secret(path)
+                except FileExistsError:  # made by a part started at the same moment
+                    value = path.read_text().strip()
+            if not value or "\n" in value:
+                raise ConfigError(f"{variable}: a password of one line")
+            self._found[kind] = value
+        return self._found[kind]
+
+    @property
+    def engines(self) -> str:
+        return self.get("engines")
+
+    @property
+    def monitor(self) -> str:
+        return self.get("monitor")
+
+    @property
+    def replication(self) -> str:
+        return self.get("replication")
+
+
+def loopback(address: str) -> bool:
+    return ipaddress.ip_address(address).is_loopback
+
+
+def check_auth(auth: str, addresses: list[str]) -> None:
+    """The floor: passwords unless every part listens on loopback alone (trust there is a
+    developer's machine; anywhere else any host could write the records)."""
+    if auth not in AUTH:
+        raise ConfigError(f"setting 'cluster.database.auth': {auth!r} is not one of {AUTH}")
+    if auth == "trust" and not all(loopback(a) for a in addresses):
+        raise ConfigError(
+            "setting 'cluster.database.auth': trust is for loopback alone; "
+            f"{', '.join(a for a in addresses if not loopback(a))} is not: leave auth out "
+            "(scram-sha-256, the default)"
+        )
+
+
+def scram_verifier(password: str, iterations: int = 4096) -> str:
+    """What PostgreSQL keeps of a SCRAM-SHA-256 password (RFC 5802/7677, as libpq's
+    PQencryptPasswordConn makes it): the role is given this, never the password itself."""
+    salt = secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    stored = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
+    server = hmac.digest(salted, b"Server Key", "sha256")
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored)}:{b64(server)}"
+
+
+def pgpass_text(spec: DatabaseSpec) -> str:
+    """libpq's password file for pg_autoctl, pg_basebackup and the standby's walreceiver:
+    the monitor's user on the monitor, the replication and engines' users anywhere."""
+    pw = spec.passwords
+    if pw is None:
+        return ""
+
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace(":", "\\:")
+
+    return (
+        f"*:{spec.monitor}:{MONITOR_DB}:{MONITOR_USER}:{esc(pw.monitor)}\n"
+        f"*:*:*:{REPLICATION_USER}:{esc(pw.replication)}\n"
+        f"*:*:*:{esc(spec.user)}:{esc(pw.engines)}\n"
+    )
+
+
+def harden_hba(text: str) -> str:
+    """pg_hba.conf without initdb's `trust` lines (pg_autoctl runs initdb with --auth=trust:
+    any local user, or any process on 127.0.0.1, could connect as a superuser). pg_autoctl's
+    own lines stay; on the socket the postgres user keeps peer, every other user gives its
+    password."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if "Auto-generated by pg_auto_failover" in line or not fields or fields[-1] != "trust":
+            out.append(line)
+        elif fields[0] == "local" and fields[1] == "replication":
+            out.append("local   replication     postgres                                peer")
+        elif fields[0] == "local":
+            out.append("local   all             postgres                                peer")
+            out.append(
+                "local   all             all                                     scram-sha-256"
+            )
+        # initdb's `host ... trust` lines go: pg_autoctl added what the formation needs
+    return "\n".join(out) + "\n"
 
 
 @dataclass(frozen=True)
 class DatabaseSpec:
-    """A [cluster.database] table: the monitor's port, one port per data node, where."""
+    """A [cluster.database] table: the monitor's port, one port per data node, where, and
+    how the parts authenticate."""
 
     monitor: int
     ports: tuple[int, ...]
@@ -73,18 +233,66 @@ class DatabaseSpec:
     name: str = "ivr"  # the database the engines use
     user: str = "ivr"
     timers: dict[str, int] = field(default_factory=dict)  # overrides of MONITOR_TIMERS
+    auth: str = "scram-sha-256"
+    passwords: Passwords | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_auth(self.auth, [self.address])
 
     @property
-    def url(self) -> str:
-        """The engines' SQLAlchemy URL: every data node, the primary found at connect."""
+    def tls(self) -> bool:
+        """TLS wherever passwords are used (pg_autoctl's self-signed certificates): the
+        tested set-up is the one a center on several hosts runs."""
+        return self.auth != "trust"
+
+    def _password(self, kind: str) -> str:
+        if self.auth == "trust":
+            return ""
+        if self.passwords is None:
+            raise ConfigError("cluster.database: scram-sha-256 without its passwords")
+        return str(getattr(self.passwords, kind))
+
+    def _user(self, shown: bool) -> str:
+        password = self._password("engines")
+        if not password:
+            return self.user
+        return f"{self.user}:{quote(password, safe='') if shown else '***'}"
+
+    def _url(self, shown: bool) -> str:
         hosts = "&".join(f"host={self.address}:{port}" for port in self.ports)
+        ssl = "&ssl=require" if self.tls else ""
         return (
-            f"postgresql+asyncpg://{self.user}@/{self.name}?{hosts}&target_session_attrs=read-write"
+            f"postgresql+asyncpg://{self._user(shown)}@/{self.name}?{hosts}"
+            f"&target_session_attrs=read-write{ssl}"
         )
 
     @property
+    def url(self) -> str:
+        """The engines' SQLAlchemy URL: every data node, the primary found at connect; with
+        the engines' password (a secret: written to files of mode 0600 alone, never logged)."""
+        return self._url(shown=True)
+
+    @property
+    def shown_url(self) -> str:
+        """The same without its password, to print."""
+        return self._url(shown=False)
+
+    @property
     def monitor_uri(self) -> str:
-        return f"postgres://autoctl_node@{self.address}:{self.monitor}/{MONITOR_DB}?sslmode=disable"
+        """The monitor's address as pg_autoctl is given it: no password (the password file
+        has it), TLS required when on."""
+        mode = "require" if self.tls else "disable"
+        return (
+            f"postgres://{MONITOR_USER}@{self.address}:{self.monitor}/{MONITOR_DB}?sslmode={mode}"
+        )
+
+    def security_args(self) -> list[str]:
+        """`pg_autoctl create` options: the floor checked where the parts are made."""
+        check_auth(self.auth, [self.address])
+        if self.auth == "trust":
+            return ["--auth", "trust", "--no-ssl"]
+        self._password("engines")
+        return ["--auth", self.auth, "--ssl-self-signed"]
 
 
 def _bindir() -> Path:
@@ -130,7 +338,31 @@ class FailoverDatabase:
             XDG_RUNTIME_DIR=str(home / "run"),
             PATH=f"{_bindir()}:{env.get('PATH', '/usr/bin:/bin')}",
         )
+        if os.geteuid() == 0:  # libpq looks in ~/.postgresql for TLS files: postgres's home
+            env["HOME"] = pwd.getpwnam("postgres").pw_dir
+        if self.spec.auth != "trust":
+            env["PGPASSFILE"] = str(self._passfile())
         return env
+
+    def _passfile(self) -> Path:
+        """The passwords pg_autoctl, pg_basebackup and the standby's walreceiver read
+        (libpq's password file: mode 0600, the postgres user's), written again at every
+        start so that passwords given by the environment reach it."""
+        path = self.folder / "pgpass"
+        text = pgpass_text(self.spec)
+        with contextlib.suppress(OSError):
+            if path.read_text() == text:
+                return path
+        self._mkdir(self.folder)
+        part = path.with_name(".pgpass.new")
+        part.unlink(missing_ok=True)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        if os.geteuid() == 0:
+            shutil.chown(part, "postgres", "postgres")
+        part.replace(path)
+        return path
 
     def _as_postgres(self) -> dict[str, Any]:
         """PostgreSQL refuses to run as root: its tools run as the postgres user then."""
@@ -191,7 +423,7 @@ class FailoverDatabase:
         await self._autoctl(
             name, "create", "monitor", "--pgdata", str(data), "--pgctl",
             str(_bindir() / "pg_ctl"), "--pgport", str(self.spec.monitor),
-            "--hostname", self.spec.address, "--auth", "trust", "--no-ssl",
+            "--hostname", self.spec.address, *self.spec.security_args(),
         )  # fmt: skip
         # The monitor listens on every interface unless told otherwise.
         await self._autoctl(
@@ -202,6 +434,9 @@ class FailoverDatabase:
         with open(data / "postgresql.conf", "a") as conf:
             conf.write("\n# ivr: failover timers (ivr/cluster/database.py)\n")
             conf.writelines(f"{key} = {value}\n" for key, value in timers.items())
+        if self.spec.passwords is not None and self.spec.auth != "trust":
+            self._harden(data)
+            await self._set_passwords(data, MONITOR_DB, {MONITOR_USER: self.spec.passwords.monitor})
 
     async def _start_node(self, name: str, port: int) -> None:
         if not (self.pgdata(name) / "PG_VERSION").exists():
@@ -216,11 +451,65 @@ class FailoverDatabase:
             str(_bindir() / "pg_ctl"), "--pgport", str(port), "--pghost", self.spec.address,
             "--listen", self.spec.address, "--hostname", self.spec.address, "--name", name,
             "--username", self.spec.user, "--dbname", self.spec.name,
-            "--monitor", self.spec.monitor_uri, "--auth", "trust", "--no-ssl",
+            "--monitor", self.spec.monitor_uri, *self.spec.security_args(),
             timeout=300,
         )  # fmt: skip
         for key, value in NODE_TIMERS.items():
             await self._autoctl(name, "config", "set", "--pgdata", str(data), key, str(value))
+        pw = self.spec.passwords
+        if pw is not None and self.spec.auth != "trust":
+            self._harden(data)
+            # A standby came from the primary's copy, roles and passwords with it; a node
+            # made as the first one gives its roles their passwords before it first runs.
+            if not (data / "standby.signal").exists():
+                await self._set_passwords(
+                    data, self.spec.name,
+                    {self.spec.user: pw.engines, REPLICATION_USER: pw.replication},
+                )  # fmt: skip
+
+    def _harden(self, data: Path) -> None:
+        hba = data / "pg_hba.conf"
+        hba.write_text(harden_hba(hba.read_text()))
+
+    async def _set_passwords(self, data: Path, dbname: str, passwords: dict[str, str]) -> None:
+        """Give roles their passwords while the part is stopped (as `pg_autoctl create`
+        leaves it): PostgreSQL's single-user mode, the statements on its stdin, each
+        password as its SCRAM verifier (the password itself is in no statement or log)."""
+        sql = "".join(
+            f"ALTER ROLE \"{user}\" PASSWORD '{scram_verifier(password)}';\n"
+            for user, password in passwords.items()
+        )
+        process = await asyncio.create_subprocess_exec(
+            str(_bindir() / "postgres"), "--single", "-D", str(data), dbname,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=self.folder, env=self._env("monitor"), **self._as_postgres(),
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(60):
+                out, _ = await process.communicate(sql.encode())
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise DatabaseError(f"{data}: single-user mode did not end in 60 s") from None
+        text = out.decode(errors="replace")
+        if process.returncode != 0 or "ERROR:" in text:
+            raise DatabaseError(f"{data}: setting the roles' passwords failed: {text[-1500:]}")
+
+    def _check_made(self, name: str) -> None:
+        """A part made with `--auth trust` (before passwords were the rule, or with auth =
+        "trust") is not run under a spec that wants passwords: it would still let anyone in."""
+        if self.spec.auth == "trust":
+            return
+        cfg = configparser.ConfigParser(interpolation=None)
+        pgdata = str(self.pgdata(name)).lstrip("/")
+        cfg.read(self.folder / name / "config" / "pg_autoctl" / pgdata / "pg_autoctl.cfg")
+        made = cfg.get("postgresql", "auth_method", fallback=self.spec.auth)
+        if made == "trust":
+            raise DatabaseError(
+                f"database part {name} was made with --auth trust: its pg_hba.conf lets any "
+                f"host in. Make it again with passwords (move {self.folder / name} away; a "
+                "data node is copied again from the primary)"
+            )
 
     async def exec_part(self, name: str, timeout: float = READY_TIMEOUT) -> None:
         """Run one part here in the foreground, in this process's place (a container or a
@@ -244,6 +533,7 @@ class FailoverDatabase:
                         f"{first} up",
                     )  # fmt: skip
                 await self._create_node(name, self.spec.ports[index])
+        self._check_made(name)
         argv = ["pg_autoctl", "run", "--pgdata", str(self.pgdata(name))]
         env = self._env(name)
         self._stale_pid_file(name, env)
@@ -283,6 +573,7 @@ class FailoverDatabase:
     def _run(self, name: str) -> None:
         if self.pid(name) is not None:
             return
+        self._check_made(name)
         argv = ["pg_autoctl", "run", "--pgdata", str(self.pgdata(name))]
         pid = spawn(argv, self.log_file(name), self._env(name), **self._as_postgres())
         self.pid_file(name).write_text(f"{pid}\n")
@@ -378,5 +669,5 @@ class FailoverDatabase:
         raise DatabaseError(f"no {what} within {timeout} s: {states}")
 
     async def status(self) -> dict[str, Any]:
-        return {"url": self.spec.url, "monitor": self.pid("monitor") is not None,
+        return {"url": self.spec.shown_url, "monitor": self.pid("monitor") is not None,
                 "nodes": await self.states()}  # fmt: skip
