@@ -331,7 +331,8 @@ class FailoverDatabase:
     def _env(self, name: str) -> dict[str, str]:
         """pg_autoctl keeps its config and state under XDG folders: the node's own ones."""
         home = self.folder / name
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "XDG_"))}
+        # the passwords reach pg_autoctl through its password file alone
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "XDG_", "IVR_DB_"))}
         env.update(
             XDG_CONFIG_HOME=str(home / "config"),
             XDG_DATA_HOME=str(home / "data"),

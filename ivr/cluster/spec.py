@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr import config
-from ivr.cluster.database import DatabaseSpec, Passwords
+from ivr.cluster.database import PASSWORD_ENV, DatabaseSpec, Passwords
 from ivr.config import ConfigError, Settings
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
@@ -332,11 +332,13 @@ def node_values(cluster: Cluster, node: Node) -> dict[str, Any]:
 def engine_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """A node's engine's environment: without IVR_CONFIG (the cluster's file, not the
     engine's) nor the IVR_* variables of what the cluster sets for each node (an image's
-    IVR_INSTANCE, a host's IVR_PORT_SIP), which would win over the node's settings file."""
+    IVR_INSTANCE, a host's IVR_PORT_SIP), which would win over the node's settings file, nor
+    the database parts' own passwords (an engine needs its own alone)."""
     out = {}
+    parts_own = set(PASSWORD_ENV.values()) - {PASSWORD_ENV["engines"]}
     for key, value in environ.items():
         own = config._env_values({key: value}).keys() & NODE_OWN
-        if key == "IVR_CONFIG" or own:
+        if key == "IVR_CONFIG" or own or key in parts_own:  # the database parts' passwords
             continue
         out[key] = value
     return out

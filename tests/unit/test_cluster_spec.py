@@ -172,8 +172,9 @@ def test_the_environment_overrides_the_shared_settings_but_not_the_nodes_own() -
 
 
 def test_an_engine_is_not_given_variables_that_would_undo_its_node() -> None:
-    kept = {"IVR_DB_URL": "postgresql+asyncpg://x", "PATH": "/bin"}
-    environ = {"IVR_CONFIG": "/c.toml", "IVR_INSTANCE": "prod", "IVR_PORT_SIP": "5060", **kept}
+    kept = {"IVR_DB_URL": "postgresql+asyncpg://x", "PATH": "/bin", "IVR_DB_PASSWORD": "e"}
+    environ = {"IVR_CONFIG": "/c.toml", "IVR_INSTANCE": "prod", "IVR_PORT_SIP": "5060", **kept,
+               "IVR_DB_MONITOR_PASSWORD": "m", "IVR_DB_REPLICATION_PASSWORD": "r"}  # fmt: skip
     assert engine_environ(environ) == kept
 
 
