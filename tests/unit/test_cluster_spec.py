@@ -19,6 +19,7 @@ import pytest
 from ivr.cluster.database import (
     DatabaseError,
     DatabaseSpec,
+    FailoverDatabase,
     Passwords,
     harden_hba,
     pgpass_text,
@@ -367,3 +368,19 @@ def test_a_database_part_is_one_the_table_names() -> None:
 def test_a_database_part_needs_the_database_table() -> None:
     with pytest.raises(ConfigError, match=r"no \[cluster.database\]"):
         asyncio.run(Running(parse(data())).exec_database("db1"))
+
+
+def test_a_part_made_with_trust_is_not_run_under_passwords(tmp_path: Path) -> None:
+    spec = DatabaseSpec(monitor=1, ports=(2, 3), passwords=Passwords.new())
+    database = FailoverDatabase(spec, tmp_path)
+    cfg = tmp_path / "db1" / "config" / "pg_autoctl" / str(database.pgdata("db1")).lstrip("/")
+    cfg.mkdir(parents=True)
+    (cfg / "pg_autoctl.cfg").write_text("[postgresql]\nauth_method = scram-sha-256\n")
+    database._check_made("db1")  # made with passwords: it runs
+    (cfg / "pg_autoctl.cfg").write_text("[postgresql]\nauth_method = trust\n")
+    with pytest.raises(DatabaseError, match="db1 was made with --auth trust"):
+        database._check_made("db1")
+    with pytest.raises(DatabaseError, match="db1 was made with --auth trust"):
+        database._run("db1")  # where it would start, nothing starts
+    trusting = FailoverDatabase(DatabaseSpec(monitor=1, ports=(2, 3), auth="trust"), tmp_path)
+    trusting._check_made("db1")  # asked for on loopback: it runs as it was made
