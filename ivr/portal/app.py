@@ -108,7 +108,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         # Today's occupancy and each inbound queue's day, live (the page and /metrics).
         self.tally = Tally()
         self.queue_days = QueueDays(store.ANSWERED_WITHIN)
-        services.metrics.registry.register(Figures(self.tally, self.queue_days))
+        services.metrics.registry.register(Figures(self.tally, self.queue_days, self.claimed_busy))
         self.desk.queue_row_heard.append(self._queue_row)
         self.desk.board_moved.append(self.look)
 
