@@ -24,7 +24,8 @@ from urllib.parse import quote
 
 import asyncpg
 
-from ivr.cluster.database import MONITOR_DB, MONITOR_USER, DatabaseSpec
+from ivr.cluster.database import DatabaseSpec
+from ivr.cluster.dbauth import MONITOR_DB, MONITOR_USER
 from ivr.cluster.spec import load
 from ivr.control import bearer
 from ivr.harness.sipp import SCENARIOS, place_calls

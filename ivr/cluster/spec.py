@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from ivr import config
-from ivr.cluster.database import PASSWORD_ENV, DatabaseSpec, Passwords
+from ivr.cluster.database import DatabaseSpec
+from ivr.cluster.dbauth import PASSWORD_ENV, Passwords
 from ivr.config import ConfigError, Settings
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")

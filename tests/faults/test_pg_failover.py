@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt
-from ivr.cluster.database import DatabaseSpec, FailoverDatabase, Passwords
+from ivr.cluster.database import DatabaseSpec, FailoverDatabase
+from ivr.cluster.dbauth import Passwords
 from ivr.dialpolicy import DialPolicy
 from ivr.harness.ports import free_tcp_port
 from ivr.lease import Leases

@@ -16,15 +16,8 @@ from typing import Any
 
 import pytest
 
-from ivr.cluster.database import (
-    DatabaseError,
-    DatabaseSpec,
-    FailoverDatabase,
-    Passwords,
-    harden_hba,
-    pgpass_text,
-    scram_verifier,
-)
+from ivr.cluster.database import DatabaseError, DatabaseSpec, FailoverDatabase
+from ivr.cluster.dbauth import Passwords, harden_hba, pgpass_text, scram_verifier
 from ivr.cluster.kamailio import Kamailio, parse_destinations, render
 from ivr.cluster.run import Running
 from ivr.cluster.spec import engine_environ, load, node_settings, node_values, parse, toml_text
@@ -217,7 +210,7 @@ def test_the_database_parts_are_made_with_passwords_and_tls_by_default() -> None
     assert spec.monitor_uri == (
         "postgres://autoctl_node@127.0.0.1:16500/pg_auto_failover?sslmode=require"
     )
-    assert pgpass_text(spec).splitlines() == [
+    assert pgpass_text(spec.monitor, spec.user, spec.passwords).splitlines() == [
         "*:16500:pg_auto_failover:autoctl_node:monitor-pw",
         "*:*:*:pgautofailover_replicator:replication-pw",
         "*:*:*:ivr:engines-pw",
@@ -299,7 +292,7 @@ def test_a_password_with_a_colon_is_escaped_in_the_password_file() -> None:
         ports=(2, 3),
         passwords=Passwords(given={"engines": "a:b", "monitor": "c\\d", "replication": "e"}),
     )
-    assert pgpass_text(spec).splitlines() == [
+    assert pgpass_text(spec.monitor, spec.user, spec.passwords).splitlines() == [
         "*:1:pg_auto_failover:autoctl_node:c\\\\d",
         "*:*:*:pgautofailover_replicator:e",
         "*:*:*:ivr:a\\:b",

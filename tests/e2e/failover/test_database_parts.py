@@ -21,7 +21,8 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from ivr.cluster.database import MONITOR_DB, MONITOR_USER, DatabaseSpec, FailoverDatabase
+from ivr.cluster.database import DatabaseSpec, FailoverDatabase
+from ivr.cluster.dbauth import MONITOR_DB, MONITOR_USER
 from ivr.cluster.spec import load
 from ivr.harness.cluster import loopback_file
 from ivr.records.db import make_engine, upgrade
