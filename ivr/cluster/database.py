@@ -368,6 +368,10 @@ class FailoverDatabase:
                 f"host in. Make it again with passwords (move {self.folder / name} away; a "
                 "data node is copied again from the primary)"
             )
+        # Again at every start: a creation cut short after pg_autoctl made the part would
+        # otherwise keep initdb's trust lines.
+        if (self.pgdata(name) / "pg_hba.conf").exists():
+            self._harden(self.pgdata(name))
 
     async def exec_part(self, name: str, timeout: float = READY_TIMEOUT) -> None:
         """Run one part here in the foreground, in this process's place (a container or a

@@ -370,6 +370,11 @@ def test_a_part_made_with_trust_is_not_run_under_passwords(tmp_path: Path) -> No
     cfg.mkdir(parents=True)
     (cfg / "pg_autoctl.cfg").write_text("[postgresql]\nauth_method = scram-sha-256\n")
     database._check_made("db1")  # made with passwords: it runs
+    hba = database.pgdata("db1") / "pg_hba.conf"
+    hba.parent.mkdir(parents=True)
+    hba.write_text("host    all             all             127.0.0.1/32            trust\n")
+    database._check_made("db1")  # a creation cut short: initdb's trust lines go before it runs
+    assert "trust" not in hba.read_text()
     (cfg / "pg_autoctl.cfg").write_text("[postgresql]\nauth_method = trust\n")
     with pytest.raises(DatabaseError, match="db1 was made with --auth trust"):
         database._check_made("db1")
