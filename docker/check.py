@@ -20,13 +20,16 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 
-from ivr.cluster.database import MONITOR_DB, DatabaseSpec
+from ivr.cluster.database import DatabaseSpec
+from ivr.cluster.dbauth import MONITOR_DB, MONITOR_USER
 from ivr.cluster.spec import load
 from ivr.control import bearer
 from ivr.harness.sipp import SCENARIOS, place_calls
+from ivr.records.listen import plain_dsn
 
 KAMAILIO = ("127.0.0.1", 25060)
 NUMBER = "0611111111"  # routing_rules: Rossi Idraulica
@@ -92,9 +95,19 @@ def mismatches(new: list[asyncpg.Record]) -> list[str]:
 
 
 def dsn(spec: DatabaseSpec) -> str:
-    """asyncpg's form of the engines' multi-host address: the primary, wherever it is."""
-    hosts = ",".join(f"{spec.address}:{port}" for port in spec.ports)
-    return f"postgres://{spec.user}@{hosts}/{spec.name}?target_session_attrs=read-write"
+    """asyncpg's form of the engines' multi-host address: the primary, wherever it is (with
+    the engines' password, from IVR_DB_PASSWORD as the compose file gives it them; TLS)."""
+    return plain_dsn(spec.url)
+
+
+def monitor_dsn(spec: DatabaseSpec) -> str:
+    """The monitor, as pg_autoctl's user (IVR_DB_MONITOR_PASSWORD), over TLS."""
+    assert spec.passwords is not None, "the compose cluster runs with passwords"
+    password = quote(spec.passwords.monitor, safe="")
+    return (
+        f"postgres://{MONITOR_USER}:{password}@{spec.address}:{spec.monitor}/{MONITOR_DB}"
+        "?sslmode=require"
+    )
 
 
 async def records(db: str) -> list[asyncpg.Record] | None:
@@ -116,9 +129,8 @@ async def records(db: str) -> list[asyncpg.Record] | None:
 async def states(spec: DatabaseSpec) -> dict[str, str] | None:
     """Each data node's state as the monitor says (`primary`, `secondary`, `a->b` while
     changing), or None while the monitor does not answer."""
-    uri = f"postgres://autoctl_node@{spec.address}:{spec.monitor}/{MONITOR_DB}"
     try:
-        conn = await asyncpg.connect(uri, timeout=5)
+        conn = await asyncpg.connect(monitor_dsn(spec), timeout=5)
     except DB_ERRORS:
         return None
     try:

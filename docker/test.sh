@@ -57,6 +57,11 @@ IVR_CONTROL_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')
 export IVR_CONTROL_TOKEN
 IVR_PROXY_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')
 export IVR_PROXY_TOKEN
+# The database's passwords (compose.yaml hands them to the parts and the engines; check.py
+# reads them to query the records and the monitor): new for each run, kept nowhere.
+for name in IVR_DB_PASSWORD IVR_DB_MONITOR_PASSWORD IVR_DB_REPLICATION_PASSWORD; do
+    export "$name=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')"
+done
 compose=("$WORK/compose/bin/podman-compose" -p ivr-docker-test -f docker/compose.yaml)
 down() {
     "${compose[@]}" logs > "$WORK/compose.log" 2>&1 || true

@@ -17,7 +17,10 @@ log = logging.getLogger("ivr")
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
-    return config.load(getattr(args, "config", None))
+    settings = config.load(getattr(args, "config", None))
+    # The settings' level (the file's `log_level`, or IVR_LOG_LEVEL over it) is the engine's.
+    logging.getLogger().setLevel(settings.log_level.upper())
+    return settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

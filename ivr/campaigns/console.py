@@ -18,9 +18,18 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ivr import bounds
-from ivr.campaigns import lists, results, store
+from ivr.campaigns import floor, lists, results, store
 from ivr.campaigns.extensions import registered
-from ivr.campaigns.model import APPOINTMENT, OUTCOMES, PROMOTION, Campaign
+from ivr.campaigns.model import (
+    APPOINTMENT,
+    OUTCOMES,
+    PREDICTIVE,
+    PREVIEW,
+    PROGRESSIVE,
+    PROMOTION,
+    RATIO,
+    Campaign,
+)
 from ivr.campaigns.models import CENTER
 from ivr.campaigns.outcomes import OutcomeForm, free_slots, read_outcome, slot_key
 from ivr.campaigns.report import progress
@@ -315,6 +324,28 @@ class OutboundConsole:
             row.operators = sorted(working.get(campaign.id, ()))
             rows.append((campaign, row))
         return self._page("campaigns.html", self._lang(request), login=login, rows=rows, now=now)
+
+    # -- the supervisor's page: each campaign's day --------------------------------------------
+
+    async def supervisor_part(self, login: Login) -> str:
+        dialer = self.dialer
+        await dialer.figures.read(
+            dialer.services.sessions, dialer.campaigns.by_id.values(), dialer.services.clock()
+        )
+        days = dialer.figures.days()
+        rows = [(c, days[c.id]) for c in dialer.campaigns.by_id.values() if c.id in days]
+        modes = {
+            PREVIEW: tr(login.lang, "preview"), PROGRESSIVE: tr(login.lang, "progressive"),
+            RATIO: tr(login.lang, "ratio"), PREDICTIVE: tr(login.lang, "predictive"),
+        }  # fmt: skip
+        cap = f"{floor.ABANDON_CAP * 100:.0f}"
+        return self.templates.render(
+            "supervisor_campaigns.html", login.lang, root=self.root, rows=rows, modes=modes,
+            cap=cap,
+        )  # fmt: skip
+
+    def busy_today(self) -> float:
+        return self.dialer.figures.busy()
 
     async def operators_on_campaigns(self) -> dict[str, set[str]]:
         """Campaign id -> operators holding or talking to one of its calls now."""

@@ -77,7 +77,8 @@ class CampaignDialer(Follower, Feature):
         self._watch_from: datetime | None = None  # since when this engine sees every event
         self._rotation = 0
         self._handle = pacing.PRIOR_CALL_SECONDS  # an outbound call's talk and wrap-up, lately
-        self.figures = CampaignFigures()
+        self.figures = CampaignFigures(services.settings.campaign_drop_cap)
+        self.figures.tally = portal.tally if portal is not None else None
         services.metrics.registry.register(self.figures)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -146,11 +147,9 @@ class CampaignDialer(Follower, Feature):
         while True:
             try:
                 await self.housekeeping()
-                now = self.services.clock()
-                self.figures.today = {
-                    c.id: await activity.today(self.services.sessions, c, now, self.engine_id)
-                    for c in self.campaigns.by_id.values()
-                }
+                await self.figures.read(
+                    self.services.sessions, self.campaigns.by_id.values(), self.services.clock()
+                )
             except Exception:
                 log.exception("campaign housekeeping failed")
             await asyncio.sleep(HOUSEKEEPING_SECONDS)

@@ -9,7 +9,11 @@ primary stops answering; a synchronous standby means a commit the client saw is 
 
 Every engine connects with one multi-host address that finds the primary wherever it is:
 
-    postgresql+asyncpg://ivr@/ivr?host=H1:P1&host=H2:P2&target_session_attrs=read-write
+    postgresql+asyncpg://ivr:PASSWORD@/ivr?host=H1:P1&host=H2:P2&target_session_attrs=read-write&ssl=require
+
+Passwords and TLS are a floor (ivr/cluster/dbauth.py): every part is made with `--auth
+scram-sha-256 --ssl-self-signed`, initdb's `trust` lines leave pg_hba.conf, and the three
+users get their passwords without one ever being on a command line.
 
 The timers are tuned down from pg_auto_failover's defaults (50 s from a lost primary node to a
 new one) with margins for a loaded host; TIMERS says which and why.
@@ -18,6 +22,7 @@ new one) with margins for a loaded host; TIMERS says which and why.
 from __future__ import annotations
 
 import asyncio
+import configparser
 import contextlib
 import json
 import logging
@@ -29,8 +34,20 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from ivr.cluster.dbauth import (
+    MONITOR_DB,
+    MONITOR_USER,
+    REPLICATION_USER,
+    Passwords,
+    check_auth,
+    harden_hba,
+    pgpass_text,
+    scram_verifier,
+)
 from ivr.cluster.proc import gone, live_pid, spawn, tail
+from ivr.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +77,12 @@ NODE_TIMERS = {
     "timeout.postgresql_restart_failure_timeout": 10,
 }
 READY_TIMEOUT = 180.0  # seconds for a new formation to have its primary and standby
-MONITOR_DB = "pg_auto_failover"
 
 
 @dataclass(frozen=True)
 class DatabaseSpec:
-    """A [cluster.database] table: the monitor's port, one port per data node, where."""
+    """A [cluster.database] table: the monitor's port, one port per data node, where, and
+    how the parts authenticate."""
 
     monitor: int
     ports: tuple[int, ...]
@@ -73,18 +90,66 @@ class DatabaseSpec:
     name: str = "ivr"  # the database the engines use
     user: str = "ivr"
     timers: dict[str, int] = field(default_factory=dict)  # overrides of MONITOR_TIMERS
+    auth: str = "scram-sha-256"
+    passwords: Passwords | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_auth(self.auth, [self.address])
 
     @property
-    def url(self) -> str:
-        """The engines' SQLAlchemy URL: every data node, the primary found at connect."""
+    def tls(self) -> bool:
+        """TLS wherever passwords are used (pg_autoctl's self-signed certificates): the
+        tested set-up is the one a center on several hosts runs."""
+        return self.auth != "trust"
+
+    def _password(self, kind: str) -> str:
+        if self.auth == "trust":
+            return ""
+        if self.passwords is None:
+            raise ConfigError("cluster.database: scram-sha-256 without its passwords")
+        return str(getattr(self.passwords, kind))
+
+    def _user(self, shown: bool) -> str:
+        password = self._password("engines")
+        if not password:
+            return self.user
+        return f"{self.user}:{quote(password, safe='') if shown else '***'}"
+
+    def _url(self, shown: bool) -> str:
         hosts = "&".join(f"host={self.address}:{port}" for port in self.ports)
+        ssl = "&ssl=require" if self.tls else ""
         return (
-            f"postgresql+asyncpg://{self.user}@/{self.name}?{hosts}&target_session_attrs=read-write"
+            f"postgresql+asyncpg://{self._user(shown)}@/{self.name}?{hosts}"
+            f"&target_session_attrs=read-write{ssl}"
         )
 
     @property
+    def url(self) -> str:
+        """The engines' SQLAlchemy URL: every data node, the primary found at connect; with
+        the engines' password (a secret: written to files of mode 0600 alone, never logged)."""
+        return self._url(shown=True)
+
+    @property
+    def shown_url(self) -> str:
+        """The same without its password, to print."""
+        return self._url(shown=False)
+
+    @property
     def monitor_uri(self) -> str:
-        return f"postgres://autoctl_node@{self.address}:{self.monitor}/{MONITOR_DB}?sslmode=disable"
+        """The monitor's address as pg_autoctl is given it: no password (the password file
+        has it), TLS required when on."""
+        mode = "require" if self.tls else "disable"
+        return (
+            f"postgres://{MONITOR_USER}@{self.address}:{self.monitor}/{MONITOR_DB}?sslmode={mode}"
+        )
+
+    def security_args(self) -> list[str]:
+        """`pg_autoctl create` options: the floor checked where the parts are made."""
+        check_auth(self.auth, [self.address])
+        if self.auth == "trust":
+            return ["--auth", "trust", "--no-ssl"]
+        self._password("engines")
+        return ["--auth", self.auth, "--ssl-self-signed"]
 
 
 def _bindir() -> Path:
@@ -123,14 +188,39 @@ class FailoverDatabase:
     def _env(self, name: str) -> dict[str, str]:
         """pg_autoctl keeps its config and state under XDG folders: the node's own ones."""
         home = self.folder / name
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "XDG_"))}
+        # the passwords reach pg_autoctl through its password file alone
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "XDG_", "IVR_DB_"))}
         env.update(
             XDG_CONFIG_HOME=str(home / "config"),
             XDG_DATA_HOME=str(home / "data"),
             XDG_RUNTIME_DIR=str(home / "run"),
             PATH=f"{_bindir()}:{env.get('PATH', '/usr/bin:/bin')}",
         )
+        if os.geteuid() == 0:  # libpq looks in ~/.postgresql for TLS files: postgres's home
+            env["HOME"] = pwd.getpwnam("postgres").pw_dir
+        if self.spec.auth != "trust":
+            env["PGPASSFILE"] = str(self._passfile())
         return env
+
+    def _passfile(self) -> Path:
+        """The passwords pg_autoctl, pg_basebackup and the standby's walreceiver read
+        (libpq's password file: mode 0600, the postgres user's), written again at every
+        start so that passwords given by the environment reach it."""
+        path = self.folder / "pgpass"
+        text = pgpass_text(self.spec.monitor, self.spec.user, self.spec.passwords)
+        with contextlib.suppress(OSError):
+            if path.read_text() == text:
+                return path
+        self._mkdir(self.folder)
+        part = path.with_name(".pgpass.new")
+        part.unlink(missing_ok=True)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        if os.geteuid() == 0:
+            shutil.chown(part, "postgres", "postgres")
+        part.replace(path)
+        return path
 
     def _as_postgres(self) -> dict[str, Any]:
         """PostgreSQL refuses to run as root: its tools run as the postgres user then."""
@@ -191,7 +281,7 @@ class FailoverDatabase:
         await self._autoctl(
             name, "create", "monitor", "--pgdata", str(data), "--pgctl",
             str(_bindir() / "pg_ctl"), "--pgport", str(self.spec.monitor),
-            "--hostname", self.spec.address, "--auth", "trust", "--no-ssl",
+            "--hostname", self.spec.address, *self.spec.security_args(),
         )  # fmt: skip
         # The monitor listens on every interface unless told otherwise.
         await self._autoctl(
@@ -202,6 +292,9 @@ class FailoverDatabase:
         with open(data / "postgresql.conf", "a") as conf:
             conf.write("\n# ivr: failover timers (ivr/cluster/database.py)\n")
             conf.writelines(f"{key} = {value}\n" for key, value in timers.items())
+        if self.spec.passwords is not None and self.spec.auth != "trust":
+            self._harden(data)
+            await self._set_passwords(data, MONITOR_DB, {MONITOR_USER: self.spec.passwords.monitor})
 
     async def _start_node(self, name: str, port: int) -> None:
         if not (self.pgdata(name) / "PG_VERSION").exists():
@@ -216,11 +309,69 @@ class FailoverDatabase:
             str(_bindir() / "pg_ctl"), "--pgport", str(port), "--pghost", self.spec.address,
             "--listen", self.spec.address, "--hostname", self.spec.address, "--name", name,
             "--username", self.spec.user, "--dbname", self.spec.name,
-            "--monitor", self.spec.monitor_uri, "--auth", "trust", "--no-ssl",
+            "--monitor", self.spec.monitor_uri, *self.spec.security_args(),
             timeout=300,
         )  # fmt: skip
         for key, value in NODE_TIMERS.items():
             await self._autoctl(name, "config", "set", "--pgdata", str(data), key, str(value))
+        pw = self.spec.passwords
+        if pw is not None and self.spec.auth != "trust":
+            self._harden(data)
+            # A standby came from the primary's copy, roles and passwords with it; a node
+            # made as the first one gives its roles their passwords before it first runs.
+            if not (data / "standby.signal").exists():
+                await self._set_passwords(
+                    data, self.spec.name,
+                    {self.spec.user: pw.engines, REPLICATION_USER: pw.replication},
+                )  # fmt: skip
+
+    def _harden(self, data: Path) -> None:
+        hba = data / "pg_hba.conf"
+        hba.write_text(harden_hba(hba.read_text()))
+
+    async def _set_passwords(self, data: Path, dbname: str, passwords: dict[str, str]) -> None:
+        """Give roles their passwords while the part is stopped (as `pg_autoctl create`
+        leaves it): PostgreSQL's single-user mode, the statements on its stdin, each
+        password as its SCRAM verifier (the password itself is in no statement or log)."""
+        sql = "".join(
+            f"ALTER ROLE \"{user}\" PASSWORD '{scram_verifier(password)}';\n"
+            for user, password in passwords.items()
+        )
+        process = await asyncio.create_subprocess_exec(
+            str(_bindir() / "postgres"), "--single", "-D", str(data), dbname,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=self.folder, env=self._env("monitor"), **self._as_postgres(),
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(60):
+                out, _ = await process.communicate(sql.encode())
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise DatabaseError(f"{data}: single-user mode did not end in 60 s") from None
+        text = out.decode(errors="replace")
+        if process.returncode != 0 or "ERROR:" in text:
+            raise DatabaseError(f"{data}: setting the roles' passwords failed: {text[-1500:]}")
+
+    def _check_made(self, name: str) -> None:
+        """A part made with `--auth trust` (before passwords were the rule, or with auth =
+        "trust") is not run under a spec that wants passwords: it would still let anyone in."""
+        if self.spec.auth == "trust":
+            return
+        cfg = configparser.ConfigParser(interpolation=None)
+        pgdata = str(self.pgdata(name)).lstrip("/")
+        cfg.read(self.folder / name / "config" / "pg_autoctl" / pgdata / "pg_autoctl.cfg")
+        made = cfg.get("postgresql", "auth_method", fallback=self.spec.auth)
+        if made == "trust":
+            raise DatabaseError(
+                f"database part {name} was made with --auth trust: its pg_hba.conf lets any "
+                f"host in. Make it again with passwords (move {self.folder / name} away; a "
+                "data node is copied again from the primary)"
+            )
+        # Again at every start: a creation cut short after pg_autoctl made the part would
+        # otherwise keep initdb's trust lines.
+        if (self.pgdata(name) / "pg_hba.conf").exists():
+            self._harden(self.pgdata(name))
 
     async def exec_part(self, name: str, timeout: float = READY_TIMEOUT) -> None:
         """Run one part here in the foreground, in this process's place (a container or a
@@ -244,6 +395,7 @@ class FailoverDatabase:
                         f"{first} up",
                     )  # fmt: skip
                 await self._create_node(name, self.spec.ports[index])
+        self._check_made(name)
         argv = ["pg_autoctl", "run", "--pgdata", str(self.pgdata(name))]
         env = self._env(name)
         self._stale_pid_file(name, env)
@@ -283,6 +435,7 @@ class FailoverDatabase:
     def _run(self, name: str) -> None:
         if self.pid(name) is not None:
             return
+        self._check_made(name)
         argv = ["pg_autoctl", "run", "--pgdata", str(self.pgdata(name))]
         pid = spawn(argv, self.log_file(name), self._env(name), **self._as_postgres())
         self.pid_file(name).write_text(f"{pid}\n")
@@ -378,5 +531,5 @@ class FailoverDatabase:
         raise DatabaseError(f"no {what} within {timeout} s: {states}")
 
     async def status(self) -> dict[str, Any]:
-        return {"url": self.spec.url, "monitor": self.pid("monitor") is not None,
+        return {"url": self.spec.shown_url, "monitor": self.pid("monitor") is not None,
                 "nodes": await self.states()}  # fmt: skip

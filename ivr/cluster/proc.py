@@ -33,11 +33,40 @@ def spawn(
     return process.pid
 
 
+# A process is written into its pid file after it starts; one that started later than the
+# file was last written holds a reused pid (pids wrap at /proc/sys/kernel/pid_max, 32768 on
+# many machines, within a long day of tests). The start time is read to the clock tick, the
+# boot time to the second: the slack covers that rounding.
+_REUSED_AFTER = 2.0
+
+
+def _started_at(pid: int) -> float | None:
+    """When the process started (seconds since the epoch), from /proc; None if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])  # field 22, starttime: clock ticks after boot
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def live_pid(path: Path) -> int | None:
-    """The pid in a pid file while that process runs (a zombie is gone), else None."""
+    """The pid in a pid file while that process runs (a zombie is gone), else None; None
+    too when the pid now belongs to a process started after the file was written (the
+    process it named is gone and the pid was given again): signalling it would stop a
+    stranger (a database server, another test's engine)."""
     try:
         pid = int(path.read_text().strip())
+        written = path.stat().st_mtime
     except (OSError, ValueError):
+        return None
+    started = _started_at(pid)
+    if started is not None and started > written + _REUSED_AFTER:
         return None
     try:
         os.kill(pid, 0)

@@ -98,7 +98,11 @@ class Running:
         path = self.config_file(node)
         values = node_values(self.cluster, node)
         title = f"node {node.name} of cluster {self.cluster.name}: rendered by `ivr cluster`"
-        path.write_text(toml_text(values, title))
+        # mode 0600: db_url carries the database's password ([cluster.database])
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a file written before by an older version keeps no wider mode
+        with os.fdopen(fd, "w") as handle:
+            handle.write(toml_text(values, title))
         gateway = Trunk(*self.cluster.gateway)
         return [path, render_instance(self.settings[node.name], trunk=gateway)]
 

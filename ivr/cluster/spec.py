@@ -23,6 +23,8 @@ The file is an engine's TOML settings file (what every node's engine shares: db_
     monitor = 16400              # pg_auto_failover's monitor (ivr/cluster/database.py)
     ports = [16401, 16402]       # its data nodes: a primary and its standby
                                  # db_url is then this multi-host address: leave it out
+                                 # (passwords: IVR_DB_*PASSWORD, or generated once into
+                                 # the shared folder's database/)
 
 From it come each node's own engine settings (rendered as a TOML file the node's `ivr serve`
 reads): the node's instance name, ports and RTP range; its trunk trusting Kamailio's address
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -42,6 +45,7 @@ from typing import Any
 
 from ivr import config
 from ivr.cluster.database import DatabaseSpec
+from ivr.cluster.dbauth import PASSWORD_ENV, Passwords
 from ivr.config import ConfigError, Settings
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
@@ -166,8 +170,13 @@ NODE_OWN = {"instance", "bind", "sip_address", "trunk_addresses", "operator_prox
             "phone_proxy", "cluster_node", "ports"}  # fmt: skip
 
 
-def parse(data: dict[str, Any], home: Path = config.PROJECT_HOME) -> Cluster:
-    """The cluster a settings file describes, checked; ConfigError names what is wrong."""
+def parse(
+    data: dict[str, Any],
+    home: Path = config.PROJECT_HOME,
+    environ: Mapping[str, str] | None = None,
+) -> Cluster:
+    """The cluster a settings file describes, checked; ConfigError names what is wrong.
+    [cluster.database]'s passwords come from `environ` (os.environ) or the shared folder."""
     data = dict(data)
     table = data.pop("cluster", None)
     if not isinstance(table, dict):
@@ -207,13 +216,19 @@ def parse(data: dict[str, Any], home: Path = config.PROJECT_HOME) -> Cluster:
         database=_database(table.get("database")),
         websocket=_int(table, "websocket", 8066, "cluster"),
     )
-    if cluster.database is not None:
+    database = cluster.database
+    if database is not None:
         if "db_url" in data:
             raise ConfigError(
                 "cluster.database: the engines connect to it by its multi-host address: "
                 "leave db_url out"
             )
-        data["db_url"] = cluster.database.url
+        if database.auth != "trust":
+            shared = Path(str(data.get("shared_dir") or cluster.shared_dir))
+            passwords = Passwords(shared / "database", os.environ if environ is None else environ)
+            database = dataclasses.replace(database, passwords=passwords)
+            cluster = dataclasses.replace(cluster, database=database)
+        data["db_url"] = database.url
     url = str(data.get("db_url") or "")
     if len(nodes) > 1 and not url.startswith("postgresql"):
         raise ConfigError(
@@ -232,7 +247,7 @@ def _database(table: Any) -> DatabaseSpec | None:
     where = "cluster.database"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: a table")
-    unknown = sorted(set(table) - {"address", "monitor", "ports", "name"})
+    unknown = sorted(set(table) - {"address", "monitor", "ports", "name", "auth"})
     if unknown:
         raise ConfigError(f"{where}: unknown setting {unknown[0]!r}")
     monitor = _int(table, "monitor", DATABASE_BASE, where)
@@ -249,7 +264,8 @@ def _database(table: Any) -> DatabaseSpec | None:
     if not _NAME.fullmatch(name.replace("_", "-")):
         raise ConfigError(f"{where}: name {name!r}: lower-case letters, digits and '_'")
     address = config.private_address(str(table.get("address", "127.0.0.1")), f"{where}.address")
-    return DatabaseSpec(monitor=monitor, ports=tuple(ports), address=address, name=name)
+    auth = str(table.get("auth", "scram-sha-256"))  # the floor: DatabaseSpec checks it
+    return DatabaseSpec(monitor=monitor, ports=tuple(ports), address=address, name=name, auth=auth)
 
 
 def _check_apart(cluster: Cluster) -> None:
@@ -277,13 +293,15 @@ def _check_apart(cluster: Cluster) -> None:
         raise ConfigError("cluster: two nodes have the same name")
 
 
-def load(path: Path, home: Path = config.PROJECT_HOME) -> Cluster:
+def load(
+    path: Path, home: Path = config.PROJECT_HOME, environ: Mapping[str, str] | None = None
+) -> Cluster:
     try:
         data = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     try:
-        return parse(data, home)
+        return parse(data, home, environ)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 
@@ -315,11 +333,13 @@ def node_values(cluster: Cluster, node: Node) -> dict[str, Any]:
 def engine_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """A node's engine's environment: without IVR_CONFIG (the cluster's file, not the
     engine's) nor the IVR_* variables of what the cluster sets for each node (an image's
-    IVR_INSTANCE, a host's IVR_PORT_SIP), which would win over the node's settings file."""
+    IVR_INSTANCE, a host's IVR_PORT_SIP), which would win over the node's settings file, nor
+    the database parts' own passwords (an engine needs its own alone)."""
     out = {}
+    parts_own = set(PASSWORD_ENV.values()) - {PASSWORD_ENV["engines"]}
     for key, value in environ.items():
         own = config._env_values({key: value}).keys() & NODE_OWN
-        if key == "IVR_CONFIG" or own:
+        if key == "IVR_CONFIG" or own or key in parts_own:  # the database parts' passwords
             continue
         out[key] = value
     return out

@@ -21,7 +21,7 @@ from ivr.ami.message import Message
 from ivr.feature import Feature
 from ivr.i18n import LANGUAGES, Templates, tr
 from ivr.portal import store
-from ivr.portal.access import LANG_COOKIE, ConsoleAccess, Login
+from ivr.portal.access import LANG_COOKIE, ConsoleAccess, Login, phone_of
 from ivr.portal.auth import SUPERVISOR
 from ivr.portal.board import STATES, Live
 from ivr.portal.desk import Desk
@@ -108,7 +108,7 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
         # Today's occupancy and each inbound queue's day, live (the page and /metrics).
         self.tally = Tally()
         self.queue_days = QueueDays(store.ANSWERED_WITHIN)
-        services.metrics.registry.register(Figures(self.tally, self.queue_days))
+        services.metrics.registry.register(Figures(self.tally, self.queue_days, self.claimed_busy))
         self.desk.queue_row_heard.append(self._queue_row)
         self.desk.board_moved.append(self.look)
 
@@ -294,6 +294,8 @@ class Portal(ConsoleAccess, SupervisorPage, Feature):
             problem=problem,
             recent=recent,
             panel_html=panel_html,
+            # Drawn as this browser chose, so the box is right before the page's script runs.
+            phone=phone_of(request) if request is not None else "page",
             **panel,
         )
 

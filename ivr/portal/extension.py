@@ -4,13 +4,14 @@ callers through): what the console offers them (`Console`), and what they give i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from ivr.portal.access import Login
     from ivr.portal.board import Board, Live
+    from ivr.portal.occupancy import Tally
     from ivr.portal.store import Outcome
     from ivr.records.repo import CallRecord
 
@@ -23,6 +24,10 @@ class Console(Protocol):
     @property
     def board(self) -> Board:
         """What each operator is doing (the desk's state)."""
+
+    @property
+    def tally(self) -> Tally:
+        """Today's logged-in and busy time of each operator, and the busy time of each call."""
 
     async def login_of(self, request: web.Request) -> Login | None:
         """Who is logged in on this request (an operator or the supervisor), or None."""
@@ -69,3 +74,15 @@ class ConsoleExtension(Protocol):
         """What the feature adds to the inbound call's card, or None."""
 
     def desk_changed(self, operator: str) -> None: ...
+
+
+@runtime_checkable
+class SupervisorExtension(Protocol):
+    """A feature that adds its figures to the supervisor's page, and claims its share of the
+    operators' busy time (the rest is inbound's)."""
+
+    async def supervisor_part(self, login: Login) -> str:
+        """The feature's section of the supervisor page: HTML, every value escaped."""
+
+    def busy_today(self) -> float:
+        """Seconds of today's busy time (the console's tally) spent on this feature's calls."""

@@ -12,7 +12,7 @@ they cover every engine and survive a restart.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,7 +39,10 @@ class Tally:
     def __init__(self) -> None:
         self.today: dict[str, Time] = defaultdict(Time)
         self.total: dict[str, Time] = defaultdict(Time)  # since the engine started
-        self._state: dict[str, tuple[bool, bool]] = {}  # operator -> (logged in, busy)
+        # Today's busy seconds per call (linkedid; "" when the call is not known): whose work
+        # the time was, for the features that tell their calls apart (campaigns).
+        self.calls: dict[str, float] = defaultdict(float)
+        self._state: dict[str, tuple[bool, bool, str]] = {}  # operator -> logged in, busy, call
         self._at: datetime | None = None
         self._day: datetime | None = None
 
@@ -47,19 +50,23 @@ class Tally:
         """Count the time since the last look in the states seen then; remember today's."""
         if self._day != since:
             self.today.clear()
+            self.calls.clear()
             self._day = since
         if self._at is not None and now > self._at:
             seconds = (now - max(self._at, since)).total_seconds()
-            for operator, (logged_in, busy) in self._state.items():
+            for operator, (logged_in, busy, call) in self._state.items():
                 if logged_in and seconds > 0:
                     for times in (self.today[operator], self.total[operator]):
                         times.logged_in += seconds
                         times.busy += seconds if busy else 0.0
+                    if busy:
+                        self.calls[call] += seconds
         self._at = now
         self._state = {
-            op: (live.sessions > 0 and live.phone != "offline", live.state in BUSY)
+            op: (live.sessions > 0 and live.phone != "offline", live.state in BUSY,
+                 live.on_call or live.last_call or "")
             for op, live in operators.items()
-        }
+        }  # fmt: skip
 
     def overall(self) -> Time:
         out = Time()
@@ -67,6 +74,23 @@ class Tally:
             out.logged_in += times.logged_in
             out.busy += times.busy
         return out
+
+
+@dataclass(frozen=True)
+class Split:
+    """Today's occupancy in two parts that add up to it: the busy time on outbound calls (the
+    campaigns' calls, talking and writing up) and the rest, inbound, over the same logged-in
+    time."""
+
+    inbound: float | None
+    outbound: float | None
+
+    @classmethod
+    def of(cls, overall: Time, outbound_busy: float) -> Split:
+        if not overall.logged_in:
+            return cls(None, None)
+        outbound = min(outbound_busy, overall.busy)
+        return cls((overall.busy - outbound) / overall.logged_in, outbound / overall.logged_in)
 
 
 @dataclass
@@ -135,9 +159,12 @@ class Figures(Collector):
     """/metrics: each operator's seconds logged in and busy (counters: occupancy is their
     ratio over any range), today's occupancy, and each inbound queue's day."""
 
-    def __init__(self, tally: Tally, queues: QueueDays) -> None:
+    def __init__(
+        self, tally: Tally, queues: QueueDays, outbound: Callable[[], float] = lambda: 0.0
+    ) -> None:
         self.tally = tally
         self.queues = queues
+        self.outbound = outbound  # today's busy seconds on outbound calls (the features')
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         seconds = CounterMetricFamily(
@@ -156,11 +183,21 @@ class Figures(Collector):
         for operator, times in sorted(self.tally.today.items()):
             if times.occupancy is not None:
                 today.add_metric([operator], times.occupancy)
-        overall = self.tally.overall().occupancy
-        if overall is not None:
-            today.add_metric(["all"], overall)
+        overall = self.tally.overall()
+        parts = GaugeMetricFamily(
+            "ivr_occupancy_part_today",
+            "Today's occupancy of all operators split by the work: inbound and outbound add up"
+            " to the whole",
+            labels=["part"],
+        )
+        if overall.occupancy is not None:
+            today.add_metric(["all"], overall.occupancy)
+            split = Split.of(overall, self.outbound())
+            parts.add_metric(["inbound"], split.inbound or 0.0)
+            parts.add_metric(["outbound"], split.outbound or 0.0)
         yield seconds
         yield today
+        yield parts
         names = {
             "offered": "Callers who joined the queue today",
             "answered": "Callers answered today",
@@ -179,6 +216,11 @@ class Figures(Collector):
         asa = GaugeMetricFamily(
             "ivr_queue_asa_today_seconds", "Average speed of answer today", labels=["queue"]
         )
+        abandon_rate = GaugeMetricFamily(
+            "ivr_queue_abandon_rate_today",
+            "Callers who hung up waiting over answered and abandoned, today",
+            labels=["queue"],
+        )
         for day in self.queues.days.values():
             families["offered"].add_metric([day.queue], day.offered)
             families["answered"].add_metric([day.queue], day.answered)
@@ -188,6 +230,9 @@ class Figures(Collector):
                 level.add_metric([day.queue], day.service_level)
             if day.asa is not None:
                 asa.add_metric([day.queue], day.asa)
+            if day.abandon_rate is not None:
+                abandon_rate.add_metric([day.queue], day.abandon_rate)
         yield from families.values()
         yield level
         yield asa
+        yield abandon_rate

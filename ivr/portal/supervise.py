@@ -9,13 +9,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from markupsafe import Markup
 
 from ivr.i18n import tr
 from ivr.portal import occupancy, store
 from ivr.portal.auth import SUPERVISOR
+from ivr.portal.extension import SupervisorExtension
 
 if TYPE_CHECKING:
     from ivr.portal.board import Board
+    from ivr.portal.extension import ConsoleExtension
     from ivr.portal.occupancy import Tally
     from ivr.routing.model import Rules
     from ivr.services import Services
@@ -30,6 +33,7 @@ class SupervisorPage:
     _now: Callable[[], datetime]
     tally: Tally
     look: Callable[[], None]
+    extensions: list[ConsoleExtension]
 
     @property
     def rules(self) -> Rules:
@@ -61,6 +65,11 @@ class SupervisorPage:
             for live in lives
         ]  # fmt: skip
         queues = {group: figures.waiting.get(group, 0) for group in self.rules.groups}
+        # The features' sections (each campaign's day) after the look, so that their share of
+        # the busy time is counted to the same second as the whole.
+        parts = [Markup(await e.supervisor_part(login)) for e in self._supervised()]
+        overall = self.tally.overall()
+        split = occupancy.Split.of(overall, self.claimed_busy())
         refused = await self._refused(now - timedelta(days=1), login.lang)
         return self._render(
             "supervisor.html",
@@ -70,11 +79,20 @@ class SupervisorPage:
             operators=operators,
             queues=queues,
             per_queue=[per_queue.get(group) or occupancy.QueueDay(group) for group in queues],
-            occupancy=self.tally.overall().occupancy,
+            occupancy=overall.occupancy,
+            split=split,
+            parts=parts,
             within=store.ANSWERED_WITHIN,
             now=now,
             refused=refused,
         )
+
+    def _supervised(self) -> list[SupervisorExtension]:
+        return [e for e in self.extensions if isinstance(e, SupervisorExtension)]
+
+    def claimed_busy(self) -> float:
+        """Today's busy seconds the features claim as theirs (outbound calls)."""
+        return sum(e.busy_today() for e in self._supervised())
 
     async def _refused(self, since: datetime, lang: str) -> list[dict[str, Any]]:
         """What the perimeter refused lately: ladders (rate limits, withheld callers) and

@@ -33,8 +33,12 @@ def plain_dsn(url: str) -> str:
 
     A multi-host URL (`?host=H1:P1&host=H2:P2&target_session_attrs=read-write`, a database
     that fails over) becomes libpq's form, `postgresql://USER@H1:P1,H2:P2/DB?...`: asyncpg
-    reads its hosts there, not from repeated query arguments."""
+    reads its hosts there, not from repeated query arguments. SQLAlchemy's `ssl=` (asyncpg's
+    keyword) is libpq's `sslmode=` there."""
     parsed = make_url(url).set(drivername="postgresql")
+    if "ssl" in parsed.query:
+        query = {k: v for k, v in parsed.query.items() if k != "ssl"}
+        parsed = parsed.set(query={**query, "sslmode": parsed.query["ssl"]})
     hosts = parsed.query.get("host")
     if parsed.host or not hosts:
         return parsed.render_as_string(hide_password=False)

@@ -21,6 +21,7 @@ from ivr.campaigns import importer, lists, store
 from ivr.campaigns.load import load_campaigns
 from ivr.campaigns.models import Attempt
 from ivr.cluster.database import DatabaseSpec, FailoverDatabase
+from ivr.cluster.dbauth import Passwords
 from ivr.dialpolicy import DialPolicy
 from ivr.harness.ports import free_tcp_port
 from ivr.lease import Leases
@@ -40,7 +41,11 @@ FAILOVER_WITHIN = 90.0  # seconds the test waits for the standby to take over (n
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def database() -> AsyncIterator[FailoverDatabase]:
-    spec = DatabaseSpec(monitor=free_tcp_port(), ports=(free_tcp_port(), free_tcp_port()))
+    spec = DatabaseSpec(
+        monitor=free_tcp_port(),
+        ports=(free_tcp_port(), free_tcp_port()),
+        passwords=Passwords.new(),  # scram-sha-256 and TLS, as every formation
+    )
     # a folder of its own that the postgres user may enter (pytest's are root's alone)
     db = FailoverDatabase(spec, Path(tempfile.mkdtemp(prefix="ivr-failover-")))
     try:

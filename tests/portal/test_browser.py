@@ -137,6 +137,9 @@ async def test_operator_takes_a_call_in_the_console(stack: Stack, browser: Brows
     await expect(occupancy).to_contain_text(" %")
     assert 0 < int((await occupancy.inner_text()).removesuffix(" %")) <= 100
     await expect(supervisor.locator("#occupancy")).to_contain_text(" %")
+    # All of it is inbound's part: no campaign called anyone today.
+    await expect(supervisor.locator("#occupancy-outbound")).to_have_text("0.0 %")
+    await expect(supervisor.locator("#occupancy-inbound")).not_to_have_text("0.0 %")
     # The same day in /metrics, for Prometheus.
     text = await supervisor.request.get(
         f"http://{stack.settings.bind}:{stack.settings.ports.http}/metrics",
@@ -145,6 +148,7 @@ async def test_operator_takes_a_call_in_the_console(stack: Stack, browser: Brows
     metrics = await text.text()
     assert 'ivr_queue_answered_today{queue="desk"} 2.0' in metrics
     assert 'ivr_queue_service_level_today{queue="desk"} 1.0' in metrics
+    assert 'ivr_queue_abandon_rate_today{queue="desk"} 0.0' in metrics
     busy = [
         line for line in metrics.splitlines()
         if line.startswith('ivr_operator_seconds_total{operator="op1",state="busy"}')

@@ -5,13 +5,19 @@ node's engine settings (trusting Kamailio's address and port alone), Kamailio's 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ivr.cluster.database import DatabaseError
+from ivr.cluster.database import DatabaseError, DatabaseSpec, FailoverDatabase
+from ivr.cluster.dbauth import Passwords, harden_hba, pgpass_text, scram_verifier
 from ivr.cluster.kamailio import Kamailio, parse_destinations, render
 from ivr.cluster.run import Running
 from ivr.cluster.spec import engine_environ, load, node_settings, node_values, parse, toml_text
@@ -160,26 +166,169 @@ def test_the_environment_overrides_the_shared_settings_but_not_the_nodes_own() -
 
 
 def test_an_engine_is_not_given_variables_that_would_undo_its_node() -> None:
-    kept = {"IVR_DB_URL": "postgresql+asyncpg://x", "PATH": "/bin"}
-    environ = {"IVR_CONFIG": "/c.toml", "IVR_INSTANCE": "prod", "IVR_PORT_SIP": "5060", **kept}
+    kept = {"IVR_DB_URL": "postgresql+asyncpg://x", "PATH": "/bin", "IVR_DB_PASSWORD": "e"}
+    environ = {"IVR_CONFIG": "/c.toml", "IVR_INSTANCE": "prod", "IVR_PORT_SIP": "5060", **kept,
+               "IVR_DB_MONITOR_PASSWORD": "m", "IVR_DB_REPLICATION_PASSWORD": "r"}  # fmt: skip
     assert engine_environ(environ) == kept
 
 
-def test_a_database_table_gives_every_engine_the_multi_host_address() -> None:
-    values = data(database={"monitor": 16500, "ports": [16501, 16502]})
+DB_ENV = {"IVR_DB_PASSWORD": "engines-pw", "IVR_DB_MONITOR_PASSWORD": "monitor-pw",
+          "IVR_DB_REPLICATION_PASSWORD": "replication-pw"}  # fmt: skip
+
+
+def database_values(**table: Any) -> dict[str, Any]:
+    values = data(database={"monitor": 16500, "ports": [16501, 16502], **table})
     del values["db_url"]
-    cluster = parse(values)
+    return values
+
+
+def test_a_database_table_gives_every_engine_the_multi_host_address() -> None:
+    cluster = parse(database_values(), environ=DB_ENV)
 
     assert cluster.database is not None and cluster.database.ports == (16501, 16502)
     url = node_settings(cluster, cluster.nodes[1]).db_url
     assert url == (
-        "postgresql+asyncpg://ivr@/ivr?host=127.0.0.1:16501&host=127.0.0.1:16502"
-        "&target_session_attrs=read-write"
+        "postgresql+asyncpg://ivr:engines-pw@/ivr?host=127.0.0.1:16501&host=127.0.0.1:16502"
+        "&target_session_attrs=read-write&ssl=require"
     )
     # the LISTEN connection's DSN: libpq's multi-host form, which asyncpg reads
     assert plain_dsn(url) == (
-        "postgresql://ivr@127.0.0.1:16501,127.0.0.1:16502/ivr?target_session_attrs=read-write"
+        "postgresql://ivr:engines-pw@127.0.0.1:16501,127.0.0.1:16502/ivr"
+        "?sslmode=require&target_session_attrs=read-write"
     )
+    # what `ivr cluster status` prints hides it
+    assert "engines-pw" not in cluster.database.shown_url
+    assert "engines-pw" not in repr(cluster.database)
+
+
+def test_the_database_parts_are_made_with_passwords_and_tls_by_default() -> None:
+    cluster = parse(database_values(), environ=DB_ENV)
+    spec = cluster.database
+    assert spec is not None and spec.auth == "scram-sha-256"
+    assert spec.security_args() == ["--auth", "scram-sha-256", "--ssl-self-signed"]
+    # pg_autoctl is told the monitor's address without the password: ps would show it
+    assert spec.monitor_uri == (
+        "postgres://autoctl_node@127.0.0.1:16500/pg_auto_failover?sslmode=require"
+    )
+    assert pgpass_text(spec.monitor, spec.user, spec.passwords).splitlines() == [
+        "*:16500:pg_auto_failover:autoctl_node:monitor-pw",
+        "*:*:*:pgautofailover_replicator:replication-pw",
+        "*:*:*:ivr:engines-pw",
+    ]
+
+
+def test_the_passwords_are_generated_once_into_the_shared_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "var" / "cluster-center" / "shared" / "database"
+    first = parse(database_values(), home=tmp_path, environ={}).database
+    # the engines' own at once (their address); the parts' two when a part needs them
+    assert sorted(p.name for p in folder.iterdir()) == ["engines.secret"]
+    again = parse(database_values(), home=tmp_path, environ={}).database
+    assert first is not None and again is not None and first.passwords is not None
+    assert first.passwords == again.passwords
+    for kind in ("engines", "monitor", "replication"):
+        path = folder / f"{kind}.secret"
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert path.read_text().strip() == getattr(first.passwords, kind)
+    assert len({first.passwords.engines, first.passwords.monitor, first.passwords.replication}) == 3
+    # the environment wins over the file
+    given = parse(database_values(), home=tmp_path, environ=DB_ENV).database
+    wanted = {"engines": "engines-pw", "monitor": "monitor-pw", "replication": "replication-pw"}
+    assert given is not None and given.passwords == Passwords(given=wanted)
+
+
+def test_trust_is_kept_for_loopback_alone() -> None:
+    spec = parse(database_values(auth="trust"), environ={}).database
+    assert spec is not None and spec.passwords is None
+    assert spec.security_args() == ["--auth", "trust", "--no-ssl"]
+    assert spec.url.startswith("postgresql+asyncpg://ivr@/ivr?") and "ssl" not in spec.url
+    with pytest.raises(ConfigError, match=r"'cluster.database.auth': trust is for loopback alone"):
+        parse(database_values(auth="trust", address="10.0.0.5"), environ=DB_ENV)
+    with pytest.raises(ConfigError, match="'cluster.database.auth'"):
+        parse(database_values(auth="md5"), environ=DB_ENV)
+    # the floor holds however the spec is made, and again where the parts are made
+    with pytest.raises(ConfigError, match="trust is for loopback alone"):
+        DatabaseSpec(monitor=1, ports=(2, 3), address="192.168.1.4", auth="trust")
+    widened = object.__new__(DatabaseSpec)  # a spec that skipped its own check
+    object.__setattr__(widened, "address", "192.168.1.4")
+    object.__setattr__(widened, "auth", "trust")
+    with pytest.raises(ConfigError, match="trust is for loopback alone"):
+        widened.security_args()
+    # on a private address the default is passwords and TLS
+    private = parse(database_values(address="10.0.0.5"), environ=DB_ENV).database
+    assert private is not None and "--ssl-self-signed" in private.security_args()
+
+
+def test_scram_needs_its_passwords() -> None:
+    spec = DatabaseSpec(monitor=1, ports=(2, 3))
+    with pytest.raises(ConfigError, match="without its passwords"):
+        spec.security_args()
+
+
+def test_initdb_trust_lines_leave_pg_hba() -> None:
+    made = (
+        "# comment\n"
+        "local   all             all                                     trust\n"
+        "host    all             all             127.0.0.1/32            trust\n"
+        "host    all             all             ::1/128                 trust\n"
+        "local   replication     all                                     trust\n"
+        "host    replication     all             127.0.0.1/32            trust\n"
+        'hostssl "ivr" "ivr" 127.0.0.1/32 scram-sha-256 # Auto-generated by pg_auto_failover\n'
+        'hostssl all "pgautofailover_monitor" 127.0.0.1/32 trust # Auto-generated by '
+        "pg_auto_failover\n"
+    )
+    lines = [line.split() for line in harden_hba(made).splitlines()]
+    assert [f for f in lines if f and f[-1] == "trust"] == []  # but pg_autoctl's own
+    assert ["local", "all", "postgres", "peer"] in lines
+    assert ["local", "all", "all", "scram-sha-256"] in lines
+    assert ["local", "replication", "postgres", "peer"] in lines
+    assert not [f for f in lines if f and f[0] == "host"]
+    assert 'hostssl all "pgautofailover_monitor" 127.0.0.1/32 trust' in harden_hba(made)
+    assert harden_hba(harden_hba(made)) == harden_hba(made)
+
+
+def test_a_password_with_a_colon_is_escaped_in_the_password_file() -> None:
+    spec = DatabaseSpec(
+        monitor=1,
+        ports=(2, 3),
+        passwords=Passwords(given={"engines": "a:b", "monitor": "c\\d", "replication": "e"}),
+    )
+    assert pgpass_text(spec.monitor, spec.user, spec.passwords).splitlines() == [
+        "*:1:pg_auto_failover:autoctl_node:c\\\\d",
+        "*:*:*:pgautofailover_replicator:e",
+        "*:*:*:ivr:a\\:b",
+    ]
+    assert "a%3Ab" in spec.url
+
+
+def test_a_scram_verifier_checks_the_password() -> None:
+    verifier = scram_verifier("h4ckm3")
+    method, rest = verifier.split("$", 1)
+    head, keys = rest.split("$")
+    iterations, salt = head.split(":")
+    stored, server = keys.split(":")
+    assert method == "SCRAM-SHA-256" and int(iterations) == 4096
+    # recomputed as the server checks a client's proof: the same password gives the same keys
+    salted = hashlib.pbkdf2_hmac("sha256", b"h4ckm3", base64.b64decode(salt), 4096)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    assert base64.b64decode(stored) == hashlib.sha256(client_key).digest()
+    assert base64.b64decode(server) == hmac.digest(salted, b"Server Key", "sha256")
+    assert "h4ckm3" not in verifier and scram_verifier("h4ckm3") != verifier  # salted
+
+
+def test_a_node_settings_file_is_the_owners_alone() -> None:
+    values = database_values()
+    values["cluster"]["name"] = f"mode{os.getpid()}"
+    running = Running(parse(values, environ=DB_ENV))
+    try:
+        path = running.config_file(running.cluster.nodes[0])
+        path.parent.mkdir(parents=True)
+        path.write_text("# an older file, world-readable\n")
+        path.chmod(0o644)
+        assert running.render_node(running.cluster.nodes[0])[0] == path
+        assert "engines-pw" in path.read_text()
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        shutil.rmtree(running.cluster.run_dir, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
@@ -204,9 +353,7 @@ def test_a_database_table_and_a_db_url_together_are_refused() -> None:
 
 
 def test_a_database_part_is_one_the_table_names() -> None:
-    values = data(database={"monitor": 16500, "ports": [16501, 16502]})
-    del values["db_url"]
-    running = Running(parse(values))
+    running = Running(parse(database_values(), environ=DB_ENV))
     with pytest.raises(DatabaseError, match="'db3': one of monitor, db1, db2"):
         asyncio.run(running.exec_database("db3"))
 
@@ -214,3 +361,24 @@ def test_a_database_part_is_one_the_table_names() -> None:
 def test_a_database_part_needs_the_database_table() -> None:
     with pytest.raises(ConfigError, match=r"no \[cluster.database\]"):
         asyncio.run(Running(parse(data())).exec_database("db1"))
+
+
+def test_a_part_made_with_trust_is_not_run_under_passwords(tmp_path: Path) -> None:
+    spec = DatabaseSpec(monitor=1, ports=(2, 3), passwords=Passwords.new())
+    database = FailoverDatabase(spec, tmp_path)
+    cfg = tmp_path / "db1" / "config" / "pg_autoctl" / str(database.pgdata("db1")).lstrip("/")
+    cfg.mkdir(parents=True)
+    (cfg / "pg_autoctl.cfg").write_text("[postgresql]\nauth_method = scram-sha-256\n")
+    database._check_made("db1")  # made with passwords: it runs
+    hba = database.pgdata("db1") / "pg_hba.conf"
+    hba.parent.mkdir(parents=True)
+    hba.write_text("host    all             all             127.0.0.1/32            trust\n")
+    database._check_made("db1")  # a creation cut short: initdb's trust lines go before it runs
+    assert "trust" not in hba.read_text()
+    (cfg / "pg_autoctl.cfg").write_text("[postgresql]\nauth_method = trust\n")
+    with pytest.raises(DatabaseError, match="db1 was made with --auth trust"):
+        database._check_made("db1")
+    with pytest.raises(DatabaseError, match="db1 was made with --auth trust"):
+        database._run("db1")  # where it would start, nothing starts
+    trusting = FailoverDatabase(DatabaseSpec(monitor=1, ports=(2, 3), auth="trust"), tmp_path)
+    trusting._check_made("db1")  # asked for on loopback: it runs as it was made

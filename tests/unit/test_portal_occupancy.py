@@ -63,8 +63,11 @@ def test_metrics_show_the_day() -> None:
     queues.add("join", "team", None)
     queues.add("connect", "team", 3)
     registry = CollectorRegistry()
-    registry.register(Figures(tally, queues))
+    registry.register(Figures(tally, queues, lambda: 4.0))  # 4 s of it on outbound calls
     text = generate_latest(registry).decode()
+    assert 'ivr_occupancy_part_today{part="inbound"} 0.6' in text
+    assert 'ivr_occupancy_part_today{part="outbound"} 0.4' in text
+    assert 'ivr_queue_abandon_rate_today{queue="team"} 0.0' in text
     assert 'ivr_operator_seconds_total{operator="op1",state="busy"} 10.0' in text
     assert 'ivr_operator_occupancy_today{operator="all"} 1.0' in text
     assert 'ivr_queue_service_level_today{queue="team"} 1.0' in text

@@ -150,9 +150,58 @@
     microphones();
   }
 
+  // One page per browser is the phone. Two pages registering the same phone would take the
+  // calls from each other in turn (the last registration wins), so a page that starts its
+  // phone claims it from the others of this browser: they stop theirs and say so, with a
+  // button to take it back; a page with a call up keeps it, and the claimer waits instead.
+  const tab = Math.random().toString(36).slice(2);
+  const others = window.BroadcastChannel ? new BroadcastChannel("ivr-phone" + root) : null;
+  let elsewhere = false;
+  function claim() {
+    if (others === null) { return Promise.resolve(true); }
+    return new Promise(function (resolve) {
+      function refused(e) {
+        if (e.data.kind === "busy" && e.data.to === tab) { settle(false); }
+      }
+      function settle(free) {
+        clearTimeout(timer);
+        others.removeEventListener("message", refused);
+        resolve(free);
+      }
+      const timer = setTimeout(function () { settle(true); }, 400);
+      others.addEventListener("message", refused);
+      others.postMessage({kind: "claim", from: tab});
+    });
+  }
+  const ASIDE = "ivr_phone_aside";  // this tab's own memory: a reload keeps it aside
+  function aside() {
+    // Another page of this browser is the phone now.
+    sessionStorage.setItem(ASIDE, "yes");
+    elsewhere = true;
+    stopping = true;
+    if (ua) { ua.stop(); ua = null; }
+    say("elsewhere");
+    $("phone-here").hidden = false;
+  }
+  if (others !== null) {
+    others.addEventListener("message", function (e) {
+      if (e.data.kind !== "claim" || e.data.from === tab) { return; }
+      if (session !== null) {
+        others.postMessage({kind: "busy", to: e.data.from});
+      } else if (ua !== null || restarting) {
+        if (restarting) { clearTimeout(restarting); restarting = null; }
+        aside();
+      }
+    });
+  }
+
   async function start() {
+    elsewhere = false;
+    $("phone-here").hidden = true;
+    if (!(await claim())) { aside(); return; }
+    stopping = false;
     const c = await credential();
-    if (c === null || stopping) { say("offline"); return; }
+    if (c === null || stopping) { if (!elsewhere) { say("offline"); } return; }
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new JsSIP.WebSocketInterface(scheme + location.host + root + "/phone/ws");
     ua = new JsSIP.UA({
@@ -195,6 +244,10 @@
   }
 
   $("phone-answer").addEventListener("click", answer);
+  $("phone-here").addEventListener("click", function () {
+    sessionStorage.removeItem(ASIDE);
+    start();
+  });
   micSelect.addEventListener("change", switchMicrophone);
   navigator.mediaDevices.addEventListener("devicechange", microphones);
   $("phone-hangup").addEventListener("click", function () { if (session) { session.terminate(); } });
@@ -291,16 +344,21 @@
     document.cookie = CHOICE + "=" + (toggle.checked ? "page" : "desk") + "; path=" + root +
       "; max-age=31536000; samesite=strict";
     if (toggle.checked) {
-      stopping = false;
+      sessionStorage.removeItem(ASIDE);
       start();
     } else {
       stopping = true;
       if (session) { session.terminate(); }
       if (ua) { ua.stop(); ua = null; }
+      $("phone-here").hidden = true;
       say("offline");
     }
   });
   microphones();
   buttons();
-  if (toggle.checked) { start(); }
+  if (toggle.checked && sessionStorage.getItem(ASIDE)) {
+    aside();
+  } else if (toggle.checked) {
+    start();
+  }
 })();

@@ -249,20 +249,60 @@ async def test_ratio_places_one_line_per_free_operator_once_the_drop_budget_is_s
 
 
 async def test_predictive_calls_for_the_operator_and_counts_the_day_in_metrics(rig: Rig) -> None:
+    """The dialer's day, seen live: the supervisor's page in Chromium (its row of the campaign,
+    whose name from the file is text, never markup) and /metrics move as the campaign works."""
+    from playwright.async_api import async_playwright, expect
+
     await rig.desk("op1")
     await seed_day(rig, "predicted", answered=100, dropped=0)  # earlier today: all answered
-    rows = [[number(71, n), f"Contatto {n}"] for n in (7, 8, 9)]
-    await rig.add_contacts("predicted", ["numero", "nome"], rows)
-    await rig.start("predicted")
-    attempts = await rig.wait_attempts(
-        "predicted", lambda a: len([x for x in a if x.engine != "earlier" and x.ended_at]) == 3
-    )
-    await rig.idle()
-    today = [a for a in attempts if a.engine != "earlier"]
-    connected = [a for a in today if a.system_outcome == "connected"]
-    dropped = [a for a in today if a.dropped_at is not None]
-    assert connected and len(connected) + len(dropped) == 3
     s = rig.stack.settings
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = await browser.new_page(locale="it-IT")
+            await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
+            await page.fill("#user", "supervisor")
+            await page.fill("#password", portal_password(s, "supervisor"))
+            await page.click("#login")
+            await page.goto(f"http://{s.bind}:{s.ports.http}/console/supervisor")
+            row = page.locator('#per-campaign tr[data-campaign="predicted"]')
+            # Before it starts: the seeded morning, and nothing of the operators' time yet.
+            await expect(row.locator(".placed")).to_have_text("100")
+            await expect(row.locator(".connected")).to_have_text("100")
+            await expect(row.locator(".mode")).to_have_text("predittiva")
+            await expect(row.locator(".drop-rate")).to_have_text("0.0 %")
+            await expect(row.locator(".drop-rate")).to_have_attribute("data-level", "ok")
+            await expect(row.locator(".share")).to_have_text("0.0 %")
+            name = 'Offerte previste <script>document.title = "x"</script>'
+            await expect(row.locator(".name")).to_have_text(name)  # text, not a script
+            await expect(page.locator("#per-campaign script")).to_have_count(0)
+
+            rows = [[number(71, n), f"Contatto {n}"] for n in (7, 8, 9)]
+            await rig.add_contacts("predicted", ["numero", "nome"], rows)
+            await rig.start("predicted")
+            attempts = await rig.wait_attempts(
+                "predicted",
+                lambda a: len([x for x in a if x.engine != "earlier" and x.ended_at]) == 3,
+            )
+            await rig.idle()
+            today = [a for a in attempts if a.engine != "earlier"]
+            connected = [a for a in today if a.system_outcome == "connected"]
+            dropped = [a for a in today if a.dropped_at is not None]
+            assert connected and len(connected) + len(dropped) == 3
+            answered = 100 + len([a for a in today if a.answered_at is not None])
+            # The page refreshes itself every 5 s: the row follows the rows.
+            await expect(row.locator(".placed")).to_have_text("103", timeout=30_000)
+            await expect(row.locator(".connected")).to_have_text(str(100 + len(connected)))
+            await expect(row.locator(".answered")).to_have_text(str(answered))
+            await expect(row.locator(".dropped")).to_have_text(str(len(dropped)))
+            await expect(row.locator(".ringing")).to_have_text("0")
+            await expect(row.locator(".share")).not_to_have_text("0.0 %")
+            await expect(page.locator("#occupancy-outbound")).not_to_have_text("0.0 %")
+            assert float((await row.locator(".per-hour").inner_text()).replace(",", ".")) > 0
+        finally:
+            await browser.close()
 
     async def metrics() -> str:
         async with aiohttp.ClientSession(headers=bearer(s.control_token)) as http:
@@ -270,13 +310,22 @@ async def test_predictive_calls_for_the_operator_and_counts_the_day_in_metrics(r
                 return await response.text()
 
     # The day's figures in /metrics, as the rows have them (the earlier hundred included).
-    answered = 100 + len([a for a in today if a.answered_at is not None])
     lines = [
+        'ivr_campaign_placed_today{campaign="predicted"} 103.0',
         f'ivr_campaign_connected_today{{campaign="predicted"}} {100 + len(connected)}.0',
         f'ivr_campaign_answered_today{{campaign="predicted"}} {answered}.0',
         f'ivr_campaign_dropped_today{{campaign="predicted"}} {len(dropped)}.0',
+        'ivr_campaign_ringing{campaign="predicted"} 0.0',
+        'ivr_campaign_drop_aim{campaign="predicted"} 0.03',
     ]  # the dialer reads the day afresh every few seconds: wait for the whole day's rows
-    await poll(metrics, lambda t: all(line in t for line in lines), 30, "the day in /metrics")
+    text = await poll(
+        metrics, lambda t: all(line in t for line in lines), 30, "the day in /metrics"
+    )
+    share = re.search(r'^ivr_campaign_occupancy_today\{campaign="predicted"\} (\S+)$', text, re.M)
+    outbound = re.search(r'^ivr_occupancy_part_today\{part="outbound"\} (\S+)$', text, re.M)
+    assert share is not None and outbound is not None
+    # its part of occupancy is some of the outbound part (all of it when it called alone)
+    assert 0 < float(share.group(1)) <= float(outbound.group(1)) + 1e-9 <= 1 + 1e-9
     await rig.stop("predicted")
 
 

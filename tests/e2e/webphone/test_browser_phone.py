@@ -260,3 +260,52 @@ async def register_status(stack: Stack, user: str, password: str) -> int:
             await ws.send_str(_register(user, host, call_id, 2, authorization))
             final = (await ws.receive(timeout=10)).data
             return int(final.split(" ", 2)[1])
+
+
+async def test_a_second_console_window_takes_the_phone_unless_a_call_is_up(
+    stack: Stack, browser: Browser
+) -> None:
+    """Two windows of one login would take the calls from each other in turn (the last
+    registration wins): the newer one takes the phone, the older one says so; a window with a
+    call up keeps it."""
+    context = await browser.new_context(locale="en-GB")
+    try:
+        first = await context.new_page()
+        await log_in(first, stack, "op1")
+        await expect(first.locator("#phone-status")).to_have_text("phone ready", timeout=20_000)
+        second = await context.new_page()
+        await second.goto(first.url)
+        await expect(second.locator("#phone-status")).to_have_text("phone ready", timeout=20_000)
+        await expect(first.locator("#phone")).to_have_attribute("data-phone", "elsewhere")
+        await expect(first.locator("#phone-status")).to_have_text(
+            "phone in another window of this browser"
+        )
+        await expect(first.locator("#phone-here")).to_be_visible()
+        # Asterisk has one contact for the browser phone: the second window's, which rings.
+        contacts = await poll(lambda: stack.asterisk.cli("pjsip show contacts"),
+                              lambda text: text.count("op1-web/") == 1, timeout=20,
+                              what="one browser contact")  # fmt: skip
+        assert contacts.count("op1-web/") == 1
+        await second.click("#go-available")
+        await expect(second.locator("#state")).to_have_text("available", timeout=20_000)
+        call = asyncio.create_task(stack.call(SHOP, caller_num="0612000777", hold_ms=8000))
+        await expect(second.locator("#phone-answer")).to_be_visible(timeout=30_000)
+        await expect(first.locator("#phone-answer")).to_be_hidden()
+        await second.click("#phone-answer")
+        await expect(second.locator("#state")).to_have_text("on call", timeout=20_000)
+        # The first window asks for the phone back during the call: the call keeps it.
+        await first.click("#phone-here")
+        await expect(first.locator("#phone")).to_have_attribute("data-phone", "elsewhere")
+        await expect(second.locator("#phone")).to_have_attribute("data-phone", "registered")
+        assert (await call).ok
+        record = await stack.wait_record(lambda r: r.caller_number == "0612000777" and r.ended_at)
+        assert record.outcome == "answered" and record.operator == "op1"
+        # With the call over, it takes the phone back; a reload of the other keeps it aside.
+        await first.click("#phone-here")
+        await expect(first.locator("#phone-status")).to_have_text("phone ready", timeout=20_000)
+        await expect(second.locator("#phone")).to_have_attribute("data-phone", "elsewhere")
+        await second.reload()
+        await expect(second.locator("#phone")).to_have_attribute("data-phone", "elsewhere")
+        await expect(first.locator("#phone")).to_have_attribute("data-phone", "registered")
+    finally:
+        await context.close()
