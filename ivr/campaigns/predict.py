@@ -344,8 +344,10 @@ def plan(
     operators kept for inbound; `moments` the predictive forecast (`moments`)."""
     if mode in (PREVIEW, PROGRESSIVE):
         return max(0, free)
-    if mode == RATIO:
-        allowed = budget(day, recent, cap)  # the window's too: no burst
-        return ratio_lines(max(0, free), tuple(soon), ringing, waiting, ratio, day, cap, allowed)
+    # With AMD on, the people it hangs up on count as silent calls the dialer never sees:
+    # every mode that dials ahead aims below the cap by them.
     aimed = max(0.0, cap - AMD_PEOPLE_MISSED) if amd else cap
+    if mode == RATIO:
+        allowed = budget(day, recent, aimed)  # the window's too: no burst
+        return ratio_lines(max(0, free), tuple(soon), ringing, waiting, ratio, day, aimed, allowed)
     return predictive_lines(free, moments, waiting, day, recent, aimed, top)

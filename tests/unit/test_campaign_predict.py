@@ -173,3 +173,12 @@ def test_an_operator_writing_an_inbound_message_is_judged_by_the_inbound_wrap_up
     # inbound message (half the 60 s pause) does not.
     assert chance_operator_free(day, day, True, True, 3.0, 60.0, 2.0) == 1.0
     assert chance_operator_free(day, day, False, True, 3.0, 60.0, 2.0) == 0.0
+
+
+def test_the_ratio_mode_aims_below_the_cap_by_amds_unseen_hang_ups() -> None:
+    # 2 % dropped as the dialer sees it: under the cap, but AMD's hang-ups on people (the
+    # authority counts them, the dialer does not see them) fill the rest with AMD on.
+    day = Day(placed=1000, answered=300, dropped=6, answer_seconds=300 * 6.0)
+    args = ("ratio", 2, (0.9, 0.9, 0.9, 0.9), 0, 0, 2.0, day, predict.Recent(100, 0), 0.03)
+    assert predict.plan(*args, amd=False) > 2  # lines ahead of the busy operators
+    assert predict.plan(*args, amd=True) == 2  # one line per free operator, none ahead

@@ -277,7 +277,7 @@ async def call_with_emergency(stack: Stack, number: str, caller_num: str, hold_m
 
 async def test_the_ivr_emergency_option_starts_the_ladder_with_the_message(rig: Rig) -> None:
     stack = rig.stack
-    await call_with_emergency(stack, "0611000001", "0612777000", hold_ms=8000)
+    await call_with_emergency(stack, "0611000001", "0612777000", hold_ms=12000)
     record = await stack.wait_record(lambda r: r.message_path is not None)
 
     run, attempts = await rig.wait_run(record.linkedid)
