@@ -11,8 +11,9 @@ STAMP := var/stamps
 # nginx: the TLS proxy in front of the web apps (docs/https.md, tests/faults/test_https.py).
 # kamailio-websocket-modules: a cluster's browser phones register at Kamailio over its
 # WebSocket (docs/browser-phone.md).
+# openssl: pg_autoctl makes each database part's self-signed TLS certificate with it.
 DEB_PACKAGES := mmdebstrap sip-tester espeak-ng sox chromium postgresql iproute2 libatomic1 kamailio \
-    kamailio-websocket-modules \
+    kamailio-websocket-modules openssl \
     postgresql-15-auto-failover pg-auto-failover-cli \
     nginx
 PYTEST_ARGS ?=
