@@ -5,6 +5,7 @@ operators at the console over HTTP, as a person's browser would be."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -25,6 +26,7 @@ from ivr.control import bearer
 from ivr.harness.console_client import ConsoleClient
 from ivr.harness.sipp.contacts import ContactPhones, contact_number
 from ivr.harness.stack import AmiEvents, Stack, poll, stack_settings
+from ivr.portal import portal_password
 from ivr.routing import load_rules
 
 HERE = Path(__file__).resolve().parent
@@ -197,6 +199,28 @@ class Rig:
             return open_calls, status.get("campaigns", {}).get("reserved", {"?": 1})
 
         await poll(read, lambda got: got[0] == 0 and not got[1], timeout, "idle campaigns")
+
+
+@contextlib.asynccontextmanager
+async def console_page(rig: Rig, user: str, *args: str) -> AsyncIterator[Any]:
+    """Debian's Chromium (with `args`) on a page logged into the console as `user`, in
+    Italian, as the center's operators and supervisor use it."""
+    from playwright.async_api import async_playwright
+
+    s = rig.stack.settings
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", *args]
+        )
+        try:
+            page = await browser.new_page(locale="it-IT")
+            await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
+            await page.fill("#user", user)
+            await page.fill("#password", portal_password(s, user))
+            await page.click("#login")
+            yield page
+        finally:
+            await browser.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from campaign_rig import ROME, AmiEvents, Desk, Rig, e164, now, number
+from campaign_rig import ROME, AmiEvents, Desk, Rig, console_page, e164, now, number
 from sqlalchemy import select
 
 from ivr.campaigns import lists, store
@@ -20,7 +20,6 @@ from ivr.campaigns.models import Appointment, Attempt, Contact
 from ivr.campaigns.report import progress
 from ivr.control import bearer
 from ivr.harness.stack import poll
-from ivr.portal import portal_password
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 HEADER = ["numero", "debitore", "importo", "scadenza", "fattura"]
@@ -251,58 +250,47 @@ async def test_ratio_places_one_line_per_free_operator_once_the_drop_budget_is_s
 async def test_predictive_calls_for_the_operator_and_counts_the_day_in_metrics(rig: Rig) -> None:
     """The dialer's day, seen live: the supervisor's page in Chromium (its row of the campaign,
     whose name from the file is text, never markup) and /metrics move as the campaign works."""
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     await rig.desk("op1")
     await seed_day(rig, "predicted", answered=100, dropped=0)  # earlier today: all answered
     s = rig.stack.settings
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = await browser.new_page(locale="it-IT")
-            await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
-            await page.fill("#user", "supervisor")
-            await page.fill("#password", portal_password(s, "supervisor"))
-            await page.click("#login")
-            await page.goto(f"http://{s.bind}:{s.ports.http}/console/supervisor")
-            row = page.locator('#per-campaign tr[data-campaign="predicted"]')
-            # Before it starts: the seeded morning, and nothing of the operators' time yet.
-            await expect(row.locator(".placed")).to_have_text("100")
-            await expect(row.locator(".connected")).to_have_text("100")
-            await expect(row.locator(".mode")).to_have_text("predittiva")
-            await expect(row.locator(".drop-rate")).to_have_text("0.0 %")
-            await expect(row.locator(".drop-rate")).to_have_attribute("data-level", "ok")
-            await expect(row.locator(".share")).to_have_text("0.0 %")
-            name = 'Offerte previste <script>document.title = "x"</script>'
-            await expect(row.locator(".name")).to_have_text(name)  # text, not a script
-            await expect(page.locator("#per-campaign script")).to_have_count(0)
+    async with console_page(rig, "supervisor") as page:
+        await page.goto(f"http://{s.bind}:{s.ports.http}/console/supervisor")
+        row = page.locator('#per-campaign tr[data-campaign="predicted"]')
+        # Before it starts: the seeded morning, and nothing of the operators' time yet.
+        await expect(row.locator(".placed")).to_have_text("100")
+        await expect(row.locator(".connected")).to_have_text("100")
+        await expect(row.locator(".mode")).to_have_text("predittiva")
+        await expect(row.locator(".drop-rate")).to_have_text("0.0 %")
+        await expect(row.locator(".drop-rate")).to_have_attribute("data-level", "ok")
+        await expect(row.locator(".share")).to_have_text("0.0 %")
+        name = 'Offerte previste <script>document.title = "x"</script>'
+        await expect(row.locator(".name")).to_have_text(name)  # text, not a script
+        await expect(page.locator("#per-campaign script")).to_have_count(0)
 
-            rows = [[number(71, n), f"Contatto {n}"] for n in (7, 8, 9)]
-            await rig.add_contacts("predicted", ["numero", "nome"], rows)
-            await rig.start("predicted")
-            attempts = await rig.wait_attempts(
-                "predicted",
-                lambda a: len([x for x in a if x.engine != "earlier" and x.ended_at]) == 3,
-            )
-            await rig.idle()
-            today = [a for a in attempts if a.engine != "earlier"]
-            connected = [a for a in today if a.system_outcome == "connected"]
-            dropped = [a for a in today if a.dropped_at is not None]
-            assert connected and len(connected) + len(dropped) == 3
-            answered = 100 + len([a for a in today if a.answered_at is not None])
-            # The page refreshes itself every 5 s: the row follows the rows.
-            await expect(row.locator(".placed")).to_have_text("103", timeout=30_000)
-            await expect(row.locator(".connected")).to_have_text(str(100 + len(connected)))
-            await expect(row.locator(".answered")).to_have_text(str(answered))
-            await expect(row.locator(".dropped")).to_have_text(str(len(dropped)))
-            await expect(row.locator(".ringing")).to_have_text("0")
-            await expect(row.locator(".share")).not_to_have_text("0.0 %")
-            await expect(page.locator("#occupancy-outbound")).not_to_have_text("0.0 %")
-            assert float((await row.locator(".per-hour").inner_text()).replace(",", ".")) > 0
-        finally:
-            await browser.close()
+        rows = [[number(71, n), f"Contatto {n}"] for n in (7, 8, 9)]
+        await rig.add_contacts("predicted", ["numero", "nome"], rows)
+        await rig.start("predicted")
+        attempts = await rig.wait_attempts(
+            "predicted",
+            lambda a: len([x for x in a if x.engine != "earlier" and x.ended_at]) == 3,
+        )
+        await rig.idle()
+        today = [a for a in attempts if a.engine != "earlier"]
+        connected = [a for a in today if a.system_outcome == "connected"]
+        dropped = [a for a in today if a.dropped_at is not None]
+        assert connected and len(connected) + len(dropped) == 3
+        answered = 100 + len([a for a in today if a.answered_at is not None])
+        # The page refreshes itself every 5 s: the row follows the rows.
+        await expect(row.locator(".placed")).to_have_text("103", timeout=30_000)
+        await expect(row.locator(".connected")).to_have_text(str(100 + len(connected)))
+        await expect(row.locator(".answered")).to_have_text(str(answered))
+        await expect(row.locator(".dropped")).to_have_text(str(len(dropped)))
+        await expect(row.locator(".ringing")).to_have_text("0")
+        await expect(row.locator(".share")).not_to_have_text("0.0 %")
+        await expect(page.locator("#occupancy-outbound")).not_to_have_text("0.0 %")
+        assert float((await row.locator(".per-hour").inner_text()).replace(",", ".")) > 0
 
     async def metrics() -> str:
         async with aiohttp.ClientSession(headers=bearer(s.control_token)) as http:
@@ -427,37 +415,25 @@ async def test_an_inbound_caller_gets_the_next_free_operator_before_any_outbound
 
 
 async def test_in_a_real_browser_the_preview_card_pops_and_the_operator_calls(rig: Rig) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
-    s = rig.stack.settings
     await rig.add_contacts("browsed", ["numero", "nome"], [[number(76, 7), "Giorgio Blu"]])
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = await browser.new_page(locale="it-IT")
-            await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
-            await page.fill("#user", "op1")
-            await page.fill("#password", portal_password(s, "op1"))
-            await page.click("#login")
-            await expect(page.locator("#state")).to_be_visible()
-            await page.click("#go-available")  # (a login during a wrap-up keeps the pause)
-            await expect(page.locator("body")).to_have_attribute("data-live", "yes")
-            await rig.start("browsed")
-            # The card pops by itself (server-sent events), with the script filled in.
-            await expect(page.locator("#call")).to_be_visible(timeout=30_000)
-            await expect(page.locator("#contact-name")).to_have_text("Giorgio Blu")
-            await expect(page.locator("#script")).to_contain_text("Buongiorno Giorgio Blu")
-            await page.click("#call")
-            await expect(page.locator("#outcome-interested")).to_be_visible(timeout=30_000)
-            await rig.wait_attempts("browsed", lambda a: bool(a) and a[0].connected_at)
-            await page.check("#outcome-interested")
-            await page.fill("#notes", "Richiamare per il preventivo")
-            await page.click("#save")
-            await expect(page.locator("#saved")).to_be_visible()
-        finally:
-            await browser.close()
+    async with console_page(rig, "op1") as page:
+        await expect(page.locator("#state")).to_be_visible()
+        await page.click("#go-available")  # (a login during a wrap-up keeps the pause)
+        await expect(page.locator("body")).to_have_attribute("data-live", "yes")
+        await rig.start("browsed")
+        # The card pops by itself (server-sent events), with the script filled in.
+        await expect(page.locator("#call")).to_be_visible(timeout=30_000)
+        await expect(page.locator("#contact-name")).to_have_text("Giorgio Blu")
+        await expect(page.locator("#script")).to_contain_text("Buongiorno Giorgio Blu")
+        await page.click("#call")
+        await expect(page.locator("#outcome-interested")).to_be_visible(timeout=30_000)
+        await rig.wait_attempts("browsed", lambda a: bool(a) and a[0].connected_at)
+        await page.check("#outcome-interested")
+        await page.fill("#notes", "Richiamare per il preventivo")
+        await page.click("#save")
+        await expect(page.locator("#saved")).to_be_visible()
     [attempt] = await rig.wait_attempts("browsed", lambda a: bool(a) and a[0].ended_at)
     await rig.idle()
     assert attempt.outcome == "interested" and attempt.notes == "Richiamare per il preventivo"
@@ -580,9 +556,8 @@ async def test_a_browser_operator_takes_preview_and_progressive_calls_in_the_pag
     """The operator's phone is the console page (WebRTC, fake audio devices), the desk phone
     unregistered: a preview call and a progressive one ring in the page, which answers by
     itself (the contact is on the line already), and the card shows the contact."""
-    from playwright.async_api import Page, async_playwright, expect
+    from playwright.async_api import Page, expect
 
-    s = rig.stack.settings
     desk_phone = next(p for p in rig.stack.phones if p.operator == "op1")
     await desk_phone.register(expires=0)  # only the page rings
     media = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -600,62 +575,51 @@ async def test_a_browser_operator_takes_preview_and_progressive_calls_in_the_pag
 
     await rig.add_contacts("browsed", ["numero", "nome"], [[number(76, 17), "Elena Blu"]])
     try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", *media]
+        async with console_page(rig, "op1", *media) as page:
+            await expect(page.locator("#phone-on")).to_be_checked()
+            await page.click("#go-available")
+            await expect(page.locator("body")).to_have_attribute("data-live", "yes")
+            await expect(page.locator("#phone-status")).to_have_text(
+                "telefono pronto", timeout=30_000
             )
-            try:
-                page = await browser.new_page(locale="it-IT")
-                await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
-                await page.fill("#user", "op1")
-                await page.fill("#password", portal_password(s, "op1"))
-                await page.click("#login")
-                await expect(page.locator("#phone-on")).to_be_checked()
-                await page.click("#go-available")
-                await expect(page.locator("body")).to_have_attribute("data-live", "yes")
-                await expect(page.locator("#phone-status")).to_have_text(
-                    "telefono pronto", timeout=30_000
-                )
 
-                # Preview: the card first, the operator presses call, the page rings.
-                await rig.start("browsed")
-                await expect(page.locator("#call")).to_be_visible(timeout=30_000)
-                await expect(page.locator("#contact-name")).to_have_text("Elena Blu")
-                await page.click("#call")
-                # The page answers by itself: the contact is already on the line.
-                await expect(page.locator("#phone-hangup")).to_be_visible(timeout=30_000)
-                await rig.wait_attempts(
-                    "browsed", lambda a: any(x.connected_at and x.number == e164(76, 17) for x in a)
-                )
-                await heard(page)
-                await page.check("#outcome-interested")
-                await page.fill("#notes", "Chiamata dalla pagina")
-                await page.click("#save")
-                await expect(page.locator("#saved")).to_be_visible(timeout=20_000)
-                await rig.stop("browsed")
+            # Preview: the card first, the operator presses call, the page rings.
+            await rig.start("browsed")
+            await expect(page.locator("#call")).to_be_visible(timeout=30_000)
+            await expect(page.locator("#contact-name")).to_have_text("Elena Blu")
+            await page.click("#call")
+            # The page answers by itself: the contact is already on the line.
+            await expect(page.locator("#phone-hangup")).to_be_visible(timeout=30_000)
+            await rig.wait_attempts(
+                "browsed", lambda a: any(x.connected_at and x.number == e164(76, 17) for x in a)
+            )
+            await heard(page)
+            await page.check("#outcome-interested")
+            await page.fill("#notes", "Chiamata dalla pagina")
+            await page.click("#save")
+            await expect(page.locator("#saved")).to_be_visible(timeout=20_000)
+            await rig.stop("browsed")
 
-                # Progressive: the contact answers first, then the page rings with the card.
-                reminder = [number(76, 18), "Carla Gialli", "50", "15/10/2026", "F-201"]
-                await rig.add_contacts("reminders", HEADER, [reminder])
-                await expect(page.locator("#phone-status")).to_have_text(
-                    "telefono pronto", timeout=30_000
-                )
-                await expect(page.locator("#state")).to_have_attribute(
-                    "data-state", "available", timeout=30_000
-                )
-                await rig.start("reminders")
-                await expect(page.locator("#phone-hangup")).to_be_visible(timeout=60_000)
-                await heard(page)  # (the contact stays 8 s from answering)
-                await expect(page.locator("#debtor")).to_have_text("Carla Gialli", timeout=20_000)
-                await rig.wait_attempts(
-                    "reminders",
-                    lambda a: any(x.connected_at and x.number == e164(76, 18) for x in a),
-                )
-                await page.check("#outcome-paid")
-                await page.click("#save")
-                await expect(page.locator("#saved")).to_be_visible(timeout=20_000)
-            finally:
-                await browser.close()
+            # Progressive: the contact answers first, then the page rings with the card.
+            reminder = [number(76, 18), "Carla Gialli", "50", "15/10/2026", "F-201"]
+            await rig.add_contacts("reminders", HEADER, [reminder])
+            await expect(page.locator("#phone-status")).to_have_text(
+                "telefono pronto", timeout=30_000
+            )
+            await expect(page.locator("#state")).to_have_attribute(
+                "data-state", "available", timeout=30_000
+            )
+            await rig.start("reminders")
+            await expect(page.locator("#phone-hangup")).to_be_visible(timeout=60_000)
+            await heard(page)  # (the contact stays 8 s from answering)
+            await expect(page.locator("#debtor")).to_have_text("Carla Gialli", timeout=20_000)
+            await rig.wait_attempts(
+                "reminders",
+                lambda a: any(x.connected_at and x.number == e164(76, 18) for x in a),
+            )
+            await page.check("#outcome-paid")
+            await page.click("#save")
+            await expect(page.locator("#saved")).to_be_visible(timeout=20_000)
     finally:
         await desk_phone.register()
     for campaign_id, contact in (("browsed", e164(76, 17)), ("reminders", e164(76, 18))):

@@ -10,7 +10,7 @@ import time as clock
 from datetime import datetime, time, timedelta
 
 import pytest
-from campaign_rig import ROME, Rig, e164, floor_morning, now, number
+from campaign_rig import ROME, Rig, console_page, e164, floor_morning, now, number
 
 from ivr.campaigns import eligibility as el
 from ivr.campaigns import floor, lists
@@ -115,35 +115,21 @@ async def test_a_contact_who_hangs_up_in_the_silence_is_abandoned_and_rests_ever
 
 
 async def test_in_a_real_browser_a_debtor_asks_not_to_be_called_again(rig: Rig) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
-    from ivr.portal import portal_password
-
-    s = rig.stack.settings
     header = ["numero", "debitore", "importo", "scadenza", "fattura"]
     await rig.add_contacts(
         "reminders", header, [[number(76, 20), "Dario", "10", "01/10/2026", "R"]]
     )
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = await browser.new_page(locale="it-IT")
-            await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
-            await page.fill("#user", "op1")
-            await page.fill("#password", portal_password(s, "op1"))
-            await page.click("#login")
-            await expect(page.locator("#state")).to_be_visible()
-            await page.click("#go-available")
-            await expect(page.locator("body")).to_have_attribute("data-live", "yes")
-            await rig.start("reminders")
-            # A reminder, not a promotion: the button is there all the same.
-            await expect(page.locator("#dnc")).to_be_visible(timeout=30_000)
-            await page.click("#dnc")
-            await expect(page.locator("#dnc-added")).to_be_visible(timeout=30_000)
-        finally:
-            await browser.close()
+    async with console_page(rig, "op1") as page:
+        await expect(page.locator("#state")).to_be_visible()
+        await page.click("#go-available")
+        await expect(page.locator("body")).to_have_attribute("data-live", "yes")
+        await rig.start("reminders")
+        # A reminder, not a promotion: the button is there all the same.
+        await expect(page.locator("#dnc")).to_be_visible(timeout=30_000)
+        await page.click("#dnc")
+        await expect(page.locator("#dnc-added")).to_be_visible(timeout=30_000)
     # On the client's own list at once (a reminder is the client's business, not the center's).
     assert await lists.on_do_not_call(rig.sessions, e164(76, 20), "acme") == {"acme"}
     await rig.wait_attempts("reminders", lambda a: bool(a) and all(x.ended_at for x in a))
@@ -151,40 +137,26 @@ async def test_in_a_real_browser_a_debtor_asks_not_to_be_called_again(rig: Rig) 
 
 
 async def test_in_a_real_browser_an_inbound_caller_asks_not_to_be_called(rig: Rig) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
-    from ivr.portal import portal_password
-
-    s = rig.stack.settings
     caller = "0612000041"
     other = await rig.desk("op2")  # the desk's other operator is on a break: op1 answers
     await other.state("pause")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+    async with console_page(rig, "op1") as page:
+        await expect(page.locator("#state")).to_be_visible()
+        await page.click("#go-available")
+        await expect(page.locator("body")).to_have_attribute("data-live", "yes")
+        # A caller of acme (a client that runs campaigns) reaches op1 and says "never again".
+        inbound = asyncio.create_task(
+            rig.stack.call("0611000001", caller_num=caller, hold_ms=8000, timeout=90)
         )
-        try:
-            page = await browser.new_page(locale="it-IT")
-            await page.goto(f"http://{s.bind}:{s.ports.http}/console/login")
-            await page.fill("#user", "op1")
-            await page.fill("#password", portal_password(s, "op1"))
-            await page.click("#login")
-            await expect(page.locator("#state")).to_be_visible()
-            await page.click("#go-available")
-            await expect(page.locator("body")).to_have_attribute("data-live", "yes")
-            # A caller of acme (a client that runs campaigns) reaches op1 and says "never again".
-            inbound = asyncio.create_task(
-                rig.stack.call("0611000001", caller_num=caller, hold_ms=8000, timeout=90)
-            )
-            await expect(page.locator("#dnc-inbound-button")).to_be_visible(timeout=30_000)
-            # The card comes up as the phone rings; the caller speaks once it is answered.
-            await expect(page.locator("#state")).to_have_attribute(
-                "data-state", ON_CALL, timeout=30_000
-            )
-            await page.click("#dnc-inbound-button")
-            await expect(page.locator("#dnc-inbound-added")).to_be_visible(timeout=30_000)
-            assert (await inbound).ok
-        finally:
-            await browser.close()
+        await expect(page.locator("#dnc-inbound-button")).to_be_visible(timeout=30_000)
+        # The card comes up as the phone rings; the caller speaks once it is answered.
+        await expect(page.locator("#state")).to_have_attribute(
+            "data-state", ON_CALL, timeout=30_000
+        )
+        await page.click("#dnc-inbound-button")
+        await expect(page.locator("#dnc-inbound-added")).to_be_visible(timeout=30_000)
+        assert (await inbound).ok
     assert await lists.on_do_not_call(rig.sessions, f"+39{caller}", "acme") == {"acme"}
     await other.state("available")
