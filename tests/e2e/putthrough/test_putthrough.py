@@ -103,6 +103,19 @@ class Desk:
         )
         return next(chans for chans in together.values() if channel in chans) - {channel}
 
+    async def put_through(self, caller: str) -> tuple[repo.CallRecord, store.Attempt]:
+        """The caller's call once its put-through was accepted: the attempt closed so, and the
+        caller bridged with the trunk (the person reached) alone, the operator gone."""
+        record = await self.stack.wait_record(
+            lambda r: r.caller_number == caller and not r.ended_at and r.operator
+        )
+        attempt = await self.attempt(record.linkedid)
+        assert attempt.outcome == "accepted"
+        assert record.channel is not None
+        others = await self.bridged_with(record.channel)
+        assert all(c.startswith("PJSIP/trunk-") for c in others), others
+        return record, attempt
+
     async def take_message(self, record: repo.CallRecord, text: str) -> None:
         status, page = await self.post(
             "/outcome", linkedid=record.linkedid, caller_name="Mario Verdi",
@@ -415,14 +428,7 @@ async def test_in_chromium_the_operator_announces_and_puts_the_caller_through(de
             await page.reload()  # (the hold and put-through buttons come with the answer)
             await page.fill('#people tr[data-person="gina"] input[name="why"]', "il bilancio")
             await page.click("#announce-gina")
-            record = await desk.stack.wait_record(
-                lambda r: r.caller_number == "0612000100" and not r.ended_at and r.operator
-            )
-            attempt = await desk.attempt(record.linkedid)
-            assert attempt.outcome == "accepted"
-            assert record.channel is not None
-            others = await desk.bridged_with(record.channel)
-            assert all(c.startswith("PJSIP/trunk-") for c in others), others
+            _, attempt = await desk.put_through("0612000100")
             # The operator is free: the console says so by itself (server-sent events).
             await expect(page.locator("#state")).to_have_text("disponibile", timeout=20_000)
             await page.reload()
@@ -548,15 +554,8 @@ async def test_a_browser_operator_puts_the_caller_through_from_the_page(desk: De
         await answer_in_the_page(page)
         await page.fill('#people tr[data-person="gina"] input[name="why"]', "il bilancio")
         await page.click("#announce-gina")
-        record = await desk.stack.wait_record(
-            lambda r: r.caller_number == "0612000150" and not r.ended_at and r.operator
-        )
+        record, _ = await desk.put_through("0612000150")
         assert record.operator == "op1"
-        attempt = await desk.attempt(record.linkedid)
-        assert attempt.outcome == "accepted"
-        assert record.channel is not None
-        others = await desk.bridged_with(record.channel)
-        assert all(c.startswith("PJSIP/trunk-") for c in others), others
         # The caller talks to Gina; the page's call has ended and the operator is free.
         await expect(page.locator("#state")).to_have_text("disponibile", timeout=20_000)
         await expect(page.locator("#phone-hangup")).to_be_hidden(timeout=20_000)
